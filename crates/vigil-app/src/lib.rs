@@ -1,0 +1,18 @@
+//! What the Vigil desktop app does, with no window and no Tauri.
+//!
+//! The desktop shell (`src-tauri/`) registers one [`Session`] as shared state and turns each UI
+//! command into one call on it. Everything the UI receives is a plain serialisable value
+//! ([`VaultOverview`], [`IncidentPage`], [`IncidentView`], search hits), and every failure is an
+//! [`AppError`] with a stable `code` the UI can translate and an English `message` to fall back
+//! on. Because nothing here knows about a window, the tests below drive the app exactly as the UI
+//! does.
+
+#![forbid(unsafe_code)]
+
+mod error;
+mod location;
+mod session;
+
+pub use error::AppError;
+pub use location::{VaultDirError, process_vault_dir, vault_dir};
+pub use session::{IncidentPage, IncidentView, Session, VaultOverview};

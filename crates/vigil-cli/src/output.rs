@@ -1,0 +1,228 @@
+//! What `vigil` prints: plain text for people, JSON objects with an `id` for scripts.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde_json::json;
+use vigil_model::{AttachmentMeta, Incident, LogEntry, Thesaurus, TimePoint};
+use vigil_store::{IncidentSummary, SearchHit};
+
+#[derive(Debug)]
+pub struct Printer {
+    pub json: bool,
+}
+
+/// The user's language for labels ("en", "ru" or "ky"), from the usual environment variables.
+pub fn lang() -> String {
+    for var in ["LC_ALL", "LC_MESSAGES", "LANG"] {
+        if let Ok(v) = std::env::var(var) {
+            let l = v.get(..2).unwrap_or("").to_ascii_lowercase();
+            if ["en", "ru", "ky"].contains(&l.as_str()) {
+                return l;
+            }
+        }
+    }
+    "en".to_owned()
+}
+
+pub fn guess_media_type(name: &str) -> &'static str {
+    let ext = name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "txt" | "md" => "text/plain",
+        "pdf" => "application/pdf",
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "mp4" => "video/mp4",
+        "mov" => "video/quicktime",
+        "mp3" => "audio/mpeg",
+        "m4a" => "audio/mp4",
+        "ogg" | "oga" => "audio/ogg",
+        "wav" => "audio/wav",
+        "json" => "application/json",
+        "doc" => "application/msword",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        _ => "application/octet-stream",
+    }
+}
+
+fn time_point(t: &TimePoint) -> String {
+    match (&t.at, t.precision) {
+        (Some(at), vigil_model::Precision::Approximate) => format!("about {}", at.to_rfc3339()),
+        (Some(at), _) => at.to_rfc3339(),
+        (None, _) => "unknown".to_owned(),
+    }
+}
+
+impl Printer {
+    pub fn created_vault(&self, dir: &Path, device: &str) {
+        if self.json {
+            println!("{}", json!({ "id": device, "vault": dir }));
+        } else {
+            println!("Created a new vault in {}", dir.display());
+        }
+    }
+
+    pub fn id(&self, kind: &str, id: &str) {
+        if self.json {
+            println!("{}", json!({ "id": id, "kind": kind }));
+        } else {
+            println!("{id}");
+        }
+    }
+
+    pub fn message(&self, m: &str) {
+        if self.json {
+            println!("{}", json!({ "id": null, "message": m }));
+        } else {
+            println!("{m}");
+        }
+    }
+
+    pub fn entry_to(&self, w: &mut impl Write, e: &LogEntry) -> std::io::Result<()> {
+        if self.json {
+            writeln!(w, "{}", serde_json::to_string(e).unwrap_or_default())
+        } else {
+            writeln!(w, "{}", e.id)
+        }
+    }
+
+    pub fn attachment(&self, a: &AttachmentMeta) {
+        if self.json {
+            println!("{}", serde_json::to_string(a).unwrap_or_default());
+        } else {
+            println!("{}", a.id);
+        }
+    }
+
+    pub fn list(&self, rows: &[IncidentSummary]) {
+        if self.json {
+            println!("{}", serde_json::to_string(rows).unwrap_or_default());
+            return;
+        }
+        for r in rows {
+            println!(
+                "{}  {}  {:<6}  {:>4} log  {:>3} att  {}",
+                r.id,
+                r.created_at.format("%Y-%m-%d %H:%M"),
+                match r.status {
+                    vigil_model::IncidentStatus::Draft => "draft",
+                    vigil_model::IncidentStatus::Sealed => "sealed",
+                },
+                r.log_entries,
+                r.attachments,
+                r.title
+            );
+        }
+    }
+
+    pub fn search(&self, hits: &[SearchHit]) {
+        if self.json {
+            println!("{}", serde_json::to_string(hits).unwrap_or_default());
+            return;
+        }
+        for h in hits {
+            println!(
+                "{}  {}  ({}: {})",
+                h.id,
+                h.title,
+                h.matched,
+                h.snippet.replace('\n', " ")
+            );
+        }
+    }
+
+    pub fn show(
+        &self,
+        i: &Incident,
+        log: &[LogEntry],
+        atts: &[AttachmentMeta],
+        th: &Thesaurus,
+        lang: &str,
+    ) {
+        if self.json {
+            println!(
+                "{}",
+                json!({ "id": i.id, "incident": i, "log": log, "attachments": atts })
+            );
+            return;
+        }
+        println!("{}\n", i.title);
+        println!("id:        {}", i.id);
+        println!("status:    {:?}", i.status);
+        println!("start:     {}", time_point(&i.start));
+        println!("end:       {}", time_point(&i.end));
+        let loc = &i.location;
+        let country = loc
+            .country
+            .as_ref()
+            .map(|c| c.to_string())
+            .unwrap_or_default();
+        println!("where:     {} {} {}", loc.place, loc.admin_area, country);
+        if !i.violations.is_empty() {
+            let labels: Vec<&str> = i.violations.iter().map(|v| th.label(v, lang)).collect();
+            println!("violations: {}", labels.join("; "));
+        }
+        if !i.tags.is_empty() {
+            println!("tags:      {}", i.tags.join(", "));
+        }
+        if !i.summary.is_empty() {
+            println!("\n{}\n", i.summary);
+        }
+        if !i.parties.is_empty() {
+            println!("Parties:");
+            for p in &i.parties {
+                let roles: Vec<String> = p.roles.iter().map(|r| format!("{r:?}")).collect();
+                println!("  - {} [{}]", p.display_name(), roles.join(", "));
+            }
+        }
+        if !i.acts.is_empty() {
+            println!("Acts:");
+            for a in &i.acts {
+                let name = |id| {
+                    i.parties
+                        .iter()
+                        .find(|p| p.id == id)
+                        .map(|p| p.display_name())
+                        .unwrap_or_default()
+                };
+                println!(
+                    "  - {}: {} -> {} ({})",
+                    th.label(&a.act_type, lang),
+                    name(a.perpetrator),
+                    name(a.victim),
+                    time_point(&a.time)
+                );
+            }
+        }
+        if !i.interventions.is_empty() {
+            println!("Interventions:");
+            for v in &i.interventions {
+                println!("  - {} [{:?}] {}", v.action, v.status, v.response);
+            }
+        }
+        if !log.is_empty() {
+            println!("Running log:");
+            for e in log {
+                let flag = if e.flagged { " *" } else { "" };
+                println!(
+                    "  {:>3}  {}{}  {}",
+                    e.seq,
+                    e.at.format("%H:%M:%S"),
+                    flag,
+                    e.text
+                );
+            }
+        }
+        if !atts.is_empty() {
+            println!("Attachments:");
+            for a in atts {
+                println!(
+                    "  {}  {}  {} bytes  sha256 {}",
+                    a.id, a.original_name, a.size, a.sha256
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Types for secret material.
+//!
+//! None of them implements `Clone`, `Serialize` or a revealing `Debug`; their bytes are reachable
+//! only through methods named `expose_*`, so every use is easy to find in review.
+
+use ring::rand::{SecureRandom, SystemRandom};
+use std::fmt;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use crate::CryptoError;
+
+/// A passphrase typed by a person. Wiped on drop.
+pub struct Passphrase(Zeroizing<String>);
+
+impl Passphrase {
+    /// Takes ownership of the string, so no other copy is left behind by this call.
+    pub fn new(s: String) -> Self {
+        Self(Zeroizing::new(s))
+    }
+
+    /// The passphrase text. Keep the borrow short.
+    pub fn expose_str(&self) -> &str {
+        &self.0
+    }
+
+    /// True when the passphrase is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Passphrase(***)")
+    }
+}
+
+/// A 256-bit symmetric key. Wiped on drop.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct Key256([u8; 32]);
+
+impl Key256 {
+    /// A fresh key from the operating system's random number generator.
+    pub fn generate() -> Result<Self, CryptoError> {
+        let mut k = [0u8; 32];
+        SystemRandom::new()
+            .fill(&mut k)
+            .map_err(|_| CryptoError::Rng)?;
+        Ok(Self(k))
+    }
+
+    /// Wraps existing key bytes (for example read back from the encrypted database).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// Builds a key from a slice of exactly 32 bytes.
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        let arr: [u8; 32] = bytes.try_into().ok()?;
+        Some(Self(arr))
+    }
+
+    /// The raw key bytes. Keep the borrow short.
+    pub fn expose_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The key as lowercase hex, in a buffer that is wiped on drop.
+    pub fn expose_hex(&self) -> Zeroizing<String> {
+        Zeroizing::new(hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for Key256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Key256(***)")
+    }
+}
+
+/// Fills a buffer with random bytes from the operating system.
+pub fn random_bytes(buf: &mut [u8]) -> Result<(), CryptoError> {
+    SystemRandom::new().fill(buf).map_err(|_| CryptoError::Rng)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_prints_secrets() {
+        let p = Passphrase::new("hunter2-marker".into());
+        assert_eq!(format!("{p:?}"), "Passphrase(***)");
+        let k = Key256::from_bytes([0xab; 32]);
+        assert!(!format!("{k:?}").contains("ab"));
+    }
+
+    #[test]
+    fn generated_keys_differ() -> Result<(), CryptoError> {
+        let a = Key256::generate()?;
+        let b = Key256::generate()?;
+        assert_ne!(a.expose_bytes(), b.expose_bytes());
+        Ok(())
+    }
+}

@@ -1,0 +1,161 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong with a vault. Each variant has a stable [`StoreError::code`] for
+/// user interfaces, and a message that says what happened and what to do next.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The passphrase does not open this vault.
+    #[error(
+        "wrong passphrase: this passphrase does not open the vault (check the keyboard layout and Caps Lock)"
+    )]
+    WrongPassphrase,
+    /// The folder holds no vault, or something else.
+    #[error("{path} is not a Vigil vault ({reason})")]
+    NotAVault {
+        /// The folder that was opened.
+        path: PathBuf,
+        /// What was missing or wrong.
+        reason: String,
+    },
+    /// `create` was asked to use a folder that already holds files.
+    #[error("{path} already exists and is not empty; choose a new folder for the vault")]
+    AlreadyExists {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// The database file is shorter than it should be.
+    #[error(
+        "the vault database is truncated (the file is shorter than its content): restore it from a backup or an exported bundle"
+    )]
+    Truncated,
+    /// The database failed its integrity checks.
+    #[error(
+        "the vault database is damaged or was altered ({detail}): restore it from a backup or an exported bundle"
+    )]
+    Corrupted {
+        /// What the check found.
+        detail: String,
+    },
+    /// An attachment's encrypted chunks were altered, removed or reordered.
+    #[error("attachment {id} was altered or is incomplete on disk; nothing was written")]
+    TamperedAttachment {
+        /// The attachment.
+        id: String,
+    },
+    /// The vault was written by a newer version of Vigil.
+    #[error(
+        "this vault was written by a newer version of Vigil (format {found}, this version reads up to {supported}); update Vigil"
+    )]
+    NewerVersion {
+        /// Found version.
+        found: u32,
+        /// Supported version.
+        supported: u32,
+    },
+    /// The key header asks for unsafe key-derivation parameters.
+    #[error("the vault's key header was altered to weaken it ({0}); refusing to use it")]
+    KdfRefused(String),
+    /// Another Vigil process has the vault open.
+    #[error("the vault is open in another Vigil window or command; close it and try again")]
+    Locked,
+    /// No such record.
+    #[error("no {what} with id {id} in this vault")]
+    NotFound {
+        /// Kind of record.
+        what: &'static str,
+        /// The id asked for.
+        id: String,
+    },
+    /// A sealed record cannot be changed in place.
+    #[error("incident {0} is sealed and cannot be changed")]
+    Sealed(String),
+    /// Custom thesaurus terms clash with existing ones.
+    #[error("the thesaurus terms cannot be added: {0}")]
+    Thesaurus(String),
+    /// The data does not pass validation.
+    #[error("{0}")]
+    Invalid(#[from] vigil_model::ValidationErrors),
+    /// A model-level problem (bad JSON, newer schema).
+    #[error("{0}")]
+    Model(#[from] vigil_model::ModelError),
+    /// A file could not be read or written.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// Key handling failed in a way not covered above.
+    #[error("{0}")]
+    Crypto(vigil_crypto::CryptoError),
+    /// An unexpected database error.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+impl StoreError {
+    /// A stable, machine-readable code for user interfaces and scripts.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::WrongPassphrase => "wrong_passphrase",
+            StoreError::NotAVault { .. } => "not_a_vault",
+            StoreError::AlreadyExists { .. } => "already_exists",
+            StoreError::Truncated => "vault_truncated",
+            StoreError::Corrupted { .. } => "vault_corrupted",
+            StoreError::TamperedAttachment { .. } => "attachment_tampered",
+            StoreError::NewerVersion { .. } => "newer_version",
+            StoreError::KdfRefused(_) => "kdf_refused",
+            StoreError::Locked => "vault_locked",
+            StoreError::NotFound { .. } => "not_found",
+            StoreError::Sealed(_) => "sealed",
+            StoreError::Invalid(_) => "invalid",
+            StoreError::Thesaurus(_) => "thesaurus",
+            StoreError::Model(_) => "invalid_json",
+            StoreError::Io { .. } => "io",
+            StoreError::Crypto(_) => "crypto",
+            StoreError::Sqlite(_) => "database",
+        }
+    }
+
+    /// True when the vault or one of its files is damaged or unreadable (as opposed to a wrong
+    /// passphrase or bad input).
+    pub fn is_damage(&self) -> bool {
+        matches!(
+            self,
+            StoreError::NotAVault { .. }
+                | StoreError::Truncated
+                | StoreError::Corrupted { .. }
+                | StoreError::TamperedAttachment { .. }
+                | StoreError::NewerVersion { .. }
+                | StoreError::KdfRefused(_)
+                | StoreError::Sqlite(_)
+        )
+    }
+
+    /// True when trying again later may succeed without changing anything.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Locked | StoreError::Io { .. })
+    }
+
+    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StoreError {
+        let context = context.into();
+        move |source| StoreError::Io { context, source }
+    }
+}
+
+impl From<vigil_crypto::CryptoError> for StoreError {
+    fn from(e: vigil_crypto::CryptoError) -> Self {
+        use vigil_crypto::CryptoError as C;
+        match e {
+            C::WrongPassphrase => StoreError::WrongPassphrase,
+            C::KdfBelowFloor(s) => StoreError::KdfRefused(s),
+            C::NewerFormat { found, supported } => StoreError::NewerVersion { found, supported },
+            other => StoreError::Crypto(other),
+        }
+    }
+}
+
+/// Shorthand.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,788 @@
+//! The Vigil vault: everything a monitor records, in one folder that gives nothing away.
+//!
+//! A vault folder holds:
+//!
+//! | file | what it is |
+//! |---|---|
+//! | `vault.key` | the key header: the random 256-bit database key wrapped under the passphrase ([`vigil_crypto::keyfile`]) |
+//! | `vault.db` (+ `-wal`, `-shm`) | the SQLCipher database, keyed with the raw key (no SQLCipher KDF) |
+//! | `blobs/xx/<random>` | attachment chunks, each exactly the same size, sealed with a per-attachment key kept in the database |
+//! | `vault.lock` | an empty file locked while a process has the vault open |
+//!
+//! Opening follows a fixed order so that a failure changes nothing: read and check the key
+//! header (not a vault?), unwrap the key (wrong passphrase?), check the database file's length
+//! (truncated?), key SQLCipher and read the schema, run `cipher_integrity_check` (corrupted?),
+//! and only then migrate and start writing.
+//!
+//! Durability: WAL journal, `synchronous=FULL`, so a call that returned has its data on disk,
+//! and a process killed at any moment loses nothing that was committed. `temp_store=MEMORY`
+//! keeps SQLite's sort and temp tables off the disk.
+
+mod attachments;
+mod clock;
+mod error;
+mod schema;
+mod search;
+
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use vigil_crypto::kdf::{self, KdfParams};
+use vigil_crypto::keyfile::KeyHeader;
+use vigil_crypto::{Key256, Passphrase};
+use vigil_model::{DeviceId, EntryId, Incident, IncidentId, IncidentStatus, LogEntry, Thesaurus};
+
+pub use attachments::AttachmentWriteProgress;
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use error::{Result, StoreError};
+pub use schema::SCHEMA_VERSION;
+pub use search::SearchHit;
+
+const KEY_FILE: &str = "vault.key";
+const DB_FILE: &str = "vault.db";
+const LOCK_FILE: &str = "vault.lock";
+const BLOB_DIR: &str = "blobs";
+const PAGE_SIZE: u64 = 4096;
+
+/// How the key-derivation cost is chosen when a vault is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KdfChoice {
+    /// Calibrate on this machine towards 0.5-1 s per unlock (the default).
+    #[default]
+    Calibrate,
+    /// Exactly these parameters (still never below the floor).
+    Params(KdfParams),
+}
+
+/// One row of the incident list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentSummary {
+    /// The incident.
+    pub id: IncidentId,
+    /// Its title.
+    pub title: String,
+    /// Draft or sealed.
+    pub status: IncidentStatus,
+    /// When it was created.
+    pub created_at: DateTime<FixedOffset>,
+    /// When it was last changed.
+    pub updated_at: DateTime<FixedOffset>,
+    /// Number of running-log entries.
+    pub log_entries: u64,
+    /// Number of attachments.
+    pub attachments: u64,
+}
+
+/// Filters for [`Vault::list_incidents`].
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// Only incidents with this status.
+    pub status: Option<IncidentStatus>,
+    /// Page size (0 means 100).
+    pub limit: u32,
+    /// Rows to skip.
+    pub offset: u32,
+}
+
+/// An open, unlocked vault.
+#[derive(Debug)]
+pub struct Vault {
+    dir: PathBuf,
+    conn: Connection,
+    device: DeviceId,
+    clock: Arc<dyn Clock>,
+    thesaurus: Thesaurus,
+    _lock: File,
+}
+
+fn db_path(dir: &Path) -> PathBuf {
+    dir.join(DB_FILE)
+}
+
+fn fsync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(StoreError::io(format!("syncing folder {}", dir.display())))
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsynced, renamed
+/// over the target, and the folder fsynced.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
+    let ctx = format!("writing {}", path.display());
+    let mut f = {
+        use std::os::unix::fs::OpenOptionsExt;
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(StoreError::io(&ctx))?
+    };
+    f.write_all(bytes).map_err(StoreError::io(&ctx))?;
+    f.sync_all().map_err(StoreError::io(&ctx))?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(StoreError::io(&ctx))?;
+    fsync_dir(dir)
+}
+
+fn lock_vault(dir: &Path) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(dir.join(LOCK_FILE))
+        .map_err(StoreError::io("opening the vault lock"))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(fs::TryLockError::WouldBlock) => Err(StoreError::Locked),
+        Err(fs::TryLockError::Error(e)) => Err(StoreError::Io {
+            context: "locking the vault".into(),
+            source: e,
+        }),
+    }
+}
+
+fn read_header(dir: &Path) -> Result<KeyHeader> {
+    let not_a_vault = |reason: &str| StoreError::NotAVault {
+        path: dir.to_path_buf(),
+        reason: reason.to_owned(),
+    };
+    let meta = fs::metadata(dir).map_err(|_| not_a_vault("the folder does not exist"))?;
+    if !meta.is_dir() {
+        return Err(not_a_vault("it is a file, not a vault folder"));
+    }
+    let path = dir.join(KEY_FILE);
+    let len = fs::metadata(&path)
+        .map_err(|_| not_a_vault("no key header vault.key"))?
+        .len();
+    if len > 64 * 1024 {
+        return Err(not_a_vault("vault.key is not a key header"));
+    }
+    let text = fs::read(&path).map_err(StoreError::io("reading vault.key"))?;
+    let text = String::from_utf8(text).map_err(|_| not_a_vault("vault.key is not a key header"))?;
+    KeyHeader::from_json(&text).map_err(|e| match e {
+        vigil_crypto::CryptoError::NotAKeyHeader(r) => not_a_vault(&format!("vault.key: {r}")),
+        other => other.into(),
+    })
+}
+
+fn key_connection(conn: &Connection, key: &Key256) -> Result<()> {
+    let hex = key.expose_hex();
+    let mut pragma = zeroize::Zeroizing::new(String::with_capacity(80));
+    pragma.push_str("PRAGMA key = \"x'");
+    pragma.push_str(&hex);
+    pragma.push_str("'\";");
+    conn.execute_batch(&pragma)?;
+    Ok(())
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 5000;",
+    )?;
+    Ok(())
+}
+
+fn is_not_a_db(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+    )
+}
+
+fn to_ms(t: &DateTime<FixedOffset>) -> i64 {
+    t.timestamp_millis()
+}
+
+impl Vault {
+    /// Creates a new vault in `dir` (which must not exist or be empty).
+    pub fn create(
+        dir: &Path,
+        pass: &Passphrase,
+        kdf_choice: KdfChoice,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Vault> {
+        if pass.is_empty() {
+            return Err(StoreError::Invalid(vigil_model::ValidationErrors(vec![
+                vigil_model::FieldError::new("passphrase", vigil_model::Problem::Required),
+            ])));
+        }
+        let existed = dir.exists();
+        if existed {
+            let mut entries = fs::read_dir(dir).map_err(StoreError::io("reading the folder"))?;
+            if entries.next().is_some() {
+                return Err(StoreError::AlreadyExists {
+                    path: dir.to_path_buf(),
+                });
+            }
+        }
+        let result = Self::create_inner(dir, pass, kdf_choice, clock);
+        if result.is_err() {
+            // Leave nothing half-made behind.
+            if existed {
+                if let Ok(entries) = fs::read_dir(dir) {
+                    for e in entries.flatten() {
+                        let p = e.path();
+                        let _ = if p.is_dir() {
+                            fs::remove_dir_all(&p)
+                        } else {
+                            fs::remove_file(&p)
+                        };
+                    }
+                }
+            } else {
+                let _ = fs::remove_dir_all(dir);
+            }
+        }
+        result
+    }
+
+    fn create_inner(
+        dir: &Path,
+        pass: &Passphrase,
+        kdf_choice: KdfChoice,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Vault> {
+        create_private_dir(dir)?;
+        create_private_dir(&dir.join(BLOB_DIR))?;
+        let params = match kdf_choice {
+            KdfChoice::Calibrate => kdf::calibrate(kdf::DEFAULT_TARGET)?.0,
+            KdfChoice::Params(p) => p,
+        };
+        let key = Key256::generate()?;
+        let header = KeyHeader::seal(&key, pass, params)?;
+        let lock = lock_vault(dir)?;
+        // Created here so that it is private (0600); SQLite gives -wal and -shm the same mode.
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(db_path(dir))
+                .map_err(StoreError::io("creating the database"))?;
+        }
+        let mut conn = Connection::open_with_flags(
+            db_path(dir),
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        key_connection(&conn, &key)?;
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        configure(&conn)?;
+        schema::migrate(&mut conn)?;
+        let device = DeviceId::new();
+        conn.execute(
+            "INSERT INTO vault_meta (key, value) VALUES ('device_id', ?1), ('created_at', ?2)",
+            params![device.to_string(), clock.now().to_rfc3339()],
+        )?;
+        // The header goes last: a folder without it is not a vault, so a crash during
+        // creation never leaves something that looks like a vault but cannot be opened.
+        write_atomic(&dir.join(KEY_FILE), header.to_json().as_bytes())?;
+        Ok(Vault {
+            dir: dir.to_path_buf(),
+            conn,
+            device,
+            clock,
+            thesaurus: Thesaurus::default_terms(),
+            _lock: lock,
+        })
+    }
+
+    /// Opens and unlocks an existing vault. On any failure nothing in the folder is changed.
+    pub fn open(dir: &Path, pass: &Passphrase, clock: Arc<dyn Clock>) -> Result<Vault> {
+        let header = read_header(dir)?;
+        let key = header.unwrap_key(pass)?;
+        Self::open_with_key(dir, &key, clock)
+    }
+
+    fn open_with_key(dir: &Path, key: &Key256, clock: Arc<dyn Clock>) -> Result<Vault> {
+        let db = db_path(dir);
+        let wal = dir.join(format!("{DB_FILE}-wal"));
+        let shm = dir.join(format!("{DB_FILE}-shm"));
+        let db_len = fs::metadata(&db)
+            .map_err(|_| StoreError::NotAVault {
+                path: dir.to_path_buf(),
+                reason: "the database vault.db is missing".into(),
+            })?
+            .len();
+        if db_len == 0 || db_len % PAGE_SIZE != 0 {
+            return Err(StoreError::Truncated);
+        }
+        let wal_len = fs::metadata(&wal).map(|m| m.len()).ok();
+        let shm_existed = shm.exists();
+        let lock = lock_vault(dir)?;
+        let conn = Connection::open_with_flags(
+            &db,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        match Self::verify(&conn, key, db_len, wal_len) {
+            Ok(()) => {}
+            Err(e) => {
+                drop(conn);
+                // SQLite creates the -wal and -shm files on first read; take them away again
+                // so that a failed open leaves the folder exactly as it was.
+                if wal_len.is_none() {
+                    let _ = fs::remove_file(&wal);
+                }
+                if !shm_existed {
+                    let _ = fs::remove_file(&shm);
+                }
+                return Err(e);
+            }
+        }
+        configure(&conn)?;
+        let mut conn = conn;
+        schema::migrate(&mut conn)?;
+        let device: String = conn
+            .query_row(
+                "SELECT value FROM vault_meta WHERE key = 'device_id'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::Corrupted {
+                detail: "the device identity is missing".into(),
+            })?;
+        let device = device.parse().map_err(|_| StoreError::Corrupted {
+            detail: "the device identity is unreadable".into(),
+        })?;
+        let mut vault = Vault {
+            dir: dir.to_path_buf(),
+            conn,
+            device,
+            clock,
+            thesaurus: Thesaurus::default_terms(),
+            _lock: lock,
+        };
+        vault.load_custom_terms()?;
+        vault.sweep_orphan_chunks()?;
+        Ok(vault)
+    }
+
+    fn verify(conn: &Connection, key: &Key256, db_len: u64, wal_len: Option<u64>) -> Result<()> {
+        let corrupted = |detail: &str| StoreError::Corrupted {
+            detail: detail.to_owned(),
+        };
+        key_connection(conn, key)?;
+        match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        }) {
+            Ok(_) => {}
+            Err(e) if is_not_a_db(&e) => {
+                return Err(corrupted("its first page does not decrypt"));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let page_count: u64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        if wal_len.unwrap_or(0) == 0 && page_count * PAGE_SIZE > db_len {
+            return Err(StoreError::Truncated);
+        }
+        let mut stmt = conn.prepare("PRAGMA cipher_integrity_check")?;
+        let problems: Vec<String> = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(|e| {
+                if is_not_a_db(&e) {
+                    corrupted("a page does not decrypt")
+                } else {
+                    e.into()
+                }
+            })?;
+        if let Some(first) = problems.first() {
+            return Err(corrupted(&format!(
+                "{} page(s) fail authentication, first: {first}",
+                problems.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs SQLite's and SQLCipher's full integrity checks.
+    pub fn integrity_check(&self) -> Result<()> {
+        let ok: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        if ok != "ok" {
+            return Err(StoreError::Corrupted { detail: ok });
+        }
+        let mut stmt = self.conn.prepare("PRAGMA cipher_integrity_check")?;
+        let problems: Vec<String> = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if let Some(p) = problems.first() {
+            return Err(StoreError::Corrupted { detail: p.clone() });
+        }
+        Ok(())
+    }
+
+    /// Replaces the passphrase. Only the key header changes; the database is not re-encrypted.
+    pub fn change_passphrase(dir: &Path, old: &Passphrase, new: &Passphrase) -> Result<()> {
+        if new.is_empty() {
+            return Err(StoreError::Invalid(vigil_model::ValidationErrors(vec![
+                vigil_model::FieldError::new("passphrase", vigil_model::Problem::Required),
+            ])));
+        }
+        let header = read_header(dir)?;
+        let _lock = lock_vault(dir)?;
+        let rewrapped = header.rewrap(old, new, header.params())?;
+        write_atomic(&dir.join(KEY_FILE), rewrapped.to_json().as_bytes())
+    }
+
+    /// Closes the vault, folding the write-ahead log into the database.
+    pub fn close(self) -> Result<()> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.conn.close().map_err(|(_, e)| StoreError::Sqlite(e))
+    }
+
+    /// The folder this vault lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// This vault's device identity.
+    pub fn device(&self) -> DeviceId {
+        self.device
+    }
+
+    /// The thesaurus: shipped terms plus this vault's own.
+    pub fn thesaurus(&self) -> &Thesaurus {
+        &self.thesaurus
+    }
+
+    /// The current time from the vault's clock.
+    pub fn now(&self) -> DateTime<FixedOffset> {
+        self.clock.now()
+    }
+
+    fn load_custom_terms(&mut self) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT doc FROM thesaurus_terms ORDER BY code")?;
+        let docs: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        drop(stmt);
+        let mut terms = Vec::new();
+        for d in docs {
+            let term = serde_json::from_str(&d).map_err(|e| StoreError::Corrupted {
+                detail: format!("a thesaurus term is unreadable: {e}"),
+            })?;
+            terms.push(term);
+        }
+        if !terms.is_empty() {
+            self.thesaurus
+                .extend(terms)
+                .map_err(|e| StoreError::Corrupted {
+                    detail: e.to_string(),
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Adds organisation-specific thesaurus terms, kept in the vault.
+    pub fn add_terms(&mut self, terms: Vec<vigil_model::Term>) -> Result<()> {
+        let mut next = self.thesaurus.clone();
+        next.extend(terms.clone())
+            .map_err(|e| StoreError::Thesaurus(e.to_string()))?;
+        let tx = self.conn.transaction()?;
+        for t in &terms {
+            let doc = serde_json::to_string(t).map_err(|e| StoreError::Corrupted {
+                detail: e.to_string(),
+            })?;
+            tx.execute(
+                "INSERT OR REPLACE INTO thesaurus_terms (code, doc) VALUES (?1, ?2)",
+                params![t.code.as_str(), doc],
+            )?;
+        }
+        tx.commit()?;
+        self.thesaurus = next;
+        Ok(())
+    }
+
+    /// Stores a new incident after validating it.
+    pub fn create_incident(&mut self, incident: &Incident) -> Result<()> {
+        incident.validate(&self.thesaurus)?;
+        let tx = self.conn.transaction()?;
+        insert_incident(&tx, incident)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stores many incidents in one transaction (import, benchmarks). All or nothing.
+    pub fn create_incidents(&mut self, incidents: &[Incident]) -> Result<()> {
+        for i in incidents {
+            i.validate(&self.thesaurus)?;
+        }
+        let tx = self.conn.transaction()?;
+        for i in incidents {
+            insert_incident(&tx, i)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Saves changes to an existing draft incident (validated; `updated_at` is set from the clock).
+    pub fn update_incident(&mut self, incident: &Incident) -> Result<Incident> {
+        let current = self.incident(incident.id)?;
+        if current.status == IncidentStatus::Sealed {
+            return Err(StoreError::Sealed(incident.id.to_string()));
+        }
+        let mut next = incident.clone();
+        next.created_at = current.created_at;
+        next.updated_at = self.clock.now();
+        next.validate(&self.thesaurus)?;
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE incidents SET title = ?2, status = ?3, updated_ms = ?4, start_ms = ?5, doc = ?6 WHERE id = ?1",
+            params![
+                next.id.as_uuid().as_bytes().as_slice(),
+                next.title,
+                status_str(next.status),
+                to_ms(&next.updated_at),
+                next.start.at.as_ref().map(to_ms),
+                next.to_json()
+            ],
+        )?;
+        search::index_incident(&tx, &next)?;
+        tx.commit()?;
+        Ok(next)
+    }
+
+    /// Reads one incident.
+    pub fn incident(&self, id: IncidentId) -> Result<Incident> {
+        let doc: String = self
+            .conn
+            .query_row(
+                "SELECT doc FROM incidents WHERE id = ?1",
+                [id.as_uuid().as_bytes().as_slice()],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "incident",
+                id: id.to_string(),
+            })?;
+        Ok(Incident::from_json(&doc)?)
+    }
+
+    /// Incidents, newest first.
+    pub fn list_incidents(&self, q: &ListQuery) -> Result<Vec<IncidentSummary>> {
+        let limit = if q.limit == 0 { 100 } else { q.limit };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT i.id, i.doc,
+                    (SELECT count(*) FROM log_entries l WHERE l.incident_id = i.id),
+                    (SELECT count(*) FROM attachments a WHERE a.incident_id = i.id)
+             FROM incidents i
+             WHERE (?1 IS NULL OR i.status = ?1)
+             ORDER BY i.created_ms DESC, i.id DESC
+             LIMIT ?2 OFFSET ?3",
+        )?;
+        let rows = stmt.query_map(params![q.status.map(status_str), limit, q.offset], |r| {
+            Ok((
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (doc, logs, atts) = row?;
+            let inc = Incident::from_json(&doc)?;
+            out.push(IncidentSummary {
+                id: inc.id,
+                title: inc.title,
+                status: inc.status,
+                created_at: inc.created_at,
+                updated_at: inc.updated_at,
+                log_entries: logs as u64,
+                attachments: atts as u64,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The number of incidents.
+    pub fn count_incidents(&self) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM incidents", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    /// Appends a running-log entry, durably: when this returns, the entry is on disk.
+    pub fn append_log(
+        &mut self,
+        incident: IncidentId,
+        text: &str,
+        flagged: bool,
+    ) -> Result<LogEntry> {
+        let at = self.clock.now();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let exists: bool = tx
+            .query_row(
+                "SELECT 1 FROM incidents WHERE id = ?1",
+                [incident.as_uuid().as_bytes().as_slice()],
+                |_| Ok(true),
+            )
+            .optional()?
+            .unwrap_or(false);
+        if !exists {
+            return Err(StoreError::NotFound {
+                what: "incident",
+                id: incident.to_string(),
+            });
+        }
+        let seq: i64 = tx.query_row(
+            "SELECT coalesce(max(seq), 0) + 1 FROM log_entries WHERE incident_id = ?1",
+            [incident.as_uuid().as_bytes().as_slice()],
+            |r| r.get(0),
+        )?;
+        let entry = LogEntry {
+            id: EntryId::new(),
+            incident,
+            seq: seq as u64,
+            at,
+            text: text.to_owned(),
+            device: self.device,
+            flagged,
+        };
+        entry.validate()?;
+        tx.prepare_cached(
+            "INSERT INTO log_entries (id, incident_id, seq, at, text, device, flagged)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            entry.id.as_uuid().as_bytes().as_slice(),
+            incident.as_uuid().as_bytes().as_slice(),
+            seq,
+            entry.at.to_rfc3339(),
+            entry.text,
+            entry.device.as_uuid().as_bytes().as_slice(),
+            entry.flagged,
+        ])?;
+        search::index_entry(&tx, &entry)?;
+        tx.commit()?;
+        Ok(entry)
+    }
+
+    /// The running log of an incident, in sequence order.
+    pub fn log_entries(&self, incident: IncidentId) -> Result<Vec<LogEntry>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, seq, at, text, device, flagged FROM log_entries
+             WHERE incident_id = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([incident.as_uuid().as_bytes().as_slice()], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Vec<u8>>(4)?,
+                r.get::<_, bool>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, seq, at, text, device, flagged) = row?;
+            out.push(LogEntry {
+                id: EntryId::from_uuid(uuid_from(&id)?),
+                incident,
+                seq: seq as u64,
+                at: DateTime::parse_from_rfc3339(&at).map_err(|e| StoreError::Corrupted {
+                    detail: format!("log entry time: {e}"),
+                })?,
+                text,
+                device: DeviceId::from_uuid(uuid_from(&device)?),
+                flagged,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Full-text search over incidents, parties and log entries; newest matches first, one hit
+    /// per incident.
+    pub fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>> {
+        search::search(&self.conn, query, limit)
+    }
+}
+
+pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+    {
+        Ok(()) => Ok(()),
+        Err(e) => Err(StoreError::Io {
+            context: format!("creating {}", dir.display()),
+            source: e,
+        }),
+    }
+}
+
+pub(crate) fn uuid_from(bytes: &[u8]) -> Result<uuid::Uuid> {
+    uuid::Uuid::from_slice(bytes).map_err(|_| StoreError::Corrupted {
+        detail: "an id is malformed".into(),
+    })
+}
+
+fn status_str(s: IncidentStatus) -> &'static str {
+    match s {
+        IncidentStatus::Draft => "draft",
+        IncidentStatus::Sealed => "sealed",
+    }
+}
+
+fn insert_incident(tx: &rusqlite::Transaction<'_>, i: &Incident) -> Result<()> {
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO incidents (id, title, status, created_ms, updated_ms, start_ms, doc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
+        )?
+        .execute(params![
+            i.id.as_uuid().as_bytes().as_slice(),
+            i.title,
+            status_str(i.status),
+            to_ms(&i.created_at),
+            to_ms(&i.updated_at),
+            i.start.at.as_ref().map(to_ms),
+            i.to_json()
+        ])?;
+    if inserted == 0 {
+        return Err(StoreError::Invalid(vigil_model::ValidationErrors(vec![
+            vigil_model::FieldError::new(
+                "id",
+                vigil_model::Problem::DuplicateId {
+                    id: i.id.to_string(),
+                },
+            ),
+        ])));
+    }
+    search::index_incident(tx, i)?;
+    Ok(())
+}
