@@ -2,30 +2,32 @@
 //!
 //! Usage: `vigil-desktop [--vault DIR]`. Without `--vault`, `VIGIL_VAULT` or the platform data
 //! folder (`~/.local/share/vigil/vault` on Linux) is used, as by the `vigil` command.
-//!
-//! Nothing the webview sees is written to disk by WebKit: the window is opened in incognito mode
-//! (`"incognito": true` in `tauri.conf.json`), which gives it an ephemeral WebKit data store, so
-//! no HTTP cache, localStorage or IndexedDB with report content outlives the process. The UI
-//! itself never uses web storage either.
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
 
+use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
-use tauri::{Manager, RunEvent};
+use tauri::{Manager, RunEvent, WebviewWindowBuilder};
+use tempfile::TempDir;
 use vigil_app::Session;
 use vigil_store::SystemClock;
 
 fn main() {
     let dir = match vigil_app::process_vault_dir() {
         Ok(dir) => dir,
-        Err(e) => {
-            eprintln!("vigil-desktop: {e}");
-            std::process::exit(2);
-        }
+        Err(e) => fail(&e.to_string(), 2),
     };
+    let webview_data = match webview_data_dir() {
+        Ok(d) => d,
+        Err(e) => fail(
+            &format!("could not create a private folder for the window: {e}"),
+            1,
+        ),
+    };
+    let webview_path = webview_data.path().to_path_buf();
     let app = tauri::Builder::default()
         .manage(Session::new(dir, Arc::new(SystemClock)))
         .invoke_handler(tauri::generate_handler![
@@ -35,14 +37,49 @@ fn main() {
             commands::get_incident,
             commands::search,
         ])
+        .setup(move |app| {
+            // The window is declared in tauri.conf.json with `"create": false` and built here,
+            // because only code can point its data directory at a folder chosen at run time.
+            let config = app
+                .config()
+                .app
+                .windows
+                .first()
+                .cloned()
+                .ok_or("no window in tauri.conf.json")?;
+            WebviewWindowBuilder::from_config(app, &config)?
+                .data_directory(webview_path)
+                .build()?;
+            Ok(())
+        })
         .build(tauri::generate_context!())
-        .unwrap_or_else(|e| {
-            eprintln!("vigil-desktop: could not start the window: {e}");
-            std::process::exit(1);
-        });
-    app.run(|app, event| {
+        .unwrap_or_else(|e| fail(&format!("could not start the window: {e}"), 1));
+    let mut webview_data = Some(webview_data);
+    app.run(move |app, event| {
         if let RunEvent::Exit = event {
             app.state::<Session>().lock();
+            // Dropping the TempDir deletes it (the event loop exits the process without running
+            // destructors, so it is done here).
+            webview_data.take();
         }
     });
+}
+
+/// WebKit's data and cache folder for this run: a fresh folder in the OS temp dir, readable only
+/// by us (0700), deleted when the app exits.
+///
+/// Otherwise WebKit keeps an HTTP cache, HSTS database and web storage under
+/// `~/.local/share/org.vigil.desktop`, where they would outlive the session. The UI stores nothing
+/// itself. Incognito mode would also avoid the disk, but wry gives an incognito webview its own
+/// WebKit context that cannot be automated, which would rule out the WebDriver tests.
+fn webview_data_dir() -> std::io::Result<TempDir> {
+    tempfile::Builder::new()
+        .prefix("vigil-webview-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+}
+
+fn fail(message: &str, code: i32) -> ! {
+    eprintln!("vigil-desktop: {message}");
+    std::process::exit(code);
 }

@@ -1,1 +1,13 @@
-fn main() {}
+//! End-to-end tests of the `vigil` command: real processes, real SQLCipher vaults on disk.
+//!
+//! Registered as the `cli` test target of the `vigil-cli` package (see its Cargo.toml), so
+//! `CARGO_BIN_EXE_vigil` is the freshly built binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod bad_input;
+mod basics;
+mod common;
+mod crash_safety;
+mod no_plaintext;
+mod streaming;

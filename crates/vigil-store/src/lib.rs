@@ -385,18 +385,36 @@ impl Vault {
             detail: detail.to_owned(),
         };
         key_connection(conn, key)?;
+        // Page 1 holds the size of the database in pages: a shorter file was cut.
+        let page_count: u64 = match conn.query_row("PRAGMA page_count", [], |r| r.get(0)) {
+            Ok(n) => n,
+            Err(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == rusqlite::ErrorCode::DatabaseCorrupt =>
+            {
+                // Page 1 decrypted and authenticated (else SQLITE_NOTADB), yet SQLite calls it
+                // corrupt: it does so when the file is shorter than page 1 says. With
+                // writable_schema (this connection only, nothing is written) SQLite skips
+                // exactly that check; if page 1 then loads, the file was cut.
+                conn.execute_batch("PRAGMA writable_schema = ON")?;
+                let n = conn.query_row("PRAGMA page_count", [], |r| r.get::<_, u64>(0));
+                conn.execute_batch("PRAGMA writable_schema = OFF")?;
+                match n {
+                    Ok(_) => return Err(StoreError::Truncated),
+                    Err(_) => return Err(corrupted("its first page is inconsistent")),
+                }
+            }
+            Err(e) if is_not_a_db(&e) => return Err(corrupted("its first page does not decrypt")),
+            Err(e) => return Err(e.into()),
+        };
+        if wal_len.unwrap_or(0) == 0 && page_count * PAGE_SIZE > db_len {
+            return Err(StoreError::Truncated);
+        }
         match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
             r.get::<_, i64>(0)
         }) {
             Ok(_) => {}
-            Err(e) if is_not_a_db(&e) => {
-                return Err(corrupted("its first page does not decrypt"));
-            }
+            Err(e) if is_not_a_db(&e) => return Err(corrupted("its schema does not decrypt")),
             Err(e) => return Err(e.into()),
-        }
-        let page_count: u64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
-        if wal_len.unwrap_or(0) == 0 && page_count * PAGE_SIZE > db_len {
-            return Err(StoreError::Truncated);
         }
         let mut stmt = conn.prepare("PRAGMA cipher_integrity_check")?;
         let problems: Vec<String> = stmt
