@@ -316,7 +316,14 @@ impl Vault {
         Self::open_with_key(dir, &key, clock)
     }
 
-    fn open_with_key(dir: &Path, key: &Key256, clock: Arc<dyn Clock>) -> Result<Vault> {
+    /// Reads the key header and unwraps the database key (the expensive, Argon2id part of
+    /// [`Vault::open`]). Exposed so that benchmarks can time the two halves apart.
+    pub fn unwrap_key(dir: &Path, pass: &Passphrase) -> Result<Key256> {
+        Ok(read_header(dir)?.unwrap_key(pass)?)
+    }
+
+    /// Opens a vault with an already unwrapped database key (see [`Vault::unwrap_key`]).
+    pub fn open_with_key(dir: &Path, key: &Key256, clock: Arc<dyn Clock>) -> Result<Vault> {
         let db = db_path(dir);
         let wal = dir.join(format!("{DB_FILE}-wal"));
         let shm = dir.join(format!("{DB_FILE}-shm"));

@@ -77,8 +77,10 @@ fn party_text(p: &vigil_model::Party) -> String {
             name, description, ..
         } => {
             for s in [name, description] {
-                t.push('\n');
-                t.push_str(s);
+                if !t.contains(s.as_str()) {
+                    t.push('\n');
+                    t.push_str(s);
+                }
             }
         }
         _ => {}

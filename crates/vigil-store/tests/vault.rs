@@ -1,0 +1,331 @@
+//! The vault on its own: round trips, append-only log, locking, versioning, attachments.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, FixedOffset};
+use proptest::prelude::*;
+use vigil_crypto::Passphrase;
+use vigil_crypto::kdf::KdfParams;
+use vigil_model::{
+    Incident, IncidentId, Party, PartyId, PartyKind, Precision, Role, TermCode, TimePoint,
+};
+use vigil_store::{FixedClock, KdfChoice, ListQuery, StoreError, SystemClock, Vault};
+
+fn pass() -> Passphrase {
+    Passphrase::new("test passphrase".to_owned())
+}
+
+fn t0() -> DateTime<FixedOffset> {
+    DateTime::parse_from_rfc3339("2019-05-23T10:30:00+06:00").unwrap()
+}
+
+fn new_vault(dir: &std::path::Path) -> Vault {
+    Vault::create(
+        dir,
+        &pass(),
+        KdfChoice::Params(KdfParams::FLOOR),
+        Arc::new(FixedClock::new(t0())),
+    )
+    .unwrap()
+}
+
+fn reopen(dir: &std::path::Path) -> Vault {
+    Vault::open(dir, &pass(), Arc::new(SystemClock)).unwrap()
+}
+
+fn sample(title: &str) -> Incident {
+    let mut i = Incident::new(IncidentId::new(), title, t0());
+    i.summary = "Nine men broke into the meeting".into();
+    i.violations = vec![TermCode::new("obstruction_of_lawyers")];
+    i.parties.push(Party::new(
+        PartyId::new(),
+        PartyKind::Group {
+            name: String::new(),
+            description: "unknown individuals".into(),
+            unit: "individuals".into(),
+            size: Some(9),
+            size_precision: Precision::Exact,
+        },
+        vec![Role::Perpetrator],
+    ));
+    i.start = TimePoint {
+        precision: Precision::Approximate,
+        at: Some(t0()),
+    };
+    i
+}
+
+#[test]
+fn incidents_survive_close_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v");
+    let mut v = new_vault(&path);
+    let inc = sample("Meeting interrupted");
+    v.create_incident(&inc).unwrap();
+    v.close().unwrap();
+    let v = reopen(&path);
+    let back = v.incident(inc.id).unwrap();
+    assert_eq!(back.to_json(), inc.to_json());
+    assert_eq!(v.count_incidents().unwrap(), 1);
+    assert_eq!(v.search("nine", 10).unwrap()[0].id, inc.id);
+    assert_eq!(v.search("unknown indiv", 10).unwrap()[0].matched, "party");
+}
+
+#[test]
+fn running_log_is_ordered_even_when_the_clock_jumps_back_and_is_append_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v");
+    let clock = Arc::new(FixedClock::new(t0()));
+    let mut v = Vault::create(
+        &path,
+        &pass(),
+        KdfChoice::Params(KdfParams::FLOOR),
+        clock.clone(),
+    )
+    .unwrap();
+    let inc = sample("Log");
+    v.create_incident(&inc).unwrap();
+    v.append_log(inc.id, "first", false).unwrap();
+    clock.advance(Duration::minutes(-30)); // the laptop's clock is corrected backwards
+    v.append_log(inc.id, "second", true).unwrap();
+    let log = v.log_entries(inc.id).unwrap();
+    assert_eq!(
+        log.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(),
+        ["first", "second"]
+    );
+    assert_eq!(log.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+    assert!(log[1].at < log[0].at);
+    assert!(matches!(
+        v.append_log(inc.id, "   ", false),
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        v.append_log(IncidentId::new(), "x", false),
+        Err(StoreError::NotFound { .. })
+    ));
+    v.close().unwrap();
+    // The database itself refuses to rewrite or delete an entry.
+    let v = reopen(&path);
+    v.close().unwrap();
+    let conn = raw_connection(&path);
+    assert!(
+        conn.execute("UPDATE log_entries SET text = 'changed'", [])
+            .is_err()
+    );
+    assert!(conn.execute("DELETE FROM log_entries", []).is_err());
+}
+
+/// A raw keyed SQLCipher connection to the vault's database, for checks below the API.
+fn raw_connection(path: &std::path::Path) -> rusqlite::Connection {
+    let key = Vault::unwrap_key(path, &pass()).unwrap();
+    let conn = rusqlite::Connection::open(path.join("vault.db")).unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA key = \"x'{}'\";",
+        key.expose_hex().as_str()
+    ))
+    .unwrap();
+    conn
+}
+
+#[test]
+fn a_second_process_cannot_open_an_open_vault() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v");
+    let v = new_vault(&path);
+    assert!(matches!(
+        Vault::open(&path, &pass(), Arc::new(SystemClock)),
+        Err(StoreError::Locked)
+    ));
+    v.close().unwrap();
+    reopen(&path).close().unwrap();
+}
+
+#[test]
+fn a_vault_from_a_newer_version_is_refused_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v");
+    new_vault(&path).close().unwrap();
+    let conn = raw_connection(&path);
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    assert!(matches!(
+        Vault::open(&path, &pass(), Arc::new(SystemClock)),
+        Err(StoreError::NewerVersion { found: 99, .. })
+    ));
+}
+
+#[test]
+fn a_weakened_key_header_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v");
+    new_vault(&path).close().unwrap();
+    let header = std::fs::read_to_string(path.join("vault.key")).unwrap();
+    let weak = header.replace("\"m_kib\": 65536", "\"m_kib\": 8");
+    assert_ne!(weak, header);
+    std::fs::write(path.join("vault.key"), weak).unwrap();
+    let err = Vault::open(&path, &pass(), Arc::new(SystemClock)).unwrap_err();
+    assert!(matches!(err, StoreError::KdfRefused(_)), "{err}");
+    assert!(err.is_damage());
+}
+
+#[test]
+fn sealed_incidents_cannot_be_rewritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut v = new_vault(&dir.path().join("v"));
+    let mut inc = sample("Sealed");
+    inc.status = vigil_model::IncidentStatus::Sealed;
+    v.create_incident(&inc).unwrap();
+    inc.title = "changed".into();
+    assert!(matches!(
+        v.update_incident(&inc),
+        Err(StoreError::Sealed(_))
+    ));
+    assert_eq!(v.incident(inc.id).unwrap().title, "Sealed");
+}
+
+#[test]
+fn updates_are_validated_and_reindexed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut v = new_vault(&dir.path().join("v"));
+    let mut inc = sample("Before");
+    v.create_incident(&inc).unwrap();
+    inc.title = "After the protest".into();
+    v.update_incident(&inc).unwrap();
+    assert_eq!(v.search("protest", 10).unwrap().len(), 1);
+    assert!(v.search("before", 10).unwrap().is_empty());
+    inc.title = "  ".into();
+    let err = v.update_incident(&inc).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Invalid(e) if e.contains("title", "required")),
+        "{err}"
+    );
+    let listed = v.list_incidents(&ListQuery::default()).unwrap();
+    assert_eq!(listed[0].title, "After the protest");
+}
+
+#[test]
+fn duplicate_incident_ids_are_refused_and_bulk_insert_is_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut v = new_vault(&dir.path().join("v"));
+    let a = sample("A");
+    let b = sample("B");
+    v.create_incident(&a).unwrap();
+    assert!(v.create_incidents(&[b.clone(), a.clone()]).is_err());
+    assert_eq!(v.count_incidents().unwrap(), 1, "b was not kept");
+}
+
+#[test]
+fn orphaned_chunks_from_a_crash_are_swept_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v");
+    let mut v = new_vault(&path);
+    let inc = sample("Attachments");
+    v.create_incident(&inc).unwrap();
+    let meta = v
+        .add_attachment(
+            inc.id,
+            "a.bin",
+            "application/octet-stream",
+            &[1u8; 1000][..],
+            None,
+        )
+        .unwrap();
+    v.close().unwrap();
+    let orphan_dir = path.join("blobs").join("ab");
+    std::fs::create_dir_all(&orphan_dir).unwrap();
+    std::fs::write(
+        orphan_dir.join("ab0000000000000000000000000000ff"),
+        [0u8; 10],
+    )
+    .unwrap();
+    let v = reopen(&path);
+    assert!(!orphan_dir.join("ab0000000000000000000000000000ff").exists());
+    let mut out = Vec::new();
+    v.read_attachment(meta.id, &mut out).unwrap();
+    assert_eq!(out, vec![1u8; 1000]);
+}
+
+#[test]
+fn attachment_sizes_at_chunk_boundaries() {
+    use vigil_crypto::chunk::PAYLOAD_LEN;
+    let dir = tempfile::tempdir().unwrap();
+    let mut v = new_vault(&dir.path().join("v"));
+    let inc = sample("Sizes");
+    v.create_incident(&inc).unwrap();
+    for size in [
+        0,
+        1,
+        PAYLOAD_LEN - 1,
+        PAYLOAD_LEN,
+        PAYLOAD_LEN + 1,
+        2 * PAYLOAD_LEN,
+    ] {
+        let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        let mut seen = 0;
+        let mut progress = |n: u64| seen = n;
+        let meta = v
+            .add_attachment(
+                inc.id,
+                "f",
+                "application/octet-stream",
+                &data[..],
+                Some(&mut progress),
+            )
+            .unwrap();
+        assert_eq!(seen, size as u64);
+        assert_eq!(meta.size, size as u64);
+        let mut out = Vec::new();
+        v.read_attachment(meta.id, &mut out).unwrap();
+        assert_eq!(out, data, "size {size}");
+    }
+    assert_eq!(v.attachments(inc.id).unwrap().len(), 6);
+}
+
+fn arb_incident() -> impl Strategy<Value = Incident> {
+    (
+        "[A-Za-zА-Яа-я0-9 ,.]{1,80}",
+        "[A-Za-zА-Яа-я0-9 ,.\n]{0,400}",
+        proptest::collection::vec("[a-zа-я]{1,20}", 0..4),
+        proptest::option::of(1u32..500),
+        -720i32..720,
+    )
+        .prop_filter("title must not be blank", |(t, ..)| !t.trim().is_empty())
+        .prop_map(|(title, summary, tags, size, offset_min)| {
+            let offset = FixedOffset::east_opt(offset_min * 60).unwrap();
+            let mut i = sample(&title);
+            i.summary = summary;
+            let mut seen = std::collections::HashSet::new();
+            i.tags = tags
+                .into_iter()
+                .filter(|t| seen.insert(t.to_lowercase()))
+                .collect();
+            if let PartyKind::Group { size: s, .. } = &mut i.parties[0].kind {
+                *s = size;
+            }
+            i.start.at = Some(t0().with_timezone(&offset));
+            i
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Whatever is saved comes back identical, field for field and offset for offset.
+    #[test]
+    fn vault_save_load_round_trip(incidents in proptest::collection::vec(arb_incident(), 1..8)) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v");
+        let mut v = new_vault(&path);
+        v.create_incidents(&incidents).unwrap();
+        v.close().unwrap();
+        let v = reopen(&path);
+        for i in &incidents {
+            let back = v.incident(i.id).unwrap();
+            prop_assert_eq!(back.to_json(), i.to_json());
+            prop_assert_eq!(&back, i);
+        }
+        prop_assert_eq!(v.count_incidents().unwrap(), incidents.len() as u64);
+    }
+}
