@@ -209,6 +209,35 @@ impl PlainDb {
         Ok(())
     }
 
+    /// Mirrors `Vault::update_incident` without the validation: read the stored incident, keep
+    /// its creation time, write the row and re-index it, in one transaction.
+    pub fn update_incident(&mut self, incident: &Incident) -> Result<()> {
+        let doc: String = self.conn.query_row(
+            "SELECT doc FROM incidents WHERE id = ?1",
+            [incident.id.as_uuid().as_bytes().as_slice()],
+            |r| r.get(0),
+        )?;
+        let current = Incident::from_json(&doc)?;
+        let mut next = incident.clone();
+        next.created_at = current.created_at;
+        next.updated_at = chrono::Local::now().fixed_offset();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE incidents SET title = ?2, status = ?3, updated_ms = ?4, start_ms = ?5, doc = ?6 WHERE id = ?1",
+            params![
+                next.id.as_uuid().as_bytes().as_slice(),
+                next.title,
+                status_str(next.status),
+                next.updated_at.timestamp_millis(),
+                next.start.at.as_ref().map(|t| t.timestamp_millis()),
+                next.to_json()
+            ],
+        )?;
+        index_incident(&tx, &next, Indexing::AsStore)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Mirrors `Vault::append_log`: an immediate transaction, the existence check, the next
     /// `seq`, the entry row and its search row, a durable commit.
     pub fn append_log(&mut self, incident: IncidentId, text: &str, flagged: bool) -> Result<u64> {
@@ -374,8 +403,10 @@ fn party_text(p: &vigil_model::Party) -> String {
             name, description, ..
         } => {
             for s in [name, description] {
-                t.push('\n');
-                t.push_str(s);
+                if !t.contains(s.as_str()) {
+                    t.push('\n');
+                    t.push_str(s);
+                }
             }
         }
         _ => {}
@@ -466,11 +497,7 @@ mod tests {
         vault.close().unwrap();
         let key = Vault::unwrap_key(&dir, &pass).unwrap();
         let enc = Connection::open(dir.join("vault.db")).unwrap();
-        enc.execute_batch(&format!(
-            "PRAGMA key = \"x'{}'\";",
-            key.expose_hex().as_str()
-        ))
-        .unwrap();
+        enc.execute_batch(&key_pragma(&key)).unwrap();
 
         let plain_path = tmp.path().join("plain.db");
         PlainDb::create(&plain_path).unwrap().close().unwrap();
@@ -487,5 +514,61 @@ mod tests {
         };
         assert_eq!(mode(&enc), "wal");
         assert_eq!(mode(&plain), "wal");
+    }
+
+    /// The reference writes exactly the rows the vault writes (catches a copy that drifted).
+    #[test]
+    fn reference_writes_the_vaults_rows() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("vault");
+        let pass = Passphrase::new("bench".to_owned());
+        let incidents = crate::workload::incidents(200, 11);
+        let mut vault = Vault::create(
+            &dir,
+            &pass,
+            KdfChoice::Params(KdfParams::FLOOR),
+            Arc::new(SystemClock),
+        )
+        .unwrap();
+        vault.create_incidents(&incidents).unwrap();
+        vault.close().unwrap();
+        let key = Vault::unwrap_key(&dir, &pass).unwrap();
+        let enc = Connection::open(dir.join("vault.db")).unwrap();
+        enc.execute_batch(&key_pragma(&key)).unwrap();
+
+        let plain_path = tmp.path().join("plain.db");
+        let mut db = PlainDb::create(&plain_path).unwrap();
+        db.insert_incidents(&incidents, Indexing::AsStore).unwrap();
+        db.close().unwrap();
+        let plain = Connection::open(&plain_path).unwrap();
+
+        type Rows = Vec<(String, String, Vec<u8>, Vec<u8>)>;
+        let dump = |c: &Connection| -> (Rows, Vec<(Vec<u8>, String)>) {
+            let mut s = c
+                .prepare("SELECT body, kind, incident, ref FROM search_index ORDER BY rowid")
+                .unwrap();
+            let index = s
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .unwrap()
+                .collect::<rusqlite::Result<Rows>>()
+                .unwrap();
+            let mut s = c
+                .prepare("SELECT id, doc FROM incidents ORDER BY id")
+                .unwrap();
+            let docs = s
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .unwrap();
+            (index, docs)
+        };
+        let (vault_index, vault_docs) = dump(&enc);
+        let (plain_index, plain_docs) = dump(&plain);
+        assert_eq!(
+            vault_index.len(),
+            200 + incidents.iter().map(|i| i.parties.len()).sum::<usize>()
+        );
+        assert_eq!(vault_index, plain_index);
+        assert_eq!(vault_docs, plain_docs);
     }
 }

@@ -23,6 +23,7 @@ mod clock;
 mod error;
 mod schema;
 mod search;
+pub mod sql;
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -191,26 +192,12 @@ fn key_connection(conn: &Connection, key: &Key256) -> Result<()> {
     Ok(())
 }
 
-fn configure(conn: &Connection) -> Result<()> {
-    conn.execute_batch(
-        "PRAGMA synchronous = FULL;
-         PRAGMA temp_store = MEMORY;
-         PRAGMA foreign_keys = ON;
-         PRAGMA busy_timeout = 5000;",
-    )?;
-    Ok(())
-}
-
 fn is_not_a_db(e: &rusqlite::Error) -> bool {
     matches!(
         e,
         rusqlite::Error::SqliteFailure(f, _)
             if matches!(f.code, rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
     )
-}
-
-fn to_ms(t: &DateTime<FixedOffset>) -> i64 {
-    t.timestamp_millis()
 }
 
 impl Vault {
@@ -289,7 +276,7 @@ impl Vault {
         )?;
         key_connection(&conn, &key)?;
         conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
-        configure(&conn)?;
+        sql::configure(&conn)?;
         schema::migrate(&mut conn)?;
         let device = DeviceId::new();
         conn.execute(
@@ -358,7 +345,7 @@ impl Vault {
                 return Err(e);
             }
         }
-        configure(&conn)?;
+        sql::configure(&conn)?;
         let mut conn = conn;
         schema::migrate(&mut conn)?;
         let device: String = conn
@@ -550,7 +537,7 @@ impl Vault {
     pub fn create_incident(&mut self, incident: &Incident) -> Result<()> {
         incident.validate(&self.thesaurus)?;
         let tx = self.conn.transaction()?;
-        insert_incident(&tx, incident)?;
+        sql::insert_incident(&tx, incident)?;
         tx.commit()?;
         Ok(())
     }
@@ -562,7 +549,7 @@ impl Vault {
         }
         let tx = self.conn.transaction()?;
         for i in incidents {
-            insert_incident(&tx, i)?;
+            sql::insert_incident(&tx, i)?;
         }
         tx.commit()?;
         Ok(())
@@ -579,81 +566,24 @@ impl Vault {
         next.updated_at = self.clock.now();
         next.validate(&self.thesaurus)?;
         let tx = self.conn.transaction()?;
-        tx.execute(
-            "UPDATE incidents SET title = ?2, status = ?3, updated_ms = ?4, start_ms = ?5, doc = ?6 WHERE id = ?1",
-            params![
-                next.id.as_uuid().as_bytes().as_slice(),
-                next.title,
-                status_str(next.status),
-                to_ms(&next.updated_at),
-                next.start.at.as_ref().map(to_ms),
-                next.to_json()
-            ],
-        )?;
-        search::index_incident(&tx, &next)?;
+        sql::update_incident(&tx, &next)?;
         tx.commit()?;
         Ok(next)
     }
 
     /// Reads one incident.
     pub fn incident(&self, id: IncidentId) -> Result<Incident> {
-        let doc: String = self
-            .conn
-            .query_row(
-                "SELECT doc FROM incidents WHERE id = ?1",
-                [id.as_uuid().as_bytes().as_slice()],
-                |r| r.get(0),
-            )
-            .optional()?
-            .ok_or_else(|| StoreError::NotFound {
-                what: "incident",
-                id: id.to_string(),
-            })?;
-        Ok(Incident::from_json(&doc)?)
+        sql::load_incident(&self.conn, id)
     }
 
     /// Incidents, newest first.
     pub fn list_incidents(&self, q: &ListQuery) -> Result<Vec<IncidentSummary>> {
-        let limit = if q.limit == 0 { 100 } else { q.limit };
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT i.id, i.doc,
-                    (SELECT count(*) FROM log_entries l WHERE l.incident_id = i.id),
-                    (SELECT count(*) FROM attachments a WHERE a.incident_id = i.id)
-             FROM incidents i
-             WHERE (?1 IS NULL OR i.status = ?1)
-             ORDER BY i.created_ms DESC, i.id DESC
-             LIMIT ?2 OFFSET ?3",
-        )?;
-        let rows = stmt.query_map(params![q.status.map(status_str), limit, q.offset], |r| {
-            Ok((
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (doc, logs, atts) = row?;
-            let inc = Incident::from_json(&doc)?;
-            out.push(IncidentSummary {
-                id: inc.id,
-                title: inc.title,
-                status: inc.status,
-                created_at: inc.created_at,
-                updated_at: inc.updated_at,
-                log_entries: logs as u64,
-                attachments: atts as u64,
-            });
-        }
-        Ok(out)
+        sql::list_incidents(&self.conn, q)
     }
 
     /// The number of incidents.
     pub fn count_incidents(&self) -> Result<u64> {
-        let n: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM incidents", [], |r| r.get(0))?;
-        Ok(n as u64)
+        sql::count_incidents(&self.conn)
     }
 
     /// Appends a running-log entry, durably: when this returns, the entry is on disk.
@@ -664,54 +594,7 @@ impl Vault {
         flagged: bool,
     ) -> Result<LogEntry> {
         let at = self.clock.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let exists: bool = tx
-            .query_row(
-                "SELECT 1 FROM incidents WHERE id = ?1",
-                [incident.as_uuid().as_bytes().as_slice()],
-                |_| Ok(true),
-            )
-            .optional()?
-            .unwrap_or(false);
-        if !exists {
-            return Err(StoreError::NotFound {
-                what: "incident",
-                id: incident.to_string(),
-            });
-        }
-        let seq: i64 = tx.query_row(
-            "SELECT coalesce(max(seq), 0) + 1 FROM log_entries WHERE incident_id = ?1",
-            [incident.as_uuid().as_bytes().as_slice()],
-            |r| r.get(0),
-        )?;
-        let entry = LogEntry {
-            id: EntryId::new(),
-            incident,
-            seq: seq as u64,
-            at,
-            text: text.to_owned(),
-            device: self.device,
-            flagged,
-        };
-        entry.validate()?;
-        tx.prepare_cached(
-            "INSERT INTO log_entries (id, incident_id, seq, at, text, device, flagged)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?
-        .execute(params![
-            entry.id.as_uuid().as_bytes().as_slice(),
-            incident.as_uuid().as_bytes().as_slice(),
-            seq,
-            entry.at.to_rfc3339(),
-            entry.text,
-            entry.device.as_uuid().as_bytes().as_slice(),
-            entry.flagged,
-        ])?;
-        search::index_entry(&tx, &entry)?;
-        tx.commit()?;
-        Ok(entry)
+        sql::append_log(&mut self.conn, self.device, incident, text, flagged, at)
     }
 
     /// The running log of an incident, in sequence order.
@@ -774,40 +657,4 @@ pub(crate) fn uuid_from(bytes: &[u8]) -> Result<uuid::Uuid> {
     uuid::Uuid::from_slice(bytes).map_err(|_| StoreError::Corrupted {
         detail: "an id is malformed".into(),
     })
-}
-
-fn status_str(s: IncidentStatus) -> &'static str {
-    match s {
-        IncidentStatus::Draft => "draft",
-        IncidentStatus::Sealed => "sealed",
-    }
-}
-
-fn insert_incident(tx: &rusqlite::Transaction<'_>, i: &Incident) -> Result<()> {
-    let inserted = tx
-        .prepare_cached(
-            "INSERT INTO incidents (id, title, status, created_ms, updated_ms, start_ms, doc)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
-        )?
-        .execute(params![
-            i.id.as_uuid().as_bytes().as_slice(),
-            i.title,
-            status_str(i.status),
-            to_ms(&i.created_at),
-            to_ms(&i.updated_at),
-            i.start.at.as_ref().map(to_ms),
-            i.to_json()
-        ])?;
-    if inserted == 0 {
-        return Err(StoreError::Invalid(vigil_model::ValidationErrors(vec![
-            vigil_model::FieldError::new(
-                "id",
-                vigil_model::Problem::DuplicateId {
-                    id: i.id.to_string(),
-                },
-            ),
-        ])));
-    }
-    search::index_incident(tx, i)?;
-    Ok(())
 }

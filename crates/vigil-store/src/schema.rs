@@ -64,6 +64,14 @@ const MIGRATIONS: &[&str] = &[
         doc TEXT NOT NULL
     ) STRICT;
 
+    -- Which full-text rows belong to an incident's own text and its parties, so that saving
+    -- an incident replaces them without scanning the index (FTS5 cannot index `incident`).
+    CREATE TABLE search_refs (
+        fts_rowid INTEGER PRIMARY KEY,
+        incident BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX search_refs_by_incident ON search_refs (incident);
+
     CREATE VIRTUAL TABLE search_index USING fts5 (
         body,
         kind UNINDEXED,

@@ -26,12 +26,19 @@ pub struct SearchHit {
     pub snippet: String,
 }
 
-pub(crate) fn index_incident(tx: &Transaction<'_>, i: &Incident) -> Result<()> {
+/// Writes the full-text rows of an incident and its parties. With `replace`, the incident's
+/// previous rows are removed first (found through `search_refs`, not by scanning the index).
+pub fn index_incident(tx: &Transaction<'_>, i: &Incident, replace: bool) -> Result<()> {
     let id = i.id.as_uuid().as_bytes().to_vec();
-    tx.prepare_cached(
-        "DELETE FROM search_index WHERE incident = ?1 AND kind IN ('incident', 'party')",
-    )?
-    .execute([&id])?;
+    if replace {
+        tx.prepare_cached(
+            "DELETE FROM search_index WHERE rowid IN
+             (SELECT fts_rowid FROM search_refs WHERE incident = ?1)",
+        )?
+        .execute([&id])?;
+        tx.prepare_cached("DELETE FROM search_refs WHERE incident = ?1")?
+            .execute([&id])?;
+    }
     let mut body = String::new();
     for part in [
         &i.title,
@@ -49,15 +56,18 @@ pub(crate) fn index_incident(tx: &Transaction<'_>, i: &Incident) -> Result<()> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO search_index (body, kind, incident, ref) VALUES (?1, ?2, ?3, ?4)",
     )?;
+    let mut refs =
+        tx.prepare_cached("INSERT INTO search_refs (fts_rowid, incident) VALUES (?1, ?2)")?;
     insert.execute(params![body, "incident", id, id])?;
+    refs.execute(params![tx.last_insert_rowid(), id])?;
     for p in &i.parties {
-        let text = party_text(p);
         insert.execute(params![
-            text,
+            party_text(p),
             "party",
             id,
             p.id.as_uuid().as_bytes().as_slice()
         ])?;
+        refs.execute(params![tx.last_insert_rowid(), id])?;
     }
     Ok(())
 }
@@ -90,7 +100,8 @@ fn party_text(p: &vigil_model::Party) -> String {
     t
 }
 
-pub(crate) fn index_entry(tx: &Transaction<'_>, e: &LogEntry) -> Result<()> {
+/// Writes the full-text row of a running-log entry.
+pub fn index_entry(tx: &Transaction<'_>, e: &LogEntry) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO search_index (body, kind, incident, ref) VALUES (?1, 'log', ?2, ?3)",
     )?
@@ -123,7 +134,8 @@ pub fn fts_query(input: &str) -> Option<String> {
     Some(q)
 }
 
-pub(crate) fn search(conn: &Connection, input: &str, limit: u32) -> Result<Vec<SearchHit>> {
+/// Runs a search (see [`fts_query`]) on any connection with the vault schema.
+pub fn search(conn: &Connection, input: &str, limit: u32) -> Result<Vec<SearchHit>> {
     let Some(q) = fts_query(input) else {
         return Ok(Vec::new());
     };

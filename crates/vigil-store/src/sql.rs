@@ -1,0 +1,196 @@
+//! The statements the vault runs, over any rusqlite connection with the vault schema.
+//!
+//! [`crate::Vault`] calls these on its keyed SQLCipher connection; the benchmarks call the very
+//! same functions on a plain, unkeyed SQLite connection, so that the reference runs identical
+//! SQL and the comparison measures encryption alone.
+
+use chrono::{DateTime, FixedOffset};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use vigil_model::{DeviceId, EntryId, Incident, IncidentId, IncidentStatus, LogEntry};
+
+use crate::error::{Result, StoreError};
+use crate::{IncidentSummary, ListQuery};
+
+pub use crate::schema::{SCHEMA_VERSION, migrate};
+pub use crate::search::{fts_query, index_entry, index_incident, search};
+
+/// The per-connection settings (`journal_mode = WAL` is set once, at creation, and persists).
+pub fn configure(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 5000;
+         PRAGMA cache_size = -32768;",
+    )?;
+    Ok(())
+}
+
+/// Milliseconds since the epoch, for the indexed time columns.
+pub fn to_ms(t: &DateTime<FixedOffset>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// The status as stored in the `status` column.
+pub fn status_str(s: IncidentStatus) -> &'static str {
+    match s {
+        IncidentStatus::Draft => "draft",
+        IncidentStatus::Sealed => "sealed",
+    }
+}
+
+/// Inserts a new incident and its search rows. A duplicate id is refused.
+pub fn insert_incident(tx: &Transaction<'_>, i: &Incident) -> Result<()> {
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO incidents (id, title, status, created_ms, updated_ms, start_ms, doc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
+        )?
+        .execute(params![
+            i.id.as_uuid().as_bytes().as_slice(),
+            i.title,
+            status_str(i.status),
+            to_ms(&i.created_at),
+            to_ms(&i.updated_at),
+            i.start.at.as_ref().map(to_ms),
+            i.to_json()
+        ])?;
+    if inserted == 0 {
+        return Err(StoreError::Invalid(vigil_model::ValidationErrors(vec![
+            vigil_model::FieldError::new(
+                "id",
+                vigil_model::Problem::DuplicateId {
+                    id: i.id.to_string(),
+                },
+            ),
+        ])));
+    }
+    index_incident(tx, i, false)?;
+    Ok(())
+}
+
+/// Rewrites an existing incident's row and search rows.
+pub fn update_incident(tx: &Transaction<'_>, next: &Incident) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE incidents SET title = ?2, status = ?3, updated_ms = ?4, start_ms = ?5, doc = ?6
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        next.id.as_uuid().as_bytes().as_slice(),
+        next.title,
+        status_str(next.status),
+        to_ms(&next.updated_at),
+        next.start.at.as_ref().map(to_ms),
+        next.to_json()
+    ])?;
+    index_incident(tx, next, true)
+}
+
+/// Reads one incident.
+pub fn load_incident(conn: &Connection, id: IncidentId) -> Result<Incident> {
+    let doc: String = conn
+        .prepare_cached("SELECT doc FROM incidents WHERE id = ?1")?
+        .query_row([id.as_uuid().as_bytes().as_slice()], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound {
+            what: "incident",
+            id: id.to_string(),
+        })?;
+    Ok(Incident::from_json(&doc)?)
+}
+
+/// A page of incidents, newest first.
+pub fn list_incidents(conn: &Connection, q: &ListQuery) -> Result<Vec<IncidentSummary>> {
+    let limit = if q.limit == 0 { 100 } else { q.limit };
+    let mut stmt = conn.prepare_cached(
+        "SELECT i.doc,
+                (SELECT count(*) FROM log_entries l WHERE l.incident_id = i.id),
+                (SELECT count(*) FROM attachments a WHERE a.incident_id = i.id)
+         FROM incidents i
+         WHERE (?1 IS NULL OR i.status = ?1)
+         ORDER BY i.created_ms DESC, i.id DESC
+         LIMIT ?2 OFFSET ?3",
+    )?;
+    let rows = stmt.query_map(params![q.status.map(status_str), limit, q.offset], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (doc, logs, atts) = row?;
+        let inc = Incident::from_json(&doc)?;
+        out.push(IncidentSummary {
+            id: inc.id,
+            title: inc.title,
+            status: inc.status,
+            created_at: inc.created_at,
+            updated_at: inc.updated_at,
+            log_entries: logs as u64,
+            attachments: atts as u64,
+        });
+    }
+    Ok(out)
+}
+
+/// The number of incidents.
+pub fn count_incidents(conn: &Connection) -> Result<u64> {
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM incidents")?
+        .query_row([], |r| r.get(0))?;
+    Ok(n as u64)
+}
+
+/// Appends a running-log entry in its own IMMEDIATE transaction and commits it (durable when
+/// this returns, with `synchronous = FULL`).
+pub fn append_log(
+    conn: &mut Connection,
+    device: DeviceId,
+    incident: IncidentId,
+    text: &str,
+    flagged: bool,
+    at: DateTime<FixedOffset>,
+) -> Result<LogEntry> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let key = incident.as_uuid().as_bytes().to_vec();
+    let exists = tx
+        .prepare_cached("SELECT 1 FROM incidents WHERE id = ?1")?
+        .exists([&key])?;
+    if !exists {
+        return Err(StoreError::NotFound {
+            what: "incident",
+            id: incident.to_string(),
+        });
+    }
+    let seq: i64 = tx
+        .prepare_cached("SELECT coalesce(max(seq), 0) + 1 FROM log_entries WHERE incident_id = ?1")?
+        .query_row([&key], |r| r.get(0))?;
+    let entry = LogEntry {
+        id: EntryId::new(),
+        incident,
+        seq: seq as u64,
+        at,
+        text: text.to_owned(),
+        device,
+        flagged,
+    };
+    entry.validate()?;
+    tx.prepare_cached(
+        "INSERT INTO log_entries (id, incident_id, seq, at, text, device, flagged)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        entry.id.as_uuid().as_bytes().as_slice(),
+        key,
+        seq,
+        entry.at.to_rfc3339(),
+        entry.text,
+        entry.device.as_uuid().as_bytes().as_slice(),
+        entry.flagged,
+    ])?;
+    index_entry(&tx, &entry)?;
+    tx.commit()?;
+    Ok(entry)
+}
