@@ -1,47 +1,106 @@
 //! The UI's commands: each one is one call on [`Session`]; the logic lives in `vigil-app`.
 //!
 //! They are `async` so that Tauri runs them off the UI thread (unlocking spends about a second
-//! in Argon2id). Errors reach the UI as `{code, message}`.
+//! in Argon2id, and typing in the live log must never wait for the disk). Errors reach the UI as
+//! `AppError { code, message, .. }`. See docs/ui-contract.md.
 
 use tauri::State;
-use vigil_app::{AppError, IncidentPage, IncidentView, Session, VaultOverview};
+use tauri::ipc::{Channel, Response};
+use vigil_app::{
+    AppError, AppStatus, IncidentPage, IncidentView, ListRequest, SaveOutcome, Session, Settings,
+    TermView, VaultOverview,
+};
+use vigil_model::{AttachmentMeta, Incident, LogEntry};
 use vigil_store::SearchHit;
 
+type Res<T> = Result<T, AppError>;
+
 #[tauri::command]
-pub async fn unlock(
-    session: State<'_, Session>,
-    passphrase: String,
-) -> Result<VaultOverview, AppError> {
-    session.unlock(passphrase)
+pub async fn app_status(s: State<'_, Session>) -> Res<AppStatus> {
+    Ok(s.status())
 }
 
 #[tauri::command]
-pub async fn lock(session: State<'_, Session>) -> Result<(), AppError> {
-    session.lock();
-    Ok(())
+pub async fn create_vault(s: State<'_, Session>, passphrase: String) -> Res<VaultOverview> {
+    s.create_vault(passphrase)
 }
 
 #[tauri::command]
-pub async fn list_incidents(
-    session: State<'_, Session>,
-    offset: u32,
-    limit: u32,
-) -> Result<IncidentPage, AppError> {
-    session.list(offset, limit)
+pub async fn unlock(s: State<'_, Session>, passphrase: String) -> Res<VaultOverview> {
+    s.unlock(passphrase)
 }
 
 #[tauri::command]
-pub async fn get_incident(
-    session: State<'_, Session>,
+pub async fn lock(s: State<'_, Session>) -> Res<()> {
+    Ok(s.lock())
+}
+
+#[tauri::command]
+pub async fn touch(s: State<'_, Session>) -> Res<()> {
+    Ok(s.touch())
+}
+
+#[tauri::command]
+pub async fn list_incidents(s: State<'_, Session>, request: ListRequest) -> Res<IncidentPage> {
+    s.list(&request)
+}
+
+#[tauri::command]
+pub async fn get_incident(s: State<'_, Session>, id: String) -> Res<IncidentView> {
+    s.incident(&id)
+}
+
+#[tauri::command]
+pub async fn new_incident(s: State<'_, Session>, title: String) -> Res<Incident> {
+    s.new_incident(&title)
+}
+
+#[tauri::command]
+pub async fn append_log(
+    s: State<'_, Session>,
     id: String,
-) -> Result<IncidentView, AppError> {
-    session.incident(&id)
+    text: String,
+    flagged: bool,
+) -> Res<LogEntry> {
+    s.append_log(&id, &text, flagged)
 }
 
 #[tauri::command]
-pub async fn search(
-    session: State<'_, Session>,
-    query: String,
-) -> Result<Vec<SearchHit>, AppError> {
-    session.search(&query)
+pub async fn save_incident(s: State<'_, Session>, incident: Incident) -> Res<SaveOutcome> {
+    s.save_incident(incident)
+}
+
+#[tauri::command]
+pub async fn add_attachment(
+    s: State<'_, Session>,
+    id: String,
+    path: std::path::PathBuf,
+    on_progress: Channel<u64>,
+) -> Res<AttachmentMeta> {
+    s.add_attachment(&id, &path, &mut |done| drop(on_progress.send(done)))
+}
+
+#[tauri::command]
+pub async fn attachment_bytes(s: State<'_, Session>, id: String) -> Res<Response> {
+    s.attachment_bytes(&id).map(Response::new)
+}
+
+#[tauri::command]
+pub async fn search(s: State<'_, Session>, query: String) -> Res<Vec<SearchHit>> {
+    s.search(&query)
+}
+
+#[tauri::command]
+pub async fn thesaurus(s: State<'_, Session>) -> Res<Vec<TermView>> {
+    s.thesaurus()
+}
+
+#[tauri::command]
+pub async fn get_settings(s: State<'_, Session>) -> Res<Settings> {
+    Ok(s.settings())
+}
+
+#[tauri::command]
+pub async fn save_settings(s: State<'_, Session>, settings: Settings) -> Res<Settings> {
+    s.save_settings(settings)
 }

@@ -10,7 +10,7 @@ mod commands;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
-use tauri::{Manager, RunEvent, WebviewWindowBuilder};
+use tauri::{Emitter, Manager, RunEvent, WebviewWindowBuilder};
 use tempfile::TempDir;
 use vigil_app::Session;
 use vigil_store::SystemClock;
@@ -29,13 +29,30 @@ fn main() {
     };
     let webview_path = webview_data.path().to_path_buf();
     let app = tauri::Builder::default()
-        .manage(Session::new(dir, Arc::new(SystemClock)))
+        .manage(Session::new(
+            dir,
+            Arc::new(SystemClock),
+            vigil_app::kdf_choice_from_env(),
+            vigil_app::Settings::default_path(),
+        ))
+        .plugin(tauri_plugin_dialog::init())
         .invoke_handler(tauri::generate_handler![
+            commands::app_status,
+            commands::create_vault,
             commands::unlock,
             commands::lock,
+            commands::touch,
             commands::list_incidents,
             commands::get_incident,
+            commands::new_incident,
+            commands::append_log,
+            commands::save_incident,
+            commands::add_attachment,
+            commands::attachment_bytes,
             commands::search,
+            commands::thesaurus,
+            commands::get_settings,
+            commands::save_settings,
         ])
         .setup(move |app| {
             // The window is declared in tauri.conf.json with `"create": false` and built here,
@@ -50,6 +67,17 @@ fn main() {
             WebviewWindowBuilder::from_config(app, &config)?
                 .data_directory(webview_path)
                 .build()?;
+            // Auto-lock: the session decides; this thread only asks once a second and tells
+            // the UI when it locked.
+            let handle = app.handle().clone();
+            std::thread::spawn(move || {
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                    if handle.state::<Session>().lock_if_idle() {
+                        let _ = handle.emit("vigil://locked", ());
+                    }
+                }
+            });
             Ok(())
         })
         .build(tauri::generate_context!())

@@ -12,7 +12,21 @@
 mod error;
 mod location;
 mod session;
+mod settings;
 
 pub use error::AppError;
 pub use location::{VaultDirError, process_vault_dir, vault_dir};
-pub use session::{IncidentPage, IncidentView, Session, VaultOverview};
+pub use session::{
+    AppStatus, FieldProblem, IncidentPage, IncidentView, ListRequest, SaveOutcome, Session,
+    TermView, VaultOverview, unlock_delay,
+};
+pub use settings::{Language, Settings};
+
+/// How new vaults derive their key: calibrated (the default), or the minimum when the
+/// environment says `VIGIL_KDF=minimum` (for tests and very slow machines).
+pub fn kdf_choice_from_env() -> vigil_store::KdfChoice {
+    match std::env::var("VIGIL_KDF").as_deref() {
+        Ok("minimum") => vigil_store::KdfChoice::Params(vigil_crypto::kdf::KdfParams::FLOOR),
+        _ => vigil_store::KdfChoice::Calibrate,
+    }
+}

@@ -1,44 +1,139 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use serde::{Deserialize, Serialize};
 use vigil_crypto::Passphrase;
-use vigil_model::{Incident, IncidentId, LogEntry};
-use vigil_store::{Clock, IncidentSummary, ListQuery, SearchHit, Vault};
+use vigil_model::{
+    AttachmentId, AttachmentMeta, Incident, IncidentId, IncidentStatus, LogEntry, TermKind,
+};
+use vigil_store::{Clock, IncidentSummary, KdfChoice, ListQuery, SearchHit, StoreError, Vault};
 
-use crate::AppError;
+use crate::{AppError, Settings};
 
 /// Largest page of the incident list or of search results the UI can ask for.
 const MAX_PAGE: u32 = 500;
+/// Largest attachment the UI may preview (it is decrypted into memory, never to disk).
+const MAX_PREVIEW: u64 = 32 * 1024 * 1024;
+
+/// What the UI needs to know at start and after each lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct AppStatus {
+    /// The vault folder.
+    pub vault_dir: String,
+    /// Whether a vault exists there (else the UI offers to create one).
+    pub vault_exists: bool,
+    /// Whether it is open.
+    pub unlocked: bool,
+    /// The settings.
+    pub settings: Settings,
+}
 
 /// What the UI shows right after unlocking.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct VaultOverview {
     /// The vault folder, so the person can see which vault is open.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub dir: PathBuf,
     /// How many incidents it holds.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub incidents: u64,
+}
+
+/// What the incident list asks for: a page, and filters that must all hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[serde(default)]
+pub struct ListRequest {
+    /// Rows to skip.
+    pub offset: u32,
+    /// Page size (at most 500).
+    pub limit: u32,
+    /// Words to search for (incident, parties, running log); the last may be a prefix.
+    pub query: Option<String>,
+    /// `draft` or `sealed`.
+    pub status: Option<IncidentStatus>,
+    /// A violation term code.
+    pub violation: Option<String>,
+    /// A tag.
+    pub tag: Option<String>,
+    /// First day, `YYYY-MM-DD` (local to the incident's offset).
+    pub from: Option<String>,
+    /// Last day, `YYYY-MM-DD`, included.
+    pub to: Option<String>,
 }
 
 /// One page of the incident list, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct IncidentPage {
     /// The rows of this page.
     pub incidents: Vec<IncidentSummary>,
-    /// How many incidents there are in all.
+    /// How many incidents pass the filters in all.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub total: u64,
 }
 
-/// One incident with its running log, for the detail pane.
+/// One incident with everything the live log and the editor show.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct IncidentView {
-    /// The structured record.
+    /// The saved record.
     pub incident: Incident,
+    /// The editor's unsaved state, if the last edit did not validate yet: show this instead.
+    pub draft: Option<Incident>,
     /// The running log, in order.
     pub log: Vec<LogEntry>,
+    /// The attachments.
+    pub attachments: Vec<AttachmentMeta>,
 }
 
-/// The desktop app's state: one vault folder, open (unlocked) or not.
+/// One problem with one field, for the editor to show beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct FieldProblem {
+    /// Path of the field, e.g. `parties[2].size`.
+    pub field: String,
+    /// Stable code, e.g. `required`.
+    pub code: String,
+    /// English text.
+    pub message: String,
+}
+
+/// The result of an autosave.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct SaveOutcome {
+    /// True when the incident itself was saved; false when it was kept as a draft.
+    pub saved: bool,
+    /// The saved incident (with its new `updated_at`), when saved.
+    pub incident: Option<Incident>,
+    /// What must be fixed before it can be saved (empty when saved).
+    pub errors: Vec<FieldProblem>,
+}
+
+/// A thesaurus term for the UI's pickers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct TermView {
+    /// The code stored in incidents.
+    pub code: String,
+    /// `violation` or `act`.
+    pub kind: TermKind,
+    /// Labels by language.
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug)]
+struct Activity {
+    last: Instant,
+    failures: u32,
+}
+
+/// The desktop app's state: one vault folder, open (unlocked) or not, and the settings.
 ///
 /// All methods take `&self` so that one `Session` can be shared by the UI's concurrent commands;
 /// they are serialised on the vault, which is one SQLCipher connection.
@@ -46,16 +141,75 @@ pub struct IncidentView {
 pub struct Session {
     dir: PathBuf,
     clock: Arc<dyn Clock>,
+    kdf: KdfChoice,
+    settings_path: Option<PathBuf>,
+    settings: Mutex<Settings>,
     vault: Mutex<Option<Vault>>,
+    activity: Mutex<Activity>,
+}
+
+fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while a lock was held cannot leave the vault half-changed (every change is one
+    // SQLite transaction), so carry on with it.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// How long a wrong passphrase is held back: 0.5 s, 1 s, 2 s, ... up to 30 s.
+pub fn unlock_delay(failures: u32) -> Duration {
+    if failures == 0 {
+        return Duration::ZERO;
+    }
+    let ms = 500u64.saturating_mul(1 << (failures - 1).min(10));
+    Duration::from_millis(ms.min(30_000))
+}
+
+fn parse_day(
+    s: &Option<String>,
+    field: &str,
+    end: bool,
+    offset: FixedOffset,
+) -> Result<Option<DateTime<FixedOffset>>, AppError> {
+    let Some(s) = s.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let day = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+        AppError::invalid_setting(field, format!("{s:?} is not a date (YYYY-MM-DD)"))
+    })?;
+    let day = if end {
+        day.succ_opt().unwrap_or(day)
+    } else {
+        day
+    };
+    let t = day
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(offset).single());
+    Ok(t)
 }
 
 impl Session {
-    /// A locked session over the vault in `dir`.
-    pub fn new(dir: PathBuf, clock: Arc<dyn Clock>) -> Self {
+    /// A locked session over the vault in `dir`. New vaults get `kdf`; settings are read from
+    /// and written to `settings_path` (none: kept in memory only, for tests).
+    pub fn new(
+        dir: PathBuf,
+        clock: Arc<dyn Clock>,
+        kdf: KdfChoice,
+        settings_path: Option<PathBuf>,
+    ) -> Self {
+        let settings = settings_path
+            .as_deref()
+            .map(Settings::load)
+            .unwrap_or_default();
         Self {
             dir,
             clock,
+            kdf,
+            settings_path,
+            settings: Mutex::new(settings),
             vault: Mutex::new(None),
+            activity: Mutex::new(Activity {
+                last: Instant::now(),
+                failures: 0,
+            }),
         }
     }
 
@@ -66,57 +220,227 @@ impl Session {
 
     /// Whether a vault is open.
     pub fn is_unlocked(&self) -> bool {
-        self.slot().is_some()
+        guard(&self.vault).is_some()
     }
 
-    /// Opens the vault with `passphrase`. A vault that was already open is closed first, so the
-    /// passphrase is always checked.
-    pub fn unlock(&self, passphrase: String) -> Result<VaultOverview, AppError> {
+    /// Where things stand, for the first screen.
+    pub fn status(&self) -> AppStatus {
+        AppStatus {
+            vault_dir: self.dir.display().to_string(),
+            vault_exists: self.dir.join("vault.key").exists(),
+            unlocked: self.is_unlocked(),
+            settings: self.settings(),
+        }
+    }
+
+    /// Creates a new vault in the session's folder and opens it.
+    pub fn create_vault(&self, passphrase: String) -> Result<VaultOverview, AppError> {
         let passphrase = Passphrase::new(passphrase);
-        let mut slot = self.slot();
+        let mut slot = guard(&self.vault);
         if let Some(open) = slot.take() {
             close_quietly(open);
         }
-        let vault = Vault::open(&self.dir, &passphrase, Arc::clone(&self.clock))?;
-        let overview = VaultOverview {
-            dir: self.dir.clone(),
-            incidents: vault.count_incidents()?,
-        };
+        let vault = Vault::create(&self.dir, &passphrase, self.kdf, Arc::clone(&self.clock))?;
         *slot = Some(vault);
-        Ok(overview)
+        self.touch();
+        Ok(VaultOverview {
+            dir: self.dir.clone(),
+            incidents: 0,
+        })
+    }
+
+    /// Opens the vault with `passphrase`. A vault that was already open is closed first, so the
+    /// passphrase is always checked. Each wrong passphrase in a row is answered more slowly.
+    pub fn unlock(&self, passphrase: String) -> Result<VaultOverview, AppError> {
+        let passphrase = Passphrase::new(passphrase);
+        let mut slot = guard(&self.vault);
+        if let Some(open) = slot.take() {
+            close_quietly(open);
+        }
+        match Vault::open(&self.dir, &passphrase, Arc::clone(&self.clock)) {
+            Ok(vault) => {
+                let overview = VaultOverview {
+                    dir: self.dir.clone(),
+                    incidents: vault.count_incidents()?,
+                };
+                *slot = Some(vault);
+                let mut a = guard(&self.activity);
+                a.failures = 0;
+                a.last = Instant::now();
+                Ok(overview)
+            }
+            Err(StoreError::WrongPassphrase) => {
+                drop(slot);
+                let failures = {
+                    let mut a = guard(&self.activity);
+                    a.failures = a.failures.saturating_add(1);
+                    a.failures
+                };
+                std::thread::sleep(unlock_delay(failures));
+                let mut err = AppError::from(StoreError::WrongPassphrase);
+                err.retry_after_ms = Some(unlock_delay(failures + 1).as_millis() as u64);
+                Err(err)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Closes the vault, if open. Closing cannot be refused: a failure to close cleanly (which
     /// loses nothing, every write is already committed) still leaves the session locked.
     pub fn lock(&self) {
-        if let Some(vault) = self.slot().take() {
+        if let Some(vault) = guard(&self.vault).take() {
             close_quietly(vault);
         }
     }
 
-    /// A page of the incident list, newest first. `limit` is capped at 500.
-    pub fn list(&self, offset: u32, limit: u32) -> Result<IncidentPage, AppError> {
+    /// Records input from the person (for auto-lock).
+    pub fn touch(&self) {
+        guard(&self.activity).last = Instant::now();
+    }
+
+    /// Locks if there was no input for the auto-lock time. Returns true if it locked now.
+    pub fn lock_if_idle(&self) -> bool {
+        let limit = Duration::from_secs(u64::from(guard(&self.settings).auto_lock_seconds));
+        let idle = guard(&self.activity).last.elapsed();
+        if idle >= limit && self.is_unlocked() {
+            self.lock();
+            return true;
+        }
+        false
+    }
+
+    /// The current settings.
+    pub fn settings(&self) -> Settings {
+        guard(&self.settings).clone()
+    }
+
+    /// Checks, stores and applies new settings.
+    pub fn save_settings(&self, settings: Settings) -> Result<Settings, AppError> {
+        settings.validate()?;
+        if let Some(path) = &self.settings_path {
+            settings.save(path)?;
+        }
+        *guard(&self.settings) = settings.clone();
+        Ok(settings)
+    }
+
+    /// A page of the incident list, newest first, filtered.
+    pub fn list(&self, req: &ListRequest) -> Result<IncidentPage, AppError> {
+        let offset = self.clock.now().offset().to_owned();
+        let q = ListQuery {
+            status: req.status,
+            violation: req.violation.clone(),
+            tag: req.tag.clone(),
+            from: parse_day(&req.from, "from", false, offset)?,
+            to: parse_day(&req.to, "to", true, offset)?,
+            text: req.query.clone().filter(|q| !q.trim().is_empty()),
+            limit: req.limit.clamp(1, MAX_PAGE),
+            offset: req.offset,
+        };
         self.with_vault(|v| {
-            let incidents = v.list_incidents(&ListQuery {
-                status: None,
-                limit: limit.clamp(1, MAX_PAGE),
-                offset,
-            })?;
             Ok(IncidentPage {
-                incidents,
-                total: v.count_incidents()?,
+                incidents: v.list_incidents(&q)?,
+                total: v.count_matching(&q)?,
             })
         })
     }
 
-    /// One incident and its running log.
+    /// One incident, its unsaved editor state, running log and attachments.
     pub fn incident(&self, id: &str) -> Result<IncidentView, AppError> {
         let id: IncidentId = id.parse().map_err(|_| AppError::invalid_id(id))?;
         self.with_vault(|v| {
             Ok(IncidentView {
                 incident: v.incident(id)?,
+                draft: v.draft(id)?,
                 log: v.log_entries(id)?,
+                attachments: v.attachments(id)?,
             })
+        })
+    }
+
+    /// Starts a new incident (a live log usually begins this way).
+    pub fn new_incident(&self, title: &str) -> Result<Incident, AppError> {
+        self.with_vault_mut(|v| {
+            let incident = Incident::new(IncidentId::new(), title, v.now());
+            v.create_incident(&incident)?;
+            Ok(incident)
+        })
+    }
+
+    /// Appends a running-log entry; durable when this returns.
+    pub fn append_log(&self, id: &str, text: &str, flagged: bool) -> Result<LogEntry, AppError> {
+        let id: IncidentId = id.parse().map_err(|_| AppError::invalid_id(id))?;
+        self.with_vault_mut(|v| Ok(v.append_log(id, text, flagged)?))
+    }
+
+    /// Autosave from the editor: saves the incident if it validates; otherwise keeps it as an
+    /// encrypted draft and returns what to fix. Either way nothing typed is lost.
+    pub fn save_incident(&self, incident: Incident) -> Result<SaveOutcome, AppError> {
+        self.with_vault_mut(|v| match v.update_incident(&incident) {
+            Ok(saved) => Ok(SaveOutcome {
+                saved: true,
+                incident: Some(saved),
+                errors: Vec::new(),
+            }),
+            Err(StoreError::Invalid(errors)) => {
+                v.save_draft(&incident)?;
+                Ok(SaveOutcome {
+                    saved: false,
+                    incident: None,
+                    errors: errors
+                        .iter()
+                        .map(|e| FieldProblem {
+                            field: e.field.clone(),
+                            code: e.problem.code().to_owned(),
+                            message: e.problem.to_string(),
+                        })
+                        .collect(),
+                })
+            }
+            Err(e) => Err(e.into()),
+        })
+    }
+
+    /// Adds a file from disk as an attachment, streaming it; `progress` gets the bytes done.
+    pub fn add_attachment(
+        &self,
+        id: &str,
+        path: &Path,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<AttachmentMeta, AppError> {
+        let id: IncidentId = id.parse().map_err(|_| AppError::invalid_id(id))?;
+        let file = std::fs::File::open(path)
+            .map_err(|e| AppError::io(&format!("{}: {e}", path.display())))?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("attachment")
+            .to_owned();
+        let media = vigil_model::media_type_for_name(&name);
+        self.with_vault_mut(|v| {
+            Ok(v.add_attachment(
+                id,
+                &name,
+                media,
+                std::io::BufReader::new(file),
+                Some(progress),
+            )?)
+        })
+    }
+
+    /// An image or text attachment's bytes, for preview in memory.
+    pub fn attachment_bytes(&self, id: &str) -> Result<Vec<u8>, AppError> {
+        let id: AttachmentId = id.parse().map_err(|_| AppError::invalid_id(id))?;
+        self.with_vault(|v| {
+            let meta = v.attachment_meta(id)?;
+            let previewable =
+                meta.media_type.starts_with("image/") || meta.media_type.starts_with("text/");
+            if !previewable || meta.size > MAX_PREVIEW {
+                return Err(AppError::not_previewable(&meta.original_name));
+            }
+            let mut out = Vec::with_capacity(meta.size as usize);
+            v.read_attachment(id, &mut out)?;
+            Ok(out)
         })
     }
 
@@ -125,14 +449,36 @@ impl Session {
         self.with_vault(|v| Ok(v.search(query, 100)?))
     }
 
-    fn slot(&self) -> MutexGuard<'_, Option<Vault>> {
-        // A panic while the lock was held cannot leave the vault half-changed (every change is
-        // one SQLite transaction), so carry on with it.
-        self.vault.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The thesaurus terms for the pickers.
+    pub fn thesaurus(&self) -> Result<Vec<TermView>, AppError> {
+        self.with_vault(|v| {
+            let th = v.thesaurus();
+            Ok([TermKind::Violation, TermKind::Act]
+                .into_iter()
+                .flat_map(|k| th.terms(k))
+                .map(|t| TermView {
+                    code: t.code.as_str().to_owned(),
+                    kind: t.kind,
+                    labels: t.labels.clone(),
+                })
+                .collect())
+        })
     }
 
     fn with_vault<T>(&self, f: impl FnOnce(&Vault) -> Result<T, AppError>) -> Result<T, AppError> {
-        match self.slot().as_ref() {
+        let slot = guard(&self.vault);
+        match slot.as_ref() {
+            Some(vault) => f(vault),
+            None => Err(AppError::locked()),
+        }
+    }
+
+    fn with_vault_mut<T>(
+        &self,
+        f: impl FnOnce(&mut Vault) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        let mut slot = guard(&self.vault);
+        match slot.as_mut() {
             Some(vault) => f(vault),
             None => Err(AppError::locked()),
         }
@@ -189,12 +535,22 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("vault");
         let id = make_vault(&dir);
-        let session = Session::new(dir.clone(), clock());
+        let session = Session::new(
+            dir.clone(),
+            clock(),
+            KdfChoice::Params(KdfParams::FLOOR),
+            None,
+        );
 
         let overview = session.unlock(PASS.into()).unwrap();
         assert_eq!(overview, VaultOverview { dir, incidents: 1 });
 
-        let page = session.list(0, 50).unwrap();
+        let page = session
+            .list(&ListRequest {
+                limit: 50,
+                ..ListRequest::default()
+            })
+            .unwrap();
         assert_eq!(page.total, 1);
         assert_eq!(page.incidents[0].title, "Lawyer beaten outside court");
         assert_eq!(page.incidents[0].log_entries, 1);
@@ -210,7 +566,16 @@ mod tests {
 
         session.lock();
         assert!(!session.is_unlocked());
-        assert_eq!(session.list(0, 50).unwrap_err().code, "locked");
+        assert_eq!(
+            session
+                .list(&ListRequest {
+                    limit: 50,
+                    ..ListRequest::default()
+                })
+                .unwrap_err()
+                .code,
+            "locked"
+        );
         assert_eq!(session.search("ambul").unwrap_err().code, "locked");
         // The vault lock file was released: it opens again.
         assert_eq!(session.unlock(PASS.into()).unwrap().incidents, 1);
@@ -221,7 +586,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("vault");
         make_vault(&dir);
-        let session = Session::new(dir, clock());
+        let session = Session::new(dir, clock(), KdfChoice::Params(KdfParams::FLOOR), None);
         let err = session.unlock("not it".into()).unwrap_err();
         assert_eq!(err.code, "wrong_passphrase");
         assert!(err.message.contains("passphrase"), "{}", err.message);
@@ -231,7 +596,12 @@ mod tests {
     #[test]
     fn missing_vault_and_bad_ids_are_reported() {
         let tmp = tempfile::tempdir().unwrap();
-        let session = Session::new(tmp.path().join("nothing here"), clock());
+        let session = Session::new(
+            tmp.path().join("nothing here"),
+            clock(),
+            KdfChoice::Params(KdfParams::FLOOR),
+            None,
+        );
         assert_eq!(session.unlock(PASS.into()).unwrap_err().code, "not_a_vault");
         assert_eq!(session.incident("x").unwrap_err().code, "invalid_id");
         assert_eq!(

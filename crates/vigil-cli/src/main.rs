@@ -409,7 +409,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .and_then(|n| n.to_str())
                 .unwrap_or("attachment")
                 .to_owned();
-            let media = media_type.unwrap_or_else(|| output::guess_media_type(&name).to_owned());
+            let media =
+                media_type.unwrap_or_else(|| vigil_model::media_type_for_name(&name).to_owned());
             let mut vault = open()?;
             let meta =
                 vault.add_attachment(incident, &name, &media, std::io::BufReader::new(f), None)?;

@@ -12,6 +12,7 @@ use crate::{AttachmentId, IncidentId, ModelError};
 
 /// A SHA-256 digest, written as 64 lowercase hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export, type = "string"))]
 pub struct Sha256(pub [u8; 32]);
 
 impl Sha256 {
@@ -89,6 +90,7 @@ pub const MAX_FILE_NAME_CHARS: usize = 255;
 
 /// Describes one attached file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct AttachmentMeta {
     /// Identifies the attachment.
@@ -100,6 +102,7 @@ pub struct AttachmentMeta {
     /// Media type, e.g. `image/jpeg`.
     pub media_type: String,
     /// Size in bytes of the plaintext.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub size: u64,
     /// SHA-256 of the plaintext, for integrity and de-duplication.
     pub sha256: Sha256,
@@ -156,5 +159,28 @@ mod tests {
         assert_eq!(serde_json::from_str::<Sha256>(&json).unwrap(), digest);
         assert!("zz".parse::<Sha256>().is_err());
         assert!("g".repeat(64).parse::<Sha256>().is_err());
+    }
+}
+
+/// A media type guessed from a file name's extension (`application/octet-stream` if unknown).
+pub fn media_type_for_name(name: &str) -> &'static str {
+    let ext = name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "txt" | "md" => "text/plain",
+        "pdf" => "application/pdf",
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "mp4" => "video/mp4",
+        "mov" => "video/quicktime",
+        "mp3" => "audio/mpeg",
+        "m4a" => "audio/mp4",
+        "ogg" | "oga" => "audio/ogg",
+        "wav" => "audio/wav",
+        "json" => "application/json",
+        "doc" => "application/msword",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        _ => "application/octet-stream",
     }
 }

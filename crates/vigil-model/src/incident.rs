@@ -10,6 +10,7 @@ use crate::{
 
 /// Whether an incident may still be edited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentStatus {
     /// Being written; may change.
@@ -23,6 +24,7 @@ pub enum IncidentStatus {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
 )]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "snake_case")]
 pub enum Confidentiality {
     /// May be published.
@@ -38,6 +40,7 @@ pub enum Confidentiality {
 
 /// How far a source can be trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "snake_case")]
 pub enum Reliability {
     /// Consistently reliable, or first-hand and corroborated.
@@ -53,6 +56,7 @@ pub enum Reliability {
 
 /// Where an intervention stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "snake_case")]
 pub enum InterventionStatus {
     /// Decided on, not yet done.
@@ -70,6 +74,7 @@ pub enum InterventionStatus {
 /// Several acts make up an incident; a beating and a detention of the same
 /// person are two acts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct Act {
     /// Identifies the act within the incident.
@@ -90,6 +95,7 @@ pub struct Act {
 
 /// Where information about the incident came from (HURIDOCS *source*).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct Source {
     /// Identifies the source within the incident.
@@ -111,6 +117,7 @@ pub struct Source {
 /// Something done on the victims' behalf (HURIDOCS *intervention*): a
 /// complaint, an appeal, a visit, a letter to an authority.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct Intervention {
     /// Identifies the intervention within the incident.
@@ -141,6 +148,7 @@ pub struct Intervention {
 /// `schema_version`; unknown fields are rejected so that a typo or a newer
 /// writer is noticed rather than silently dropped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct Incident {
     /// Version of this JSON form; [`SCHEMA_VERSION`] when written by this build.

@@ -103,7 +103,7 @@ mod thesaurus;
 mod time;
 mod validate;
 
-pub use attachment::{AttachmentMeta, MAX_FILE_NAME_CHARS, Sha256};
+pub use attachment::{AttachmentMeta, MAX_FILE_NAME_CHARS, Sha256, media_type_for_name};
 pub use draft::{ActDraft, IncidentDraft, InterventionDraft, PartyDraft, SourceDraft};
 pub use error::ModelError;
 pub use ids::{

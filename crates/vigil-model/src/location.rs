@@ -34,6 +34,7 @@ const ASSIGNED_CODES: [&str; 249] = [
 /// by [`Incident::validate`](crate::Incident::validate) as `invalid_country` with
 /// its field path, alongside every other problem, instead of failing the whole load.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(transparent)]
 pub struct CountryCode(String);
 
@@ -88,6 +89,7 @@ impl FromStr for CountryCode {
 /// monitor wrote it; `admin_area` the region or district. Coordinates are WGS 84
 /// degrees and are given both or neither.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct Location {
     /// Settlement, street or venue.

@@ -17,6 +17,7 @@ pub const MAX_ENTRY_CHARS: usize = 100_000;
 /// per incident starting at 1, so the order survives a device clock that
 /// jumps; `at` is the wall-clock time the monitor saw and is informational.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct LogEntry {
     /// Identifies the entry.
@@ -24,6 +25,7 @@ pub struct LogEntry {
     /// The incident it belongs to.
     pub incident: IncidentId,
     /// Position in the incident's log, from 1.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub seq: u64,
     /// Wall-clock time of writing, with the device's offset.
     pub at: DateTime<FixedOffset>,

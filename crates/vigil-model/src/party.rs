@@ -7,6 +7,7 @@ use crate::{PartyId, Precision};
 /// The part a party plays in an incident. A party may have several roles
 /// (a victim who is also the source of the report, for example).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Suffered an act.
@@ -38,6 +39,7 @@ impl Role {
 ///
 /// Written in JSON with a `kind` tag, e.g. `{"kind": "person", "name": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PartyKind {
     /// One individual.
@@ -80,6 +82,7 @@ pub enum PartyKind {
 
 /// A party to an incident.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct Party {
     /// Identifies the party within the incident.

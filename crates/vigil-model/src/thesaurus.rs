@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 /// The stable code of a thesaurus term, e.g. `arbitrary_detention`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(transparent)]
 pub struct TermCode(pub String);
 
@@ -43,6 +44,7 @@ impl From<&str> for TermCode {
 
 /// Which vocabulary a term belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "snake_case")]
 pub enum TermKind {
     /// A type of human-rights violation, classifying a whole incident.
@@ -63,6 +65,7 @@ impl TermKind {
 
 /// One term of the thesaurus.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct Term {
     /// Stable code stored in incidents.

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// How well a time (or a count) is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "snake_case")]
 pub enum Precision {
     /// Known exactly.
@@ -23,6 +24,7 @@ pub enum Precision {
 /// Invariant (checked by validation): `at` is `Some` for [`Precision::Exact`]
 /// and [`Precision::Approximate`], and `None` for [`Precision::Unknown`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct TimePoint {
     /// How well the time is known.

@@ -61,6 +61,7 @@ pub enum KdfChoice {
 
 /// One row of the incident list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct IncidentSummary {
     /// The incident.
     pub id: IncidentId,
@@ -73,16 +74,28 @@ pub struct IncidentSummary {
     /// When it was last changed.
     pub updated_at: DateTime<FixedOffset>,
     /// Number of running-log entries.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub log_entries: u64,
     /// Number of attachments.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub attachments: u64,
 }
 
-/// Filters for [`Vault::list_incidents`].
+/// Filters for [`Vault::list_incidents`]. Every filter that is set must hold.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
     /// Only incidents with this status.
     pub status: Option<IncidentStatus>,
+    /// Only incidents with this violation type.
+    pub violation: Option<String>,
+    /// Only incidents with this tag (case-insensitive).
+    pub tag: Option<String>,
+    /// Only incidents that started (or, with no start, were created) at or after this time.
+    pub from: Option<DateTime<FixedOffset>>,
+    /// ... and before this time.
+    pub to: Option<DateTime<FixedOffset>>,
+    /// Only incidents matching this full-text search (incident, parties or log).
+    pub text: Option<String>,
     /// Page size (0 means 100).
     pub limit: u32,
     /// Rows to skip.
@@ -567,6 +580,7 @@ impl Vault {
         next.validate(&self.thesaurus)?;
         let tx = self.conn.transaction()?;
         sql::update_incident(&tx, &next)?;
+        sql::clear_draft(&tx, next.id)?;
         tx.commit()?;
         Ok(next)
     }
@@ -584,6 +598,23 @@ impl Vault {
     /// The number of incidents.
     pub fn count_incidents(&self) -> Result<u64> {
         sql::count_incidents(&self.conn)
+    }
+
+    /// The number of incidents that pass the filters of `q` (its limit and offset ignored).
+    pub fn count_matching(&self, q: &ListQuery) -> Result<u64> {
+        sql::count_matching(&self.conn, q)
+    }
+
+    /// Keeps the editor's state of an incident that does not validate yet (encrypted, like
+    /// everything else), so nothing typed is lost. `doc` must parse as an incident.
+    pub fn save_draft(&mut self, incident: &Incident) -> Result<()> {
+        let now = self.clock.now();
+        sql::save_draft(&self.conn, incident, &now)
+    }
+
+    /// The editor's unsaved state of an incident, if there is one.
+    pub fn draft(&self, id: IncidentId) -> Result<Option<Incident>> {
+        sql::load_draft(&self.conn, id)
     }
 
     /// Appends a running-log entry, durably: when this returns, the entry is on disk.

@@ -24,6 +24,26 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX incidents_newest ON incidents (created_ms DESC, id DESC);
 
+    -- Filters for the incident list: violation codes and tags (lower-cased) of each incident.
+    CREATE TABLE incident_terms (
+        incident BLOB NOT NULL REFERENCES incidents (id),
+        code TEXT NOT NULL,
+        PRIMARY KEY (code, incident)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE incident_tags (
+        incident BLOB NOT NULL REFERENCES incidents (id),
+        tag TEXT NOT NULL,
+        PRIMARY KEY (tag, incident)
+    ) STRICT, WITHOUT ROWID;
+
+    -- The editor's unsaved state of an incident that does not validate yet, so that nothing
+    -- typed is lost; replaced by the incident itself as soon as it validates.
+    CREATE TABLE editor_drafts (
+        incident BLOB PRIMARY KEY REFERENCES incidents (id),
+        doc TEXT NOT NULL,
+        saved_ms INTEGER NOT NULL
+    ) STRICT;
+
     CREATE TABLE log_entries (
         id BLOB PRIMARY KEY,
         incident_id BLOB NOT NULL REFERENCES incidents (id),

@@ -15,6 +15,7 @@ use crate::uuid_from;
 
 /// One search result: an incident and the best place it matched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct SearchHit {
     /// The incident.
     pub id: IncidentId,

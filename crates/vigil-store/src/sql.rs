@@ -66,6 +66,7 @@ pub fn insert_incident(tx: &Transaction<'_>, i: &Incident) -> Result<()> {
         ])));
     }
     index_incident(tx, i, false)?;
+    index_filters(tx, i, false)?;
     Ok(())
 }
 
@@ -83,7 +84,8 @@ pub fn update_incident(tx: &Transaction<'_>, next: &Incident) -> Result<()> {
         next.start.at.as_ref().map(to_ms),
         next.to_json()
     ])?;
-    index_incident(tx, next, true)
+    index_incident(tx, next, true)?;
+    index_filters(tx, next, true)
 }
 
 /// Reads one incident.
@@ -99,19 +101,44 @@ pub fn load_incident(conn: &Connection, id: IncidentId) -> Result<Incident> {
     Ok(Incident::from_json(&doc)?)
 }
 
-/// A page of incidents, newest first.
+const FILTERS: &str = "
+    (?1 IS NULL OR i.status = ?1)
+    AND (?2 IS NULL OR EXISTS (SELECT 1 FROM incident_terms t WHERE t.code = ?2 AND t.incident = i.id))
+    AND (?3 IS NULL OR EXISTS (SELECT 1 FROM incident_tags g WHERE g.tag = lower(?3) AND g.incident = i.id))
+    AND (?4 IS NULL OR coalesce(i.start_ms, i.created_ms) >= ?4)
+    AND (?5 IS NULL OR coalesce(i.start_ms, i.created_ms) < ?5)
+    AND (?6 IS NULL OR i.id IN (SELECT incident FROM search_index WHERE search_index MATCH ?6))";
+
+fn filter_params(q: &ListQuery) -> [rusqlite::types::Value; 6] {
+    use rusqlite::types::Value;
+    let text = |s: Option<&str>| s.map_or(Value::Null, |s| Value::Text(s.to_owned()));
+    let ms =
+        |t: Option<&DateTime<FixedOffset>>| t.map_or(Value::Null, |t| Value::Integer(to_ms(t)));
+    let fts = q.text.as_deref().and_then(fts_query);
+    [
+        text(q.status.map(status_str)),
+        text(q.violation.as_deref().filter(|s| !s.is_empty())),
+        text(q.tag.as_deref().map(str::trim).filter(|s| !s.is_empty())),
+        ms(q.from.as_ref()),
+        ms(q.to.as_ref()),
+        text(fts.as_deref()),
+    ]
+}
+
+/// A page of incidents that pass the filters, newest first.
 pub fn list_incidents(conn: &Connection, q: &ListQuery) -> Result<Vec<IncidentSummary>> {
     let limit = if q.limit == 0 { 100 } else { q.limit };
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT i.doc,
                 (SELECT count(*) FROM log_entries l WHERE l.incident_id = i.id),
                 (SELECT count(*) FROM attachments a WHERE a.incident_id = i.id)
          FROM incidents i
-         WHERE (?1 IS NULL OR i.status = ?1)
+         WHERE {FILTERS}
          ORDER BY i.created_ms DESC, i.id DESC
-         LIMIT ?2 OFFSET ?3",
-    )?;
-    let rows = stmt.query_map(params![q.status.map(status_str), limit, q.offset], |r| {
+         LIMIT ?7 OFFSET ?8"
+    ))?;
+    let [a, b, c, d, e, f] = filter_params(q);
+    let rows = stmt.query_map(params![a, b, c, d, e, f, limit, q.offset], |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, i64>(1)?,
@@ -133,6 +160,70 @@ pub fn list_incidents(conn: &Connection, q: &ListQuery) -> Result<Vec<IncidentSu
         });
     }
     Ok(out)
+}
+
+/// The number of incidents that pass the filters.
+pub fn count_matching(conn: &Connection, q: &ListQuery) -> Result<u64> {
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT count(*) FROM incidents i WHERE {FILTERS}"))?;
+    let [a, b, c, d, e, f] = filter_params(q);
+    let n: i64 = stmt.query_row(params![a, b, c, d, e, f], |r| r.get(0))?;
+    Ok(n as u64)
+}
+
+/// Rewrites the filter rows (violation codes, tags) of an incident.
+fn index_filters(tx: &Transaction<'_>, i: &Incident, replace: bool) -> Result<()> {
+    let id = i.id.as_uuid().as_bytes().as_slice();
+    if replace {
+        tx.prepare_cached("DELETE FROM incident_terms WHERE incident = ?1")?
+            .execute([id])?;
+        tx.prepare_cached("DELETE FROM incident_tags WHERE incident = ?1")?
+            .execute([id])?;
+    }
+    let mut terms =
+        tx.prepare_cached("INSERT OR IGNORE INTO incident_terms (incident, code) VALUES (?1, ?2)")?;
+    for v in &i.violations {
+        terms.execute(params![id, v.as_str()])?;
+    }
+    let mut tags =
+        tx.prepare_cached("INSERT OR IGNORE INTO incident_tags (incident, tag) VALUES (?1, ?2)")?;
+    for t in &i.tags {
+        tags.execute(params![id, t.trim().to_lowercase()])?;
+    }
+    Ok(())
+}
+
+/// Stores the editor's unsaved state of an incident.
+pub fn save_draft(conn: &Connection, i: &Incident, now: &DateTime<FixedOffset>) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO editor_drafts (incident, doc, saved_ms) VALUES (?1, ?2, ?3)
+         ON CONFLICT (incident) DO UPDATE SET doc = excluded.doc, saved_ms = excluded.saved_ms",
+    )?
+    .execute(params![
+        i.id.as_uuid().as_bytes().as_slice(),
+        i.to_json(),
+        to_ms(now)
+    ])?;
+    Ok(())
+}
+
+/// The editor's unsaved state of an incident, if any.
+pub fn load_draft(conn: &Connection, id: IncidentId) -> Result<Option<Incident>> {
+    let doc: Option<String> = conn
+        .prepare_cached("SELECT doc FROM editor_drafts WHERE incident = ?1")?
+        .query_row([id.as_uuid().as_bytes().as_slice()], |r| r.get(0))
+        .optional()?;
+    Ok(match doc {
+        Some(d) => Some(Incident::from_json(&d)?),
+        None => None,
+    })
+}
+
+/// Drops the editor's unsaved state once the incident itself is saved.
+pub fn clear_draft(tx: &Transaction<'_>, id: IncidentId) -> Result<()> {
+    tx.prepare_cached("DELETE FROM editor_drafts WHERE incident = ?1")?
+        .execute([id.as_uuid().as_bytes().as_slice()])?;
+    Ok(())
 }
 
 /// The number of incidents.

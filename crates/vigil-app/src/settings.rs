@@ -1,0 +1,90 @@
+//! The app's settings: language, auto-lock time and vault folder. They are not sensitive (no
+//! report content), so they live in a small JSON file in the user's config folder, written
+//! atomically.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::AppError;
+
+/// The languages the UI ships in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// English.
+    #[default]
+    En,
+    /// Russian.
+    Ru,
+    /// Kyrgyz.
+    Ky,
+}
+
+/// What a person can change in the settings screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// UI language.
+    pub language: Language,
+    /// Lock the vault after this many seconds without input.
+    pub auto_lock_seconds: u32,
+    /// The vault folder to open at the next start (`None`: the default folder).
+    pub vault_dir: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            language: Language::En,
+            auto_lock_seconds: 300,
+            vault_dir: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Checks the values a person entered.
+    pub fn validate(&self) -> Result<(), AppError> {
+        if !(1..=86_400).contains(&self.auto_lock_seconds) {
+            return Err(AppError::invalid_setting(
+                "auto_lock_seconds",
+                "the auto-lock time must be between 1 second and 24 hours".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `<config dir>/vigil/settings.json`.
+    pub fn default_path() -> Option<PathBuf> {
+        dirs::config_dir().map(|d| d.join("vigil").join("settings.json"))
+    }
+
+    /// Reads the settings; a missing or unreadable file gives the defaults (and a warning for
+    /// the latter), never an error that would stop the app from starting.
+    pub fn load(path: &Path) -> Settings {
+        match std::fs::read_to_string(path) {
+            Ok(text) => match serde_json::from_str::<Settings>(&text) {
+                Ok(s) if s.validate().is_ok() => s,
+                _ => {
+                    tracing::warn!("ignoring unreadable settings file {}", path.display());
+                    Settings::default()
+                }
+            },
+            Err(_) => Settings::default(),
+        }
+    }
+
+    /// Writes the settings atomically.
+    pub fn save(&self, path: &Path) -> Result<(), AppError> {
+        self.validate()?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| AppError::io(&e))?;
+        }
+        let text = serde_json::to_string_pretty(self).map_err(|e| AppError::io(&e))?;
+        vigil_store::write_atomic(path, text.as_bytes())?;
+        Ok(())
+    }
+}

@@ -1,0 +1,646 @@
+//! Starting the real app under WebDriver, and the helpers the tests drive it with.
+//!
+//! One [`Env`] is a private world for one test: a temp root holding `HOME`, the XDG folders,
+//! `TMPDIR` and the vault. Every [`Env::launch`] starts its own `tauri-driver` (which starts
+//! `WebKitWebDriver`, which starts the app with `--vault <root>/vault`), all with that private
+//! environment, so the "no traces" check can scan everything the app could have written.
+
+use std::fs::{self, File};
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+
+/// The passphrase every test vault uses.
+pub const PASSPHRASE: &str = "correct horse battery staple";
+
+/// How long a wait for the UI may take before the test fails.
+pub const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// WebDriver key codes.
+pub const ENTER: &str = "\u{E007}";
+
+const POLL: Duration = Duration::from_millis(100);
+const APP: &str = env!("CARGO_BIN_EXE_vigil-desktop");
+
+/// The tests run one at a time: each starts a window, a WebKit web process and Argon2 unlocks,
+/// and two of those at once on a 2-core machine only make the timeouts less meaningful.
+/// (A tokio mutex does not poison, so one failing test does not fail the others.)
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Holds the desktop tests' turn; keep the guard for the whole test.
+pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().await
+}
+
+/// A private world for one test; everything is deleted on drop.
+#[derive(Debug)]
+pub struct Env {
+    /// Test name, used for screenshot and log names.
+    pub name: String,
+    /// The scanned root: home, XDG folders, TMPDIR, and the vault.
+    pub root: tempfile::TempDir,
+    /// The vault folder the app is started with (`--vault`); not scanned for traces.
+    pub vault: PathBuf,
+    /// Driver and app output, outside the scanned root (WebKitWebDriver may echo typed text).
+    logs: tempfile::TempDir,
+    launches: usize,
+}
+
+impl Env {
+    pub fn new(name: &str) -> Env {
+        if std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
+            panic!(
+                "the desktop tests open a real window and need an X display, but DISPLAY is not \
+                 set: run them under Xvfb, e.g. `xvfb-run -a --server-args=\"-screen 0 1280x800x24\" \
+                 cargo test -p vigil-desktop --test desktop` (scripts/test does this)"
+            );
+        }
+        let root = tempfile::Builder::new()
+            .prefix("vigil-desktop-e2e-")
+            .tempdir()
+            .unwrap();
+        for dir in ["home", "config", "data", "cache", "state", "tmp", "runtime"] {
+            fs::create_dir(root.path().join(dir)).unwrap();
+        }
+        // XDG_RUNTIME_DIR must be private to its user.
+        fs::set_permissions(
+            root.path().join("runtime"),
+            fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
+        let vault = root.path().join("vault");
+        let logs = tempfile::Builder::new()
+            .prefix("vigil-desktop-e2e-logs-")
+            .tempdir()
+            .unwrap();
+        Env {
+            name: name.to_owned(),
+            root,
+            vault,
+            logs,
+            launches: 0,
+        }
+    }
+
+    fn dir(&self, name: &str) -> PathBuf {
+        self.root.path().join(name)
+    }
+
+    /// `$XDG_CONFIG_HOME/vigil/settings.json`, as the app reads it at start.
+    pub fn write_settings(&self, language: &str, auto_lock_seconds: u64) {
+        let dir = self.dir("config").join("vigil");
+        fs::create_dir_all(&dir).unwrap();
+        let settings = json!({
+            "language": language,
+            "auto_lock_seconds": auto_lock_seconds,
+            "vault_dir": null,
+        });
+        fs::write(dir.join("settings.json"), settings.to_string()).unwrap();
+    }
+
+    /// Creates the vault directly through the store (the floor KDF parameters, so it is quick),
+    /// for tests that start at the unlock screen.
+    pub fn create_vault(&self) {
+        let vault = vigil_store::Vault::create(
+            &self.vault,
+            &vigil_crypto::Passphrase::new(PASSPHRASE.to_owned()),
+            vigil_store::KdfChoice::Params(vigil_crypto::KdfParams::FLOOR),
+            Arc::new(vigil_store::SystemClock),
+        )
+        .unwrap();
+        drop(vault);
+    }
+
+    /// Starts tauri-driver and opens a WebDriver session, which starts the app.
+    pub async fn launch(&mut self) -> App {
+        self.launches += 1;
+        let started = Instant::now();
+        let (port, native_port) = free_ports();
+        let log = self
+            .logs
+            .path()
+            .join(format!("{}-launch-{}.log", self.name, self.launches));
+        let out = File::create(&log).unwrap();
+        let mut cmd = Command::new("tauri-driver");
+        cmd.arg("--port")
+            .arg(port.to_string())
+            .arg("--native-port")
+            .arg(native_port.to_string())
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            // A private environment: only what is needed to find programs and the display, the
+            // rest points into the scanned root. The app inherits it through WebKitWebDriver.
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("DISPLAY", std::env::var_os("DISPLAY").unwrap_or_default())
+            .env("LANG", "C.UTF-8")
+            .env("HOME", self.dir("home"))
+            .env("XDG_CONFIG_HOME", self.dir("config"))
+            .env("XDG_DATA_HOME", self.dir("data"))
+            .env("XDG_CACHE_HOME", self.dir("cache"))
+            .env("XDG_STATE_HOME", self.dir("state"))
+            .env("XDG_RUNTIME_DIR", self.dir("runtime"))
+            .env("TMPDIR", self.dir("tmp"));
+        if let Some(xauth) = std::env::var_os("XAUTHORITY") {
+            cmd.env("XAUTHORITY", xauth);
+        }
+        let child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => panic!(
+                "could not start tauri-driver ({e}); install it with scripts/setup \
+                 (cargo install tauri-driver --version '^2' --locked)"
+            ),
+        };
+        let mut driver = Driver {
+            child,
+            log,
+            tmp: self.dir("tmp"),
+            stopped: false,
+        };
+        driver.wait_listening(&[port, native_port]);
+
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("wry"));
+        caps.insert(
+            "tauri:options".into(),
+            json!({
+                "application": APP,
+                "args": ["--vault", self.vault.to_str().unwrap()],
+            }),
+        );
+        let session = tokio::time::timeout(
+            Duration::from_secs(60),
+            ClientBuilder::new(HttpConnector::new())
+                .capabilities(caps)
+                .connect(&format!("http://127.0.0.1:{port}")),
+        )
+        .await;
+        let client = match session {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => panic!(
+                "WebDriver could not start the app: {e}\n{}",
+                driver.log_tail()
+            ),
+            Err(_) => panic!(
+                "WebDriver did not start the app within 60 s\n{}",
+                driver.log_tail()
+            ),
+        };
+        let app = App {
+            client: Some(client),
+            driver,
+            name: format!("{}-{}", self.name, self.launches),
+            failures: 0,
+        };
+        app.wait_loaded().await;
+        eprintln!(
+            "[{}] launch {}: window ready in {:.2} s",
+            self.name,
+            self.launches,
+            started.elapsed().as_secs_f64()
+        );
+        app
+    }
+}
+
+/// Two distinct free local ports (both listeners are held until both are chosen).
+fn free_ports() -> (u16, u16) {
+    let a = TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = TcpListener::bind("127.0.0.1:0").unwrap();
+    (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    )
+}
+
+/// The running tauri-driver. Stopped with SIGTERM (it then kills WebKitWebDriver): a SIGKILLed
+/// driver leaves WebKitWebDriver holding the output open.
+#[derive(Debug)]
+struct Driver {
+    child: Child,
+    log: PathBuf,
+    /// The TMPDIR of this world, by which our own processes are recognised.
+    tmp: PathBuf,
+    stopped: bool,
+}
+
+impl Driver {
+    fn wait_listening(&mut self, ports: &[u16]) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                self.stopped = true;
+                panic!(
+                    "tauri-driver exited at start ({status})\n{}",
+                    self.log_tail()
+                );
+            }
+            if ports
+                .iter()
+                .all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok())
+            {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "tauri-driver did not listen on ports {ports:?} within 10 s\n{}",
+                    self.log_tail()
+                );
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut f) = File::open(&self.log) {
+            let _ = f.read_to_string(&mut text);
+        }
+        let lines: Vec<&str> = text.lines().collect();
+        let start = lines.len().saturating_sub(40);
+        format!(
+            "--- last lines of {} ---\n{}",
+            self.log.display(),
+            lines[start..].join("\n")
+        )
+    }
+
+    /// SIGTERM, then wait for the driver; then make sure no process of this world is left.
+    fn stop(&mut self) {
+        if !self.stopped {
+            self.stopped = true;
+            signal(self.child.id(), libc::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while self.child.try_wait().ok().flatten().is_none() {
+                if Instant::now() > deadline {
+                    let _ = self.child.kill();
+                    break;
+                }
+                std::thread::sleep(POLL);
+            }
+            let _ = self.child.wait();
+        }
+        let leftovers = our_processes(&self.tmp, None);
+        if !leftovers.is_empty() {
+            for pid in &leftovers {
+                signal(*pid, libc::SIGTERM);
+            }
+            if !wait_gone(&self.tmp, None, Duration::from_secs(5)) {
+                for pid in our_processes(&self.tmp, None) {
+                    signal(pid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[allow(unsafe_code)]
+fn signal(pid: u32, sig: libc::c_int) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    // SAFETY: kill(2) only takes two integers and touches no memory of ours; the pid is one of
+    // our own children or processes started on our behalf.
+    unsafe {
+        libc::kill(pid, sig);
+    }
+}
+
+/// Processes started for this world (recognised by their TMPDIR), optionally only those whose
+/// executable name starts with `exe_prefix`.
+fn our_processes(tmp: &Path, exe_prefix: Option<&str>) -> Vec<u32> {
+    let needle = format!("TMPDIR={}", tmp.display()).into_bytes();
+    let mut found = Vec::new();
+    let me = std::process::id();
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(environ) = fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if !environ.split(|b| *b == 0).any(|var| var == needle) {
+            continue;
+        }
+        if let Some(prefix) = exe_prefix {
+            let exe = fs::read_link(entry.path().join("exe")).unwrap_or_default();
+            let name = exe.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if !name.starts_with(prefix) {
+                continue;
+            }
+        }
+        // A zombie has no environ to read; one that is left has exited already.
+        found.push(pid);
+    }
+    found
+}
+
+fn wait_gone(tmp: &Path, exe_prefix: Option<&str>, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if our_processes(tmp, exe_prefix).is_empty() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// The app under WebDriver.
+#[derive(Debug)]
+pub struct App {
+    client: Option<Client>,
+    driver: Driver,
+    name: String,
+    failures: usize,
+}
+
+/// Whether the first element matching a CSS selector is rendered (not `hidden`, not
+/// `display: none`, not inside something hidden).
+const VISIBLE_JS: &str = r#"
+const e = document.querySelector(arguments[0]);
+return !!e && !e.closest('[hidden]') && e.getClientRects().length > 0;
+"#;
+
+/// How many elements matching a CSS selector are rendered.
+const COUNT_JS: &str = r#"
+return Array.from(document.querySelectorAll(arguments[0]))
+  .filter(e => !e.closest('[hidden]') && e.getClientRects().length > 0).length;
+"#;
+
+impl App {
+    fn client(&self) -> &Client {
+        self.client.as_ref().expect("the session is open")
+    }
+
+    async fn wait_loaded(&self) {
+        let start = Instant::now();
+        loop {
+            let ready = self
+                .client()
+                .execute(
+                    "return document.readyState === 'complete' && !!document.body",
+                    vec![],
+                )
+                .await;
+            if matches!(ready, Ok(Value::Bool(true))) {
+                return;
+            }
+            if start.elapsed() > TIMEOUT {
+                panic!(
+                    "the window's page did not load within {TIMEOUT:?} (last answer: {ready:?})\n{}",
+                    self.driver.log_tail()
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Runs a script in the window and returns its result.
+    pub async fn eval(&self, script: &str, args: Vec<Value>) -> Value {
+        match self.client().execute(script, args).await {
+            Ok(v) => v,
+            Err(e) => panic!("script failed: {e}\nscript: {script}"),
+        }
+    }
+
+    /// `document.title`.
+    pub async fn title(&self) -> String {
+        self.client().title().await.unwrap()
+    }
+
+    /// Waits until `check` is true, polling; on timeout saves a screenshot and fails with `what`
+    /// and the screens that are visible.
+    pub async fn wait_until<F, Fut>(&mut self, what: &str, limit: Duration, mut check: F)
+    where
+        F: FnMut(Client) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let start = Instant::now();
+        loop {
+            if check(self.client().clone()).await {
+                return;
+            }
+            if start.elapsed() > limit {
+                panic!("{}", self.report(&format!("timed out after {limit:?} waiting for {what}")).await);
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// `message` with a description of what is on screen and a screenshot, for a panic.
+    pub async fn report(&mut self, message: &str) -> String {
+        self.failures += 1;
+        let shot = format!("FAILED-{}-{}", self.name, self.failures);
+        let path = self.screenshot(&shot).await;
+        let screens = self
+            .client()
+            .execute(
+                r#"return Array.from(document.querySelectorAll('[id]'))
+                     .filter(e => e.id.endsWith('-screen') && !e.closest('[hidden]')
+                                  && e.getClientRects().length > 0)
+                     .map(e => e.id).join(', ')"#,
+                vec![],
+            )
+            .await
+            .map(|v| v.as_str().unwrap_or("").to_owned())
+            .unwrap_or_else(|e| format!("(could not ask: {e})"));
+        let title = self.client().title().await.unwrap_or_default();
+        format!(
+            "{message}\n  window title: {title:?}\n  visible screens: [{screens}]\n  \
+             screenshot: {}",
+            path.display()
+        )
+    }
+
+    /// Waits for a rendered element matching `css` and returns it.
+    pub async fn wait_for(&mut self, css: &str) -> Element {
+        let sel = css.to_owned();
+        self.wait_until(&format!("`{css}` to be visible"), TIMEOUT, move |c| {
+            let sel = sel.clone();
+            async move { matches!(c.execute(VISIBLE_JS, vec![json!(sel)]).await, Ok(Value::Bool(true))) }
+        })
+        .await;
+        self.find(css).await
+    }
+
+    /// The first element matching `css` (visible or not).
+    pub async fn find(&mut self, css: &str) -> Element {
+        match self.client().find(Locator::Css(css)).await {
+            Ok(e) => e,
+            Err(e) => panic!("{}", self.report(&format!("no element `{css}`: {e}")).await),
+        }
+    }
+
+    /// Whether an element matching `css` is rendered now.
+    pub async fn is_visible(&self, css: &str) -> bool {
+        matches!(
+            self.client().execute(VISIBLE_JS, vec![json!(css)]).await,
+            Ok(Value::Bool(true))
+        )
+    }
+
+    /// How many elements matching `css` are rendered now.
+    pub async fn count(&self, css: &str) -> u64 {
+        self.eval(COUNT_JS, vec![json!(css)])
+            .await
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    /// Waits until exactly `n` elements matching `css` are rendered.
+    pub async fn wait_count(&mut self, css: &str, n: u64) {
+        let sel = css.to_owned();
+        self.wait_until(
+            &format!("exactly {n} visible `{css}`"),
+            TIMEOUT,
+            move |c| {
+                let sel = sel.clone();
+                async move {
+                    c.execute(COUNT_JS, vec![json!(sel)])
+                        .await
+                        .ok()
+                        .and_then(|v| v.as_u64())
+                        == Some(n)
+                }
+            },
+        )
+        .await;
+    }
+
+    /// Waits for `css`, then types `text` into it (appending to what is there).
+    pub async fn type_into(&mut self, css: &str, text: &str) {
+        let e = self.wait_for(css).await;
+        if let Err(err) = e.send_keys(text).await {
+            panic!("{}", self.report(&format!("typing into `{css}` failed: {err}")).await);
+        }
+    }
+
+    /// Waits for `css`, clears it, then types `text`.
+    pub async fn replace_text(&mut self, css: &str, text: &str) {
+        let e = self.wait_for(css).await;
+        if let Err(err) = e.clear().await {
+            panic!("{}", self.report(&format!("clearing `{css}` failed: {err}")).await);
+        }
+        if let Err(err) = e.send_keys(text).await {
+            panic!("{}", self.report(&format!("typing into `{css}` failed: {err}")).await);
+        }
+    }
+
+    /// Presses Enter in `css`.
+    pub async fn press_enter(&mut self, css: &str) {
+        self.type_into(css, ENTER).await;
+    }
+
+    /// Waits for `css` and clicks it.
+    pub async fn click(&mut self, css: &str) {
+        let e = self.wait_for(css).await;
+        if let Err(err) = e.click().await {
+            panic!("{}", self.report(&format!("clicking `{css}` failed: {err}")).await);
+        }
+    }
+
+    /// Waits for `css` and selects the option with `value` in it (a `<select>`).
+    pub async fn select(&mut self, css: &str, value: &str) {
+        let e = self.wait_for(css).await;
+        if let Err(err) = e.select_by_value(value).await {
+            panic!("{}", self.report(&format!("choosing {value:?} in `{css}` failed: {err}")).await);
+        }
+    }
+
+    /// The rendered text of the first element matching `css` (waits for it).
+    pub async fn text(&mut self, css: &str) -> String {
+        let e = self.wait_for(css).await;
+        e.text().await.unwrap_or_default()
+    }
+
+    /// The `value` of a form field matching `css` (waits for it).
+    pub async fn value(&mut self, css: &str) -> String {
+        let e = self.wait_for(css).await;
+        e.prop("value").await.ok().flatten().unwrap_or_default()
+    }
+
+    /// Saves a PNG of the window to `target/screenshots/<name>.png` (or `$VIGIL_SCREENSHOTS`).
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let dir = screenshot_dir();
+        let path = dir.join(format!("{name}.png"));
+        match self.client().screenshot().await {
+            Ok(png) => {
+                fs::create_dir_all(&dir).unwrap();
+                fs::write(&path, png).unwrap();
+            }
+            Err(e) => eprintln!("[{}] screenshot {name} failed: {e}", self.name),
+        }
+        path
+    }
+
+    /// Ends the session (WebDriver closes the window and the app exits), waits for the app's
+    /// process to be gone, and stops tauri-driver. Returns whether the app exited by itself.
+    pub async fn quit(mut self) -> bool {
+        let client = self.client.take().expect("the session is open");
+        if let Err(e) = client.close().await {
+            eprintln!("[{}] closing the WebDriver session failed: {e}", self.name);
+        }
+        let exited = wait_gone(
+            &self.driver.tmp,
+            Some("vigil-desktop"),
+            Duration::from_secs(10),
+        );
+        if !exited {
+            eprintln!(
+                "[{}] the app was still running 10 s after the session closed",
+                self.name
+            );
+        }
+        self.driver.stop();
+        exited
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("{}", self.driver.log_tail());
+        }
+        // Without an async context the session cannot be closed politely; stopping the driver
+        // and killing what is left of this world is enough.
+        self.driver.stop();
+    }
+}
+
+/// `$VIGIL_SCREENSHOTS`, else `<target dir>/screenshots`.
+pub fn screenshot_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("VIGIL_SCREENSHOTS").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    // CARGO_BIN_EXE_* is <target>/<profile>/vigil-desktop.
+    Path::new(APP)
+        .parent()
+        .and_then(Path::parent)
+        .map(|t| t.join("screenshots"))
+        .unwrap_or_else(|| PathBuf::from("target/screenshots"))
+}

@@ -1,0 +1,149 @@
+//! The "no traces" scan: report content must exist only inside the encrypted vault.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// One place a marker was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub file: PathBuf,
+    pub marker: String,
+    pub encoding: &'static str,
+}
+
+/// Every regular file under `root`, except those under `skip`, searched for each marker as
+/// UTF-8, UTF-16LE and UTF-16BE, ignoring ASCII case. Symlinks are not followed. A file that
+/// cannot be read is reported as a hit with encoding "unreadable", so nothing is skipped silently.
+pub fn scan(root: &Path, skip: &Path, markers: &[&str]) -> Vec<Hit> {
+    let patterns: Vec<(String, &'static str, Vec<u8>)> = markers
+        .iter()
+        .flat_map(|m| {
+            let lower = m.to_lowercase();
+            let le: Vec<u8> = lower.encode_utf16().flat_map(u16::to_le_bytes).collect();
+            let be: Vec<u8> = lower.encode_utf16().flat_map(u16::to_be_bytes).collect();
+            [
+                (m.to_string(), "UTF-8", lower.clone().into_bytes()),
+                (m.to_string(), "UTF-16LE", le),
+                (m.to_string(), "UTF-16BE", be),
+            ]
+        })
+        .collect();
+    let mut hits = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            hits.push(Hit {
+                file: dir,
+                marker: String::new(),
+                encoding: "unreadable",
+            });
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.starts_with(skip) {
+                continue;
+            }
+            let Ok(meta) = fs::symlink_metadata(&path) else {
+                continue; // gone meanwhile
+            };
+            if meta.is_dir() {
+                stack.push(path);
+            } else if meta.is_file() {
+                let Ok(mut bytes) = fs::read(&path) else {
+                    hits.push(Hit {
+                        file: path,
+                        marker: String::new(),
+                        encoding: "unreadable",
+                    });
+                    continue;
+                };
+                bytes.make_ascii_lowercase();
+                for (marker, encoding, pattern) in &patterns {
+                    if contains(&bytes, pattern) {
+                        hits.push(Hit {
+                            file: path.clone(),
+                            marker: marker.clone(),
+                            encoding,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    hits
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Every file under `root` (not under `skip`), for a failure message.
+pub fn list_files(root: &Path, skip: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.starts_with(skip) {
+                continue;
+            }
+            match fs::symlink_metadata(&path) {
+                Ok(m) if m.is_dir() => stack.push(path),
+                Ok(_) => files.push(path),
+                Err(_) => {}
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The scan finds a marker in each encoding, in nested folders, in any case, and skips `skip`.
+#[test]
+fn the_scan_detects_markers() {
+    let root = tempfile::tempdir().unwrap();
+    let nested = root.path().join("a").join("b");
+    let skip = root.path().join("vault");
+    fs::create_dir_all(&nested).unwrap();
+    fs::create_dir_all(&skip).unwrap();
+    let marker = "zebrafinch";
+    assert!(scan(root.path(), &skip, &[marker]).is_empty());
+
+    fs::write(skip.join("db"), marker).unwrap();
+    assert!(scan(root.path(), &skip, &[marker]).is_empty(), "skip is skipped");
+
+    let cases: [(&str, Vec<u8>); 4] = [
+        ("UTF-8", b"xx ZebraFinch yy".to_vec()),
+        (
+            "UTF-16LE",
+            "..zebrafinch.."
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes)
+                .collect(),
+        ),
+        (
+            "UTF-16BE",
+            "zebrafinch".encode_utf16().flat_map(u16::to_be_bytes).collect(),
+        ),
+        (
+            "UTF-8",
+            "девять zebrafinch".as_bytes().to_vec(), // next to non-ASCII text
+        ),
+    ];
+    for (encoding, bytes) in cases {
+        let file = nested.join("leak");
+        fs::write(&file, bytes).unwrap();
+        let hits = scan(root.path(), &skip, &[marker, "nine unknown individuals"]);
+        assert_eq!(
+            hits,
+            vec![Hit {
+                file: file.clone(),
+                marker: marker.to_owned(),
+                encoding,
+            }]
+        );
+        fs::remove_file(&file).unwrap();
+    }
+    assert!(scan(root.path(), &skip, &[marker]).is_empty());
+}

@@ -1,0 +1,119 @@
+// The only module that touches `window.__TAURI__`: one typed function per command of
+// docs/ui-contract.md. Every rejection is normalised to an `AppError`.
+
+import type { AppError } from "./bindings/AppError";
+import type { AppStatus } from "./bindings/AppStatus";
+import type { AttachmentMeta } from "./bindings/AttachmentMeta";
+import type { Incident } from "./bindings/Incident";
+import type { IncidentPage } from "./bindings/IncidentPage";
+import type { IncidentView } from "./bindings/IncidentView";
+import type { ListRequest } from "./bindings/ListRequest";
+import type { LogEntry } from "./bindings/LogEntry";
+import type { SaveOutcome } from "./bindings/SaveOutcome";
+import type { Settings } from "./bindings/Settings";
+import type { TermView } from "./bindings/TermView";
+import type { VaultOverview } from "./bindings/VaultOverview";
+
+interface TauriChannel<T> {
+  onmessage: (message: T) => void;
+}
+
+interface DragDropPayload {
+  type: "enter" | "over" | "drop" | "leave";
+  paths?: string[];
+}
+
+interface TauriGlobal {
+  core: {
+    invoke<T>(command: string, args?: Record<string, unknown>): Promise<T>;
+    Channel: new <T>() => TauriChannel<T>;
+  };
+  event: {
+    listen<T>(event: string, handler: (event: { payload: T }) => void): Promise<() => void>;
+  };
+  webview: {
+    getCurrentWebview(): {
+      onDragDropEvent(handler: (event: { payload: DragDropPayload }) => void): Promise<() => void>;
+    };
+  };
+  dialog?: {
+    open(options: { multiple?: boolean; directory?: boolean; title?: string }): Promise<string | string[] | null>;
+  };
+}
+
+declare global {
+  interface Window {
+    __TAURI__?: TauriGlobal;
+  }
+}
+
+function tauri(): TauriGlobal {
+  const api = window.__TAURI__;
+  if (!api) throw toAppError("the Tauri API is not available");
+  return api;
+}
+
+/** Turns whatever a command rejected with into an `AppError`. */
+export function toAppError(err: unknown): AppError {
+  if (err && typeof err === "object" && "code" in err && typeof (err as AppError).code === "string") {
+    const e = err as AppError;
+    return { ...e, message: typeof e.message === "string" ? e.message : String(e.code) };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: "unexpected", message };
+}
+
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await tauri().core.invoke<T>(command, args);
+  } catch (err) {
+    throw toAppError(err);
+  }
+}
+
+export const appStatus = () => call<AppStatus>("app_status");
+export const createVault = (passphrase: string) => call<VaultOverview>("create_vault", { passphrase });
+export const unlock = (passphrase: string) => call<VaultOverview>("unlock", { passphrase });
+export const lock = () => call<null>("lock");
+export const touch = () => call<null>("touch");
+export const listIncidents = (request: ListRequest) => call<IncidentPage>("list_incidents", { request });
+export const getIncident = (id: string) => call<IncidentView>("get_incident", { id });
+export const newIncident = (title: string) => call<Incident>("new_incident", { title });
+export const appendLog = (id: string, text: string, flagged: boolean) =>
+  call<LogEntry>("append_log", { id, text, flagged });
+export const saveIncident = (incident: Incident) => call<SaveOutcome>("save_incident", { incident });
+export const thesaurus = () => call<TermView[]>("thesaurus");
+export const getSettings = () => call<Settings>("get_settings");
+export const saveSettings = (settings: Settings) => call<Settings | null>("save_settings", { settings });
+
+/** Adds the file at `path`; `onProgress` receives what the backend sends on the channel. */
+export function addAttachment(id: string, path: string, onProgress: (value: number) => void) {
+  const channel = new (tauri().core.Channel)<number>();
+  channel.onmessage = onProgress;
+  return call<AttachmentMeta>("add_attachment", { id, path, onProgress: channel });
+}
+
+/** The attachment's plaintext, for in-memory preview only. */
+export async function attachmentBytes(id: string): Promise<Uint8Array> {
+  const raw = await call<ArrayBuffer | number[] | Uint8Array>("attachment_bytes", { id });
+  if (raw instanceof ArrayBuffer) return new Uint8Array(raw);
+  if (raw instanceof Uint8Array) return raw;
+  return Uint8Array.from(raw);
+}
+
+export function onLocked(handler: () => void): Promise<() => void> {
+  return tauri().event.listen("vigil://locked", handler);
+}
+
+export function onDragDrop(handler: (payload: DragDropPayload) => void): Promise<() => void> {
+  return tauri().webview.getCurrentWebview().onDragDropEvent((event) => handler(event.payload));
+}
+
+/** The native file picker; resolves to the chosen paths (none when cancelled). */
+export async function pickFiles(title: string): Promise<string[]> {
+  const dialog = tauri().dialog;
+  if (!dialog) throw toAppError("the file dialog is not available");
+  const chosen = await dialog.open({ multiple: true, directory: false, title });
+  if (chosen === null) return [];
+  return Array.isArray(chosen) ? chosen : [chosen];
+}
