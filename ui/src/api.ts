@@ -60,7 +60,7 @@ export function toAppError(err: unknown): AppError {
     return { ...e, message: typeof e.message === "string" ? e.message : String(e.code) };
   }
   const message = err instanceof Error ? err.message : String(err);
-  return { code: "unexpected", message };
+  return { code: "unexpected", message, field: null, retry_after_ms: 0 };
 }
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
@@ -96,9 +96,9 @@ export function addAttachment(id: string, path: string, onProgress: (value: numb
 /** The attachment's plaintext, for in-memory preview only. */
 export async function attachmentBytes(id: string): Promise<Uint8Array> {
   const raw = await call<ArrayBuffer | number[] | Uint8Array>("attachment_bytes", { id });
-  if (raw instanceof ArrayBuffer) return new Uint8Array(raw);
-  if (raw instanceof Uint8Array) return raw;
-  return Uint8Array.from(raw);
+  if (Array.isArray(raw)) return Uint8Array.from(raw);
+  if (ArrayBuffer.isView(raw)) return new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+  return new Uint8Array(raw);
 }
 
 export function onLocked(handler: () => void): Promise<() => void> {

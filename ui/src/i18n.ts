@@ -242,6 +242,8 @@ const en = {
   "error.database": "The database reported an error. Try again; if it repeats, restart Vigil.",
   "error.invalid_id": "That is not a valid incident id.",
   "error.too_large": "The file is too large to preview.",
+  "error.not_previewable": "Only images and text files up to 32 MiB can be previewed.",
+  "error.invalid_setting": "This setting is not valid.",
   "error.unexpected": "Something went wrong: {message}",
 } as const;
 
@@ -484,6 +486,8 @@ const ru: Table = {
   "error.database": "Ошибка базы данных. Повторите; если ошибка повторится, перезапустите Vigil.",
   "error.invalid_id": "Неверный идентификатор инцидента.",
   "error.too_large": "Файл слишком большой для предпросмотра.",
+  "error.not_previewable": "Просмотреть можно только изображения и текстовые файлы до 32 МиБ.",
+  "error.invalid_setting": "Недопустимое значение настройки.",
   "error.unexpected": "Что-то пошло не так: {message}",
 };
 
@@ -722,6 +726,8 @@ const ky: Table = {
   "error.database": "Маалыматтар базасында ката чыкты. Кайра аракет кылыңыз; кайталанса, Vigil'ди кайра иштетиңиз.",
   "error.invalid_id": "Окуянын идентификатору туура эмес.",
   "error.too_large": "Файл алдын ала көрүү үчүн өтө чоң.",
+  "error.not_previewable": "32 МиБга чейинки сүрөттөрдү жана текст файлдарын гана көрүүгө болот.",
+  "error.invalid_setting": "Бул жөндөөнүн мааниси туура эмес.",
   "error.unexpected": "Бир нерсе туура эмес болду: {message}",
 };
 
@@ -756,8 +762,10 @@ export function setLanguage(lang: Lang): void {
   for (const listener of listeners) listener();
 }
 
-export function onLanguageChange(listener: () => void): void {
+/** Calls `listener` after every language switch; returns a function that stops it. */
+export function onLanguageChange(listener: () => void): () => void {
   listeners.add(listener);
+  return () => listeners.delete(listener);
 }
 
 export function hasKey(key: string): key is Key {

@@ -455,6 +455,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 status,
                 limit,
                 offset,
+                ..ListQuery::default()
             })?;
             vault.close()?;
             out.list(&rows);

@@ -92,7 +92,7 @@ pub enum StoreError {
     Crypto(vigil_crypto::CryptoError),
     /// An unexpected database error.
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
 }
 
 impl StoreError {
@@ -142,6 +142,26 @@ impl StoreError {
     pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StoreError {
         let context = context.into();
         move |source| StoreError::Io { context, source }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    /// A page that fails its HMAC or a broken b-tree found while working (not only at open)
+    /// is damage, and is reported as such.
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
+                ) =>
+            {
+                StoreError::Corrupted {
+                    detail: e.to_string(),
+                }
+            }
+            _ => StoreError::Sqlite(e),
+        }
     }
 }
 

@@ -1,0 +1,155 @@
+// Screen switching, the state shared between screens, and locking.
+//
+// Only one screen is in the document at a time (the live log and the editor both have a
+// `#back`), so screens are built when shown and dropped when left. Overlays (settings, the
+// quick switcher, previews) sit above the current screen.
+
+import type { AppError } from "./bindings/AppError";
+import type { Settings } from "./bindings/Settings";
+import type { TermView } from "./bindings/TermView";
+import * as api from "./api";
+import { byId, setT, setText } from "./dom";
+import { num } from "./format";
+
+export const state = {
+  unlocked: false,
+  settings: null as Settings | null,
+  vaultDir: "",
+  terms: [] as TermView[],
+  /** Incidents in the vault (unfiltered), for the status bar. */
+  total: 0,
+};
+
+type Leave = () => void;
+let leaveCurrent: Leave | null = null;
+let currentName = "";
+
+/** Replaces the current screen. `leave` runs when it is replaced (flush, stop timers...). */
+export function showScreen(name: string, screen: HTMLElement, leave?: Leave): void {
+  closeOverlays();
+  const previous = leaveCurrent;
+  leaveCurrent = null;
+  previous?.();
+  currentName = name;
+  byId("screen").replaceChildren(screen);
+  leaveCurrent = leave ?? null;
+}
+
+export function screenName(): string {
+  return currentName;
+}
+
+/** Overlays: at most one at a time; each has a close function. */
+let overlayClose: (() => void) | null = null;
+
+export function openOverlay(node: HTMLElement, onClose?: () => void): () => void {
+  closeOverlays();
+  const layer = byId("overlay");
+  layer.replaceChildren(node);
+  layer.hidden = false;
+  const previousFocus = document.activeElement as HTMLElement | null;
+  const close = () => {
+    if (overlayClose !== close) return;
+    overlayClose = null;
+    layer.hidden = true;
+    layer.replaceChildren();
+    onClose?.();
+    if (previousFocus && document.contains(previousFocus)) previousFocus.focus();
+  };
+  overlayClose = close;
+  return close;
+}
+
+export function closeOverlays(): void {
+  overlayClose?.();
+}
+
+export function overlayOpen(): boolean {
+  return overlayClose !== null;
+}
+
+// ---- Status bar -----------------------------------------------------------------------------
+
+export function setLockState(unlocked: boolean): void {
+  state.unlocked = unlocked;
+  const node = byId("lock-state");
+  setT(node, unlocked ? "status.unlocked" : "status.locked");
+  node.dataset.state = unlocked ? "unlocked" : "locked";
+}
+
+export function setTotal(total: number | bigint): void {
+  state.total = num(total);
+  const node = byId("incident-count");
+  if (state.unlocked) setT(node, "status.count", { n: state.total });
+  else setText(node, "");
+}
+
+// ---- Locking --------------------------------------------------------------------------------
+
+const flushers = new Set<() => Promise<void>>();
+const resetters = new Set<() => void>();
+let showUnlock: () => void = () => {};
+let locking = false;
+
+/** Registers work to finish before locking (pending log entries, an unsaved report). */
+export function onBeforeLock(flush: () => Promise<void>): void {
+  flushers.add(flush);
+}
+
+/** Registers a function that forgets a module's state when the vault locks. */
+export function onReset(reset: () => void): void {
+  resetters.add(reset);
+}
+
+export function setUnlockScreen(show: () => void): void {
+  showUnlock = show;
+}
+
+/**
+ * Locks: first lets pending writes finish (bounded, so a hung write cannot keep the vault
+ * open), then locks the backend unless it already locked itself, then forgets everything.
+ */
+export async function lockNow(backendAlreadyLocked = false): Promise<void> {
+  if (locking) return;
+  locking = true;
+  try {
+    if (state.unlocked && !backendAlreadyLocked) {
+      const flushes = Promise.allSettled([...flushers].map((f) => f()));
+      await Promise.race([flushes, new Promise((resolve) => setTimeout(resolve, 3000))]);
+      try {
+        await api.lock();
+      } catch {
+        // Locking only drops keys; if the backend is already locked there is nothing to undo.
+      }
+    }
+    resetAll();
+  } finally {
+    locking = false;
+  }
+}
+
+function resetAll(): void {
+  closeOverlays();
+  const previous = leaveCurrent;
+  leaveCurrent = null;
+  try {
+    previous?.();
+  } catch {
+    // Leaving a screen must not stop the lock.
+  }
+  for (const reset of resetters) reset();
+  state.terms = [];
+  state.total = 0;
+  setLockState(false);
+  setTotal(0);
+  showUnlock();
+}
+
+/** For command failures: a locked vault sends the person to the unlock screen. */
+export function handleLockedError(err: AppError): boolean {
+  if (err.code === "locked" || err.code === "vault_locked") {
+    void lockNow(true);
+    return true;
+  }
+  return false;
+}

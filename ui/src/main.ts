@@ -1,0 +1,150 @@
+// Boot: read the app status, pick the language, show the create or unlock screen, and wire
+// what applies everywhere: shortcuts, activity pings, auto-lock and file drops.
+
+import type { AppError } from "./bindings/AppError";
+import type { VaultOverview } from "./bindings/VaultOverview";
+import * as api from "./api";
+import { closeOverlays, handleLockedError, lockNow, onReset, overlayOpen, setLockState, setTotal, setUnlockScreen, state } from "./app";
+import { byId, h, setText } from "./dom";
+import { errorText, num } from "./format";
+import { isLang, setLanguage, t, translateTree } from "./i18n";
+import { activePanel } from "./screens/attachments";
+import { showCreate, showUnlock } from "./screens/auth";
+import { newRunningLog, refreshListTerms, showList } from "./screens/list";
+import { showSettings } from "./screens/settings";
+
+const TOUCH_EVERY_MS = 5000;
+const DEFAULT_AUTO_LOCK_S = 300;
+
+let lastActivity = Date.now();
+let lastTouch = 0;
+
+function buildShell(): void {
+  const statusBar = h(
+    "footer",
+    { id: "status-bar", class: "status-bar" },
+    h("span", { id: "lock-state", class: "lock-state", t: "status.locked", data: { state: "locked" } }),
+    h("span", { id: "sync-state", class: "sync-state", t: "status.sync_offline" }),
+    h("span", { id: "incident-count", class: "incident-count" }),
+  );
+  const drop = h("div", { id: "drop-hint", class: "drop-hint", hidden: true }, h("p", { t: "attach.drop" }));
+  document.body.replaceChildren(
+    h("div", { id: "screen", class: "screen" }),
+    h("div", { id: "overlay", class: "overlay", hidden: true }),
+    drop,
+    statusBar,
+  );
+}
+
+async function onUnlocked(overview: VaultOverview): Promise<void> {
+  setLockState(true);
+  lastActivity = Date.now();
+  setTotal(num(overview.incidents));
+  showList();
+  try {
+    const [terms, settings] = await Promise.all([api.thesaurus(), api.getSettings()]);
+    state.terms = terms;
+    state.settings = settings;
+    if (isLang(settings.language)) setLanguage(settings.language);
+    refreshListTerms();
+  } catch (err) {
+    handleLockedError(err as AppError);
+  }
+}
+
+function showLocked(): void {
+  showUnlock((overview) => void onUnlocked(overview));
+}
+
+function activity(): void {
+  lastActivity = Date.now();
+  if (!state.unlocked || lastActivity - lastTouch < TOUCH_EVERY_MS) return;
+  lastTouch = lastActivity;
+  api.touch().catch((err: AppError) => handleLockedError(err));
+}
+
+function autoLockSeconds(): number {
+  const s = num(state.settings?.auto_lock_seconds ?? DEFAULT_AUTO_LOCK_S);
+  return s > 0 ? s : DEFAULT_AUTO_LOCK_S;
+}
+
+function onGlobalKey(e: KeyboardEvent): void {
+  if (e.key === "Escape" && overlayOpen()) {
+    e.preventDefault();
+    closeOverlays();
+    return;
+  }
+  if (!e.ctrlKey || e.altKey || e.metaKey || !state.unlocked) return;
+  const key = e.key.toLowerCase();
+  if (key === "l") {
+    e.preventDefault();
+    void lockNow();
+  } else if (key === "n" && !overlayOpen()) {
+    e.preventDefault();
+    void newRunningLog();
+  } else if (key === ",") {
+    e.preventDefault();
+    showSettings();
+  }
+}
+
+async function wireDragDrop(): Promise<void> {
+  const hint = byId("drop-hint");
+  await api.onDragDrop((payload) => {
+    const panel = state.unlocked ? activePanel() : null;
+    if (payload.type === "enter" || payload.type === "over") {
+      hint.hidden = panel === null;
+    } else if (payload.type === "leave") {
+      hint.hidden = true;
+    } else if (payload.type === "drop") {
+      hint.hidden = true;
+      if (panel && payload.paths?.length) void panel.attach(payload.paths);
+    }
+  });
+}
+
+async function start(): Promise<void> {
+  buildShell();
+  const preferred = navigator.language.slice(0, 2);
+  if (isLang(preferred)) setLanguage(preferred);
+  translateTree(document.body);
+  setUnlockScreen(showLocked);
+  onReset(() => {
+    lastTouch = 0;
+  });
+
+  document.addEventListener("keydown", onGlobalKey);
+  document.addEventListener("keydown", activity, true);
+  document.addEventListener("mousedown", activity, true);
+  setInterval(() => {
+    if (state.unlocked && Date.now() - lastActivity > autoLockSeconds() * 1000) void lockNow();
+  }, 1000);
+
+  try {
+    await api.onLocked(() => void lockNow(true));
+    await wireDragDrop();
+  } catch {
+    // Without the event API (a browser preview) the app still works, minus these.
+  }
+
+  try {
+    const status = await api.appStatus();
+    state.settings = status.settings;
+    state.vaultDir = status.vault_dir;
+    if (isLang(status.settings.language)) setLanguage(status.settings.language);
+    if (!status.vault_exists) {
+      showCreate((overview) => void onUnlocked(overview));
+    } else if (status.unlocked) {
+      // The window was reloaded while the vault was open: start from the list.
+      const page = await api.listIncidents({ offset: 0, limit: 1, query: null, status: null, violation: null, tag: null, from: null, to: null });
+      await onUnlocked({ dir: status.vault_dir, incidents: page.total } as VaultOverview);
+    } else {
+      showLocked();
+    }
+  } catch (err) {
+    byId("screen").replaceChildren(h("p", { class: "error banner", text: errorText(err) }));
+  }
+  setText(document.querySelector("title") ?? document.createElement("title"), t("app.name"));
+}
+
+void start();

@@ -1,0 +1,444 @@
+// The live log: a large input where Enter stores an entry, and the timeline of entries.
+//
+// Typing is never blocked: entries go into a queue and are sent one at a time, in order. Each
+// shows a pending mark until `append_log` resolves (then it is durable). A failed entry stays
+// at the head of the queue with its error and is retried (by the button, or after a pause);
+// nothing typed is dropped while the vault is open.
+
+import type { AppError } from "../bindings/AppError";
+import type { IncidentSummary } from "../bindings/IncidentSummary";
+import type { LogEntry } from "../bindings/LogEntry";
+import * as api from "../api";
+import { handleLockedError, lockNow, onBeforeLock, onReset, openOverlay, overlayOpen, showScreen } from "../app";
+import { debounce, h, setT, setText } from "../dom";
+import { errorText, formatClock, formatDateTime } from "../format";
+import { onLanguageChange, t } from "../i18n";
+import { AttachmentsPanel, pickAndAttach } from "./attachments";
+import { openEditor } from "./editor";
+import { showList } from "./list";
+
+interface Pending {
+  key: number;
+  incident: string;
+  text: string;
+  flagged: boolean;
+  typedAt: Date;
+  failed: AppError | null;
+}
+
+const RETRY_MS = 5000;
+
+let queue: Pending[] = [];
+let sending = false;
+let nextKey = 1;
+let retryTimer: ReturnType<typeof setTimeout> | undefined;
+const drained = new Set<() => void>();
+
+/** The live log on screen, if any. */
+let screen: LiveLog | null = null;
+
+onReset(() => {
+  queue = [];
+  clearTimeout(retryTimer);
+  screen = null;
+  for (const done of drained) done();
+  drained.clear();
+});
+
+onBeforeLock(
+  () =>
+    new Promise<void>((resolve) => {
+      if (queue.length === 0 || queue[0]!.failed) return resolve();
+      drained.add(resolve);
+    }),
+);
+
+onLanguageChange(() => screen?.retranslate());
+
+function enqueue(incident: string, text: string, flagged: boolean): void {
+  const item: Pending = { key: nextKey++, incident, text, flagged, typedAt: new Date(), failed: null };
+  queue.push(item);
+  screen?.showPending(item);
+  void pump();
+}
+
+async function pump(): Promise<void> {
+  if (sending) return;
+  sending = true;
+  clearTimeout(retryTimer);
+  try {
+    while (queue.length > 0) {
+      const item = queue[0]!;
+      item.failed = null;
+      screen?.showPending(item);
+      try {
+        const entry = await api.appendLog(item.incident, item.text, item.flagged);
+        if (queue[0] !== item) break; // Locked meanwhile: the queue was dropped.
+        queue.shift();
+        screen?.stored(item, entry);
+      } catch (err) {
+        if (queue[0] !== item) break;
+        item.failed = err as AppError;
+        screen?.showPending(item);
+        if (handleLockedError(item.failed)) break;
+        retryTimer = setTimeout(() => void pump(), RETRY_MS);
+        break;
+      }
+    }
+  } finally {
+    sending = false;
+    screen?.updateQueueNote();
+    if (queue.length === 0 || queue[0]!.failed) {
+      for (const done of drained) done();
+      drained.clear();
+    }
+  }
+}
+
+class LiveLog {
+  readonly root: HTMLElement;
+  private readonly input: HTMLTextAreaElement;
+  private readonly timeline: HTMLOListElement;
+  private readonly title: HTMLElement;
+  private readonly flagButton: HTMLButtonElement;
+  private readonly queueNote: HTMLElement;
+  private readonly empty: HTMLElement;
+  private readonly panel: AttachmentsPanel;
+  private readonly pendingNodes = new Map<number, HTMLElement>();
+  private flagNext = false;
+  private lineBreakByKey = false;
+  private entries: LogEntry[];
+
+  constructor(
+    readonly incidentId: string,
+    titleText: string,
+    entries: LogEntry[],
+    panel: AttachmentsPanel,
+  ) {
+    this.entries = [...entries];
+    this.panel = panel;
+    this.title = h("h1", { id: "log-title", text: titleText });
+    this.timeline = h("ol", { id: "log-timeline", class: "timeline", attrs: { "aria-live": "polite" } });
+    this.empty = h("p", { class: "muted timeline-empty", t: "log.empty" });
+    this.queueNote = h("p", { class: "queue-note small", hidden: true, attrs: { role: "status" } });
+    this.input = h("textarea", {
+      id: "log-input",
+      rows: 2,
+      spellcheck: true,
+      tLabel: "log.input_label",
+      tPlaceholder: "log.input_placeholder",
+      on: {
+        keydown: (e) => this.onInputKey(e),
+        input: (e) => this.onInput(e as InputEvent),
+      },
+    });
+    this.flagButton = h("button", {
+      id: "log-flag",
+      type: "button",
+      class: "flag-toggle",
+      t: "log.flag",
+      tTitle: "log.flag",
+      attrs: { "aria-pressed": "false" },
+      on: { click: () => this.toggleFlag() },
+    });
+
+    const toolbar = h(
+      "header",
+      { class: "toolbar" },
+      h("button", { id: "back", type: "button", t: "log.back", on: { click: () => showList() } }),
+      this.title,
+      h("button", { id: "log-attach", type: "button", t: "log.attach", tTitle: "log.attach", on: { click: () => void pickAndAttach() } }),
+      h("button", { id: "log-switch", type: "button", t: "log.switch", on: { click: () => showSwitcher() } }),
+      h("button", { id: "open-editor", type: "button", t: "log.editor", on: { click: () => void openEditor(this.incidentId) } }),
+      h("button", { id: "lock", type: "button", t: "main.lock", on: { click: () => void lockNow() } }),
+    );
+    this.root = h(
+      "div",
+      { id: "live-log-screen", class: "live-log-screen" },
+      toolbar,
+      h(
+        "div",
+        { class: "live-body" },
+        h(
+          "div",
+          { class: "live-main" },
+          h("div", { class: "timeline-scroll" }, this.empty, this.timeline),
+          h(
+            "div",
+            { class: "composer" },
+            this.queueNote,
+            h("div", { class: "composer-row" }, this.flagButton, this.input),
+            h("p", { class: "muted small hint", t: "log.hint" }),
+          ),
+        ),
+        h("aside", { class: "live-side" }, panel.root),
+      ),
+    );
+    this.renderTimeline();
+  }
+
+  focus(): void {
+    this.input.focus();
+  }
+
+  dispose(): void {
+    this.panel.dispose();
+  }
+
+  retranslate(): void {
+    this.renderTimeline();
+    this.updateQueueNote();
+  }
+
+  private renderTimeline(): void {
+    this.pendingNodes.clear();
+    this.timeline.replaceChildren(...this.entries.map((entry) => this.entryNode(entry)));
+    for (const item of queue) if (item.incident === this.incidentId) this.showPending(item, false);
+    this.empty.hidden = this.timeline.childElementCount > 0;
+    this.scrollToEnd(true);
+  }
+
+  private entryNode(entry: LogEntry): HTMLElement {
+    return h(
+      "li",
+      { class: entry.flagged ? "log-entry flagged" : "log-entry", data: { seq: String(entry.seq), id: entry.id } },
+      h("time", { dateTime: entry.at, text: formatClock(entry.at), title: formatDateTime(entry.at) }),
+      entry.flagged ? h("span", { class: "flag-mark", tTitle: "log.flagged", tLabel: "log.flagged", text: "★" }) : h("span", { class: "flag-mark" }),
+      h("span", { class: "text", text: entry.text }),
+    );
+  }
+
+  /** Adds or updates the timeline item of a queued entry. */
+  showPending(item: Pending, scroll = true): void {
+    if (item.incident !== this.incidentId) return;
+    let node = this.pendingNodes.get(item.key);
+    const nearEnd = this.isNearEnd();
+    const state = item.failed
+      ? h(
+          "span",
+          { class: "entry-state failed", attrs: { role: "alert" } },
+          h("span", { text: t("log.failed", { error: errorText(item.failed) }) }),
+          h("button", { type: "button", class: "link", t: "log.retry", on: { click: () => void pump() } }),
+        )
+      : h("span", { class: "entry-state pending", t: "log.pending" });
+    const children = [
+      h("time", { text: formatClock(item.typedAt) }),
+      item.flagged ? h("span", { class: "flag-mark", text: "★" }) : h("span", { class: "flag-mark" }),
+      h("span", { class: "text", text: item.text }),
+      state,
+    ];
+    if (!node) {
+      node = h("li", { class: "log-entry pending" }, ...children);
+      this.pendingNodes.set(item.key, node);
+      this.timeline.append(node);
+    } else {
+      node.replaceChildren(...children);
+    }
+    node.classList.toggle("failed", item.failed !== null);
+    node.classList.toggle("flagged", item.flagged);
+    this.empty.hidden = true;
+    this.updateQueueNote();
+    if (scroll) this.scrollToEnd(nearEnd);
+  }
+
+  stored(item: Pending, entry: LogEntry): void {
+    if (item.incident !== this.incidentId) return;
+    this.entries.push(entry);
+    const node = this.pendingNodes.get(item.key);
+    this.pendingNodes.delete(item.key);
+    const done = this.entryNode(entry);
+    if (node) node.replaceWith(done);
+    else this.timeline.append(done);
+  }
+
+  updateQueueNote(): void {
+    const waiting = queue.length;
+    if (waiting > 1 || (waiting === 1 && queue[0]!.failed)) {
+      setT(this.queueNote, "log.queue", { n: waiting });
+      this.queueNote.hidden = false;
+    } else {
+      this.queueNote.hidden = true;
+    }
+  }
+
+  private isNearEnd(): boolean {
+    const scroller = this.timeline.parentElement;
+    if (!scroller) return true;
+    return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+  }
+
+  private scrollToEnd(force: boolean): void {
+    if (!force) return;
+    const scroller = this.timeline.parentElement;
+    if (scroller) scroller.scrollTop = scroller.scrollHeight;
+  }
+
+  toggleFlag(): void {
+    this.flagNext = !this.flagNext;
+    this.flagButton.setAttribute("aria-pressed", String(this.flagNext));
+    this.flagButton.classList.toggle("on", this.flagNext);
+    setT(this.flagButton, this.flagNext ? "log.flag_on" : "log.flag");
+    this.input.focus();
+  }
+
+  private submit(): void {
+    const text = this.input.value.replace(/\s+$/u, "");
+    this.input.value = "";
+    this.autosize();
+    if (text.trim() === "") return;
+    enqueue(this.incidentId, text, this.flagNext);
+    if (this.flagNext) this.toggleFlag();
+  }
+
+  private onInputKey(e: KeyboardEvent): void {
+    if (e.key !== "Enter" || e.isComposing) return;
+    if (e.shiftKey) {
+      this.lineBreakByKey = true;
+      return;
+    }
+    e.preventDefault();
+    this.submit();
+  }
+
+  /** Some input paths (automation, on-screen keyboards) insert a line break without a key event. */
+  private onInput(e: InputEvent): void {
+    const breakInserted = e.inputType === "insertLineBreak" || e.inputType === "insertParagraph";
+    if (breakInserted && !this.lineBreakByKey) {
+      this.submit();
+    }
+    this.lineBreakByKey = false;
+    this.autosize();
+  }
+
+  private autosize(): void {
+    this.input.style.height = "auto";
+    this.input.style.height = `${Math.min(this.input.scrollHeight + 2, 220)}px`;
+  }
+
+  onKey(e: KeyboardEvent): boolean {
+    if (!e.ctrlKey || e.altKey || e.metaKey || overlayOpen()) return false;
+    switch (e.key.toLowerCase()) {
+      case "k":
+        this.toggleFlag();
+        return true;
+      case "o":
+        void pickAndAttach();
+        return true;
+      case "j":
+        showSwitcher();
+        return true;
+      case "e":
+        void openEditor(this.incidentId);
+        return true;
+      default:
+        return false;
+    }
+  }
+}
+
+/** Opens the live log of an incident. */
+export async function openLiveLog(id: string): Promise<void> {
+  let view;
+  try {
+    view = await api.getIncident(id);
+  } catch (err) {
+    if (handleLockedError(err as AppError)) return;
+    // Stay where we are; there is nothing to show.
+    const banner = document.querySelector<HTMLElement>(".error.banner");
+    if (banner) {
+      setText(banner, errorText(err));
+      banner.hidden = false;
+    }
+    return;
+  }
+  const incident = view.draft ?? view.incident;
+  const panel = new AttachmentsPanel(id, view.attachments);
+  const log = new LiveLog(id, incident.title, view.log, panel);
+  const onKey = (e: KeyboardEvent) => {
+    if (log.onKey(e)) e.preventDefault();
+  };
+  screen = log;
+  document.addEventListener("keydown", onKey);
+  showScreen("live-log", log.root, () => {
+    document.removeEventListener("keydown", onKey);
+    log.dispose();
+    if (screen === log) screen = null;
+  });
+  log.focus();
+}
+
+/** The live log's incident, if the live log is on screen. */
+export function liveLogIncident(): string | null {
+  return screen?.incidentId ?? null;
+}
+
+// ---- Quick switcher (Ctrl+J) ----------------------------------------------------------------
+
+function showSwitcher(): void {
+  const input = h("input", { id: "switcher-input", type: "search", autocomplete: "off", spellcheck: false, tPlaceholder: "switcher.placeholder", tLabel: "switcher.title" });
+  const list = h("ul", { class: "switcher-list", attrs: { role: "listbox" } });
+  const empty = h("p", { class: "muted", t: "switcher.empty", hidden: true });
+  let results: IncidentSummary[] = [];
+  let chosen = 0;
+  let request = 0;
+
+  const render = () => {
+    list.replaceChildren(
+      ...results.map((s, i) =>
+        h(
+          "li",
+          {
+            class: i === chosen ? "switcher-item selected" : "switcher-item",
+            data: { id: s.id },
+            attrs: { role: "option", "aria-selected": String(i === chosen) },
+            on: { mousedown: (e) => (e.preventDefault(), go(s.id)) },
+          },
+          h("span", { class: "title", text: s.title }),
+          h("span", { class: "muted small", text: formatDateTime(s.updated_at) }),
+        ),
+      ),
+    );
+    empty.hidden = results.length > 0;
+  };
+  const search = async () => {
+    const mine = ++request;
+    try {
+      const page = await api.listIncidents({ offset: 0, limit: 30, query: input.value.trim() || null, status: null, violation: null, tag: null, from: null, to: null });
+      if (mine !== request) return;
+      results = page.incidents;
+      chosen = 0;
+      render();
+    } catch (err) {
+      if (handleLockedError(err as AppError)) return;
+      setText(empty, errorText(err));
+      empty.hidden = false;
+    }
+  };
+  const go = (id: string) => {
+    close();
+    void openLiveLog(id);
+  };
+  input.addEventListener("input", debounce(120, () => void search()));
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      chosen = Math.max(0, Math.min(results.length - 1, chosen + (e.key === "ArrowDown" ? 1 : -1)));
+      render();
+    } else if (e.key === "Enter") {
+      e.preventDefault();
+      const target = results[chosen];
+      if (target) go(target.id);
+    }
+  });
+  const panel = h(
+    "section",
+    { id: "switcher", class: "dialog switcher", attrs: { role: "dialog", "aria-modal": "true" } },
+    h("h2", { t: "switcher.title" }),
+    input,
+    list,
+    empty,
+  );
+  const close = openOverlay(panel);
+  input.focus();
+  void search();
+}

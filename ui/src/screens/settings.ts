@@ -1,0 +1,90 @@
+// Settings overlay, and the language picker also shown on the create and unlock screens.
+
+import type { Settings } from "../bindings/Settings";
+import * as api from "../api";
+import { openOverlay, state } from "../app";
+import { h, setText } from "../dom";
+import { errorText, num } from "../format";
+import { type Key, LANGS, type Lang, isLang, language, setLanguage, t } from "../i18n";
+
+/** Applies and stores a language choice. Storing may fail while locked; the choice still applies. */
+async function chooseLanguage(lang: Lang, report?: (message: string) => void): Promise<void> {
+  setLanguage(lang);
+  if (!state.settings) return;
+  const settings: Settings = { ...state.settings, language: lang as Settings["language"] };
+  state.settings = settings;
+  try {
+    await api.saveSettings(settings);
+  } catch (err) {
+    report?.(t("settings.error", { error: errorText(err) }));
+  }
+}
+
+function languageSelect(id: string, report?: (message: string) => void): HTMLSelectElement {
+  const select = h(
+    "select",
+    {
+      id,
+      on: {
+        change: () => {
+          if (isLang(select.value)) void chooseLanguage(select.value, report);
+        },
+      },
+    },
+    ...LANGS.map((lang) => h("option", { value: lang, t: `lang.${lang}` as Key })),
+  );
+  select.value = language();
+  return select;
+}
+
+export function languagePicker(id: string): HTMLElement {
+  return h("label", { class: "language-picker" }, h("span", { class: "caption", t: "common.language" }), languageSelect(id));
+}
+
+export function showSettings(): void {
+  const message = h("p", { class: "error", hidden: true, attrs: { role: "alert" } });
+  const report = (text: string) => {
+    setText(message, text);
+    message.hidden = false;
+  };
+  const autolock = h("input", {
+    id: "setting-autolock",
+    type: "number",
+    min: "1",
+    max: "1440",
+    step: "1",
+    value: String(Math.max(1, Math.round(num(state.settings?.auto_lock_seconds ?? 300) / 60))),
+    on: {
+      change: async () => {
+        const minutes = Math.round(Number(autolock.value));
+        if (!state.settings || !Number.isFinite(minutes) || minutes < 1) return;
+        const settings: Settings = {
+          ...state.settings,
+          auto_lock_seconds: (minutes * 60) as unknown as Settings["auto_lock_seconds"],
+        };
+        state.settings = settings;
+        message.hidden = true;
+        try {
+          await api.saveSettings(settings);
+        } catch (err) {
+          report(t("settings.error", { error: errorText(err) }));
+        }
+      },
+    },
+  });
+  const close = h("button", { id: "settings-close", type: "button", t: "settings.close" });
+  const dir = h("output", { class: "path", text: state.settings?.vault_dir || state.vaultDir });
+  const panel = h(
+    "section",
+    { id: "settings-screen", class: "dialog", attrs: { role: "dialog", "aria-modal": "true", "aria-labelledby": "settings-heading" } },
+    h("h2", { id: "settings-heading", t: "settings.title" }),
+    h("label", { class: "field" }, h("span", { class: "caption", t: "settings.language" }), languageSelect("setting-language", report)),
+    h("label", { class: "field" }, h("span", { class: "caption", t: "settings.autolock" }), autolock),
+    h("div", { class: "field" }, h("span", { class: "caption", t: "settings.vault_dir" }), dir, h("span", { class: "muted small", t: "settings.vault_dir_note" })),
+    message,
+    h("div", { class: "actions" }, close),
+  );
+  const closeOverlay = openOverlay(panel);
+  close.addEventListener("click", closeOverlay);
+  (panel.querySelector("#setting-language") as HTMLElement).focus();
+}
