@@ -32,12 +32,14 @@ pub async fn unlock(s: State<'_, Session>, passphrase: String) -> Res<VaultOverv
 
 #[tauri::command]
 pub async fn lock(s: State<'_, Session>) -> Res<()> {
-    Ok(s.lock())
+    s.lock();
+    Ok(())
 }
 
 #[tauri::command]
 pub async fn touch(s: State<'_, Session>) -> Res<()> {
-    Ok(s.touch())
+    s.touch();
+    Ok(())
 }
 
 #[tauri::command]

@@ -7,11 +7,9 @@
 
 mod commands;
 
-use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
 use tauri::{Emitter, Manager, RunEvent, WebviewWindowBuilder};
-use tempfile::TempDir;
 use vigil_app::Session;
 use vigil_store::SystemClock;
 
@@ -20,14 +18,14 @@ fn main() {
         Ok(dir) => dir,
         Err(e) => fail(&e.to_string(), 2),
     };
-    let webview_data = match webview_data_dir() {
+    let webview_data = match vigil_app::WebviewDir::create() {
         Ok(d) => d,
         Err(e) => fail(
             &format!("could not create a private folder for the window: {e}"),
             1,
         ),
     };
-    let webview_path = webview_data.path().to_path_buf();
+    let webview_path = webview_data.path();
     let app = tauri::Builder::default()
         .manage(Session::new(
             dir,
@@ -91,20 +89,6 @@ fn main() {
             webview_data.take();
         }
     });
-}
-
-/// WebKit's data and cache folder for this run: a fresh folder in the OS temp dir, readable only
-/// by us (0700), deleted when the app exits.
-///
-/// Otherwise WebKit keeps an HTTP cache, HSTS database and web storage under
-/// `~/.local/share/org.vigil.desktop`, where they would outlive the session. The UI stores nothing
-/// itself. Incognito mode would also avoid the disk, but wry gives an incognito webview its own
-/// WebKit context that cannot be automated, which would rule out the WebDriver tests.
-fn webview_data_dir() -> std::io::Result<TempDir> {
-    tempfile::Builder::new()
-        .prefix("vigil-webview-")
-        .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir()
 }
 
 fn fail(message: &str, code: i32) -> ! {

@@ -64,10 +64,16 @@ impl Env {
                  cargo test -p vigil-desktop --test desktop` (scripts/test does this)"
             );
         }
+        // VIGIL_E2E_KEEP=1 keeps the world (and the logs) for a look afterwards.
+        let keep = std::env::var_os("VIGIL_E2E_KEEP").is_some_and(|v| !v.is_empty());
         let root = tempfile::Builder::new()
             .prefix("vigil-desktop-e2e-")
+            .disable_cleanup(keep)
             .tempdir()
             .unwrap();
+        if keep {
+            eprintln!("[{name}] VIGIL_E2E_KEEP: keeping {}", root.path().display());
+        }
         for dir in ["home", "config", "data", "cache", "state", "tmp", "runtime"] {
             fs::create_dir(root.path().join(dir)).unwrap();
         }
@@ -80,6 +86,7 @@ impl Env {
         let vault = root.path().join("vault");
         let logs = tempfile::Builder::new()
             .prefix("vigil-desktop-e2e-logs-")
+            .disable_cleanup(keep)
             .tempdir()
             .unwrap();
         Env {
@@ -113,7 +120,7 @@ impl Env {
         let vault = vigil_store::Vault::create(
             &self.vault,
             &vigil_crypto::Passphrase::new(PASSPHRASE.to_owned()),
-            vigil_store::KdfChoice::Params(vigil_crypto::KdfParams::FLOOR),
+            vigil_store::KdfChoice::Params(vigil_crypto::kdf::KdfParams::FLOOR),
             Arc::new(vigil_store::SystemClock),
         )
         .unwrap();
@@ -332,7 +339,11 @@ fn our_processes(tmp: &Path, exe_prefix: Option<&str>) -> Vec<u32> {
         return found;
     };
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         if pid == me {
@@ -428,6 +439,27 @@ impl App {
         }
     }
 
+    /// Runs an asynchronous script (it calls `arguments[arguments.length - 1]` with its
+    /// result) and returns that result.
+    pub async fn eval_async(&self, script: &str, args: Vec<Value>) -> Value {
+        match self.client().execute_async(script, args).await {
+            Ok(v) => v,
+            Err(e) => panic!("async script failed: {e}\nscript: {script}"),
+        }
+    }
+
+    /// The app's processes (the app and its WebKit helpers; not the drivers).
+    pub fn process_ids(&self) -> Vec<u32> {
+        our_processes(&self.driver.tmp, None)
+            .into_iter()
+            .filter(|pid| {
+                let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+                let name = exe.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                !name.starts_with("tauri-driver") && !name.starts_with("WebKitWebDriver")
+            })
+            .collect()
+    }
+
     /// `document.title`.
     pub async fn title(&self) -> String {
         self.client().title().await.unwrap()
@@ -438,7 +470,7 @@ impl App {
     pub async fn wait_until<F, Fut>(&mut self, what: &str, limit: Duration, mut check: F)
     where
         F: FnMut(Client) -> Fut,
-        Fut: std::future::Future<Output = bool>,
+        Fut: Future<Output = bool>,
     {
         let start = Instant::now();
         loop {
@@ -446,7 +478,11 @@ impl App {
                 return;
             }
             if start.elapsed() > limit {
-                panic!("{}", self.report(&format!("timed out after {limit:?} waiting for {what}")).await);
+                panic!(
+                    "{}",
+                    self.report(&format!("timed out after {limit:?} waiting for {what}"))
+                        .await
+                );
             }
             tokio::time::sleep(POLL).await;
         }
@@ -482,7 +518,12 @@ impl App {
         let sel = css.to_owned();
         self.wait_until(&format!("`{css}` to be visible"), TIMEOUT, move |c| {
             let sel = sel.clone();
-            async move { matches!(c.execute(VISIBLE_JS, vec![json!(sel)]).await, Ok(Value::Bool(true))) }
+            async move {
+                matches!(
+                    c.execute(VISIBLE_JS, vec![json!(sel)]).await,
+                    Ok(Value::Bool(true))
+                )
+            }
         })
         .await;
         self.find(css).await
@@ -515,20 +556,16 @@ impl App {
     /// Waits until exactly `n` elements matching `css` are rendered.
     pub async fn wait_count(&mut self, css: &str, n: u64) {
         let sel = css.to_owned();
-        self.wait_until(
-            &format!("exactly {n} visible `{css}`"),
-            TIMEOUT,
-            move |c| {
-                let sel = sel.clone();
-                async move {
-                    c.execute(COUNT_JS, vec![json!(sel)])
-                        .await
-                        .ok()
-                        .and_then(|v| v.as_u64())
-                        == Some(n)
-                }
-            },
-        )
+        self.wait_until(&format!("exactly {n} visible `{css}`"), TIMEOUT, move |c| {
+            let sel = sel.clone();
+            async move {
+                c.execute(COUNT_JS, vec![json!(sel)])
+                    .await
+                    .ok()
+                    .and_then(|v| v.as_u64())
+                    == Some(n)
+            }
+        })
         .await;
     }
 
@@ -536,7 +573,11 @@ impl App {
     pub async fn type_into(&mut self, css: &str, text: &str) {
         let e = self.wait_for(css).await;
         if let Err(err) = e.send_keys(text).await {
-            panic!("{}", self.report(&format!("typing into `{css}` failed: {err}")).await);
+            panic!(
+                "{}",
+                self.report(&format!("typing into `{css}` failed: {err}"))
+                    .await
+            );
         }
     }
 
@@ -544,10 +585,18 @@ impl App {
     pub async fn replace_text(&mut self, css: &str, text: &str) {
         let e = self.wait_for(css).await;
         if let Err(err) = e.clear().await {
-            panic!("{}", self.report(&format!("clearing `{css}` failed: {err}")).await);
+            panic!(
+                "{}",
+                self.report(&format!("clearing `{css}` failed: {err}"))
+                    .await
+            );
         }
         if let Err(err) = e.send_keys(text).await {
-            panic!("{}", self.report(&format!("typing into `{css}` failed: {err}")).await);
+            panic!(
+                "{}",
+                self.report(&format!("typing into `{css}` failed: {err}"))
+                    .await
+            );
         }
     }
 
@@ -560,7 +609,11 @@ impl App {
     pub async fn click(&mut self, css: &str) {
         let e = self.wait_for(css).await;
         if let Err(err) = e.click().await {
-            panic!("{}", self.report(&format!("clicking `{css}` failed: {err}")).await);
+            panic!(
+                "{}",
+                self.report(&format!("clicking `{css}` failed: {err}"))
+                    .await
+            );
         }
     }
 
@@ -568,7 +621,11 @@ impl App {
     pub async fn select(&mut self, css: &str, value: &str) {
         let e = self.wait_for(css).await;
         if let Err(err) = e.select_by_value(value).await {
-            panic!("{}", self.report(&format!("choosing {value:?} in `{css}` failed: {err}")).await);
+            panic!(
+                "{}",
+                self.report(&format!("choosing {value:?} in `{css}` failed: {err}"))
+                    .await
+            );
         }
     }
 
@@ -588,6 +645,18 @@ impl App {
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let dir = screenshot_dir();
         let path = dir.join(format!("{name}.png"));
+        // Right after a screen appears WebKit may not have painted it yet: wait for the fonts
+        // and two animation frames (at most a second).
+        let _ = self
+            .client()
+            .execute_async(
+                r#"const done = arguments[arguments.length - 1];
+                   setTimeout(done, 1000);
+                   document.fonts.ready.then(() =>
+                     requestAnimationFrame(() => requestAnimationFrame(() => done())));"#,
+                vec![],
+            )
+            .await;
         match self.client().screenshot().await {
             Ok(png) => {
                 fs::create_dir_all(&dir).unwrap();

@@ -111,7 +111,10 @@ fn the_scan_detects_markers() {
     assert!(scan(root.path(), &skip, &[marker]).is_empty());
 
     fs::write(skip.join("db"), marker).unwrap();
-    assert!(scan(root.path(), &skip, &[marker]).is_empty(), "skip is skipped");
+    assert!(
+        scan(root.path(), &skip, &[marker]).is_empty(),
+        "skip is skipped"
+    );
 
     let cases: [(&str, Vec<u8>); 4] = [
         ("UTF-8", b"xx ZebraFinch yy".to_vec()),
@@ -124,7 +127,10 @@ fn the_scan_detects_markers() {
         ),
         (
             "UTF-16BE",
-            "zebrafinch".encode_utf16().flat_map(u16::to_be_bytes).collect(),
+            "zebrafinch"
+                .encode_utf16()
+                .flat_map(u16::to_be_bytes)
+                .collect(),
         ),
         (
             "UTF-8",
@@ -135,14 +141,13 @@ fn the_scan_detects_markers() {
         let file = nested.join("leak");
         fs::write(&file, bytes).unwrap();
         let hits = scan(root.path(), &skip, &[marker, "nine unknown individuals"]);
-        assert_eq!(
-            hits,
-            vec![Hit {
-                file: file.clone(),
-                marker: marker.to_owned(),
-                encoding,
-            }]
+        // UTF-16 text between other UTF-16 characters matches both byte orders (shifted by
+        // one byte), so only ask that the right one is among the hits.
+        assert!(
+            hits.iter().all(|h| h.file == file && h.marker == marker),
+            "{hits:?}"
         );
+        assert!(hits.iter().any(|h| h.encoding == encoding), "{hits:?}");
         fs::remove_file(&file).unwrap();
     }
     assert!(scan(root.path(), &skip, &[marker]).is_empty());

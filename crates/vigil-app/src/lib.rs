@@ -13,6 +13,7 @@ mod error;
 mod location;
 mod session;
 mod settings;
+mod webview;
 
 pub use error::AppError;
 pub use location::{VaultDirError, process_vault_dir, vault_dir};
@@ -21,6 +22,7 @@ pub use session::{
     TermView, VaultOverview, unlock_delay,
 };
 pub use settings::{Language, Settings};
+pub use webview::WebviewDir;
 
 /// How new vaults derive their key: calibrated (the default), or the minimum when the
 /// environment says `VIGIL_KDF=minimum` (for tests and very slow machines).

@@ -141,27 +141,6 @@ impl AttachmentMeta {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn sha256_hex_round_trip() {
-        let mut bytes = [0u8; 32];
-        for (i, b) in bytes.iter_mut().enumerate() {
-            *b = (i * 9) as u8;
-        }
-        let digest = Sha256(bytes);
-        let json = serde_json::to_string(&digest).unwrap();
-        assert_eq!(json.len(), 66);
-        assert_eq!(json, json.to_lowercase());
-        assert_eq!(serde_json::from_str::<Sha256>(&json).unwrap(), digest);
-        assert!("zz".parse::<Sha256>().is_err());
-        assert!("g".repeat(64).parse::<Sha256>().is_err());
-    }
-}
-
 /// A media type guessed from a file name's extension (`application/octet-stream` if unknown).
 pub fn media_type_for_name(name: &str) -> &'static str {
     let ext = name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
@@ -182,5 +161,26 @@ pub fn media_type_for_name(name: &str) -> &'static str {
         "doc" => "application/msword",
         "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn sha256_hex_round_trip() {
+        let mut bytes = [0u8; 32];
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (i * 9) as u8;
+        }
+        let digest = Sha256(bytes);
+        let json = serde_json::to_string(&digest).unwrap();
+        assert_eq!(json.len(), 66);
+        assert_eq!(json, json.to_lowercase());
+        assert_eq!(serde_json::from_str::<Sha256>(&json).unwrap(), digest);
+        assert!("zz".parse::<Sha256>().is_err());
+        assert!("g".repeat(64).parse::<Sha256>().is_err());
     }
 }

@@ -428,6 +428,7 @@ export function refreshListTerms(): void {
 export async function newRunningLog(): Promise<void> {
   try {
     const incident = await api.newIncident(t("log.default_title", { date: formatNow() }));
+    setTotal(state.total + 1);
     await openLiveLog(incident.id);
   } catch (err) {
     if (handleLockedError(err as AppError)) return;
