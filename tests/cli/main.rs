@@ -10,4 +10,5 @@ mod basics;
 mod common;
 mod crash_safety;
 mod no_plaintext;
+mod org;
 mod streaming;

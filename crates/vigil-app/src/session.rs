@@ -417,15 +417,22 @@ impl Session {
             .unwrap_or("attachment")
             .to_owned();
         let media = vigil_model::media_type_for_name(&name);
-        self.with_vault_mut(|v| {
-            Ok(v.add_attachment(
-                id,
-                &name,
-                media,
-                std::io::BufReader::new(file),
-                Some(progress),
-            )?)
-        })
+        // The vault is held only to check the incident and, at the end, to record the chunks:
+        // while a large file is encrypted and copied, the running log keeps being saved.
+        self.with_vault(|v| Ok(v.incident(id).map(|_| ())?))?;
+        let staged = vigil_store::stage_attachment(
+            &self.dir,
+            std::io::BufReader::new(file),
+            Some(progress),
+        )?;
+        let mut slot = guard(&self.vault);
+        match slot.as_mut() {
+            Some(v) => Ok(v.commit_attachment(id, &name, media, staged)?),
+            None => {
+                staged.discard();
+                Err(AppError::locked())
+            }
+        }
     }
 
     /// An image or text attachment's bytes, for preview in memory.
@@ -610,6 +617,60 @@ mod tests {
                 .unwrap_err()
                 .code,
             "locked"
+        );
+    }
+
+    /// While a file is being added (here: a pipe that delivers it slowly), the running log is
+    /// still saved: the vault is not held during the copy.
+    #[test]
+    fn the_running_log_is_saved_while_an_attachment_is_being_added() {
+        use std::io::Write;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("vault");
+        let id = make_vault(&dir);
+        let session = Arc::new(Session::new(
+            dir,
+            clock(),
+            KdfChoice::Params(KdfParams::FLOOR),
+            None,
+        ));
+        session.unlock(PASS.into()).unwrap();
+        let fifo = tmp.path().join("video.mp4");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let adder = {
+            let (session, fifo, id) = (Arc::clone(&session), fifo.clone(), id.to_string());
+            std::thread::spawn(move || session.add_attachment(&id, &fifo, &mut |_| {}))
+        };
+        let mut pipe = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+        pipe.write_all(&[7u8; 300_000]).unwrap();
+        // The import is now blocked reading the pipe. Appending must still go through; a
+        // timeout (not a timing assertion) turns a deadlock into a failure instead of a hang.
+        let (tx, rx) = std::sync::mpsc::channel();
+        {
+            let (session, id) = (Arc::clone(&session), id.to_string());
+            std::thread::spawn(move || {
+                let _ = tx.send(session.append_log(&id, "typed during the import", false));
+            });
+        }
+        let entry = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("append_log waited for the attachment import")
+            .unwrap();
+        assert_eq!(entry.seq, 2);
+        pipe.write_all(&[8u8; 1000]).unwrap();
+        drop(pipe);
+        let meta = adder.join().unwrap().unwrap();
+        assert_eq!(meta.size, 301_000);
+        assert_eq!(meta.original_name, "video.mp4");
+        assert_eq!(
+            session.incident(&id.to_string()).unwrap().attachments.len(),
+            1
         );
     }
 }

@@ -27,7 +27,7 @@ pub fn start_time() -> DateTime<FixedOffset> {
 fn bad_asset(e: impl std::fmt::Display) -> crate::Failure {
     crate::Failure {
         code: 1,
-        kind: "demo",
+        kind: "demo".into(),
         message: format!("the built-in demo material is invalid: {e}"),
     }
 }

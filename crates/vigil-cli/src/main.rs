@@ -126,6 +126,45 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         new_passphrase_file: Option<PathBuf>,
     },
+    /// Seal an incident: a signed revision, chained to this device's previous ones; the
+    /// incident can no longer be changed in place.
+    Seal {
+        /// The incident.
+        id: String,
+    },
+    /// Write sealed revisions, their attachments and the custody log to one encrypted bundle
+    /// that only the organisation's HQ (and this device) can open.
+    Export {
+        /// The bundle file to write (e.g. on a USB stick); replaced only once complete.
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+        /// Incidents to export (all their sealed revisions).
+        ids: Vec<String>,
+        /// Every revision not yet exported.
+        #[arg(long, conflicts_with_all = ["ids", "all"])]
+        unsent: bool,
+        /// Every revision.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+    },
+    /// Import a bundle: verified completely, then applied all or nothing; importing it again
+    /// changes nothing.
+    Import {
+        /// The bundle file.
+        file: PathBuf,
+    },
+    /// Say what a bundle proves: who signed it, which revisions, which attachments match. FILE
+    /// is a bundle (opened with this vault's keys) or a folder where a bundle was extracted
+    /// with `age -d` and `tar -x` (needs no vault).
+    Verify {
+        /// The bundle, or the extracted folder.
+        file: PathBuf,
+    },
+    /// The organisation this vault belongs to.
+    Org {
+        #[command(subcommand)]
+        action: OrgCommand,
+    },
     /// Create a demo vault with a sample incident (Bishkek, 23 May 2019).
     Demo {
         /// How expensive unlocking is made.
@@ -134,10 +173,41 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// Create an organisation with this vault as its HQ, and write the signed profile that
+    /// monitors join with.
+    Create {
+        /// The organisation's name.
+        #[arg(long)]
+        name: String,
+        /// Where to write the org profile (must not exist).
+        #[arg(long, value_name = "FILE")]
+        profile_out: PathBuf,
+        /// How many HQ reader identities to make.
+        #[arg(long, default_value_t = 1)]
+        readers: usize,
+    },
+    /// Join the organisation of a signed org profile.
+    Join {
+        /// The org profile file from HQ.
+        profile: PathBuf,
+    },
+    /// HQ only: write an HQ reader's age identity, for use with the standard age tool.
+    Identity {
+        /// Where to write it (must not exist; created with mode 0600).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Which HQ reader (from 1).
+        #[arg(long, default_value_t = 1)]
+        reader: usize,
+    },
+}
+
 /// An error with the exit code it maps to.
 struct Failure {
     code: u8,
-    kind: &'static str,
+    kind: String,
     message: String,
 }
 
@@ -150,8 +220,31 @@ impl From<StoreError> for Failure {
         };
         Failure {
             code,
-            kind: e.code(),
+            kind: e.code().into(),
             message: e.to_string(),
+        }
+    }
+}
+
+impl From<vigil_exchange::ExchangeError> for Failure {
+    fn from(e: vigil_exchange::ExchangeError) -> Self {
+        match e {
+            vigil_exchange::ExchangeError::Store(s)
+                if !matches!(
+                    s,
+                    StoreError::BadSignature { .. }
+                        | StoreError::RevisionTampered { .. }
+                        | StoreError::RevisionConflict { .. }
+                ) =>
+            {
+                s.into()
+            }
+            // A bad bundle is bad input (exit 1); the vault itself is untouched.
+            other => Failure {
+                code: 1,
+                kind: other.code(),
+                message: other.to_string(),
+            },
         }
     }
 }
@@ -162,7 +255,7 @@ impl From<anyhow::Error> for Failure {
             Ok(se) => se.into(),
             Err(e) => Failure {
                 code: 1,
-                kind: "usage",
+                kind: "usage".into(),
                 message: format!("{e:#}"),
             },
         }
@@ -172,7 +265,7 @@ impl From<anyhow::Error> for Failure {
 fn usage(message: impl Into<String>) -> Failure {
     Failure {
         code: 1,
-        kind: "usage",
+        kind: "usage".into(),
         message: message.into(),
     }
 }
@@ -476,6 +569,87 @@ fn run(cli: Cli) -> Result<(), Failure> {
             vault.close()?;
             out.search(&hits);
         }
+        Command::Seal { id } => {
+            let incident = parse_incident_id(&id)?;
+            let mut vault = open()?;
+            let rev = vault.seal(incident)?;
+            vault.close()?;
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "id": rev.id.to_string(),
+                        "incident": rev.incident,
+                        "hash": rev.hash,
+                        "device": rev.device,
+                        "device_seq": rev.device_seq,
+                    })
+                );
+            } else {
+                println!("{}", rev.id);
+            }
+        }
+        Command::Org { action } => org(action, &out, open)?,
+        Command::Export {
+            to,
+            ids,
+            unsent,
+            all,
+        } => {
+            let selection = if all {
+                vigil_exchange::Selection::All
+            } else if unsent || ids.is_empty() {
+                vigil_exchange::Selection::Unsent
+            } else {
+                vigil_exchange::Selection::Incidents(
+                    ids.iter()
+                        .map(|i| parse_incident_id(i))
+                        .collect::<Result<_, _>>()?,
+                )
+            };
+            let mut vault = open()?;
+            let report = vigil_exchange::export(&mut vault, &selection, &to)?;
+            vault.close()?;
+            if cli.json {
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            } else {
+                println!(
+                    "Wrote {} ({} revisions, {} attachments, {} bytes), read back and verified.",
+                    report.path.display(),
+                    report.revisions,
+                    report.attachments,
+                    report.bytes
+                );
+            }
+        }
+        Command::Import { file } => {
+            let mut vault = open()?;
+            let report = vigil_exchange::import(&mut vault, &file)?;
+            vault.close()?;
+            if cli.json {
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            } else {
+                println!(
+                    "Imported bundle {} from device {}: {} new revisions, {} already here, {} attachments.",
+                    report.id, report.device, report.applied, report.skipped, report.attachments
+                );
+            }
+        }
+        Command::Verify { file } => {
+            let proof = if file.is_dir() {
+                vigil_exchange::verify_extracted(&file)?
+            } else {
+                let vault = open()?;
+                let proof = vigil_exchange::verify_with_vault(&vault, &file)?;
+                vault.close()?;
+                proof
+            };
+            if cli.json {
+                println!("{}", serde_json::to_string(&proof).unwrap_or_default());
+            } else {
+                print!("{}", proof.describe());
+            }
+        }
         Command::Passwd {
             new_passphrase_file,
         } => {
@@ -483,6 +657,110 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let new = Passphrases::new_one(new_passphrase_file.as_deref())?;
             Vault::change_passphrase(&dir, &old, &new)?;
             out.message("passphrase changed");
+        }
+    }
+    Ok(())
+}
+
+fn refuse_existing(path: &Path) -> Result<(), Failure> {
+    if path.exists() {
+        return Err(usage(format!(
+            "{} already exists; choose a new file name",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Creates `path` (which must not exist) with mode 0600 and writes `bytes`, fsynced.
+fn write_private_new(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| usage(format!("cannot create {}: {e}", path.display())))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| usage(format!("cannot write {}: {e}", path.display())))
+}
+
+fn org(
+    action: OrgCommand,
+    out: &output::Printer,
+    open: impl Fn() -> Result<Vault, Failure>,
+) -> Result<(), Failure> {
+    match action {
+        OrgCommand::Create {
+            name,
+            profile_out,
+            readers,
+        } => {
+            refuse_existing(&profile_out)?;
+            let mut vault = open()?;
+            let profile = vault.create_org(&name, readers)?;
+            vault.close()?;
+            let mut text = profile.to_json_pretty();
+            text.push('\n');
+            vigil_store::write_atomic(&profile_out, text.as_bytes())?;
+            if out.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "id": profile.org_id,
+                        "name": profile.name,
+                        "hq_recipients": profile.hq_recipients,
+                        "profile": profile_out,
+                    })
+                );
+            } else {
+                println!(
+                    "Created the organisation {} ({}); give {} to its monitors",
+                    profile.name,
+                    profile.org_id,
+                    profile_out.display()
+                );
+            }
+        }
+        OrgCommand::Join { profile } => {
+            let text = fs::read_to_string(&profile)
+                .map_err(|e| usage(format!("cannot read {}: {e}", profile.display())))?;
+            let mut vault = open()?;
+            let (p, outcome) = vault.join_org(&text)?;
+            vault.close()?;
+            if out.json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "id": p.org_id, "name": p.name, "outcome": outcome })
+                );
+            } else {
+                let what = match outcome {
+                    vigil_store::JoinOutcome::Joined => "Joined",
+                    vigil_store::JoinOutcome::Unchanged => "Already a member of",
+                    vigil_store::JoinOutcome::Updated => "Updated the profile of",
+                };
+                println!("{what} the organisation {} ({})", p.name, p.org_id);
+            }
+        }
+        OrgCommand::Identity { out: file, reader } => {
+            refuse_existing(&file)?;
+            if reader == 0 {
+                return Err(usage("HQ readers are numbered from 1"));
+            }
+            let vault = open()?;
+            let text = vault.org_identity_file(reader - 1)?;
+            vault.close()?;
+            write_private_new(&file, text.as_bytes())?;
+            eprintln!(
+                "WARNING: whoever holds {} can read every bundle sent to the organisation. \
+                 Keep it offline, on an encrypted drive, and never send it over a network.",
+                file.display()
+            );
+            out.message(&format!(
+                "wrote HQ reader {reader}'s identity to {}",
+                file.display()
+            ));
         }
     }
     Ok(())

@@ -10,6 +10,8 @@
 //!   never re-encrypted.
 //! - [`chunk`]: authenticated encryption of attachment chunks, each padded to a fixed size, so the
 //!   files on disk reveal neither how many attachments there are nor how large each one is.
+//! - [`sign`]: device and organisation identities (Ed25519 signing keys, age X25519 identities)
+//!   and the canonical JSON that sealed documents are signed in.
 //!
 //! ```
 //! use vigil_crypto::{Key256, Passphrase, kdf::KdfParams, keyfile::KeyHeader};
@@ -28,6 +30,7 @@ pub mod chunk;
 pub mod kdf;
 pub mod keyfile;
 pub mod secret;
+pub mod sign;
 
 pub use secret::{Key256, Passphrase};
 
@@ -63,6 +66,12 @@ pub enum CryptoError {
     /// Authenticated decryption failed: the data was altered, truncated or reordered.
     #[error("encrypted data failed its integrity check (altered, truncated or reordered)")]
     Tampered,
+    /// Stored key material cannot be read (damaged, or not what it claims to be).
+    #[error("key material is unreadable: {0}")]
+    BadKey(String),
+    /// A signature does not verify: the document was altered or signed by another key.
+    #[error("the signature does not verify (the document was altered or signed by another key)")]
+    BadSignature,
     /// The operating system's random number generator failed.
     #[error("the system random number generator failed")]
     Rng,

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ring::digest;
 use rusqlite::{OptionalExtension, params};
@@ -43,123 +43,104 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 
 impl Vault {
     fn blob_path(&self, name: &str) -> PathBuf {
-        self.dir.join(BLOB_DIR).join(&name[..2]).join(name)
+        blob_path(&self.dir, name)
     }
 
-    /// Adds an attachment from a stream. The stream is read once, one chunk at a time.
+    /// Adds an attachment from a stream: [`stage_attachment`] then
+    /// [`Vault::commit_attachment`]. The stream is read once, one chunk at a time.
     pub fn add_attachment(
         &mut self,
         incident: IncidentId,
         original_name: &str,
         media_type: &str,
-        mut reader: impl Read,
+        reader: impl Read,
         progress: Option<AttachmentWriteProgress<'_>>,
     ) -> Result<AttachmentMeta> {
         self.incident(incident)?;
-        let key = Key256::generate()?;
-        let cipher = ChunkCipher::new(&key)?;
-        let mut hasher = digest::Context::new(&digest::SHA256);
-        let mut size: u64 = 0;
-        let mut names: Vec<String> = Vec::new();
-        let mut dirs: HashSet<PathBuf> = HashSet::new();
-        let mut plain = vec![0u8; PAYLOAD_LEN];
-        let mut sealed = Vec::with_capacity(CHUNK_SEALED_LEN);
-        let mut progress = progress;
-        // Read one chunk ahead so the last chunk can be marked as last.
-        let mut n = read_full(&mut reader, &mut plain)
-            .map_err(StoreError::io("reading the file to attach"))?;
-        let mut next = vec![0u8; PAYLOAD_LEN];
-        let result = (|| -> Result<()> {
-            loop {
-                let m = if n == PAYLOAD_LEN {
-                    read_full(&mut reader, &mut next)
-                        .map_err(StoreError::io("reading the file to attach"))?
-                } else {
-                    0
-                };
-                let last = m == 0;
-                hasher.update(&plain[..n]);
-                size += n as u64;
-                cipher.seal(names.len() as u64, last, &plain[..n], &mut sealed)?;
-                let name = random_name()?;
-                let path = self.blob_path(&name);
-                let dir = path.parent().map(PathBuf::from).unwrap_or_default();
-                if !dirs.contains(&dir) {
-                    crate::create_private_dir(&dir)?;
-                    dirs.insert(dir);
-                }
-                names.push(name);
-                let mut f = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&path)
-                    .map_err(StoreError::io("writing an attachment chunk"))?;
-                f.write_all(&sealed)
-                    .map_err(StoreError::io("writing an attachment chunk"))?;
-                f.sync_all()
-                    .map_err(StoreError::io("writing an attachment chunk"))?;
-                if let Some(p) = progress.as_mut() {
-                    p(size);
-                }
-                if last {
-                    return Ok(());
-                }
-                std::mem::swap(&mut plain, &mut next);
-                n = m;
-            }
-        })();
-        let commit = result.and_then(|()| {
-            for d in &dirs {
-                fsync_dir(d)?;
-            }
-            fsync_dir(&self.dir.join(BLOB_DIR))?;
-            let sha = hasher.finish();
-            let mut sha_bytes = [0u8; 32];
-            sha_bytes.copy_from_slice(sha.as_ref());
-            let meta = AttachmentMeta {
-                id: AttachmentId::new(),
-                incident,
-                original_name: original_name.to_owned(),
-                media_type: media_type.to_owned(),
-                size,
-                sha256: Sha256(sha_bytes),
-                added_at: self.clock.now(),
-            };
-            meta.validate()?;
-            let tx = self.conn.transaction()?;
-            tx.execute(
-                "INSERT INTO attachments (id, incident_id, original_name, media_type, size, sha256, added_at, file_key, chunk_count)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    meta.id.as_uuid().as_bytes().as_slice(),
-                    incident.as_uuid().as_bytes().as_slice(),
-                    meta.original_name,
-                    meta.media_type,
-                    size as i64,
-                    sha_bytes.as_slice(),
-                    meta.added_at.to_rfc3339(),
-                    key.expose_bytes().as_slice(),
-                    names.len() as i64,
-                ],
-            )?;
-            {
-                let mut stmt = tx.prepare_cached(
-                    "INSERT INTO attachment_chunks (attachment_id, idx, blob) VALUES (?1, ?2, ?3)",
-                )?;
-                for (i, name) in names.iter().enumerate() {
-                    stmt.execute(params![meta.id.as_uuid().as_bytes().as_slice(), i as i64, name])?;
-                }
-            }
-            tx.commit()?;
-            Ok(meta)
-        });
-        if commit.is_err() {
-            for name in &names {
-                let _ = fs::remove_file(self.blob_path(name));
+        let staged = stage_attachment(&self.dir, reader, progress)?;
+        self.commit_attachment(incident, original_name, media_type, staged)
+    }
+
+    /// Records staged chunks as an attachment of `incident`, in one transaction. On failure the
+    /// staged chunk files are removed.
+    pub fn commit_attachment(
+        &mut self,
+        incident: IncidentId,
+        original_name: &str,
+        media_type: &str,
+        staged: StagedAttachment,
+    ) -> Result<AttachmentMeta> {
+        let result = self.commit_inner(incident, original_name, media_type, &staged);
+        if result.is_err() {
+            staged.discard();
+        }
+        result
+    }
+
+    fn commit_inner(
+        &mut self,
+        incident: IncidentId,
+        original_name: &str,
+        media_type: &str,
+        staged: &StagedAttachment,
+    ) -> Result<AttachmentMeta> {
+        if staged.dir != self.dir {
+            return Err(StoreError::Corrupted {
+                detail: "attachment staged for another vault".into(),
+            });
+        }
+        // A lock and unlock while staging sweeps unreferenced chunks: make sure none is gone.
+        for name in &staged.names {
+            if !blob_path(&self.dir, name).exists() {
+                return Err(StoreError::Io {
+                    context: "adding the attachment".into(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "its encrypted chunks were removed while it was being added; add it again",
+                    ),
+                });
             }
         }
-        commit
+        let meta = AttachmentMeta {
+            id: AttachmentId::new(),
+            incident,
+            original_name: original_name.to_owned(),
+            media_type: media_type.to_owned(),
+            size: staged.size,
+            sha256: Sha256(staged.sha256),
+            added_at: self.clock.now(),
+        };
+        meta.validate()?;
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO attachments (id, incident_id, original_name, media_type, size, sha256, added_at, file_key, chunk_count)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                meta.id.as_uuid().as_bytes().as_slice(),
+                incident.as_uuid().as_bytes().as_slice(),
+                meta.original_name,
+                meta.media_type,
+                staged.size as i64,
+                staged.sha256.as_slice(),
+                meta.added_at.to_rfc3339(),
+                staged.key.expose_bytes().as_slice(),
+                staged.names.len() as i64,
+            ],
+        )?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO attachment_chunks (attachment_id, idx, blob) VALUES (?1, ?2, ?3)",
+            )?;
+            for (i, name) in staged.names.iter().enumerate() {
+                stmt.execute(params![
+                    meta.id.as_uuid().as_bytes().as_slice(),
+                    i as i64,
+                    name
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(meta)
     }
 
     /// Attachments of an incident, oldest first.
@@ -282,6 +263,44 @@ impl Vault {
         Ok(meta)
     }
 
+    /// A reader over an attachment's plaintext, decrypting one chunk at a time; the length and
+    /// SHA-256 are checked when the last byte has been read (a failure is an `io::Error` whose
+    /// inner error is [`StoreError::TamperedAttachment`]). Holds no borrow of the vault.
+    pub fn attachment_reader(&self, id: AttachmentId) -> Result<AttachmentReader> {
+        let (meta, key, chunk_count) = self.attachment(id)?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT idx, blob FROM attachment_chunks WHERE attachment_id = ?1 ORDER BY idx",
+        )?;
+        let names: Vec<(i64, String)> = stmt
+            .query_map([id.as_uuid().as_bytes().as_slice()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let tampered = || StoreError::TamperedAttachment { id: id.to_string() };
+        if names.len() as u64 != chunk_count
+            || names
+                .iter()
+                .enumerate()
+                .any(|(i, (idx, _))| *idx != i as i64)
+        {
+            return Err(tampered());
+        }
+        Ok(AttachmentReader {
+            paths: names
+                .into_iter()
+                .map(|(_, n)| blob_path(&self.dir, &n))
+                .collect(),
+            cipher: ChunkCipher::new(&key)?,
+            meta,
+            next: 0,
+            buf: vec![0u8; CHUNK_SEALED_LEN],
+            start: 0,
+            end: 0,
+            hasher: Some(digest::Context::new(&digest::SHA256)),
+            seen: 0,
+        })
+    }
+
     /// Removes chunk files that no attachment refers to (left by a crash before commit).
     pub(crate) fn sweep_orphan_chunks(&mut self) -> Result<()> {
         let root = self.dir.join(BLOB_DIR);
@@ -310,6 +329,241 @@ impl Vault {
             }
         }
         Ok(())
+    }
+}
+
+/// Streams an attachment's plaintext out of its encrypted chunks (see
+/// [`Vault::attachment_reader`]).
+pub struct AttachmentReader {
+    paths: Vec<PathBuf>,
+    cipher: ChunkCipher,
+    meta: AttachmentMeta,
+    next: usize,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    hasher: Option<digest::Context>,
+    seen: u64,
+}
+
+impl std::fmt::Debug for AttachmentReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttachmentReader")
+            .field("attachment", &self.meta.id)
+            .field("chunk", &self.next)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AttachmentReader {
+    /// The attachment being read.
+    pub fn meta(&self) -> &AttachmentMeta {
+        &self.meta
+    }
+
+    fn fail(&self) -> std::io::Error {
+        std::io::Error::other(StoreError::TamperedAttachment {
+            id: self.meta.id.to_string(),
+        })
+    }
+
+    /// Decrypts the next chunk into the buffer; false at the end (after the final checks).
+    fn fill(&mut self) -> std::io::Result<bool> {
+        if self.next == self.paths.len() {
+            if let Some(h) = self.hasher.take()
+                && (self.seen != self.meta.size || h.finish().as_ref() != self.meta.sha256.0)
+            {
+                return Err(self.fail());
+            }
+            return Ok(false);
+        }
+        let mut f = File::open(&self.paths[self.next]).map_err(|_| self.fail())?;
+        let n = read_full(&mut f, &mut self.buf)?;
+        let mut extra = [0u8; 1];
+        if n != CHUNK_SEALED_LEN || f.read(&mut extra)? != 0 {
+            return Err(self.fail());
+        }
+        let last = self.next + 1 == self.paths.len();
+        let index = self.next as u64;
+        let len = match self.cipher.open(index, last, &mut self.buf) {
+            Ok(p) => p.len(),
+            Err(_) => return Err(self.fail()),
+        };
+        // The payload sits after the 4-byte length field.
+        self.start = 4;
+        self.end = 4 + len;
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&self.buf[self.start..self.end]);
+        }
+        self.seen += len as u64;
+        self.next += 1;
+        Ok(true)
+    }
+}
+
+impl Read for AttachmentReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.start == self.end {
+            if !self.fill()? {
+                return Ok(0);
+            }
+        }
+        let n = out.len().min(self.end - self.start);
+        out[..n].copy_from_slice(&self.buf[self.start..self.start + n]);
+        self.start += n;
+        Ok(n)
+    }
+}
+
+/// An attachment whose encrypted chunks are on disk (fsynced) but not yet recorded in the
+/// database. Staging needs no database access, so a long file can be added while the vault keeps
+/// serving other work (the running log must never wait for a video to be copied).
+#[derive(Debug)]
+pub struct StagedAttachment {
+    dir: PathBuf,
+    key: Key256,
+    names: Vec<String>,
+    size: u64,
+    sha256: [u8; 32],
+}
+
+impl StagedAttachment {
+    /// Removes the staged chunk files.
+    pub fn discard(self) {
+        for name in &self.names {
+            let _ = fs::remove_file(blob_path(&self.dir, name));
+        }
+    }
+
+    /// Bytes staged.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// SHA-256 of the staged plaintext.
+    pub fn sha256(&self) -> [u8; 32] {
+        self.sha256
+    }
+}
+
+/// Records a staged attachment under a known id (an import), inside the caller's transaction.
+pub(crate) fn insert_staged(
+    tx: &rusqlite::Transaction<'_>,
+    aref: &crate::AttachmentRef,
+    incident: IncidentId,
+    staged: &StagedAttachment,
+    now: &chrono::DateTime<chrono::FixedOffset>,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO attachments (id, incident_id, original_name, media_type, size, sha256, added_at, file_key, chunk_count)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            aref.id.as_uuid().as_bytes().as_slice(),
+            incident.as_uuid().as_bytes().as_slice(),
+            aref.original_name,
+            aref.media_type,
+            staged.size as i64,
+            staged.sha256.as_slice(),
+            now.to_rfc3339(),
+            staged.key.expose_bytes().as_slice(),
+            staged.names.len() as i64,
+        ],
+    )?;
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO attachment_chunks (attachment_id, idx, blob) VALUES (?1, ?2, ?3)",
+    )?;
+    for (i, name) in staged.names.iter().enumerate() {
+        stmt.execute(params![
+            aref.id.as_uuid().as_bytes().as_slice(),
+            i as i64,
+            name
+        ])?;
+    }
+    Ok(())
+}
+
+fn blob_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(BLOB_DIR).join(&name[..2]).join(name)
+}
+
+/// Encrypts a stream into chunk files of the vault in `dir`, one chunk at a time, with a fresh
+/// key; the result is recorded with [`Vault::commit_attachment`]. On error nothing is left.
+pub fn stage_attachment(
+    dir: &Path,
+    mut reader: impl Read,
+    mut progress: Option<AttachmentWriteProgress<'_>>,
+) -> Result<StagedAttachment> {
+    let key = Key256::generate()?;
+    let cipher = ChunkCipher::new(&key)?;
+    let mut hasher = digest::Context::new(&digest::SHA256);
+    let mut size: u64 = 0;
+    let mut names: Vec<String> = Vec::new();
+    let mut dirs: HashSet<PathBuf> = HashSet::new();
+    let mut plain = vec![0u8; PAYLOAD_LEN];
+    let mut next = vec![0u8; PAYLOAD_LEN];
+    let mut sealed = Vec::with_capacity(CHUNK_SEALED_LEN);
+    let result = (|| -> Result<()> {
+        // Read one chunk ahead so the last chunk can be marked as last.
+        let mut n = read_full(&mut reader, &mut plain)
+            .map_err(StoreError::io("reading the file to attach"))?;
+        loop {
+            let m = if n == PAYLOAD_LEN {
+                read_full(&mut reader, &mut next)
+                    .map_err(StoreError::io("reading the file to attach"))?
+            } else {
+                0
+            };
+            let last = m == 0;
+            hasher.update(&plain[..n]);
+            size += n as u64;
+            cipher.seal(names.len() as u64, last, &plain[..n], &mut sealed)?;
+            let name = random_name()?;
+            let path = blob_path(dir, &name);
+            let parent = path.parent().map(PathBuf::from).unwrap_or_default();
+            if !dirs.contains(&parent) {
+                crate::create_private_dir(&parent)?;
+                dirs.insert(parent);
+            }
+            names.push(name);
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(StoreError::io("writing an attachment chunk"))?;
+            f.write_all(&sealed)
+                .map_err(StoreError::io("writing an attachment chunk"))?;
+            f.sync_all()
+                .map_err(StoreError::io("writing an attachment chunk"))?;
+            if let Some(p) = progress.as_mut() {
+                p(size);
+            }
+            if last {
+                break;
+            }
+            std::mem::swap(&mut plain, &mut next);
+            n = m;
+        }
+        for d in &dirs {
+            fsync_dir(d)?;
+        }
+        fsync_dir(&dir.join(BLOB_DIR))
+    })();
+    let mut sha = [0u8; 32];
+    sha.copy_from_slice(hasher.finish().as_ref());
+    let staged = StagedAttachment {
+        dir: dir.to_path_buf(),
+        key,
+        names,
+        size,
+        sha256: sha,
+    };
+    match result {
+        Ok(()) => Ok(staged),
+        Err(e) => {
+            staged.discard();
+            Err(e)
+        }
     }
 }
 

@@ -70,6 +70,68 @@ pub enum StoreError {
     /// A sealed record cannot be changed in place.
     #[error("incident {0} is sealed and cannot be changed")]
     Sealed(String),
+    /// Only a sealed incident can be amended.
+    #[error("incident {0} is a draft: seal it first, then amend it")]
+    NotSealed(String),
+    /// A revision with this id is already stored with different content.
+    #[error(
+        "revision {id} is already in this vault with different content; nothing was changed (the bundle is not genuine or a device reused an id)"
+    )]
+    RevisionConflict {
+        /// The revision.
+        id: String,
+    },
+    /// A revision's stored or received bytes do not match its hash.
+    #[error("revision {id} was altered ({detail}); nothing was changed")]
+    RevisionTampered {
+        /// The revision.
+        id: String,
+        /// What did not match.
+        detail: String,
+    },
+    /// A signature over a revision, custody event or organisation document does not verify.
+    #[error("the signature on {what} does not verify: it was altered or signed by another key")]
+    BadSignature {
+        /// What was signed.
+        what: String,
+    },
+    /// A device's chain of sealed revisions or custody events is broken.
+    #[error(
+        "the sealed record of device {device} is broken ({detail}): a record was removed, reordered or altered"
+    )]
+    ChainBroken {
+        /// The device.
+        device: String,
+        /// What was found.
+        detail: String,
+    },
+    /// A device already known here presents different keys.
+    #[error(
+        "device {device} is already known here with different keys; refusing its records (possible impersonation)"
+    )]
+    DeviceKeyConflict {
+        /// The device.
+        device: String,
+    },
+    /// An organisation profile is unreadable or its signature does not verify.
+    #[error("not a valid organisation profile: {0}")]
+    BadProfile(String),
+    /// The vault already belongs to an organisation.
+    #[error(
+        "this vault already belongs to the organisation {name} ({org_id}); a vault can belong to one organisation only"
+    )]
+    AlreadyInOrg {
+        /// The organisation's id.
+        org_id: String,
+        /// Its name.
+        name: String,
+    },
+    /// The vault belongs to no organisation yet.
+    #[error("this vault belongs to no organisation: run `vigil org join PROFILE` first")]
+    NoOrg,
+    /// Only the organisation's HQ vault holds its secret keys.
+    #[error("this vault is not the organisation's HQ vault, so it holds no HQ keys")]
+    NotHq,
     /// Custom thesaurus terms clash with existing ones.
     #[error("the thesaurus terms cannot be added: {0}")]
     Thesaurus(String),
@@ -112,6 +174,16 @@ impl StoreError {
             StoreError::Sealed(_) => "sealed",
             StoreError::Invalid(_) => "invalid",
             StoreError::Thesaurus(_) => "thesaurus",
+            StoreError::NotSealed(_) => "not_sealed",
+            StoreError::RevisionConflict { .. } => "revision_conflict",
+            StoreError::RevisionTampered { .. } => "revision_tampered",
+            StoreError::BadSignature { .. } => "bad_signature",
+            StoreError::ChainBroken { .. } => "chain_broken",
+            StoreError::DeviceKeyConflict { .. } => "device_key_conflict",
+            StoreError::BadProfile(_) => "bad_profile",
+            StoreError::AlreadyInOrg { .. } => "already_in_org",
+            StoreError::NoOrg => "no_org",
+            StoreError::NotHq => "not_hq",
             StoreError::Model(_) => "invalid_json",
             StoreError::Io { .. } => "io",
             StoreError::Crypto(_) => "crypto",
@@ -130,6 +202,7 @@ impl StoreError {
                 | StoreError::TamperedAttachment { .. }
                 | StoreError::NewerVersion { .. }
                 | StoreError::KdfRefused(_)
+                | StoreError::ChainBroken { .. }
                 | StoreError::Sqlite(_)
         )
     }

@@ -21,7 +21,9 @@
 mod attachments;
 mod clock;
 mod error;
+mod org;
 mod schema;
+mod seal;
 mod search;
 pub mod sql;
 
@@ -34,13 +36,21 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use vigil_crypto::kdf::{self, KdfParams};
 use vigil_crypto::keyfile::KeyHeader;
+use vigil_crypto::sign::DeviceKeys;
 use vigil_crypto::{Key256, Passphrase};
 use vigil_model::{DeviceId, EntryId, Incident, IncidentId, IncidentStatus, LogEntry, Thesaurus};
 
-pub use attachments::AttachmentWriteProgress;
+pub use attachments::{
+    AttachmentReader, AttachmentWriteProgress, StagedAttachment, stage_attachment,
+};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Result, StoreError};
+pub use org::{JoinOutcome, OrgProfile, PROFILE_FORMAT, PROFILE_VERSION};
 pub use schema::SCHEMA_VERSION;
+pub use seal::{
+    ApplyReport, AttachmentRef, CUSTODY_FORMAT, CustodyDoc, CustodyEvent, CustodyKind,
+    REVISION_FORMAT, REVISION_VERSION, Revision, RevisionDoc, RevisionId, VerifiedRevision,
+};
 pub use search::SearchHit;
 
 const KEY_FILE: &str = "vault.key";
@@ -108,6 +118,7 @@ pub struct Vault {
     dir: PathBuf,
     conn: Connection,
     device: DeviceId,
+    keys: DeviceKeys,
     clock: Arc<dyn Clock>,
     thesaurus: Thesaurus,
     _lock: File,
@@ -127,7 +138,10 @@ fn fsync_dir(dir: &Path) -> Result<()> {
 /// over the target, and the folder fsynced.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
@@ -296,6 +310,7 @@ impl Vault {
             "INSERT INTO vault_meta (key, value) VALUES ('device_id', ?1), ('created_at', ?2)",
             params![device.to_string(), clock.now().to_rfc3339()],
         )?;
+        let keys = org::load_or_create_device_keys(&mut conn, device, clock.now())?;
         // The header goes last: a folder without it is not a vault, so a crash during
         // creation never leaves something that looks like a vault but cannot be opened.
         write_atomic(&dir.join(KEY_FILE), header.to_json().as_bytes())?;
@@ -303,6 +318,7 @@ impl Vault {
             dir: dir.to_path_buf(),
             conn,
             device,
+            keys,
             clock,
             thesaurus: Thesaurus::default_terms(),
             _lock: lock,
@@ -374,10 +390,12 @@ impl Vault {
         let device = device.parse().map_err(|_| StoreError::Corrupted {
             detail: "the device identity is unreadable".into(),
         })?;
+        let keys = org::load_or_create_device_keys(&mut conn, device, clock.now())?;
         let mut vault = Vault {
             dir: dir.to_path_buf(),
             conn,
             device,
+            keys,
             clock,
             thesaurus: Thesaurus::default_terms(),
             _lock: lock,
@@ -546,11 +564,12 @@ impl Vault {
         Ok(())
     }
 
-    /// Stores a new incident after validating it.
+    /// Stores a new incident after validating it, with a `created` custody event.
     pub fn create_incident(&mut self, incident: &Incident) -> Result<()> {
         incident.validate(&self.thesaurus)?;
         let tx = self.conn.transaction()?;
         sql::insert_incident(&tx, incident)?;
+        custody_created(&tx, &self.keys, self.device, self.clock.now(), incident)?;
         tx.commit()?;
         Ok(())
     }
@@ -563,6 +582,7 @@ impl Vault {
         let tx = self.conn.transaction()?;
         for i in incidents {
             sql::insert_incident(&tx, i)?;
+            custody_created(&tx, &self.keys, self.device, self.clock.now(), i)?;
         }
         tx.commit()?;
         Ok(())
@@ -662,11 +682,78 @@ impl Vault {
         Ok(out)
     }
 
+    /// A SHA-256 over every row of every table (rows sorted within each table), so tests and
+    /// import can show that an operation changed nothing.
+    pub fn content_digest(&self) -> Result<vigil_model::Sha256> {
+        use rusqlite::types::ValueRef;
+        let mut names: Vec<String> = self
+            .conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'table'
+                 AND name NOT LIKE 'sqlite_%' AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        names.sort();
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        for name in names {
+            let mut stmt = self
+                .conn
+                .prepare(&format!("SELECT * FROM \"{}\"", name.replace('"', "\"\"")))?;
+            let cols = stmt.column_count();
+            let mut rows: Vec<Vec<u8>> = Vec::new();
+            let mut q = stmt.query([])?;
+            while let Some(r) = q.next()? {
+                let mut row = Vec::new();
+                for c in 0..cols {
+                    let (tag, bytes): (u8, Vec<u8>) = match r.get_ref(c)? {
+                        ValueRef::Null => (0, Vec::new()),
+                        ValueRef::Integer(i) => (1, i.to_be_bytes().to_vec()),
+                        ValueRef::Real(f) => (2, f.to_be_bytes().to_vec()),
+                        ValueRef::Text(t) => (3, t.to_vec()),
+                        ValueRef::Blob(b) => (4, b.to_vec()),
+                    };
+                    row.push(tag);
+                    row.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+                    row.extend_from_slice(&bytes);
+                }
+                rows.push(row);
+            }
+            rows.sort();
+            ctx.update(name.as_bytes());
+            ctx.update(&(rows.len() as u64).to_be_bytes());
+            for row in rows {
+                ctx.update(&row);
+            }
+        }
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.finish().as_ref());
+        Ok(vigil_model::Sha256(out))
+    }
+
     /// Full-text search over incidents, parties and log entries; newest matches first, one hit
     /// per incident.
     pub fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>> {
         search::search(&self.conn, query, limit)
     }
+}
+
+fn custody_created(
+    tx: &rusqlite::Transaction<'_>,
+    keys: &DeviceKeys,
+    device: DeviceId,
+    now: DateTime<FixedOffset>,
+    incident: &Incident,
+) -> Result<()> {
+    seal::append_custody(
+        tx,
+        keys,
+        device,
+        now,
+        CustodyKind::Created,
+        &incident.id.to_string(),
+        serde_json::json!({}),
+    )
 }
 
 pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {

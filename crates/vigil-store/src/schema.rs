@@ -100,6 +100,85 @@ const MIGRATIONS: &[&str] = &[
         tokenize = 'unicode61 remove_diacritics 2'
     );
     "#,
+    // 2: identities, sealed revisions and the custody log (see docs/vault-format.md).
+    r#"
+    -- This vault's own device identity (Ed25519 signing key, age identity); one row.
+    CREATE TABLE device_keys (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        device BLOB NOT NULL,
+        secret BLOB NOT NULL,
+        created_at TEXT NOT NULL
+    ) STRICT;
+
+    -- The organisation this vault created or joined: the signed profile, and the org's
+    -- secret keys when this vault is HQ. One row.
+    CREATE TABLE org (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        org_id TEXT NOT NULL,
+        profile TEXT NOT NULL,
+        secret BLOB,
+        joined_at TEXT NOT NULL
+    ) STRICT;
+
+    -- Devices whose signatures this vault has accepted, with the keys first seen for them.
+    CREATE TABLE known_devices (
+        device BLOB PRIMARY KEY,
+        sign_pk BLOB NOT NULL,
+        age_recipient TEXT NOT NULL,
+        first_seen TEXT NOT NULL
+    ) STRICT;
+
+    -- Sealed revisions: canonical JSON, its SHA-256 and the device's signature over it.
+    -- Append-only; each device's revisions form a hash chain (device_seq 1, 2, 3 ...).
+    CREATE TABLE revisions (
+        id BLOB PRIMARY KEY,
+        incident BLOB NOT NULL REFERENCES incidents (id),
+        device BLOB NOT NULL,
+        device_seq INTEGER NOT NULL,
+        prev_hash BLOB,
+        amends BLOB,
+        sealed_at TEXT NOT NULL,
+        doc BLOB NOT NULL,
+        hash BLOB NOT NULL,
+        sig BLOB NOT NULL,
+        imported INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (device, device_seq)
+    ) STRICT;
+    CREATE INDEX revisions_by_incident ON revisions (incident);
+    CREATE TRIGGER revisions_append_only_update BEFORE UPDATE ON revisions
+    BEGIN SELECT RAISE(ABORT, 'sealed revisions are never rewritten'); END;
+    CREATE TRIGGER revisions_append_only_delete BEFORE DELETE ON revisions
+    BEGIN SELECT RAISE(ABORT, 'sealed revisions are never rewritten'); END;
+
+    -- Which bundle carried which revision out of this vault.
+    CREATE TABLE revision_exports (
+        revision BLOB NOT NULL REFERENCES revisions (id),
+        bundle TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (revision, bundle)
+    ) STRICT, WITHOUT ROWID;
+
+    -- The custody log: created, sealed, exported and imported events, hash-chained per device
+    -- and signed by it. Append-only.
+    CREATE TABLE custody_log (
+        id BLOB PRIMARY KEY,
+        device BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        event TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        details TEXT NOT NULL,
+        prev_hash BLOB,
+        doc BLOB NOT NULL,
+        hash BLOB NOT NULL,
+        sig BLOB NOT NULL,
+        UNIQUE (device, seq)
+    ) STRICT;
+    CREATE TRIGGER custody_log_append_only_update BEFORE UPDATE ON custody_log
+    BEGIN SELECT RAISE(ABORT, 'the custody log is append-only'); END;
+    CREATE TRIGGER custody_log_append_only_delete BEFORE DELETE ON custody_log
+    BEGIN SELECT RAISE(ABORT, 'the custody log is append-only'); END;
+    "#,
 ];
 
 /// The schema version this build writes.

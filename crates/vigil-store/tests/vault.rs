@@ -329,3 +329,44 @@ proptest! {
         prop_assert_eq!(v.count_incidents().unwrap(), incidents.len() as u64);
     }
 }
+
+#[test]
+fn attachment_reader_streams_and_detects_tampering() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v");
+    let mut v = new_vault(&path);
+    let inc = sample("Reader");
+    v.create_incident(&inc).unwrap();
+    let data: Vec<u8> = (0..700_000u32).map(|i| (i % 253) as u8).collect();
+    let meta = v
+        .add_attachment(inc.id, "v.bin", "application/octet-stream", &data[..], None)
+        .unwrap();
+    let mut out = Vec::new();
+    v.attachment_reader(meta.id)
+        .unwrap()
+        .read_to_end(&mut out)
+        .unwrap();
+    assert_eq!(out, data);
+    // Flip one byte in one chunk: the reader fails, with the store's error inside.
+    let chunk = std::fs::read_dir(path.join("blobs"))
+        .unwrap()
+        .flatten()
+        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
+        .next()
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&chunk).unwrap();
+    bytes[100] ^= 1;
+    std::fs::write(&chunk, bytes).unwrap();
+    let err = v
+        .attachment_reader(meta.id)
+        .unwrap()
+        .read_to_end(&mut Vec::new())
+        .unwrap_err();
+    let inner = err.get_ref().and_then(|e| e.downcast_ref::<StoreError>());
+    assert!(
+        matches!(inner, Some(StoreError::TamperedAttachment { .. })),
+        "{err}"
+    );
+}

@@ -1,0 +1,276 @@
+//! A monitor's vault exports; HQ's vault imports: everything arrives, verified, once.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use vigil_crypto::Passphrase;
+use vigil_crypto::kdf::KdfParams;
+use vigil_exchange::{ExchangeError, Selection, export, import, verify_extracted};
+use vigil_model::{Incident, IncidentId, Party, PartyId, PartyKind, Precision, Role};
+use vigil_store::{KdfChoice, SystemClock, Vault};
+
+struct World {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    hq: Vault,
+    monitor: Vault,
+}
+
+fn pass() -> Passphrase {
+    Passphrase::new("pass".into())
+}
+
+fn vault(path: &Path) -> Vault {
+    Vault::create(
+        path,
+        &pass(),
+        KdfChoice::Params(KdfParams::FLOOR),
+        Arc::new(SystemClock),
+    )
+    .unwrap()
+}
+
+fn world() -> World {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let mut hq = vault(&root.join("hq"));
+    let mut monitor = vault(&root.join("monitor"));
+    let profile = hq.create_org("Coalition HQ", 2).unwrap();
+    monitor.join_org(&profile.to_json_pretty()).unwrap();
+    World {
+        _tmp: tmp,
+        root,
+        hq,
+        monitor,
+    }
+}
+
+fn sealed_incident(v: &mut Vault, title: &str, attachment: &[u8]) -> IncidentId {
+    let mut inc = Incident::new(IncidentId::new(), title, v.now());
+    inc.summary = "Nine men broke into the lawyers' meeting.".into();
+    inc.parties.push(Party::new(
+        PartyId::new(),
+        PartyKind::Group {
+            name: String::new(),
+            description: "unknown individuals".into(),
+            unit: "individuals".into(),
+            size: Some(9),
+            size_precision: Precision::Exact,
+        },
+        vec![Role::Perpetrator],
+    ));
+    v.create_incident(&inc).unwrap();
+    v.append_log(inc.id, "10:30 nine men enter", true).unwrap();
+    v.append_log(inc.id, "10:41 they name their movement", false)
+        .unwrap();
+    v.add_attachment(inc.id, "note.txt", "text/plain", attachment, None)
+        .unwrap();
+    v.seal(inc.id).unwrap();
+    inc.id
+}
+
+fn attachment_bytes(v: &Vault, incident: IncidentId) -> Vec<Vec<u8>> {
+    v.attachments(incident)
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let mut out = Vec::new();
+            v.read_attachment(a.id, &mut out).unwrap();
+            out
+        })
+        .collect()
+}
+
+#[test]
+fn round_trip_every_field_and_import_three_times() {
+    let mut w = world();
+    let big: Vec<u8> = (0..1_000_000u32).map(|i| (i % 241) as u8).collect();
+    let id = sealed_incident(&mut w.monitor, "Meeting broken up", &big);
+    let bundle = w.root.join("usb.vigil");
+    let report = export(&mut w.monitor, &Selection::Unsent, &bundle).unwrap();
+    assert_eq!((report.revisions, report.attachments), (1, 1));
+    // Nothing left unsent.
+    assert!(matches!(
+        export(
+            &mut w.monitor,
+            &Selection::Unsent,
+            &w.root.join("again.vigil")
+        ),
+        Err(ExchangeError::NothingToExport)
+    ));
+
+    let first = import(&mut w.hq, &bundle).unwrap();
+    assert_eq!((first.applied, first.attachments), (1, 1));
+    assert_eq!(
+        w.hq.incident(id).unwrap().to_json(),
+        w.monitor.incident(id).unwrap().to_json()
+    );
+    assert_eq!(
+        w.hq.log_entries(id).unwrap(),
+        w.monitor.log_entries(id).unwrap()
+    );
+    assert_eq!(attachment_bytes(&w.hq, id), vec![big]);
+    w.hq.verify_chain().unwrap();
+
+    let digest = w.hq.content_digest().unwrap();
+    for _ in 0..2 {
+        let again = import(&mut w.hq, &bundle).unwrap();
+        assert_eq!((again.applied, again.skipped, again.attachments), (0, 1, 0));
+        assert_eq!(w.hq.content_digest().unwrap(), digest, "nothing changes");
+    }
+    // The monitor can restore from its own bundle (encrypted to itself too).
+    let mut restored = vault(&w.root.join("restored"));
+    let r = import(&mut restored, &bundle).unwrap_err();
+    assert_eq!(
+        r.code(),
+        "bundle.not_for_us",
+        "a vault that is not the exporting device or HQ cannot open it"
+    );
+}
+
+#[test]
+fn overlapping_bundles_and_amendments_apply_once() {
+    let mut w = world();
+    let a = sealed_incident(&mut w.monitor, "First", b"one");
+    let b1 = w.root.join("b1.vigil");
+    export(&mut w.monitor, &Selection::Unsent, &b1).unwrap();
+    let mut next = w.monitor.incident(a).unwrap();
+    next.title = "First, amended".into();
+    w.monitor.amend(a, &next).unwrap();
+    let b2 = w.root.join("b2.vigil");
+    export(&mut w.monitor, &Selection::All, &b2).unwrap();
+    import(&mut w.hq, &b2).unwrap();
+    let digest = w.hq.content_digest().unwrap();
+    let r = import(&mut w.hq, &b1).unwrap();
+    assert_eq!(r.applied, 0);
+    assert_eq!(w.hq.content_digest().unwrap(), digest);
+    assert_eq!(w.hq.incident(a).unwrap().title, "First, amended");
+}
+
+#[test]
+fn a_bundle_missing_an_earlier_revision_is_a_broken_chain() {
+    let mut w = world();
+    let a = sealed_incident(&mut w.monitor, "One", b"1");
+    export(
+        &mut w.monitor,
+        &Selection::Unsent,
+        &w.root.join("first.vigil"),
+    )
+    .unwrap();
+    let b = sealed_incident(&mut w.monitor, "Two", b"2");
+    let second = w.root.join("second.vigil");
+    export(&mut w.monitor, &Selection::Incidents(vec![b]), &second).unwrap();
+    let digest = w.hq.content_digest().unwrap();
+    let err = import(&mut w.hq, &second).unwrap_err();
+    assert_eq!(err.code(), "bundle.broken_chain", "{err}");
+    assert_eq!(w.hq.content_digest().unwrap(), digest);
+    let _ = a;
+}
+
+#[test]
+fn bundles_for_another_organisation_are_not_for_us() {
+    let mut w = world();
+    sealed_incident(&mut w.monitor, "One", b"1");
+    let bundle = w.root.join("b.vigil");
+    export(&mut w.monitor, &Selection::Unsent, &bundle).unwrap();
+    let mut other = vault(&w.root.join("other-hq"));
+    other.create_org("Another org", 1).unwrap();
+    let digest = other.content_digest().unwrap();
+    let err = import(&mut other, &bundle).unwrap_err();
+    assert_eq!(err.code(), "bundle.not_for_us", "{err}");
+    assert_eq!(other.content_digest().unwrap(), digest);
+}
+
+#[test]
+fn damaged_bundles_change_nothing() {
+    let mut w = world();
+    sealed_incident(&mut w.monitor, "One", &[5u8; 300_000]);
+    let bundle = w.root.join("b.vigil");
+    export(&mut w.monitor, &Selection::Unsent, &bundle).unwrap();
+    let good = std::fs::read(&bundle).unwrap();
+    let digest = w.hq.content_digest().unwrap();
+    let blobs = |v: &Vault| walk(&v.dir().join("blobs"));
+    let before = blobs(&w.hq);
+    let bad = w.root.join("bad.vigil");
+    let mut cases = 0;
+    for offset in (0..good.len()).step_by(good.len() / 23 + 1) {
+        let mut b = good.clone();
+        b[offset] ^= 0x40;
+        std::fs::write(&bad, &b).unwrap();
+        assert!(import(&mut w.hq, &bad).is_err(), "flip at {offset}");
+        cases += 1;
+    }
+    for cut in [10, 100, good.len() / 3, good.len() / 2, good.len() - 17] {
+        std::fs::write(&bad, &good[..cut]).unwrap();
+        assert!(import(&mut w.hq, &bad).is_err(), "cut at {cut}");
+        cases += 1;
+    }
+    assert!(cases >= 25);
+    assert_eq!(w.hq.content_digest().unwrap(), digest);
+    assert_eq!(blobs(&w.hq), before, "no staged chunk is left behind");
+    import(&mut w.hq, &bundle).unwrap();
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.path().is_dir() {
+                out.extend(walk(&e.path()));
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// An archivist's path: the Debian `age` tool and `tar`, then `vigil verify` on the folder.
+#[test]
+fn the_age_cli_and_tar_open_a_bundle_and_the_extracted_manifest_verifies() {
+    let mut w = world();
+    let id = sealed_incident(&mut w.monitor, "For the archive", b"archived evidence");
+    let bundle = w.root.join("b.vigil");
+    export(&mut w.monitor, &Selection::Unsent, &bundle).unwrap();
+    let identity = w.root.join("hq-identity.txt");
+    std::fs::write(&identity, w.hq.org_identity_file(0).unwrap().as_bytes()).unwrap();
+    let tar = w.root.join("b.tar");
+    let status = std::process::Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(&identity)
+        .arg("-o")
+        .arg(&tar)
+        .arg(&bundle)
+        .status()
+        .expect("the age command is installed by scripts/setup");
+    assert!(status.success());
+    let out = w.root.join("extracted");
+    std::fs::create_dir(&out).unwrap();
+    assert!(
+        std::process::Command::new("tar")
+            .arg("-xf")
+            .arg(&tar)
+            .arg("-C")
+            .arg(&out)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let proof = verify_extracted(&out).unwrap();
+    assert_eq!(proof.revisions.len(), 1);
+    assert_eq!(proof.revisions[0].incident, id.to_string());
+    assert_eq!(proof.attachments.len(), 1);
+    // Change one byte of the extracted attachment: verification fails.
+    let att = walk(&out.join("vigil-bundle/attachments"))[0].clone();
+    let mut bytes = std::fs::read(&att).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&att, bytes).unwrap();
+    assert_eq!(
+        verify_extracted(&out).unwrap_err().code(),
+        "bundle.tampered"
+    );
+}

@@ -1,0 +1,338 @@
+//! Sealed revisions, the custody log, organisations and applying received revisions.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset};
+use vigil_crypto::Passphrase;
+use vigil_crypto::kdf::KdfParams;
+use vigil_crypto::sign::AgeIdentity;
+use vigil_model::{Incident, IncidentId, IncidentStatus};
+use vigil_store::{
+    CustodyKind, FixedClock, JoinOutcome, KdfChoice, Revision, StoreError, SystemClock, Vault,
+};
+
+fn pass() -> Passphrase {
+    Passphrase::new("test passphrase".to_owned())
+}
+
+fn t0() -> DateTime<FixedOffset> {
+    DateTime::parse_from_rfc3339("2019-05-23T10:30:00+06:00").unwrap()
+}
+
+fn new_vault(dir: &Path) -> Vault {
+    Vault::create(
+        dir,
+        &pass(),
+        KdfChoice::Params(KdfParams::FLOOR),
+        Arc::new(FixedClock::new(t0())),
+    )
+    .unwrap()
+}
+
+fn reopen(dir: &Path) -> Vault {
+    Vault::open(dir, &pass(), Arc::new(SystemClock)).unwrap()
+}
+
+fn incident(v: &mut Vault, title: &str) -> IncidentId {
+    let mut i = Incident::new(IncidentId::new(), title, t0());
+    i.summary = "Nine men broke into the meeting".into();
+    v.create_incident(&i).unwrap();
+    v.append_log(i.id, "Police arrived at 10:40", false)
+        .unwrap();
+    i.id
+}
+
+/// A raw connection to the vault's database, as an attacker with the key would have, with
+/// the append-only triggers dropped.
+fn raw(dir: &Path) -> rusqlite::Connection {
+    let key = Vault::unwrap_key(dir, &pass()).unwrap();
+    let conn = rusqlite::Connection::open(dir.join("vault.db")).unwrap();
+    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", &*key.expose_hex()))
+        .unwrap();
+    conn.execute_batch(
+        "DROP TRIGGER revisions_append_only_update; DROP TRIGGER revisions_append_only_delete;",
+    )
+    .unwrap();
+    conn
+}
+
+#[test]
+fn sealing_round_trip_and_sealed_incidents_refuse_updates() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v");
+    let mut v = new_vault(&path);
+    let id = incident(&mut v, "Meeting broken up");
+    let rev = v.seal(id).unwrap();
+    assert_eq!(rev.device, v.device());
+    assert_eq!(rev.device_seq, 1);
+    assert_eq!(rev.prev_hash, None);
+    assert_eq!(rev.amends, None);
+
+    let verified = rev.verify().unwrap();
+    let doc = verified.document();
+    assert_eq!(doc.incident.title, "Meeting broken up");
+    assert_eq!(doc.incident.status, IncidentStatus::Sealed);
+    assert_eq!(doc.log.len(), 1);
+    assert_eq!(doc.device_keys, v.device_public());
+    assert_eq!(doc.canonical_bytes(), rev.doc);
+
+    let mut inc = v.incident(id).unwrap();
+    assert!(inc.is_sealed());
+    inc.title = "changed".into();
+    assert!(matches!(
+        v.update_incident(&inc),
+        Err(StoreError::Sealed(_))
+    ));
+    assert!(matches!(v.seal(id), Err(StoreError::Sealed(_))));
+    v.close().unwrap();
+
+    let v = reopen(&path);
+    assert_eq!(v.revisions(id).unwrap(), vec![rev.clone()]);
+    assert_eq!(v.unsent_revisions().unwrap(), vec![rev]);
+    v.verify_chain().unwrap();
+    let kinds: Vec<CustodyKind> = v
+        .custody_log()
+        .unwrap()
+        .iter()
+        .map(|e| e.doc.event)
+        .collect();
+    assert_eq!(kinds, vec![CustodyKind::Created, CustodyKind::Sealed]);
+}
+
+#[test]
+fn amendments_chain_and_nothing_sealed_is_rewritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut v = new_vault(&dir.path().join("v"));
+    let a = incident(&mut v, "First");
+    let b = incident(&mut v, "Second");
+    let mut inc = v.incident(a).unwrap();
+    assert!(matches!(v.amend(a, &inc), Err(StoreError::NotSealed(_))));
+    let r1 = v.seal(a).unwrap();
+    let r2 = v.seal(b).unwrap();
+    inc.title = "First, corrected".into();
+    let r3 = v.amend(a, &inc).unwrap();
+    assert_eq!(r2.prev_hash, Some(r1.hash));
+    assert_eq!(r3.prev_hash, Some(r2.hash));
+    assert_eq!(r3.amends, Some(r1.id));
+    assert_eq!(r3.device_seq, 3);
+    assert_eq!(v.incident(a).unwrap().title, "First, corrected");
+    assert_eq!(v.revisions(a).unwrap(), vec![r1.clone(), r3.clone()]);
+    assert_eq!(
+        v.revisions(a).unwrap()[0]
+            .document()
+            .unwrap()
+            .incident
+            .title,
+        "First"
+    );
+    v.verify_chain().unwrap();
+
+    v.mark_exported(&[r1.id, r2.id], "bundle-1").unwrap();
+    assert_eq!(v.unsent_revisions().unwrap(), vec![r3]);
+    assert_eq!(
+        v.custody_log().unwrap().last().unwrap().doc.event,
+        CustodyKind::Exported
+    );
+    v.verify_chain().unwrap();
+}
+
+fn sealed_three(path: &Path) -> Vec<Revision> {
+    let mut v = new_vault(path);
+    let mut revs = Vec::new();
+    for t in ["one", "two", "three"] {
+        let id = incident(&mut v, t);
+        revs.push(v.seal(id).unwrap());
+    }
+    v.verify_chain().unwrap();
+    v.close().unwrap();
+    revs
+}
+
+fn chain_error(path: &Path) -> StoreError {
+    reopen(path).verify_chain().unwrap_err()
+}
+
+#[test]
+fn a_tampered_revision_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v");
+    let revs = sealed_three(&path);
+    let conn = raw(&path);
+    let doc = String::from_utf8(revs[1].doc.clone())
+        .unwrap()
+        .replace("two", "TWO");
+    conn.execute(
+        "UPDATE revisions SET doc = ?1 WHERE id = ?2",
+        rusqlite::params![doc.as_bytes(), revs[1].id.0.as_bytes().as_slice()],
+    )
+    .unwrap();
+    drop(conn);
+    let e = chain_error(&path);
+    assert_eq!(e.code(), "chain_broken", "{e}");
+}
+
+#[test]
+fn a_removed_revision_is_detected_even_the_newest() {
+    for victim in [1usize, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v");
+        let revs = sealed_three(&path);
+        let conn = raw(&path);
+        conn.execute(
+            "DELETE FROM revisions WHERE id = ?1",
+            [revs[victim].id.0.as_bytes().as_slice()],
+        )
+        .unwrap();
+        drop(conn);
+        assert_eq!(chain_error(&path).code(), "chain_broken");
+    }
+}
+
+#[test]
+fn a_reordered_revision_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v");
+    let revs = sealed_three(&path);
+    let conn = raw(&path);
+    // Swap the chain positions of revisions 2 and 3.
+    conn.execute_batch(&format!(
+        "UPDATE revisions SET device_seq = -1 WHERE id = x'{b}';
+         UPDATE revisions SET device_seq = 2 WHERE id = x'{c}';
+         UPDATE revisions SET device_seq = 3 WHERE id = x'{b}';",
+        b = hex::encode(revs[1].id.0.as_bytes()),
+        c = hex::encode(revs[2].id.0.as_bytes()),
+    ))
+    .unwrap();
+    drop(conn);
+    assert_eq!(chain_error(&path).code(), "chain_broken");
+}
+
+#[test]
+fn org_create_join_and_identity_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hq = new_vault(&dir.path().join("hq"));
+    let mut monitor = new_vault(&dir.path().join("monitor"));
+    assert!(matches!(monitor.org_keys(), Err(StoreError::NoOrg)));
+    assert!(monitor.hq_recipients().unwrap().is_empty());
+
+    let profile = hq.create_org("Human Rights Centre", 2).unwrap();
+    let text = profile.to_json_pretty();
+    assert_eq!(
+        vigil_store::OrgProfile::parse_and_verify(&text).unwrap(),
+        profile
+    );
+    assert!(matches!(
+        hq.create_org("Again", 1),
+        Err(StoreError::AlreadyInOrg { .. })
+    ));
+    assert_eq!(profile.hq_recipients.len(), 2);
+
+    let (joined, outcome) = monitor.join_org(&text).unwrap();
+    assert_eq!(outcome, JoinOutcome::Joined);
+    assert_eq!(joined, profile);
+    assert_eq!(monitor.join_org(&text).unwrap().1, JoinOutcome::Unchanged);
+    assert_eq!(monitor.hq_recipients().unwrap(), profile.hq_recipients);
+    assert!(matches!(monitor.org_keys(), Err(StoreError::NotHq)));
+
+    // Tampered: the name changed after signing.
+    let tampered = text.replace("Human Rights Centre", "Human Rights Centrе");
+    let mut other = new_vault(&dir.path().join("other"));
+    let e = other.join_org(&tampered).unwrap_err();
+    assert_eq!(e.code(), "bad_signature");
+    assert!(other.org_profile().unwrap().is_none());
+    assert_eq!(other.join_org("{}").unwrap_err().code(), "bad_profile");
+
+    // Another organisation is refused by a vault that already joined one.
+    let mut hq2 = new_vault(&dir.path().join("hq2"));
+    let p2 = hq2.create_org("Another", 1).unwrap();
+    assert!(matches!(
+        monitor.join_org(&p2.to_json_pretty()),
+        Err(StoreError::AlreadyInOrg { .. })
+    ));
+
+    let file = hq.org_identity_file(1).unwrap();
+    let lines: Vec<&str> = file.lines().collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0].starts_with("# created: "));
+    assert_eq!(
+        lines[1],
+        format!("# public key: {}", profile.hq_recipients[1])
+    );
+    let id = AgeIdentity::from_str(lines[2]).unwrap();
+    assert_eq!(id.to_public().to_string(), profile.hq_recipients[1]);
+    assert_eq!(hq.org_identities().unwrap().len(), 2);
+    assert!(hq.org_identity_file(2).is_err());
+}
+
+#[test]
+fn applying_revisions_is_idempotent_and_conflicts_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut monitor = new_vault(&dir.path().join("monitor"));
+    let a = incident(&mut monitor, "Detention at the border");
+    monitor.append_log(a, "Second note", true).unwrap();
+    let r1 = monitor.seal(a).unwrap();
+    let mut inc = monitor.incident(a).unwrap();
+    inc.summary = "Amended summary".into();
+    let r2 = monitor.amend(a, &inc).unwrap();
+
+    let mut hq = new_vault(&dir.path().join("hq"));
+    let verified: Vec<_> = [&r2, &r1].iter().map(|r| r.verify().unwrap()).collect();
+    let before = hq.content_digest().unwrap();
+    let report = hq.apply_revisions(&verified).unwrap();
+    assert_eq!(report.applied, vec![r1.id, r2.id]);
+    assert_eq!(report.new_devices, vec![monitor.device()]);
+    let after_first = hq.content_digest().unwrap();
+    assert_ne!(before, after_first);
+
+    let got = hq.incident(a).unwrap();
+    assert!(got.is_sealed());
+    assert_eq!(got.summary, "Amended summary");
+    assert_eq!(hq.log_entries(a).unwrap(), monitor.log_entries(a).unwrap());
+    assert_eq!(hq.revisions(a).unwrap(), vec![r1.clone(), r2.clone()]);
+    hq.verify_chain().unwrap();
+
+    let again = hq.apply_revisions(&verified).unwrap();
+    assert!(again.applied.is_empty());
+    assert_eq!(again.skipped.len(), 2);
+    assert_eq!(hq.content_digest().unwrap(), after_first);
+
+    // Same id, different content (signed by some other key): refused, nothing changed.
+    let keys = vigil_crypto::sign::DeviceKeys::generate().unwrap();
+    let mut doc = r1.document().unwrap();
+    doc.incident.summary = "Rewritten".into();
+    doc.device_keys = keys.public();
+    let bytes = doc.canonical_bytes();
+    let sig = keys.sign(&vigil_crypto::sign::sha256(&bytes));
+    let v = Revision::from_signed(bytes, sig).unwrap().verify().unwrap();
+    let e = hq.apply_revisions(&[v]).unwrap_err();
+    assert_eq!(e.code(), "revision_conflict");
+    assert_eq!(hq.content_digest().unwrap(), after_first);
+
+    // A known device presenting another key is refused too.
+    let mut doc = r1.document().unwrap();
+    doc.id = vigil_store::RevisionId::new();
+    doc.device_seq = 9;
+    doc.device_keys = keys.public();
+    let bytes = doc.canonical_bytes();
+    let sig = keys.sign(&vigil_crypto::sign::sha256(&bytes));
+    let v = Revision::from_signed(bytes, sig).unwrap().verify().unwrap();
+    assert_eq!(
+        hq.apply_revisions(&[v]).unwrap_err().code(),
+        "device_key_conflict"
+    );
+    assert_eq!(hq.content_digest().unwrap(), after_first);
+}
+
+#[test]
+fn a_forged_signature_does_not_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut v = new_vault(&dir.path().join("v"));
+    let id = incident(&mut v, "x");
+    let mut rev = v.seal(id).unwrap();
+    rev.sig.0[0] ^= 1;
+    assert_eq!(rev.verify().unwrap_err().code(), "bad_signature");
+}

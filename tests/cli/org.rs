@@ -1,0 +1,107 @@
+//! Organisations and sealing from the command line: `org create/join/identity`, `seal`.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::common::*;
+
+#[test]
+fn org_create_join_identity_and_seal() {
+    let hq = Env::new();
+    hq.init();
+    let profile = hq.root.path().join("org-profile.json");
+    let created: serde_json::Value = serde_json::from_str(&hq.ok(&[
+        "--json",
+        "org",
+        "create",
+        "--name",
+        "Human Rights Centre",
+        "--profile-out",
+        profile.to_str().unwrap(),
+    ]))
+    .unwrap();
+    let recipient = created["hq_recipients"][0].as_str().unwrap().to_owned();
+    assert!(recipient.starts_with("age1"));
+    let text = std::fs::read_to_string(&profile).unwrap();
+    let p: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(p["format"], "vigil-org-profile");
+    assert_eq!(p["version"], 1);
+    assert_eq!(p["org_id"], created["id"]);
+    assert_eq!(p["server"], serde_json::Value::Null);
+    assert_eq!(p["signature"].as_str().unwrap().len(), 128);
+
+    // A second organisation in the same vault is refused.
+    let again = hq.run(&[
+        "--json",
+        "org",
+        "create",
+        "--name",
+        "Other",
+        "--profile-out",
+        hq.root.path().join("other.json").to_str().unwrap(),
+    ]);
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(json_error_code(&again), "already_in_org");
+
+    // The HQ reader identity, in age-keygen's format, private, with a warning.
+    let ident = hq.root.path().join("hq-reader.txt");
+    let out = hq.run(&["org", "identity", "--out", ident.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("can read every bundle"));
+    let mode = std::fs::metadata(&ident).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let body = std::fs::read_to_string(&ident).unwrap();
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0].starts_with("# created: "));
+    assert_eq!(lines[1], format!("# public key: {recipient}"));
+    assert!(lines[2].starts_with("AGE-SECRET-KEY-1"));
+    // Never overwritten.
+    let twice = hq.run(&["org", "identity", "--out", ident.to_str().unwrap()]);
+    assert!(!twice.status.success());
+
+    // A monitor joins; joining again is a no-op; a tampered profile is refused.
+    let monitor = Env::new();
+    monitor.init();
+    let joined: serde_json::Value =
+        serde_json::from_str(&monitor.ok(&["--json", "org", "join", profile.to_str().unwrap()]))
+            .unwrap();
+    assert_eq!(joined["outcome"], "joined");
+    assert_eq!(joined["id"], created["id"]);
+    let joined: serde_json::Value =
+        serde_json::from_str(&monitor.ok(&["--json", "org", "join", profile.to_str().unwrap()]))
+            .unwrap();
+    assert_eq!(joined["outcome"], "unchanged");
+    let no_keys = monitor.run(&[
+        "--json",
+        "org",
+        "identity",
+        "--out",
+        monitor.root.path().join("x").to_str().unwrap(),
+    ]);
+    assert_eq!(json_error_code(&no_keys), "not_hq");
+
+    let forged = monitor.root.path().join("forged.json");
+    std::fs::write(
+        &forged,
+        text.replace("Human Rights Centre", "Human Rights Centr"),
+    )
+    .unwrap();
+    let fresh = Env::new();
+    fresh.init();
+    let bad = fresh.run(&["--json", "org", "join", forged.to_str().unwrap()]);
+    assert_eq!(json_error_code(&bad), "bad_signature");
+
+    // Sealing: JSON names the revision, its hash and the device; the incident is sealed.
+    let id = monitor.new_incident("Detention at the border");
+    let sealed: serde_json::Value =
+        serde_json::from_str(&monitor.ok(&["--json", "seal", &id])).unwrap();
+    assert_eq!(sealed["incident"], id.as_str());
+    assert_eq!(sealed["hash"].as_str().unwrap().len(), 64);
+    assert_eq!(sealed["device_seq"], 1);
+    assert!(sealed["device"].is_string() && sealed["id"].is_string());
+    let list: serde_json::Value =
+        serde_json::from_str(&monitor.ok(&["--json", "list", "--status", "sealed"])).unwrap();
+    assert_eq!(list[0]["id"], id.as_str());
+    let twice = monitor.run(&["--json", "seal", &id]);
+    assert_eq!(json_error_code(&twice), "sealed");
+}
