@@ -73,20 +73,32 @@ fn sigkill_at_random_moments_loses_nothing_committed() {
             }
         });
         let stdout = child.stdout.take().unwrap();
+        let (first_tx, first_rx) = std::sync::mpsc::channel();
         let reader = thread::spawn(move || {
             let mut ids = Vec::new();
             for line in BufReader::new(stdout).lines() {
                 match line {
-                    Ok(l) if !l.trim().is_empty() => ids.push(l.trim().to_owned()),
+                    Ok(l) if !l.trim().is_empty() => {
+                        if ids.is_empty() {
+                            let _ = first_tx.send(());
+                        }
+                        ids.push(l.trim().to_owned());
+                    }
                     _ => break,
                 }
             }
             ids
         });
-        // Unlocking takes ~0.1-0.3 s; kill anywhere from before the vault is open to well
-        // into the stream of commits.
-        let delay = 20 + rng.next() % 600;
-        thread::sleep(Duration::from_millis(delay));
+        if round % 2 == 0 {
+            // Anywhere from before the vault is open (unlocking takes ~0.1-0.3 s) to well into
+            // the stream of commits.
+            thread::sleep(Duration::from_millis(20 + rng.next() % 600));
+        } else {
+            // Once commits are flowing, at a random moment among them, however slow the
+            // machine is today.
+            let _ = first_rx.recv_timeout(Duration::from_secs(30));
+            thread::sleep(Duration::from_millis(rng.next() % 150));
+        }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let ids = reader.join().unwrap();
