@@ -582,7 +582,20 @@ impl Vault {
         let tx = self.conn.transaction()?;
         for i in incidents {
             sql::insert_incident(&tx, i)?;
-            custody_created(&tx, &self.keys, self.device, self.clock.now(), i)?;
+        }
+        // One signed custody event for the batch, naming every incident in it (a signature per
+        // incident would cost more than the inserts themselves).
+        if !incidents.is_empty() {
+            let ids: Vec<String> = incidents.iter().map(|i| i.id.to_string()).collect();
+            seal::append_custody(
+                &tx,
+                &self.keys,
+                self.device,
+                self.clock.now(),
+                CustodyKind::Created,
+                &format!("{} incidents", ids.len()),
+                serde_json::json!({ "incidents": ids }),
+            )?;
         }
         tx.commit()?;
         Ok(())
