@@ -302,10 +302,21 @@ pub fn export(vault: &mut Vault, selection: &Selection, dest: &Path) -> Result<E
             match content {
                 Content::Bytes(b) => w.add_entry(&entry.path, entry.size, &mut &b[..])?,
                 Content::Attachment(id) => {
-                    let mut r = v
+                    let r = v
                         .attachment_reader(*id)
                         .map_err(|e| BundleError::Io(std::io::Error::other(e.to_string())))?;
-                    w.add_entry(&entry.path, entry.size, &mut r)?;
+                    // Two stages on two cores: one thread decrypts and checks the vault's
+                    // chunks while this one hashes, archives, encrypts and writes.
+                    std::thread::scope(|scope| -> vigil_bundle::Result<()> {
+                        let (tx, rx) = std::sync::mpsc::sync_channel(PIPE_DEPTH);
+                        scope.spawn(move || pump(r, tx));
+                        let mut piped = ChannelReader {
+                            rx,
+                            buf: Vec::new(),
+                            pos: 0,
+                        };
+                        w.add_entry(&entry.path, entry.size, &mut piped)
+                    })?;
                 }
             }
         }
@@ -327,6 +338,63 @@ pub fn export(vault: &mut Vault, selection: &Selection, dest: &Path) -> Result<E
         attachments: attachments.len(),
         bytes: std::fs::metadata(dest)?.len(),
     })
+}
+
+/// Blocks in flight between the decrypting and the writing thread (constant memory:
+/// `PIPE_DEPTH` × [`PIPE_BLOCK`]).
+const PIPE_DEPTH: usize = 4;
+const PIPE_BLOCK: usize = 256 * 1024;
+
+/// Reads `r` to its end in blocks and sends them; an error is sent as the last message.
+fn pump(mut r: impl Read, tx: std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>) {
+    loop {
+        let mut block = vec![0u8; PIPE_BLOCK];
+        let mut n = 0;
+        while n < PIPE_BLOCK {
+            match r.read(&mut block[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
+        }
+        if n == 0 {
+            return;
+        }
+        block.truncate(n);
+        if tx.send(Ok(block)).is_err() {
+            return; // the writer stopped (it failed); nothing more to do
+        }
+    }
+}
+
+/// The receiving end of [`pump`], as a reader.
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.buf.len() {
+            match self.rx.recv() {
+                Ok(Ok(block)) => {
+                    self.buf = block;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 enum Content {
