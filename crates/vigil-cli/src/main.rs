@@ -608,7 +608,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 )
             };
             let mut vault = open()?;
-            let report = vigil_exchange::export(&mut vault, &selection, &to)?;
+            let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let mut shown = u64::MAX;
+            let mut progress = |done: u64, total: u64| {
+                let pct = (done * 100).checked_div(total).unwrap_or(100);
+                if tty && pct != shown {
+                    shown = pct;
+                    eprint!("\rExporting... {pct:3}%");
+                }
+            };
+            let report =
+                vigil_exchange::export_with_progress(&mut vault, &selection, &to, &mut progress)?;
+            if tty {
+                eprintln!("\rExporting... done; read back and verified.");
+            }
             vault.close()?;
             if cli.json {
                 println!("{}", serde_json::to_string(&report).unwrap_or_default());

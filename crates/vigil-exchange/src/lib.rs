@@ -207,6 +207,16 @@ fn identities(vault: &Vault) -> Vec<age::x25519::Identity> {
 
 /// Exports the selected revisions to `dest`, verifies the written file, and records the export.
 pub fn export(vault: &mut Vault, selection: &Selection, dest: &Path) -> Result<ExportReport> {
+    export_with_progress(vault, selection, dest, &mut |_, _| {})
+}
+
+/// [`export`], calling `progress(bytes done, bytes in all)` as entries are written.
+pub fn export_with_progress(
+    vault: &mut Vault,
+    selection: &Selection,
+    dest: &Path,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ExportReport> {
     let org = org_id(vault)?;
     let mut recipients: Vec<age::x25519::Recipient> = Vec::new();
     for r in vault.hq_recipients()? {
@@ -296,9 +306,12 @@ pub fn export(vault: &mut Vault, selection: &Selection, dest: &Path) -> Result<E
         entries.iter().map(|(e, _)| e.clone()).collect(),
     );
     let v: &Vault = vault;
+    let total = manifest.totals.bytes;
+    let mut done = 0u64;
     vigil_bundle::export_file(dest, &recipients, |w| {
         w.write_manifest(&manifest, &|bytes| v.device_sign(bytes))?;
         for (entry, content) in &entries {
+            progress(done, total);
             match content {
                 Content::Bytes(b) => w.add_entry(&entry.path, entry.size, &mut &b[..])?,
                 Content::Attachment(id) => {
@@ -315,11 +328,19 @@ pub fn export(vault: &mut Vault, selection: &Selection, dest: &Path) -> Result<E
                             buf: Vec::new(),
                             pos: 0,
                         };
-                        w.add_entry(&entry.path, entry.size, &mut piped)
+                        let mut counted = Counted {
+                            inner: &mut piped,
+                            base: done,
+                            total,
+                            progress: &mut *progress,
+                        };
+                        w.add_entry(&entry.path, entry.size, &mut counted)
                     })?;
                 }
             }
+            done += entry.size;
         }
+        progress(done, total);
         Ok(())
     })?;
     // Read the file back and check every byte before saying it is done.
@@ -368,6 +389,23 @@ fn pump(mut r: impl Read, tx: std::sync::mpsc::SyncSender<std::io::Result<Vec<u8
         if tx.send(Ok(block)).is_err() {
             return; // the writer stopped (it failed); nothing more to do
         }
+    }
+}
+
+/// Reports progress as bytes pass through (every block, which is at most a few per MiB).
+struct Counted<'a, R> {
+    inner: &'a mut R,
+    base: u64,
+    total: u64,
+    progress: &'a mut dyn FnMut(u64, u64),
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(out)?;
+        self.base += n as u64;
+        (self.progress)(self.base, self.total);
+        Ok(n)
     }
 }
 

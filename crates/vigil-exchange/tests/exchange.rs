@@ -89,8 +89,20 @@ fn round_trip_every_field_and_import_three_times() {
     let big: Vec<u8> = (0..1_000_000u32).map(|i| (i % 241) as u8).collect();
     let id = sealed_incident(&mut w.monitor, "Meeting broken up", &big);
     let bundle = w.root.join("usb.vigil");
-    let report = export(&mut w.monitor, &Selection::Unsent, &bundle).unwrap();
+    let mut seen: Vec<(u64, u64)> = Vec::new();
+    let report = vigil_exchange::export_with_progress(
+        &mut w.monitor,
+        &Selection::Unsent,
+        &bundle,
+        &mut |done, total| seen.push((done, total)),
+    )
+    .unwrap();
     assert_eq!((report.revisions, report.attachments), (1, 1));
+    // Progress only grows, and ends at the total, which covers the 1 MB attachment.
+    assert!(seen.windows(2).all(|p| p[0].0 <= p[1].0));
+    let (done, total) = *seen.last().unwrap();
+    assert_eq!(done, total);
+    assert!(total > 1_000_000);
     // Nothing left unsent.
     assert!(matches!(
         export(
