@@ -7,8 +7,8 @@
 use tauri::State;
 use tauri::ipc::{Channel, Response};
 use vigil_app::{
-    AppError, AppStatus, IncidentPage, IncidentView, ListRequest, SaveOutcome, Session, Settings,
-    TermView, VaultOverview,
+    AppError, AppStatus, ExportSummary, ImportSummary, IncidentPage, IncidentView, ListRequest,
+    SaveOutcome, Session, Settings, TermView, VaultOverview,
 };
 use vigil_model::{AttachmentMeta, Incident, LogEntry};
 use vigil_store::SearchHit;
@@ -105,4 +105,30 @@ pub async fn get_settings(s: State<'_, Session>) -> Res<Settings> {
 #[tauri::command]
 pub async fn save_settings(s: State<'_, Session>, settings: Settings) -> Res<Settings> {
     s.save_settings(settings)
+}
+
+#[tauri::command]
+pub async fn seal_incident(s: State<'_, Session>, id: String) -> Res<IncidentView> {
+    s.seal(&id)
+}
+
+#[tauri::command]
+pub async fn export_bundle(
+    s: State<'_, Session>,
+    folder: std::path::PathBuf,
+    on_progress: Channel<(u64, u64)>,
+) -> Res<ExportSummary> {
+    s.export_unsent(&folder, &mut |done, total| {
+        drop(on_progress.send((done, total)))
+    })
+}
+
+#[tauri::command]
+pub async fn import_bundle(s: State<'_, Session>, path: std::path::PathBuf) -> Res<ImportSummary> {
+    s.import_bundle(&path)
+}
+
+#[tauri::command]
+pub async fn removable_drives(s: State<'_, Session>) -> Res<Vec<String>> {
+    Ok(s.removable_drives())
 }

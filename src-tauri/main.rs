@@ -51,6 +51,10 @@ fn main() {
             commands::thesaurus,
             commands::get_settings,
             commands::save_settings,
+            commands::seal_incident,
+            commands::export_bundle,
+            commands::import_bundle,
+            commands::removable_drives,
         ])
         .setup(move |app| {
             // The window is declared in tauri.conf.json with `"create": false` and built here,

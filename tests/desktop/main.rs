@@ -13,6 +13,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod exchange;
 mod harness;
 mod scenario;
 mod settings;

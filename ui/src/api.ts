@@ -13,6 +13,8 @@ import type { SaveOutcome } from "./bindings/SaveOutcome";
 import type { Settings } from "./bindings/Settings";
 import type { TermView } from "./bindings/TermView";
 import type { VaultOverview } from "./bindings/VaultOverview";
+import type { ExportSummary } from "./bindings/ExportSummary";
+import type { ImportSummary } from "./bindings/ImportSummary";
 
 interface TauriChannel<T> {
   onmessage: (message: T) => void;
@@ -91,6 +93,25 @@ export function addAttachment(id: string, path: string, onProgress: (value: numb
   const channel = new (tauri().core.Channel)<number>();
   channel.onmessage = onProgress;
   return call<AttachmentMeta>("add_attachment", { id, path, onProgress: channel });
+}
+
+export const sealIncident = (id: string) => call<IncidentView>("seal_incident", { id });
+export const importBundle = (path: string) => call<ImportSummary>("import_bundle", { path });
+export const removableDrives = () => call<string[]>("removable_drives");
+
+/** Exports every unsent sealed revision into a new bundle in `folder`. */
+export function exportBundle(folder: string, onProgress: (done: number, total: number) => void) {
+  const channel = new (tauri().core.Channel)<[number, number]>();
+  channel.onmessage = ([done, total]) => onProgress(done, total);
+  return call<ExportSummary>("export_bundle", { folder, onProgress: channel });
+}
+
+/** The native folder picker; null when cancelled. */
+export async function pickFolder(title: string): Promise<string | null> {
+  const dialog = tauri().dialog;
+  if (!dialog) throw toAppError("the file dialog is not available");
+  const chosen = await dialog.open({ multiple: false, directory: true, title });
+  return Array.isArray(chosen) ? (chosen[0] ?? null) : chosen;
 }
 
 /** The attachment's plaintext, for in-memory preview only. */

@@ -62,6 +62,15 @@ impl AppError {
     }
 }
 
+impl From<vigil_exchange::ExchangeError> for AppError {
+    fn from(e: vigil_exchange::ExchangeError) -> Self {
+        match e {
+            vigil_exchange::ExchangeError::Store(s) => s.into(),
+            other => Self::new(&other.code(), other.to_string()),
+        }
+    }
+}
+
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         Self::new(e.code(), e.to_string())

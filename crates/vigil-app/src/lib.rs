@@ -18,8 +18,8 @@ mod webview;
 pub use error::AppError;
 pub use location::{VaultDirError, process_vault_dir, vault_dir};
 pub use session::{
-    AppStatus, FieldProblem, IncidentPage, IncidentView, ListRequest, SaveOutcome, Session,
-    TermView, VaultOverview, unlock_delay,
+    AppStatus, ExportSummary, FieldProblem, ImportSummary, IncidentPage, IncidentView, ListRequest,
+    SaveOutcome, Session, TermView, VaultOverview, unlock_delay,
 };
 pub use settings::{Language, Settings};
 pub use webview::WebviewDir;

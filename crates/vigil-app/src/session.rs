@@ -127,6 +127,30 @@ pub struct TermView {
     pub labels: std::collections::BTreeMap<String, String>,
 }
 
+/// What an export from the window wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ExportSummary {
+    /// The bundle file.
+    pub path: String,
+    /// Sealed revisions in it.
+    pub revisions: u32,
+    /// Attachments in it.
+    pub attachments: u32,
+}
+
+/// What an import from the window did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ImportSummary {
+    /// Revisions stored now.
+    pub applied: u32,
+    /// Revisions that were already here.
+    pub skipped: u32,
+    /// Attachments stored now.
+    pub attachments: u32,
+}
+
 #[derive(Debug)]
 struct Activity {
     last: Instant,
@@ -472,6 +496,80 @@ impl Session {
         })
     }
 
+    /// Seals an incident: a signed revision; it can then only be amended.
+    pub fn seal(&self, id: &str) -> Result<IncidentView, AppError> {
+        let incident: IncidentId = id.parse().map_err(|_| AppError::invalid_id(id))?;
+        self.with_vault_mut(|v| Ok(v.seal(incident).map(|_| ())?))?;
+        self.incident(id)
+    }
+
+    /// Exports every revision not yet sent into a new bundle in `folder` (a USB stick, say),
+    /// named by date; read back and verified before this returns.
+    pub fn export_unsent(
+        &self,
+        folder: &Path,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<ExportSummary, AppError> {
+        if !folder.is_dir() {
+            return Err(AppError::io(&format!(
+                "{} is not a folder",
+                folder.display()
+            )));
+        }
+        self.with_vault_mut(|v| {
+            let name = format!("vigil-{}.vigil", v.now().format("%Y%m%d-%H%M%S"));
+            let dest = folder.join(name);
+            let r = vigil_exchange::export_with_progress(
+                v,
+                &vigil_exchange::Selection::Unsent,
+                &dest,
+                progress,
+            )?;
+            Ok(ExportSummary {
+                path: r.path.display().to_string(),
+                revisions: r.revisions as u32,
+                attachments: r.attachments as u32,
+            })
+        })
+    }
+
+    /// Imports a bundle (all checked first; nothing is added twice).
+    pub fn import_bundle(&self, path: &Path) -> Result<ImportSummary, AppError> {
+        self.with_vault_mut(|v| {
+            let r = vigil_exchange::import(v, path)?;
+            Ok(ImportSummary {
+                applied: r.applied as u32,
+                skipped: r.skipped as u32,
+                attachments: r.attachments as u32,
+            })
+        })
+    }
+
+    /// Folders where removable drives are mounted (USB sticks), to offer as export targets.
+    pub fn removable_drives(&self) -> Vec<String> {
+        let user = std::env::var("USER").unwrap_or_default();
+        let mut roots = vec![
+            PathBuf::from("/media").join(&user),
+            PathBuf::from("/run/media").join(&user),
+        ];
+        roots.push(PathBuf::from("/media"));
+        let mut out = Vec::new();
+        for root in roots {
+            let Ok(entries) = std::fs::read_dir(&root) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.is_dir() && !roots_contains(&p, &user) {
+                    out.push(p.display().to_string());
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     fn with_vault<T>(&self, f: impl FnOnce(&Vault) -> Result<T, AppError>) -> Result<T, AppError> {
         let slot = guard(&self.vault);
         match slot.as_ref() {
@@ -490,6 +588,11 @@ impl Session {
             None => Err(AppError::locked()),
         }
     }
+}
+
+/// `/media/<user>` is a folder of drives, not a drive.
+fn roots_contains(p: &Path, user: &str) -> bool {
+    !user.is_empty() && p == Path::new("/media").join(user)
 }
 
 /// Closes `vault`, ignoring a failure: every write was committed when it returned, so a failed

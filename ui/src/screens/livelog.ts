@@ -102,6 +102,7 @@ class LiveLog {
   private readonly title: HTMLElement;
   private readonly flagButton: HTMLButtonElement;
   private readonly queueNote: HTMLElement;
+  private readonly sealState: HTMLElement = h("span", { id: "seal-state", class: "small muted", attrs: { role: "status" } });
   private readonly empty: HTMLElement;
   private readonly panel: AttachmentsPanel;
   private readonly pendingNodes = new Map<number, HTMLElement>();
@@ -150,6 +151,8 @@ class LiveLog {
       h("button", { id: "log-attach", type: "button", t: "log.attach", tTitle: "log.attach", on: { click: () => void pickAndAttach() } }),
       h("button", { id: "log-switch", type: "button", t: "log.switch", on: { click: () => showSwitcher() } }),
       h("button", { id: "open-editor", type: "button", t: "log.editor", on: { click: () => void openEditor(this.incidentId) } }),
+      h("button", { id: "seal", type: "button", t: "log.seal", tTitle: "log.seal_hint", on: { click: () => void this.seal() } }),
+      this.sealState,
       h("button", { id: "lock", type: "button", t: "main.lock", on: { click: () => void lockNow() } }),
     );
     this.root = h(
@@ -249,6 +252,26 @@ class LiveLog {
     const done = this.entryNode(entry);
     if (node) node.replaceWith(done);
     else this.timeline.append(done);
+  }
+
+  /** Seals the incident once every typed entry is stored (nothing typed is left out). */
+  async seal(): Promise<void> {
+    // Entries still on their way to the disk are part of the record: wait for them (a few
+    // seconds at most; an entry that keeps failing keeps the message and blocks the seal).
+    const deadline = Date.now() + 10_000;
+    while (queue.length > 0) {
+      setText(this.sealState, t("log.seal_wait"));
+      if (Date.now() > deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    try {
+      await api.sealIncident(this.incidentId);
+      setText(this.sealState, t("log.sealed"));
+      this.sealState.dataset.state = "sealed";
+    } catch (err) {
+      setText(this.sealState, errorText(err));
+      this.sealState.dataset.state = "error";
+    }
   }
 
   updateQueueNote(): void {
