@@ -505,26 +505,7 @@ fn read_bundle(
             }
             revisions.push(rev.verify()?);
         } else if p == vigil_bundle::CUSTODY_LOG {
-            for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                let v: serde_json::Value = serde_json::from_slice(line)
-                    .map_err(|e| ExchangeError::Malformed(format!("{p}: {e}")))?;
-                let doc = vigil_crypto::sign::canonical_json(&v["doc"]);
-                let sig: [u8; 64] = v["sig"]
-                    .as_str()
-                    .and_then(|s| hex::decode(s).ok())
-                    .and_then(|s| s.try_into().ok())
-                    .ok_or_else(|| ExchangeError::Malformed(format!("{p}: bad signature")))?;
-                let hash = ring::digest::digest(&ring::digest::SHA256, &doc);
-                vigil_crypto::sign::verify(
-                    &device_pk,
-                    hash.as_ref(),
-                    &vigil_crypto::sign::Signature(sig),
-                )
-                .map_err(|_| StoreError::BadSignature {
-                    what: "a custody event".into(),
-                })?;
-                custody_events += 1;
-            }
+            custody_events += verify_custody_log(&p, &bytes, &device_pk)?;
         }
     }
     Ok(CheckedBundle {
@@ -533,6 +514,33 @@ fn read_bundle(
         attachments,
         custody_events,
     })
+}
+
+/// Checks every line of a custody log (`{"doc":…,"sig":…}`) against the exporting device's key;
+/// returns how many events it holds.
+fn verify_custody_log(path: &str, bytes: &[u8], device_pk: &[u8; 32]) -> Result<usize> {
+    let mut events = 0;
+    for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let v: serde_json::Value = serde_json::from_slice(line)
+            .map_err(|e| ExchangeError::Malformed(format!("{path}: {e}")))?;
+        let doc = vigil_crypto::sign::canonical_json(&v["doc"]);
+        let sig: [u8; 64] = v["sig"]
+            .as_str()
+            .and_then(|s| hex::decode(s).ok())
+            .and_then(|s| s.try_into().ok())
+            .ok_or_else(|| ExchangeError::Malformed(format!("{path}: bad signature")))?;
+        let hash = ring::digest::digest(&ring::digest::SHA256, &doc);
+        vigil_crypto::sign::verify(
+            device_pk,
+            hash.as_ref(),
+            &vigil_crypto::sign::Signature(sig),
+        )
+        .map_err(|_| StoreError::BadSignature {
+            what: "a custody event".into(),
+        })?;
+        events += 1;
+    }
+    Ok(events)
 }
 
 /// What an import did.
@@ -848,26 +856,7 @@ pub fn verify_extracted(dir: &Path) -> Result<Proof> {
         } else if e.path.starts_with("revisions/") {
             revisions.push(parse_revision_entry(&e.path, &small)?.verify()?);
         } else if e.path == vigil_bundle::CUSTODY_LOG {
-            for line in small.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                let v: serde_json::Value = serde_json::from_slice(line)
-                    .map_err(|err| ExchangeError::Malformed(err.to_string()))?;
-                let doc = vigil_crypto::sign::canonical_json(&v["doc"]);
-                let sig: [u8; 64] = v["sig"]
-                    .as_str()
-                    .and_then(|s| hex::decode(s).ok())
-                    .and_then(|s| s.try_into().ok())
-                    .ok_or_else(|| ExchangeError::Malformed("custody signature".into()))?;
-                let hash = ring::digest::digest(&ring::digest::SHA256, &doc);
-                vigil_crypto::sign::verify(
-                    &device_pk,
-                    hash.as_ref(),
-                    &vigil_crypto::sign::Signature(sig),
-                )
-                .map_err(|_| StoreError::BadSignature {
-                    what: "a custody event".into(),
-                })?;
-                custody_events += 1;
-            }
+            custody_events += verify_custody_log(&e.path, &small, &device_pk)?;
         }
     }
     Ok(Proof::from_checked(&CheckedBundle {

@@ -216,50 +216,22 @@ impl Vault {
         id: AttachmentId,
         out: &mut impl Write,
     ) -> Result<AttachmentMeta> {
-        let (meta, key, chunk_count) = self.attachment(id)?;
-        let cipher = ChunkCipher::new(&key)?;
-        let tampered = || StoreError::TamperedAttachment { id: id.to_string() };
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT idx, blob FROM attachment_chunks WHERE attachment_id = ?1 ORDER BY idx",
-        )?;
-        let names: Vec<(i64, String)> = stmt
-            .query_map([id.as_uuid().as_bytes().as_slice()], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        if names.len() as u64 != chunk_count {
-            return Err(tampered());
-        }
-        let mut hasher = digest::Context::new(&digest::SHA256);
-        let mut size = 0u64;
-        let mut buf = vec![0u8; CHUNK_SEALED_LEN];
-        for (i, (idx, name)) in names.iter().enumerate() {
-            if *idx != i as i64 {
-                return Err(tampered());
-            }
-            let mut f = File::open(self.blob_path(name)).map_err(|_| tampered())?;
-            let n = read_full(&mut f, &mut buf)
-                .map_err(StoreError::io("reading an attachment chunk"))?;
-            let mut extra = [0u8; 1];
-            if n != CHUNK_SEALED_LEN
-                || f.read(&mut extra)
-                    .map_err(StoreError::io("reading an attachment chunk"))?
-                    != 0
+        let mut reader = self.attachment_reader(id)?;
+        let meta = reader.meta().clone();
+        std::io::copy(&mut reader, out).map_err(|e| {
+            match e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<StoreError>())
             {
-                return Err(tampered());
+                Some(StoreError::TamperedAttachment { id }) => {
+                    StoreError::TamperedAttachment { id: id.clone() }
+                }
+                _ => StoreError::Io {
+                    context: "writing the attachment".into(),
+                    source: e,
+                },
             }
-            let last = i + 1 == names.len();
-            let payload = cipher
-                .open(i as u64, last, &mut buf)
-                .map_err(|_| tampered())?;
-            hasher.update(payload);
-            size += payload.len() as u64;
-            out.write_all(payload)
-                .map_err(StoreError::io("writing the attachment"))?;
-        }
-        if size != meta.size || hasher.finish().as_ref() != meta.sha256.0.as_slice() {
-            return Err(tampered());
-        }
+        })?;
         Ok(meta)
     }
 
