@@ -38,7 +38,7 @@ pub enum ExchangeError {
     Bundle(#[from] BundleError),
     /// The vault refused (bad signature, conflicting revision, ...).
     #[error("{0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
     /// Exporting needs an organisation to export to.
     #[error(
         "this vault has not joined an organisation: import the org profile first (vigil org join PROFILE)"
@@ -71,7 +71,36 @@ pub enum ExchangeError {
     Malformed(String),
     /// A file could not be read or written.
     #[error("{0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+}
+
+/// A bundle entry is read through [`std::io::Read`], so what is wrong with the bundle (a
+/// tampered or cut chunk, a hash mismatch) arrives wrapped in an I/O error, possibly inside the
+/// vault's own I/O error while staging an attachment. Unwrap it, so a tampered bundle is
+/// reported as tampered and not as a disk problem.
+fn bundle_error_in(e: &std::io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<BundleError>())
+}
+
+impl From<std::io::Error> for ExchangeError {
+    fn from(e: std::io::Error) -> Self {
+        if bundle_error_in(&e) {
+            ExchangeError::Bundle(BundleError::from(e))
+        } else {
+            ExchangeError::Io(e)
+        }
+    }
+}
+
+impl From<StoreError> for ExchangeError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Io { source, .. } if bundle_error_in(&source) => {
+                ExchangeError::Bundle(BundleError::from(source))
+            }
+            other => ExchangeError::Store(other),
+        }
+    }
 }
 
 impl ExchangeError {

@@ -2,7 +2,12 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../vigil-bundle/tests/common/mod.rs"]
+mod common;
+
 use std::path::{Path, PathBuf};
+
+use common::walk;
 use std::sync::Arc;
 
 use vigil_crypto::Passphrase;
@@ -225,21 +230,6 @@ fn damaged_bundles_change_nothing() {
     import(&mut w.hq, &bundle).unwrap();
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.path().is_dir() {
-                out.extend(walk(&e.path()));
-            } else {
-                out.push(e.path());
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// An archivist's path: the Debian `age` tool and `tar`, then `vigil verify` on the folder.
 #[test]
 fn the_age_cli_and_tar_open_a_bundle_and_the_extracted_manifest_verifies() {
@@ -285,64 +275,4 @@ fn the_age_cli_and_tar_open_a_bundle_and_the_extracted_manifest_verifies() {
         verify_extracted(&out).unwrap_err().code(),
         "bundle.tampered"
     );
-}
-
-/// A revision that reuses an id HQ already has, with other content, signed by the same device
-/// (as a compromised or buggy device could): refused, and HQ's vault is unchanged.
-#[test]
-fn a_revision_reusing_an_imported_id_with_other_content_is_refused() {
-    use vigil_bundle::{DeviceInfo, Manifest, ManifestEntry};
-    let mut w = world();
-    let id = sealed_incident(&mut w.monitor, "Original", b"x");
-    let bundle = w.root.join("b.vigil");
-    export(&mut w.monitor, &Selection::Unsent, &bundle).unwrap();
-    import(&mut w.hq, &bundle).unwrap();
-    let digest = w.hq.content_digest().unwrap();
-
-    // Same revision id and chain position, another title, properly signed by the device.
-    let rev = w.monitor.revisions(id).unwrap().remove(0);
-    let mut doc: serde_json::Value = serde_json::from_slice(&rev.doc).unwrap();
-    doc["incident"]["title"] = serde_json::json!("Rewritten");
-    doc["attachments"] = serde_json::json!([]);
-    let bytes = vigil_crypto::sign::canonical_json(&doc);
-    let hash = vigil_crypto::sign::sha256(&bytes);
-    let sig = w.monitor.device_sign(&hash);
-    let entry = vigil_crypto::sign::canonical_json(&serde_json::json!({
-        "format": "vigil-sealed-revision", "version": 1, "doc": doc, "sig": hex::encode(sig),
-    }));
-    let device = w.monitor.device_public();
-    let path = format!("revisions/{}.json", rev.id);
-    let manifest = Manifest::new(
-        uuid::Uuid::now_v7(),
-        chrono::Utc::now(),
-        w.hq.org_profile().unwrap().unwrap().org_id,
-        DeviceInfo {
-            id: *w.monitor.device().as_uuid(),
-            sign_pk: hex::encode(device.sign_pk),
-            age_recipient: device.age_recipient.clone(),
-        },
-        vec![ManifestEntry {
-            path: path.clone(),
-            size: entry.len() as u64,
-            sha256: hex::encode(vigil_crypto::sign::sha256(&entry)),
-        }],
-    );
-    let mut recipients: Vec<age::x25519::Recipient> =
-        w.hq.hq_recipients()
-            .unwrap()
-            .iter()
-            .map(|r| r.parse().unwrap())
-            .collect();
-    recipients.push(device.age_recipient.parse().unwrap());
-    let forged = w.root.join("forged.vigil");
-    let m = &w.monitor;
-    vigil_bundle::export_file(&forged, &recipients, |b| {
-        b.write_manifest(&manifest, &|x| m.device_sign(x))?;
-        b.add_entry(&path, entry.len() as u64, &mut &entry[..])
-    })
-    .unwrap();
-    let err = import(&mut w.hq, &forged).unwrap_err();
-    assert_eq!(err.code(), "revision_conflict", "{err}");
-    assert_eq!(w.hq.content_digest().unwrap(), digest);
-    assert_eq!(w.hq.incident(id).unwrap().title, "Original");
 }

@@ -1,6 +1,8 @@
 //! Keys, manifests and hand-made archives shared by the integration tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod corpus;
+
 use std::io::{Read, Write};
 
 use age::x25519::{Identity, Recipient};
@@ -177,4 +179,20 @@ pub fn outcome(bundle: &[u8], identities: &[Identity]) -> String {
         Ok(_) => "ok".into(),
         Err(e) => e.code().into(),
     }
+}
+
+/// Every file under `dir`, recursively, sorted.
+pub fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.path().is_dir() {
+                out.extend(walk(&e.path()));
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
 }
