@@ -8,7 +8,7 @@ use tauri::State;
 use tauri::ipc::{Channel, Response};
 use vigil_app::{
     AppError, AppStatus, ExportSummary, ImportSummary, IncidentPage, IncidentView, ListRequest,
-    SaveOutcome, Session, Settings, TermView, VaultOverview,
+    OrgView, SaveOutcome, Session, Settings, TermView, VaultOverview,
 };
 use vigil_model::{AttachmentMeta, Incident, LogEntry};
 use vigil_store::SearchHit;
@@ -131,4 +131,29 @@ pub async fn import_bundle(s: State<'_, Session>, path: std::path::PathBuf) -> R
 #[tauri::command]
 pub async fn removable_drives(s: State<'_, Session>) -> Res<Vec<String>> {
     Ok(s.removable_drives())
+}
+
+#[tauri::command]
+pub async fn org_status(s: State<'_, Session>) -> Res<OrgView> {
+    s.org()
+}
+
+#[tauri::command]
+pub async fn create_org(
+    s: State<'_, Session>,
+    name: String,
+    readers: u32,
+    folder: std::path::PathBuf,
+) -> Res<OrgView> {
+    s.create_org(&name, readers, &folder)
+}
+
+#[tauri::command]
+pub async fn save_org_profile(s: State<'_, Session>, folder: std::path::PathBuf) -> Res<OrgView> {
+    s.save_org_profile(&folder)
+}
+
+#[tauri::command]
+pub async fn join_org(s: State<'_, Session>, path: std::path::PathBuf) -> Res<OrgView> {
+    s.join_org(&path)
 }

@@ -55,6 +55,10 @@ fn main() {
             commands::export_bundle,
             commands::import_bundle,
             commands::removable_drives,
+            commands::org_status,
+            commands::create_org,
+            commands::save_org_profile,
+            commands::join_org,
         ])
         .setup(move |app| {
             // The window is declared in tauri.conf.json with `"create": false` and built here,

@@ -1,48 +1,101 @@
-//! Sealing and exporting from the window: the bundle written to a "USB stick" folder is
-//! imported by an HQ vault, with the entry typed in the window.
+//! The whole USB round trip through two windows: HQ creates the organisation and writes its
+//! profile to a "USB stick"; the monitor joins from that file, types an entry, seals and exports;
+//! HQ imports the bundle (twice: nothing is added the second time), finds the entry, and is
+//! told in words when a damaged copy is refused.
 
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-use vigil_crypto::Passphrase;
-use vigil_crypto::kdf::KdfParams;
-use vigil_store::{KdfChoice, SystemClock, Vault};
+use crate::harness::{App, Env, PASSPHRASE};
 
-use crate::harness::{Env, PASSPHRASE, TIMEOUT, serial};
+const WORD: &str = "kestrelwing";
 
-fn vault(path: &std::path::Path) -> Vault {
-    Vault::create(
-        path,
-        &Passphrase::new(PASSPHRASE.to_owned()),
-        KdfChoice::Params(KdfParams::FLOOR),
-        Arc::new(SystemClock),
-    )
-    .unwrap()
+fn files_with(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == ext))
+        .collect();
+    v.sort();
+    v
 }
 
-#[tokio::test]
-async fn seal_and_export_from_the_window_then_import_at_hq() {
-    let _turn = serial().await;
-    let mut env = Env::new("exchange");
-    env.write_settings("en", 300);
-    let hq_dir = env.root.path().join("hq");
-    let mut hq = vault(&hq_dir);
-    let profile = hq.create_org("Coalition HQ", 1).unwrap();
-    hq.close().unwrap();
-    let mut monitor = vault(&env.vault);
-    monitor.join_org(&profile.to_json_pretty()).unwrap();
-    monitor.close().unwrap();
-    let usb = env.root.path().join("usb-stick");
-    std::fs::create_dir(&usb).unwrap();
-
+async fn unlock(env: &mut Env) -> App {
     let mut app = env.launch().await;
     app.type_into("#passphrase", PASSPHRASE).await;
     app.click("#unlock").await;
     app.wait_for("#main-screen").await;
+    app
+}
+
+async fn import(app: &mut App, bundle: &Path) -> String {
+    app.click("#import").await;
+    app.wait_for("#import-dialog").await;
+    app.type_into("#import-path", bundle.to_str().unwrap())
+        .await;
+    app.click("#import-go").await;
+    // Either outcome ends the same sentence in English: "… attachments." or "… imported."
+    app.wait_text("#import-result", ".").await
+}
+
+#[tokio::test]
+async fn hq_creates_monitor_joins_seals_exports_and_hq_imports_all_in_the_window() {
+    let _turn = crate::harness::serial().await;
+    let usb = tempfile::tempdir().unwrap();
+    let usb_path = usb.path().display().to_string();
+
+    // --- HQ creates the organisation. -------------------------------------------------------
+    let mut hq_env = Env::new("exchange-hq");
+    hq_env.write_settings("en", 300);
+    hq_env.create_vault();
+    let mut hq = unlock(&mut hq_env).await;
+    hq.click("#org").await;
+    hq.wait_for("#org-role[data-role=none]").await;
+    hq.type_into("#org-name", "Coalition HQ").await;
+    hq.type_into("#org-folder", &usb_path).await;
+    hq.click("#org-create").await;
+    hq.wait_for("#org-role[data-role=hq]").await;
+    hq.wait_text("#org-result", &usb_path).await;
+    let org_key = hq.text("#org-key").await;
+    assert_eq!(org_key.split(' ').count(), 16, "{org_key}");
+    hq.screenshot("org-hq").await;
+    hq.quit().await;
+    let profiles = files_with(usb.path(), "vigil-org");
+    assert_eq!(profiles.len(), 1, "one profile written");
+
+    // --- The monitor joins, logs, seals and exports. -----------------------------------------
+    let mut env = Env::new("exchange");
+    env.write_settings("en", 300);
+    env.create_vault();
+    let mut app = unlock(&mut env).await;
+    app.click("#export").await;
+    app.wait_for("#export-dialog").await;
+    app.type_into("#export-folder", &usb_path).await;
+    app.click("#export-go").await;
+    let refused = app.wait_text("#export-result", "organisation").await;
+    assert!(refused.contains("Join one first"), "{refused}");
+    app.click("#export-close").await;
+    app.click("#org").await;
+    app.wait_for("#org-role[data-role=none]").await;
+    app.type_into("#org-profile-path", profiles[0].to_str().unwrap())
+        .await;
+    app.click("#org-join").await;
+    app.wait_for("#org-role[data-role=member]").await;
+    app.wait_text("#org-result", "Joined Coalition HQ").await;
+    assert_eq!(
+        app.text("#org-key").await,
+        org_key,
+        "the monitor sees the key HQ sees, to compare by phone"
+    );
+    app.screenshot("org-join").await;
+    app.click("#org-close").await;
     app.click("#new-log").await;
     app.wait_for("#live-log-screen").await;
-    app.type_into("#log-input", "Police sealed the courtroom: kestrelwing")
-        .await;
+    app.type_into(
+        "#log-input",
+        &format!("Police sealed the courtroom: {WORD}"),
+    )
+    .await;
     app.press_enter("#log-input").await;
     app.wait_count(".log-entry", 1).await;
     app.click("#seal").await;
@@ -52,41 +105,45 @@ async fn seal_and_export_from_the_window_then_import_at_hq() {
     app.wait_for("#main-screen").await;
     app.click("#export").await;
     app.wait_for("#export-dialog").await;
-    app.type_into("#export-folder", usb.to_str().unwrap()).await;
+    app.type_into("#export-folder", &usb_path).await;
     app.click("#export-go").await;
-    let folder = usb.display().to_string();
-    app.wait_until("the export result", TIMEOUT, |c| {
-        let folder = folder.clone();
-        async move {
-            c.execute(
-                "const e = document.querySelector('#export-result');
-                 return !!e && !e.hidden ? e.textContent : ''",
-                vec![],
-            )
-            .await
-            .is_ok_and(|v| matches!(v, Value::String(s) if s.contains(&folder)))
-        }
-    })
-    .await;
+    app.wait_text("#export-result", &usb_path).await;
     app.screenshot("export").await;
     app.quit().await;
-
-    let bundles: Vec<_> = std::fs::read_dir(&usb)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "vigil"))
-        .collect();
+    let bundles = files_with(usb.path(), "vigil");
     assert_eq!(bundles.len(), 1, "one finished bundle, no temporary file");
-    let mut hq = Vault::open(
-        &hq_dir,
-        &Passphrase::new(PASSPHRASE.to_owned()),
-        Arc::new(SystemClock),
-    )
-    .unwrap();
-    let report = vigil_exchange::import(&mut hq, &bundles[0]).unwrap();
-    assert_eq!(report.applied, 1);
-    let hits = hq.search("kestrelwing", 10).unwrap();
-    assert_eq!(hits.len(), 1, "the entry typed in the window arrived at HQ");
-    hq.close().unwrap();
+
+    // --- HQ imports: once, again (nothing new), and a damaged copy (refused, in words). -----
+    let damaged = usb.path().join("damaged.vigil");
+    let bytes = std::fs::read(&bundles[0]).unwrap();
+    std::fs::write(&damaged, &bytes[..bytes.len() / 2]).unwrap();
+    let mut hq = unlock(&mut hq_env).await;
+    let first = import(&mut hq, &bundles[0]).await;
+    assert!(
+        first.starts_with("Imported. New records: 1; already here: 0"),
+        "{first}"
+    );
+    hq.screenshot("import").await;
+    hq.click("#import-close").await;
+    hq.replace_text("#search", WORD).await;
+    hq.wait_count(".incident-row", 1).await;
+    let again = import(&mut hq, &bundles[0]).await;
+    assert!(
+        again.starts_with("Imported. New records: 0; already here: 1"),
+        "{again}"
+    );
+    hq.click("#import-close").await;
+    let bad = import(&mut hq, &damaged).await;
+    assert!(bad.contains("Nothing was imported"), "{bad}");
+    assert!(
+        hq.eval(
+            "return document.querySelector('#import-result').classList.contains('error')",
+            vec![]
+        )
+        .await
+            == serde_json::Value::Bool(true)
+    );
+    hq.click("#import-close").await;
+    hq.wait_count(".incident-row", 1).await;
+    hq.quit().await;
 }

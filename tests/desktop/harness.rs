@@ -529,6 +529,26 @@ impl App {
         self.find(css).await
     }
 
+    /// Waits until the element matching `css` is visible and its text contains `needle`;
+    /// returns the whole text.
+    pub async fn wait_text(&mut self, css: &str, needle: &str) -> String {
+        let (sel, want) = (css.to_owned(), needle.to_owned());
+        self.wait_until(&format!("`{css}` to show {needle:?}"), TIMEOUT, move |c| {
+            let (sel, want) = (sel.clone(), want.clone());
+            async move {
+                c.execute(
+                    "const e = document.querySelector(arguments[0]);
+                         return !!e && !e.closest('[hidden]') ? e.textContent : ''",
+                    vec![json!(sel)],
+                )
+                .await
+                .is_ok_and(|v| matches!(v, Value::String(s) if s.contains(&want)))
+            }
+        })
+        .await;
+        self.text(css).await
+    }
+
     /// The first element matching `css` (visible or not).
     pub async fn find(&mut self, css: &str) -> Element {
         match self.client().find(Locator::Css(css)).await {

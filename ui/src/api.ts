@@ -15,6 +15,7 @@ import type { TermView } from "./bindings/TermView";
 import type { VaultOverview } from "./bindings/VaultOverview";
 import type { ExportSummary } from "./bindings/ExportSummary";
 import type { ImportSummary } from "./bindings/ImportSummary";
+import type { OrgView } from "./bindings/OrgView";
 
 interface TauriChannel<T> {
   onmessage: (message: T) => void;
@@ -98,6 +99,11 @@ export function addAttachment(id: string, path: string, onProgress: (value: numb
 export const sealIncident = (id: string) => call<IncidentView>("seal_incident", { id });
 export const importBundle = (path: string) => call<ImportSummary>("import_bundle", { path });
 export const removableDrives = () => call<string[]>("removable_drives");
+export const orgStatus = () => call<OrgView>("org_status");
+export const createOrg = (name: string, readers: number, folder: string) =>
+  call<OrgView>("create_org", { name, readers, folder });
+export const saveOrgProfile = (folder: string) => call<OrgView>("save_org_profile", { folder });
+export const joinOrg = (path: string) => call<OrgView>("join_org", { path });
 
 /** Exports every unsent sealed revision into a new bundle in `folder`. */
 export function exportBundle(folder: string, onProgress: (done: number, total: number) => void) {

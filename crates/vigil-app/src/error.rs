@@ -50,6 +50,13 @@ impl AppError {
         }
     }
 
+    pub(crate) fn invalid_field(field: &str, code: &str, message: String) -> Self {
+        Self {
+            field: Some(field.into()),
+            ..Self::new(code, message)
+        }
+    }
+
     pub(crate) fn io(e: &dyn std::fmt::Display) -> Self {
         Self::new("io", e.to_string())
     }

@@ -11,12 +11,14 @@
 
 mod error;
 mod location;
+mod org;
 mod session;
 mod settings;
 mod webview;
 
 pub use error::AppError;
 pub use location::{VaultDirError, process_vault_dir, vault_dir};
+pub use org::{OrgRole, OrgView};
 pub use session::{
     AppStatus, ExportSummary, FieldProblem, ImportSummary, IncidentPage, IncidentView, ListRequest,
     SaveOutcome, Session, TermView, VaultOverview, unlock_delay,

@@ -101,6 +101,8 @@ pub struct FieldProblem {
     pub code: String,
     /// English text.
     pub message: String,
+    /// Values for the translated message (`max`, `code`, `id`, `party`, `role`, `version`).
+    pub params: std::collections::BTreeMap<String, String>,
 }
 
 /// The result of an autosave.
@@ -417,6 +419,12 @@ impl Session {
                             field: e.field.clone(),
                             code: e.problem.code().to_owned(),
                             message: e.problem.to_string(),
+                            params: e
+                                .problem
+                                .params()
+                                .into_iter()
+                                .map(|(k, v)| (k.to_owned(), v))
+                                .collect(),
                         })
                         .collect(),
                 })
@@ -570,7 +578,10 @@ impl Session {
         out
     }
 
-    fn with_vault<T>(&self, f: impl FnOnce(&Vault) -> Result<T, AppError>) -> Result<T, AppError> {
+    pub(crate) fn with_vault<T>(
+        &self,
+        f: impl FnOnce(&Vault) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
         let slot = guard(&self.vault);
         match slot.as_ref() {
             Some(vault) => f(vault),
@@ -578,7 +589,7 @@ impl Session {
         }
     }
 
-    fn with_vault_mut<T>(
+    pub(crate) fn with_vault_mut<T>(
         &self,
         f: impl FnOnce(&mut Vault) -> Result<T, AppError>,
     ) -> Result<T, AppError> {

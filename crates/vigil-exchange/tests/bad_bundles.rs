@@ -342,6 +342,30 @@ fn every_bad_bundle_is_refused_and_hq_is_unchanged() {
         bytes: m.bundle(&m.with(0, reused), |_| {}, &device),
         code: "revision_conflict",
     });
+    // The same device id with another key (a stolen profile and a made-up device claiming to
+    // be this monitor's): HQ knows this device's key by now.
+    let stranger_keys = vigil_crypto::sign::DeviceKeys::generate().unwrap();
+    let first: serde_json::Value = serde_json::from_slice(rev).unwrap();
+    let first_hash = sha256_hex(&vigil_crypto::sign::canonical_json(&first["doc"]));
+    let impostor = resign_revision(
+        rev,
+        |d| {
+            d["device_keys"]["sign_pk"] =
+                serde_json::json!(hex::encode(stranger_keys.public().sign_pk));
+            d["id"] = serde_json::json!(uuid::Uuid::now_v7().to_string());
+            d["device_seq"] = serde_json::json!(2);
+            d["prev"] = serde_json::json!(first_hash);
+        },
+        &|b| stranger_keys.sign(b).0,
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&impostor).unwrap();
+    let mut files = m.with(0, impostor.clone());
+    files[0].0 = format!("revisions/{}.json", doc["doc"]["id"].as_str().unwrap());
+    cases.push(Case {
+        name: "a known device's id with another key".into(),
+        bytes: m.bundle(&files, |_| {}, &device),
+        code: "device_key_conflict",
+    });
     let wrong = run(&mut hq, &cases, root);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     assert_eq!(hq.incident(id).unwrap().title, "Meeting broken up");

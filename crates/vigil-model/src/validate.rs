@@ -121,6 +121,26 @@ impl Problem {
             Problem::UnsupportedSchema { .. } => "unsupported_schema",
         }
     }
+
+    /// The values a translated message needs besides the code (`max`, `code`, `id`, `party`,
+    /// `role`, `version`), as text.
+    pub fn params(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Problem::TooLong { max } => vec![("max", max.to_string())],
+            Problem::DuplicateId { id } => vec![("id", id.clone())],
+            Problem::UnknownTerm { code } | Problem::WrongTermKind { code, .. } => {
+                vec![("code", code.as_str().to_owned())]
+            }
+            Problem::InvalidCountry { code } => vec![("code", code.clone())],
+            Problem::UnknownParty { id } => vec![("id", id.to_string())],
+            Problem::UnknownPartyRef { reference } => vec![("id", reference.clone())],
+            Problem::MissingRole { party, role } => {
+                vec![("party", party.clone()), ("role", role.as_str().to_owned())]
+            }
+            Problem::UnsupportedSchema { found, .. } => vec![("version", found.to_string())],
+            _ => Vec::new(),
+        }
+    }
 }
 
 impl fmt::Display for Problem {

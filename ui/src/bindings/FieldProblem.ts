@@ -15,4 +15,8 @@ code: string,
 /**
  * English text.
  */
-message: string, };
+message: string, 
+/**
+ * Values for the translated message (`max`, `code`, `id`, `party`, `role`, `version`).
+ */
+params: { [key in string]: string }, };

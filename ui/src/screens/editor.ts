@@ -222,7 +222,7 @@ class Editor {
     };
     for (const p of this.problems) {
       const key = `problem.${p.code}`;
-      put(p.field, hasKey(key) ? t(key) : p.message);
+      put(p.field, hasKey(key) ? t(key, p.params) : p.message);
     }
     for (const [path, key] of this.localProblems) put(path, t(key));
     const box = this.body.querySelector<HTMLElement>(".other-problems");

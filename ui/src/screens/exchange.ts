@@ -5,93 +5,140 @@ import * as api from "../api";
 import { openOverlay } from "../app";
 import { h, setText } from "../dom";
 import { errorText } from "../format";
-import { t } from "../i18n";
+import { type Key, t } from "../i18n";
+
+/**
+ * A folder field: mounted removable drives as one-click choices, a text input (any folder typed)
+ * and the native folder picker. `id` names the input; the drive list is `<id>-drives`.
+ */
+export function folderField(id: string, caption: Key): { field: HTMLElement; input: HTMLInputElement } {
+  const input = h("input", { id, type: "text", tPlaceholder: "export.folder_placeholder" });
+  const drives = h("div", { id: `${id}-drives`, class: "drives" });
+  const browse = h("button", {
+    id: `${id}-browse`,
+    type: "button",
+    t: "export.browse",
+    on: {
+      click: async () => {
+        const chosen = await api.pickFolder(t("export.browse"));
+        if (chosen) input.value = chosen;
+      },
+    },
+  });
+  void api.removableDrives().then((found) => {
+    if (found.length === 0) drives.append(h("span", { class: "muted", t: "export.no_drives" }));
+    for (const d of found) {
+      drives.append(h("button", { type: "button", class: "drive", text: d, on: { click: () => { input.value = d; } } }));
+    }
+  });
+  const field = h(
+    "div",
+    { class: "field" },
+    h("span", { class: "caption", t: "export.drives" }),
+    drives,
+    h("label", { class: "field" }, h("span", { class: "caption", t: caption }), h("div", { class: "row" }, input, browse)),
+  );
+  return { field, input };
+}
+
+/** A file field: a text input (any path typed) and the native file picker. */
+export function fileField(id: string, caption: Key, pickTitle: Key): { field: HTMLElement; input: HTMLInputElement } {
+  const input = h("input", { id, type: "text" });
+  const browse = h("button", {
+    id: `${id}-browse`,
+    type: "button",
+    t: "common.choose_file",
+    on: {
+      click: async () => {
+        const [chosen] = await api.pickFiles(t(pickTitle));
+        if (chosen) input.value = chosen;
+      },
+    },
+  });
+  const field = h("label", { class: "field" }, h("span", { class: "caption", t: caption }), h("div", { class: "row" }, input, browse));
+  return { field, input };
+}
+
+/** Runs `work` with `button` disabled, showing its outcome (or translated error) in `result`. */
+export async function runInto(button: HTMLButtonElement, result: HTMLElement, work: () => Promise<string>): Promise<void> {
+  button.disabled = true;
+  result.hidden = true;
+  result.classList.remove("error");
+  try {
+    setText(result, await work());
+  } catch (err) {
+    result.classList.add("error");
+    setText(result, errorText(err));
+  } finally {
+    result.hidden = false;
+    button.disabled = false;
+  }
+}
 
 /** The export dialog: removable drives found, or any folder typed or picked. */
 export function showExportDialog(): void {
-  const folder = h("input", { id: "export-folder", type: "text", tPlaceholder: "export.folder_placeholder" });
-  const drives = h("div", { id: "export-drives", class: "drives" });
+  const { field, input: folder } = folderField("export-folder", "export.folder");
   const progress = h("progress", { id: "export-progress", max: "100", value: "0", hidden: true });
   const result = h("p", { id: "export-result", attrs: { role: "status" }, hidden: true });
   const go = h("button", { id: "export-go", type: "button", class: "primary", t: "export.go" });
-  const browse = h("button", { id: "export-browse", type: "button", t: "export.browse" });
   const close = h("button", { id: "export-close", type: "button", t: "common.close" });
   const panel = h(
     "section",
     { id: "export-dialog", class: "dialog", attrs: { role: "dialog", "aria-modal": "true", "aria-labelledby": "export-heading" } },
     h("h2", { id: "export-heading", t: "export.title" }),
     h("p", { class: "muted small", t: "export.explain" }),
-    h("div", { class: "field" }, h("span", { class: "caption", t: "export.drives" }), drives),
-    h("label", { class: "field" }, h("span", { class: "caption", t: "export.folder" }), folder),
+    field,
     progress,
     result,
-    h("div", { class: "actions" }, browse, go, close),
+    h("div", { class: "actions" }, go, close),
   );
   const closeOverlay = openOverlay(panel);
   close.addEventListener("click", closeOverlay);
-  void api.removableDrives().then((found) => {
-    if (found.length === 0) {
-      drives.append(h("span", { class: "muted", t: "export.no_drives" }));
-    }
-    for (const d of found) {
-      drives.append(
-        h("button", { type: "button", class: "drive", text: d, on: { click: () => { folder.value = d; } } }),
-      );
-    }
-  });
-  browse.addEventListener("click", async () => {
-    const chosen = await api.pickFolder(t("export.browse"));
-    if (chosen) folder.value = chosen;
-  });
-  go.addEventListener("click", async () => {
+  go.addEventListener("click", () => {
     const target = folder.value.trim();
     if (!target) {
       folder.focus();
       return;
     }
-    go.disabled = true;
     progress.hidden = false;
-    result.hidden = true;
-    result.classList.remove("error");
-    try {
+    void runInto(go, result, async () => {
       const summary = await api.exportBundle(target, (done, total) => {
         progress.value = total > 0 ? Math.floor((done * 100) / total) : 100;
       });
       progress.value = 100;
-      setText(result, t("export.done", { revisions: summary.revisions, attachments: summary.attachments, path: summary.path }));
-    } catch (err) {
-      result.classList.add("error");
-      setText(result, errorText(err));
-    } finally {
-      result.hidden = false;
-      go.disabled = false;
-    }
+      return t("export.done", { revisions: summary.revisions, attachments: summary.attachments, path: summary.path });
+    });
   });
   folder.focus();
 }
 
-/** Picks a bundle and imports it; the result is shown in a small dialog. */
-export async function importBundleFromDisk(): Promise<void> {
-  const paths = await api.pickFiles(t("import.pick"));
-  const path = paths[0];
-  if (!path) return;
-  const result = h("p", { id: "import-result", attrs: { role: "status" } });
+/** The import dialog: a bundle file typed or picked, checked whole before anything is stored. */
+export function showImportDialog(onClose?: () => void): void {
+  const { field, input: path } = fileField("import-path", "import.file", "import.pick");
+  const result = h("p", { id: "import-result", attrs: { role: "status" }, hidden: true });
+  const go = h("button", { id: "import-go", type: "button", class: "primary", t: "import.go" });
   const close = h("button", { id: "import-close", type: "button", t: "common.close" });
   const panel = h(
     "section",
-    { id: "import-dialog", class: "dialog", attrs: { role: "dialog", "aria-modal": "true" } },
-    h("h2", { t: "import.title" }),
+    { id: "import-dialog", class: "dialog", attrs: { role: "dialog", "aria-modal": "true", "aria-labelledby": "import-heading" } },
+    h("h2", { id: "import-heading", t: "import.title" }),
+    h("p", { class: "muted small", t: "import.explain" }),
+    field,
     result,
-    h("div", { class: "actions" }, close),
+    h("div", { class: "actions" }, go, close),
   );
-  const closeOverlay = openOverlay(panel);
+  const closeOverlay = openOverlay(panel, onClose);
   close.addEventListener("click", closeOverlay);
-  setText(result, t("common.loading"));
-  try {
-    const s = await api.importBundle(path);
-    setText(result, t("import.done", { applied: s.applied, skipped: s.skipped, attachments: s.attachments }));
-  } catch (err) {
-    result.classList.add("error");
-    setText(result, errorText(err));
-  }
+  go.addEventListener("click", () => {
+    const file = path.value.trim();
+    if (!file) {
+      path.focus();
+      return;
+    }
+    void runInto(go, result, async () => {
+      const s = await api.importBundle(file);
+      return t("import.done", { applied: s.applied, skipped: s.skipped, attachments: s.attachments });
+    });
+  });
+  path.focus();
 }

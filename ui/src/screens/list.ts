@@ -7,7 +7,8 @@ import type { IncidentSummary } from "../bindings/IncidentSummary";
 import type { ListRequest } from "../bindings/ListRequest";
 import type { AppError } from "../bindings/AppError";
 import * as api from "../api";
-import { importBundleFromDisk, showExportDialog } from "./exchange";
+import { showExportDialog, showImportDialog } from "./exchange";
+import { showOrgDialog } from "./org";
 import { handleLockedError, lockNow, onReset, setTotal, showScreen, state } from "../app";
 import { type Child, debounce, h, setT, setText } from "../dom";
 import { errorText, formatDateTime, formatNow, num, termLabel } from "../format";
@@ -159,14 +160,15 @@ class ListView {
     const newLog = h("button", { id: "new-log", type: "button", class: "primary", t: "main.new_log", tTitle: "main.new_log", on: { click: () => void newRunningLog() } });
     const lock = h("button", { id: "lock", type: "button", t: "main.lock", on: { click: () => void lockNow() } });
     const exportButton = h("button", { id: "export", type: "button", t: "main.export", on: { click: () => showExportDialog() } });
-    const importButton = h("button", { id: "import", type: "button", t: "main.import", on: { click: () => void importBundleFromDisk() } });
+    const importButton = h("button", { id: "import", type: "button", t: "main.import", on: { click: () => showImportDialog(() => this.reload(false)) } });
+    const orgButton = h("button", { id: "org", type: "button", t: "main.org", on: { click: () => void showOrgDialog() } });
     const settings = h("button", { id: "open-settings", type: "button", t: "main.settings", on: { click: () => showSettings() } });
 
     const labelled = (key: Key, control: HTMLElement): Child => h("label", { class: "filter" }, h("span", { class: "caption", t: key }), control);
     this.root = h(
       "div",
       { id: "main-screen", class: "main-screen" },
-      h("header", { class: "toolbar" }, h("span", { class: "brand", t: "app.name" }), search, newLog, exportButton, importButton, settings, lock),
+      h("header", { class: "toolbar" }, h("span", { class: "brand", t: "app.name" }), search, newLog, exportButton, importButton, orgButton, settings, lock),
       h(
         "div",
         { class: "filters" },
