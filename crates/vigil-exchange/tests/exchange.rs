@@ -137,14 +137,59 @@ fn round_trip_every_field_and_import_three_times() {
         assert_eq!((again.applied, again.skipped, again.attachments), (0, 1, 0));
         assert_eq!(w.hq.content_digest().unwrap(), digest, "nothing changes");
     }
-    // The monitor can restore from its own bundle (encrypted to itself too).
-    let mut restored = vault(&w.root.join("restored"));
-    let r = import(&mut restored, &bundle).unwrap_err();
+    // A vault that is neither the exporting device nor HQ cannot open it.
+    let mut stranger = vault(&w.root.join("stranger"));
+    let r = import(&mut stranger, &bundle).unwrap_err();
+    assert_eq!(r.code(), "bundle.not_for_us");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// The monitor's laptop is restored from a backup older than its last export: importing its
+/// own bundle (encrypted to the device too) brings the sealed records back, and sealing goes on
+/// from where the chain really is.
+#[test]
+fn a_monitor_restores_from_its_own_bundle() {
+    let w = world();
+    let (root, mut monitor) = (w.root, w.monitor);
+    monitor.close().unwrap();
+    let backup = root.join("backup");
+    copy_dir(&root.join("monitor"), &backup);
+    let mut monitor = Vault::open(&root.join("monitor"), &pass(), Arc::new(SystemClock)).unwrap();
+    let photo = vec![7u8; 200_000];
+    let id = sealed_incident(&mut monitor, "Detention visit", &photo);
+    let bundle = root.join("b.vigil");
+    export(&mut monitor, &Selection::Unsent, &bundle).unwrap();
+
+    let mut restored = Vault::open(&backup, &pass(), Arc::new(SystemClock)).unwrap();
+    assert!(restored.incident(id).is_err(), "the backup predates it");
+    let r = import(&mut restored, &bundle).unwrap();
+    assert_eq!((r.applied, r.attachments), (1, 1));
     assert_eq!(
-        r.code(),
-        "bundle.not_for_us",
-        "a vault that is not the exporting device or HQ cannot open it"
+        restored.incident(id).unwrap().to_json(),
+        monitor.incident(id).unwrap().to_json()
     );
+    assert_eq!(attachment_bytes(&restored, id), vec![photo]);
+    restored.verify_chain().unwrap();
+    // The next seal follows the restored revision in this device's chain, so HQ accepts it.
+    let next = sealed_incident(&mut restored, "After the restore", b"more");
+    let later = root.join("later.vigil");
+    export(&mut restored, &Selection::Incidents(vec![next]), &later).unwrap();
+    let mut hq = w.hq;
+    import(&mut hq, &bundle).unwrap();
+    let r = import(&mut hq, &later).unwrap();
+    assert_eq!(r.applied, 1);
+    hq.verify_chain().unwrap();
 }
 
 #[test]
