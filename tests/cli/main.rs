@@ -9,6 +9,7 @@ mod bad_input;
 mod basics;
 mod common;
 mod crash_safety;
+mod exchange;
 mod no_plaintext;
 mod org;
 mod streaming;

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use vigil_crypto::sign::grouped_hex;
 use vigil_store::{OrgProfile, StoreError, Vault};
 
 use crate::{AppError, Session};
@@ -50,15 +51,6 @@ pub struct OrgView {
     pub joined: Option<String>,
 }
 
-/// `abcd1234…` as `abcd 1234 …`.
-fn grouped(hex: &str) -> String {
-    hex.as_bytes()
-        .chunks(4)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn view(v: &Vault) -> Result<OrgView, AppError> {
     let profile = v.org_profile()?;
     let role = match &profile {
@@ -74,12 +66,10 @@ fn view(v: &Vault) -> Result<OrgView, AppError> {
         role,
         name: profile.as_ref().map(|p| p.name.clone()),
         org_id: profile.as_ref().map(|p| p.org_id.to_string()),
-        org_key: profile
-            .as_ref()
-            .map(|p| grouped(&hex::encode(p.org_sign_pk))),
+        org_key: profile.as_ref().map(|p| grouped_hex(&p.org_sign_pk)),
         readers: profile.as_ref().map_or(0, |p| p.hq_recipients.len() as u32),
         device_id: v.device().to_string(),
-        device_key: grouped(&hex::encode(device.sign_pk)),
+        device_key: grouped_hex(&device.sign_pk),
         profile_path: None,
         joined: None,
     })
@@ -323,10 +313,5 @@ mod tests {
         assert!(b.to_str().unwrap().ends_with(" (2).vigil-org"));
         let dots = profile_file(dir.path(), "../..");
         assert_eq!(dots.parent(), Some(dir.path()));
-    }
-
-    #[test]
-    fn keys_are_grouped_for_reading_aloud() {
-        assert_eq!(grouped("abcd1234ef"), "abcd 1234 ef");
     }
 }

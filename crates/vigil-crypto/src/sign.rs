@@ -106,6 +106,17 @@ impl<'de> Deserialize<'de> for Signature {
     }
 }
 
+/// A key in lower-case hex, in groups of four digits (`97dd b3ee …`), as the app and
+/// `vigil verify` show keys for people to compare by reading them aloud.
+pub fn grouped_hex(bytes: &[u8]) -> String {
+    let hex = hex::encode(bytes);
+    hex.as_bytes()
+        .chunks(4)
+        .map(String::from_utf8_lossy)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// SHA-256 of `bytes`.
 pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     let d = ring::digest::digest(&ring::digest::SHA256, bytes);
@@ -425,6 +436,11 @@ pub fn age_identity_file(identity: &AgeIdentity, created: &str) -> Zeroizing<Str
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn keys_are_grouped_for_reading_aloud() {
+        assert_eq!(grouped_hex(&[0xab, 0xcd, 0x12, 0x34, 0xef]), "abcd 1234 ef");
+    }
 
     #[test]
     fn canonical_json_golden_vector() {

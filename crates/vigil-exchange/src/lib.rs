@@ -790,8 +790,15 @@ impl Proof {
     /// A plain-text account for people.
     pub fn describe(&self) -> String {
         let mut s = format!(
-            "Bundle {} made {} for organisation {}\nSigned by device {} (Ed25519 key {}): signature valid.\n",
-            self.id, self.created_at, self.org_id, self.device, self.device_key
+            "Bundle {} made {} for organisation {}\nSigned by device {}: signature valid.\n\
+             Device key (Ed25519; compare with the key the monitor's Organisation dialog shows):\n  {}\n",
+            self.id,
+            self.created_at,
+            self.org_id,
+            self.device,
+            hex::decode(&self.device_key)
+                .map(|k| vigil_crypto::sign::grouped_hex(&k))
+                .unwrap_or_else(|_| self.device_key.clone())
         );
         s.push_str(&format!(
             "{} sealed revision(s), each in canonical form, hash and device signature verified:\n",

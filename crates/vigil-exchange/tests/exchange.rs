@@ -161,7 +161,7 @@ fn copy_dir(from: &Path, to: &Path) {
 #[test]
 fn a_monitor_restores_from_its_own_bundle() {
     let w = world();
-    let (root, mut monitor) = (w.root, w.monitor);
+    let (root, monitor) = (w.root, w.monitor);
     monitor.close().unwrap();
     let backup = root.join("backup");
     copy_dir(&root.join("monitor"), &backup);
