@@ -87,6 +87,27 @@ fn export_import_three_times_verify_and_open_with_age_and_tar() {
         "importing it again did not change a byte"
     );
 
+    // HQ's history of the record: sealed on the monitor's device, imported here.
+    let history = hq.ok(&["history", &id]);
+    assert!(
+        history.contains(&format!("sealed revision {revision}")),
+        "{history}"
+    );
+    assert!(history.contains("imported from bundle"), "{history}");
+    assert!(
+        history.contains("verified") && !history.contains("DOES NOT"),
+        "{history}"
+    );
+    let h = json(&hq.ok(&["--json", "history", &id]));
+    let events: Vec<&str> = h["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["created", "sealed", "imported"]);
+    assert_eq!(h["revisions"][0]["verified"], true);
+
     // What verify proves, for people.
     let text = hq.ok(&["verify", bundle.to_str().unwrap()]);
     assert!(text.contains(&revision), "{text}");

@@ -112,6 +112,12 @@ enum Command {
         /// The incident.
         id: String,
     },
+    /// Where a sealed record has been: its revisions (signatures checked again) and every
+    /// device's custody events for it (created, sealed, exported, imported).
+    History {
+        /// The incident.
+        id: String,
+    },
     /// Full-text search over incidents, parties and running logs.
     Search {
         /// Words to look for (the last one may be a prefix).
@@ -563,6 +569,18 @@ fn run(cli: Cli) -> Result<(), Failure> {
             out.show(&inc, &log, &atts, vault.thesaurus(), &lang);
             vault.close()?;
         }
+        Command::History { id } => {
+            let incident = parse_incident_id(&id)?;
+            let vault = open()?;
+            let title = vault.incident(incident)?.title;
+            let p = vault.provenance(incident)?;
+            vault.close()?;
+            if cli.json {
+                println!("{}", serde_json::to_string(&p).unwrap_or_default());
+            } else {
+                print!("{}", describe_provenance(&title, &p));
+            }
+        }
         Command::Search { query, limit } => {
             let vault = open()?;
             let hits = vault.search(&query, limit)?;
@@ -673,6 +691,52 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// A record's provenance for people: what was sealed, by which key, and where it has been.
+fn describe_provenance(title: &str, p: &vigil_store::Provenance) -> String {
+    let ok = |v: bool| if v { "verified" } else { "DOES NOT VERIFY" };
+    let mut s = format!("Incident {} {title:?}\n", p.incident);
+    if p.revisions.is_empty() {
+        s.push_str("Not sealed: no signed revision yet.\n");
+    } else {
+        s.push_str("Sealed revisions (signature checked again now):\n");
+    }
+    for r in &p.revisions {
+        s.push_str(&format!(
+            "  {} sealed {} by device {} (#{}), sha256 {}: {}\n      device key {}\n",
+            r.id,
+            r.sealed_at.to_rfc3339(),
+            r.device,
+            r.device_seq,
+            r.hash,
+            ok(r.verified),
+            vigil_crypto::sign::grouped_hex(&r.device_key),
+        ));
+        if let Some(a) = r.amends {
+            s.push_str(&format!("      amends {a}\n"));
+        }
+    }
+    s.push_str("Custody (each device's signed log):\n");
+    for e in &p.events {
+        let what = match e.event {
+            vigil_store::CustodyKind::Created => "created".to_owned(),
+            vigil_store::CustodyKind::Sealed => format!("sealed revision {}", e.subject),
+            vigil_store::CustodyKind::Exported => format!("exported in bundle {}", e.subject),
+            vigil_store::CustodyKind::Imported => format!("imported from bundle {}", e.subject),
+        };
+        let place = if e.this_device {
+            "this vault".to_owned()
+        } else {
+            format!("device {}", e.device)
+        };
+        s.push_str(&format!(
+            "  {}  {what}, on {place}: {}\n",
+            e.at.to_rfc3339(),
+            ok(e.verified)
+        ));
+    }
+    s
 }
 
 fn refuse_existing(path: &Path) -> Result<(), Failure> {

@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 use vigil_bundle::{BundleError, BundleReader, DeviceInfo, Manifest, ManifestEntry};
 use vigil_model::{IncidentId, Sha256};
 use vigil_store::{
-    AttachmentRef, Revision, RevisionId, StagedAttachment, StoreError, Vault, VerifiedRevision,
+    AttachmentRef, CustodyEvent, Revision, RevisionId, StagedAttachment, StoreError, Vault,
+    VerifiedRevision,
 };
 
 /// Format marker of a revision entry (`revisions/<id>.json`).
@@ -295,7 +296,14 @@ pub fn export_with_progress(
         ));
     }
     let mut log = Vec::new();
-    for ev in vault.custody_log()? {
+    // This device's own events only: an HQ vault also keeps the logs of the devices it
+    // received bundles from, which are theirs to sign.
+    let own = vault.device();
+    for ev in vault
+        .custody_log()?
+        .into_iter()
+        .filter(|e| e.doc.device == own)
+    {
         let line = serde_json::json!({
             "doc": serde_json::from_slice::<serde_json::Value>(&ev.bytes)
                 .map_err(|e| ExchangeError::Malformed(e.to_string()))?,
@@ -478,8 +486,8 @@ pub struct CheckedBundle {
     pub revisions: Vec<VerifiedRevision>,
     /// Attachments present: hash → size.
     pub attachments: BTreeMap<String, u64>,
-    /// Custody events, each signature checked against the exporting device's key.
-    pub custody_events: usize,
+    /// The exporting device's custody events, each signature checked against its key.
+    pub custody: Vec<CustodyEvent>,
 }
 
 /// Reads a whole bundle and checks everything in it, changing nothing.
@@ -503,7 +511,7 @@ fn read_bundle(
         .ok_or_else(|| ExchangeError::Malformed("device key".into()))?;
     let mut revisions = Vec::new();
     let mut attachments = BTreeMap::new();
-    let mut custody_events = 0;
+    let mut custody = Vec::new();
     while let Some(mut entry) = reader.next_entry()? {
         let p = entry.path().to_owned();
         if let Some(sha) = p.strip_prefix("attachments/") {
@@ -534,24 +542,41 @@ fn read_bundle(
             }
             revisions.push(rev.verify()?);
         } else if p == vigil_bundle::CUSTODY_LOG {
-            custody_events += verify_custody_log(&p, &bytes, &device_pk)?;
+            custody.extend(verify_custody_log(
+                &p,
+                &bytes,
+                manifest.device.id,
+                &device_pk,
+            )?);
         }
     }
     Ok(CheckedBundle {
         manifest,
         revisions,
         attachments,
-        custody_events,
+        custody,
     })
 }
 
-/// Checks every line of a custody log (`{"doc":…,"sig":…}`) against the exporting device's key;
-/// returns how many events it holds.
-fn verify_custody_log(path: &str, bytes: &[u8], device_pk: &[u8; 32]) -> Result<usize> {
-    let mut events = 0;
+/// Checks every line of a custody log (`{"doc":…,"sig":…}`): each event is the exporting
+/// device's, in canonical form, signed by its key. Returns the events, for HQ to keep.
+fn verify_custody_log(
+    path: &str,
+    bytes: &[u8],
+    device: uuid::Uuid,
+    device_pk: &[u8; 32],
+) -> Result<Vec<CustodyEvent>> {
+    let mut events = Vec::new();
     for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         let v: serde_json::Value = serde_json::from_slice(line)
             .map_err(|e| ExchangeError::Malformed(format!("{path}: {e}")))?;
+        if let Some(found) = v["doc"]["version"].as_u64().filter(|&n| n > 1) {
+            return Err(BundleError::NewerVersion {
+                found,
+                supported: 1,
+            }
+            .into());
+        }
         let doc = vigil_crypto::sign::canonical_json(&v["doc"]);
         let sig: [u8; 64] = v["sig"]
             .as_str()
@@ -567,7 +592,14 @@ fn verify_custody_log(path: &str, bytes: &[u8], device_pk: &[u8; 32]) -> Result<
         .map_err(|_| StoreError::BadSignature {
             what: "a custody event".into(),
         })?;
-        events += 1;
+        let event = CustodyEvent::from_signed(doc, vigil_crypto::sign::Signature(sig))?;
+        if *event.doc.device.as_uuid() != device {
+            return Err(ExchangeError::Malformed(format!(
+                "{path}: an event of device {} in a bundle of device {device}",
+                event.doc.device
+            )));
+        }
+        events.push(event);
     }
     Ok(events)
 }
@@ -585,6 +617,8 @@ pub struct ImportReport {
     pub skipped: usize,
     /// Attachments stored now.
     pub attachments: usize,
+    /// The sending device's custody events stored now (its history, kept at HQ).
+    pub custody_events: usize,
 }
 
 /// Imports a bundle: everything is checked first, then applied in one transaction; nothing
@@ -641,6 +675,7 @@ fn apply_checked(
     let report = vault.apply_bundle(
         &checked.revisions,
         with_content,
+        &checked.custody,
         &checked.manifest.bundle_id.to_string(),
     )?;
     Ok(ImportReport {
@@ -649,6 +684,7 @@ fn apply_checked(
         applied: report.applied.len(),
         skipped: report.skipped.len(),
         attachments: report.attachments,
+        custody_events: report.custody_events,
     })
 }
 
@@ -783,7 +819,7 @@ impl Proof {
                     size: *size,
                 })
                 .collect(),
-            custody_events: c.custody_events,
+            custody_events: c.custody.len(),
         }
     }
 
@@ -861,7 +897,7 @@ pub fn verify_extracted(dir: &Path) -> Result<Proof> {
         .ok_or_else(|| ExchangeError::Malformed("device key".into()))?;
     let mut revisions = Vec::new();
     let mut attachments = BTreeMap::new();
-    let mut custody_events = 0;
+    let mut custody = Vec::new();
     for e in &manifest.entries {
         vigil_bundle::check_entry_path(&e.path)?;
         let path = root.join(&e.path);
@@ -892,13 +928,18 @@ pub fn verify_extracted(dir: &Path) -> Result<Proof> {
         } else if e.path.starts_with("revisions/") {
             revisions.push(parse_revision_entry(&e.path, &small)?.verify()?);
         } else if e.path == vigil_bundle::CUSTODY_LOG {
-            custody_events += verify_custody_log(&e.path, &small, &device_pk)?;
+            custody.extend(verify_custody_log(
+                &e.path,
+                &small,
+                manifest.device.id,
+                &device_pk,
+            )?);
         }
     }
     Ok(Proof::from_checked(&CheckedBundle {
         manifest,
         revisions,
         attachments,
-        custody_events,
+        custody,
     }))
 }

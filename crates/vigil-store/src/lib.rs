@@ -22,6 +22,7 @@ mod attachments;
 mod clock;
 mod error;
 mod org;
+mod provenance;
 mod schema;
 mod seal;
 mod search;
@@ -46,6 +47,7 @@ pub use attachments::{
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Result, StoreError};
 pub use org::{JoinOutcome, OrgProfile, PROFILE_FORMAT, PROFILE_VERSION};
+pub use provenance::{CustodyRecord, Provenance, RevisionProof};
 pub use schema::SCHEMA_VERSION;
 pub use seal::{
     ApplyReport, AttachmentRef, CUSTODY_FORMAT, CustodyDoc, CustodyEvent, CustodyKind,

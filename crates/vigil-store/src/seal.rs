@@ -277,6 +277,8 @@ pub struct ApplyReport {
     pub incidents: Vec<IncidentId>,
     /// Devices seen for the first time.
     pub new_devices: Vec<DeviceId>,
+    /// Other devices' custody events stored now.
+    pub custody_events: usize,
 }
 
 /// The kinds of custody event.
@@ -294,7 +296,7 @@ pub enum CustodyKind {
 }
 
 impl CustodyKind {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             CustodyKind::Created => "created",
             CustodyKind::Sealed => "sealed",
@@ -512,7 +514,7 @@ fn insert_revision(tx: &Transaction<'_>, rev: &Revision, imported: bool) -> Resu
 }
 
 /// The public keys known for a device, if any.
-fn known_device(conn: &Connection, device: DeviceId) -> Result<Option<DevicePublic>> {
+pub(crate) fn known_device(conn: &Connection, device: DeviceId) -> Result<Option<DevicePublic>> {
     let row: Option<(Vec<u8>, String)> = conn
         .prepare_cached("SELECT sign_pk, age_recipient FROM known_devices WHERE device = ?1")?
         .query_row([device.as_uuid().as_bytes().as_slice()], |r| {
@@ -562,7 +564,7 @@ pub(crate) fn register_device(
     }
 }
 
-fn broken(device: DeviceId, detail: impl Into<String>) -> StoreError {
+pub(crate) fn broken(device: DeviceId, detail: impl Into<String>) -> StoreError {
     StoreError::ChainBroken {
         device: device.to_string(),
         detail: detail.into(),
@@ -927,7 +929,7 @@ impl Vault {
         revisions: &[VerifiedRevision],
         origin: Option<&str>,
     ) -> Result<ApplyReport> {
-        self.apply_bundle(revisions, Vec::new(), origin.unwrap_or(""))
+        self.apply_bundle(revisions, Vec::new(), &[], origin.unwrap_or(""))
     }
 
     /// Applies a bundle's verified revisions and the attachments they refer to (staged into
@@ -939,10 +941,11 @@ impl Vault {
         &mut self,
         revisions: &[VerifiedRevision],
         attachments: Vec<(AttachmentRef, IncidentId, crate::StagedAttachment)>,
+        custody: &[CustodyEvent],
         origin: &str,
     ) -> Result<ApplyReport> {
         let origin = Some(origin).filter(|o| !o.is_empty());
-        let result = self.apply_bundle_tx(revisions, &attachments, origin);
+        let result = self.apply_bundle_tx(revisions, &attachments, custody, origin);
         // Chunks now recorded belong to the vault; every other staged file goes.
         let recorded: &[AttachmentId] = match &result {
             Ok(r) => &r.attachment_ids,
@@ -960,6 +963,7 @@ impl Vault {
         &mut self,
         revisions: &[VerifiedRevision],
         attachments: &[(AttachmentRef, IncidentId, crate::StagedAttachment)],
+        custody: &[CustodyEvent],
         origin: Option<&str>,
     ) -> Result<ApplyReport> {
         let now = self.clock.now();
@@ -1054,6 +1058,15 @@ impl Vault {
             crate::attachments::insert_staged(&tx, aref, *incident, staged, &now)?;
             report.attachments += 1;
             report.attachment_ids.push(aref.id);
+        }
+        // The senders' custody logs, kept as history (and this vault's own, when it restores
+        // from its own bundle).
+        let mut custody: Vec<&CustodyEvent> = custody.iter().collect();
+        custody.sort_by_key(|e| (e.doc.device, e.doc.seq));
+        for ev in custody {
+            if crate::provenance::store_received_custody(&tx, ev, self.device)? {
+                report.custody_events += 1;
+            }
         }
         if !report.applied.is_empty() || report.attachments > 0 {
             let subject = origin.map_or_else(
