@@ -7,8 +7,8 @@
 use tauri::State;
 use tauri::ipc::{Channel, Response};
 use vigil_app::{
-    AppError, AppStatus, ExportSummary, ImportSummary, IncidentPage, IncidentView, ListRequest,
-    OrgView, SaveOutcome, Session, Settings, TermView, VaultOverview,
+    AppError, AppStatus, ExportSummary, HistoryView, ImportSummary, IncidentPage, IncidentView,
+    ListRequest, OrgView, SaveOutcome, Session, Settings, TermView, VaultOverview,
 };
 use vigil_model::{AttachmentMeta, Incident, LogEntry};
 use vigil_store::SearchHit;
@@ -156,4 +156,9 @@ pub async fn save_org_profile(s: State<'_, Session>, folder: std::path::PathBuf)
 #[tauri::command]
 pub async fn join_org(s: State<'_, Session>, path: std::path::PathBuf) -> Res<OrgView> {
     s.join_org(&path)
+}
+
+#[tauri::command]
+pub async fn incident_history(s: State<'_, Session>, id: String) -> Res<HistoryView> {
+    s.history(&id)
 }

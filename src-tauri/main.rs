@@ -59,6 +59,7 @@ fn main() {
             commands::create_org,
             commands::save_org_profile,
             commands::join_org,
+            commands::incident_history,
         ])
         .setup(move |app| {
             // The window is declared in tauri.conf.json with `"create": false` and built here,

@@ -87,6 +87,7 @@ async fn hq_creates_monitor_joins_seals_exports_and_hq_imports_all_in_the_window
         org_key,
         "the monitor sees the key HQ sees, to compare by phone"
     );
+    let device_key = app.text("#device-key").await;
     app.screenshot("org-join").await;
     app.click("#org-close").await;
     app.click("#new-log").await;
@@ -127,6 +128,26 @@ async fn hq_creates_monitor_joins_seals_exports_and_hq_imports_all_in_the_window
     hq.click("#import-close").await;
     hq.replace_text("#search", WORD).await;
     hq.wait_count(".incident-row", 1).await;
+    // The record's history at HQ: sealed by the monitor's key, signature checked, and where it
+    // has been (created and sealed on the monitor's device, imported here).
+    hq.click(".incident-row").await;
+    hq.wait_for("#live-log-screen").await;
+    hq.click("#open-history").await;
+    hq.wait_count("#history-events li", 3).await;
+    assert_eq!(hq.text(".revision-key").await, device_key);
+    let revision = hq.text("#history-revisions li").await;
+    assert!(revision.contains("signature verified"), "{revision}");
+    let events = hq
+        .eval(
+            "return Array.from(document.querySelectorAll('#history-events li')).map(e => e.dataset.event).join(' ')",
+            vec![],
+        )
+        .await;
+    assert_eq!(events, serde_json::json!("created sealed imported"));
+    hq.screenshot("history").await;
+    hq.click("#history-close").await;
+    hq.click("#back").await;
+    hq.wait_for("#main-screen").await;
     let again = import(&mut hq, &bundles[0]).await;
     assert!(
         again.starts_with("Imported. New records: 0; already here: 1"),

@@ -16,6 +16,7 @@ import type { VaultOverview } from "./bindings/VaultOverview";
 import type { ExportSummary } from "./bindings/ExportSummary";
 import type { ImportSummary } from "./bindings/ImportSummary";
 import type { OrgView } from "./bindings/OrgView";
+import type { HistoryView } from "./bindings/HistoryView";
 
 interface TauriChannel<T> {
   onmessage: (message: T) => void;
@@ -104,6 +105,7 @@ export const createOrg = (name: string, readers: number, folder: string) =>
   call<OrgView>("create_org", { name, readers, folder });
 export const saveOrgProfile = (folder: string) => call<OrgView>("save_org_profile", { folder });
 export const joinOrg = (path: string) => call<OrgView>("join_org", { path });
+export const incidentHistory = (id: string) => call<HistoryView>("incident_history", { id });
 
 /** Exports every unsent sealed revision into a new bundle in `folder`. */
 export function exportBundle(folder: string, onProgress: (done: number, total: number) => void) {

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod history;
 mod location;
 mod org;
 mod session;
@@ -17,6 +18,7 @@ mod settings;
 mod webview;
 
 pub use error::AppError;
+pub use history::{CustodyRow, HistoryView, RevisionRow};
 pub use location::{VaultDirError, process_vault_dir, vault_dir};
 pub use org::{OrgRole, OrgView};
 pub use session::{

@@ -15,6 +15,7 @@ import { errorText, formatClock, formatDateTime } from "../format";
 import { onLanguageChange, t } from "../i18n";
 import { AttachmentsPanel, pickAndAttach } from "./attachments";
 import { openEditor } from "./editor";
+import { showHistory } from "./history";
 import { showList } from "./list";
 
 interface Pending {
@@ -153,6 +154,7 @@ class LiveLog {
       h("button", { id: "open-editor", type: "button", t: "log.editor", on: { click: () => void openEditor(this.incidentId) } }),
       h("button", { id: "seal", type: "button", t: "log.seal", tTitle: "log.seal_hint", on: { click: () => void this.seal() } }),
       this.sealState,
+      h("button", { id: "open-history", type: "button", t: "log.history", on: { click: () => void showHistory(this.incidentId) } }),
       h("button", { id: "lock", type: "button", t: "main.lock", on: { click: () => void lockNow() } }),
     );
     this.root = h(
