@@ -366,6 +366,31 @@ fn every_bad_bundle_is_refused_and_hq_is_unchanged() {
         bytes: m.bundle(&files, |_| {}, &device),
         code: "device_key_conflict",
     });
+    // A custody event at a place HQ already holds, with other content, properly signed by the
+    // device (history rewritten after the fact).
+    let mut first_event: serde_json::Value =
+        serde_json::from_slice(m.files[1].1.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    first_event["doc"]["at"] = serde_json::json!("2019-05-23T12:30:00+06:00");
+    let doc = vigil_crypto::sign::canonical_json(&first_event["doc"]);
+    first_event["sig"] = serde_json::json!(hex::encode(
+        monitor.device_sign(&vigil_crypto::sign::sha256(&doc))
+    ));
+    let mut rewritten = vigil_crypto::sign::canonical_json(&first_event);
+    rewritten.push(b'\n');
+    for line in m.files[1]
+        .1
+        .split(|b| *b == b'\n')
+        .skip(1)
+        .filter(|l| !l.is_empty())
+    {
+        rewritten.extend_from_slice(line);
+        rewritten.push(b'\n');
+    }
+    cases.push(Case {
+        name: "a custody event rewritten after HQ received it".into(),
+        bytes: m.bundle(&m.with(1, rewritten), |_| {}, &device),
+        code: "chain_broken",
+    });
     let wrong = run(&mut hq, &cases, root);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     assert_eq!(hq.incident(id).unwrap().title, "Meeting broken up");
