@@ -103,5 +103,36 @@ fn org_create_join_identity_and_seal() {
         serde_json::from_str(&monitor.ok(&["--json", "list", "--status", "sealed"])).unwrap();
     assert_eq!(list[0]["id"], id.as_str());
     let twice = monitor.run(&["--json", "seal", &id]);
-    assert_eq!(json_error_code(&twice), "sealed");
+    assert_eq!(json_error_code(&twice), "nothing_to_seal");
+
+    // The running log goes on after sealing; sealing again records it as an amendment.
+    monitor.ok(&["log", &id, "11:05 released without charge"]);
+    let second: serde_json::Value =
+        serde_json::from_str(&monitor.ok(&["--json", "seal", &id])).unwrap();
+    assert_eq!(second["amends"], sealed["id"]);
+    assert_eq!(second["device_seq"], 2);
+    // Fields change only by an amendment; the sealed revisions stay as they were.
+    let edit = monitor.run(&["--json", "amend", &id]);
+    assert_eq!(json_error_code(&edit), "usage");
+    let third: serde_json::Value = serde_json::from_str(&monitor.ok(&[
+        "--json",
+        "amend",
+        &id,
+        "--title",
+        "Detention at the border, released",
+    ]))
+    .unwrap();
+    assert_eq!(third["amends"], second["id"]);
+    let shown: serde_json::Value =
+        serde_json::from_str(&monitor.ok(&["--json", "show", &id])).unwrap();
+    assert_eq!(
+        shown["incident"]["title"],
+        "Detention at the border, released"
+    );
+    let history: serde_json::Value =
+        serde_json::from_str(&monitor.ok(&["--json", "history", &id])).unwrap();
+    let revisions = history["revisions"].as_array().unwrap();
+    assert_eq!(revisions.len(), 3);
+    assert!(revisions.iter().all(|r| r["verified"] == true));
+    assert_eq!(revisions[2]["amends"], second["id"]);
 }

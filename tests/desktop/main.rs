@@ -13,6 +13,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod amend;
 mod exchange;
 mod harness;
 mod scenario;

@@ -342,6 +342,13 @@ const en = {
   "history.event.imported": "Imported from bundle {subject}",
   "history.here": "on this computer",
   "history.on_device": "on device {device}",
+
+  "error.nothing_to_seal": "Nothing changed since the last seal. Add to the running log, attach a file or edit the report, then seal again.",
+
+  "editor.seal_amendment": "Seal amendment",
+  "editor.seal_amendment_hint": "This report is sealed: changes are kept until you seal them as a signed amendment, with any running-log entries and attachments added since. Earlier sealed versions stay as they were.",
+  "editor.pending_amendment": "Changes kept: seal the amendment to record them",
+  "editor.amendment_sealed": "Amendment sealed",
 } as const;
 
 export type Key = keyof typeof en;
@@ -683,6 +690,13 @@ const ru: Table = {
   "history.event.imported": "Импортирована из пакета {subject}",
   "history.here": "на этом компьютере",
   "history.on_device": "на устройстве {device}",
+
+  "error.nothing_to_seal": "С последнего запечатывания ничего не изменилось. Добавьте запись в журнал, вложение или правку отчёта и запечатайте снова.",
+
+  "editor.seal_amendment": "Запечатать правку",
+  "editor.seal_amendment_hint": "Отчёт запечатан: изменения сохраняются, пока вы не запечатаете их как подписанную правку вместе с новыми записями журнала и вложениями. Прежние запечатанные версии не меняются.",
+  "editor.pending_amendment": "Изменения сохранены: запечатайте правку, чтобы зафиксировать их",
+  "editor.amendment_sealed": "Правка запечатана",
 };
 
 const ky: Table = {
@@ -1020,6 +1034,13 @@ const ky: Table = {
   "history.event.imported": "{subject} пакетинен импорттолду",
   "history.here": "ушул компьютерде",
   "history.on_device": "{device} түзмөгүндө",
+
+  "error.nothing_to_seal": "Акыркы мөөрлөөдөн бери эч нерсе өзгөргөн жок. Журналга жазуу, тиркеме же отчетко оңдоо кошуп, кайра мөөрлөңүз.",
+
+  "editor.seal_amendment": "Оңдоону мөөрлөө",
+  "editor.seal_amendment_hint": "Отчет мөөрлөнгөн: өзгөртүүлөр кол коюлган оңдоо катары мөөрлөнгөнгө чейин сакталат, андан бери кошулган журнал жазуулары жана тиркемелер менен бирге. Мурунку мөөрлөнгөн версиялар өзгөрбөйт.",
+  "editor.pending_amendment": "Өзгөртүүлөр сакталды: аларды бекитүү үчүн оңдоону мөөрлөңүз",
+  "editor.amendment_sealed": "Оңдоо мөөрлөндү",
 };
 
 const TABLES: Record<Lang, Table> = { en, ru, ky };

@@ -115,6 +115,9 @@ pub struct SaveOutcome {
     pub incident: Option<Incident>,
     /// What must be fixed before it can be saved (empty when saved).
     pub errors: Vec<FieldProblem>,
+    /// The incident is sealed: the edit is kept (encrypted) and becomes an amendment when the
+    /// incident is sealed again.
+    pub pending_amendment: bool,
 }
 
 /// A thesaurus term for the UI's pickers.
@@ -402,31 +405,50 @@ impl Session {
     /// Autosave from the editor: saves the incident if it validates; otherwise keeps it as an
     /// encrypted draft and returns what to fix. Either way nothing typed is lost.
     pub fn save_incident(&self, incident: Incident) -> Result<SaveOutcome, AppError> {
+        let problems = |errors: &vigil_model::ValidationErrors| -> Vec<FieldProblem> {
+            errors
+                .iter()
+                .map(|e| FieldProblem {
+                    field: e.field.clone(),
+                    code: e.problem.code().to_owned(),
+                    message: e.problem.to_string(),
+                    params: e
+                        .problem
+                        .params()
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v))
+                        .collect(),
+                })
+                .collect()
+        };
         self.with_vault_mut(|v| match v.update_incident(&incident) {
             Ok(saved) => Ok(SaveOutcome {
                 saved: true,
                 incident: Some(saved),
                 errors: Vec::new(),
+                pending_amendment: false,
             }),
             Err(StoreError::Invalid(errors)) => {
                 v.save_draft(&incident)?;
                 Ok(SaveOutcome {
                     saved: false,
                     incident: None,
-                    errors: errors
-                        .iter()
-                        .map(|e| FieldProblem {
-                            field: e.field.clone(),
-                            code: e.problem.code().to_owned(),
-                            message: e.problem.to_string(),
-                            params: e
-                                .problem
-                                .params()
-                                .into_iter()
-                                .map(|(k, v)| (k.to_owned(), v))
-                                .collect(),
-                        })
-                        .collect(),
+                    errors: problems(&errors),
+                    pending_amendment: false,
+                })
+            }
+            Err(StoreError::Sealed(_)) => {
+                // Nothing sealed changes in place: keep the edit for the next amendment.
+                let errors = match incident.validate(v.thesaurus()) {
+                    Ok(()) => Vec::new(),
+                    Err(e) => problems(&e),
+                };
+                v.save_draft(&incident)?;
+                Ok(SaveOutcome {
+                    saved: false,
+                    incident: None,
+                    errors,
+                    pending_amendment: true,
                 })
             }
             Err(e) => Err(e.into()),
@@ -504,10 +526,11 @@ impl Session {
         })
     }
 
-    /// Seals an incident: a signed revision; it can then only be amended.
+    /// Seals an incident: a signed revision; sealing it again records an amendment with what
+    /// changed since (running-log entries, attachments, edits kept from the editor).
     pub fn seal(&self, id: &str) -> Result<IncidentView, AppError> {
         let incident: IncidentId = id.parse().map_err(|_| AppError::invalid_id(id))?;
-        self.with_vault_mut(|v| Ok(v.seal(incident).map(|_| ())?))?;
+        self.with_vault_mut(|v| Ok(v.seal_now(incident).map(|_| ())?))?;
         self.incident(id)
     }
 
@@ -700,6 +723,43 @@ mod tests {
         assert_eq!(session.search("ambul").unwrap_err().code, "locked");
         // The vault lock file was released: it opens again.
         assert_eq!(session.unlock(PASS.into()).unwrap().incidents, 1);
+    }
+
+    #[test]
+    fn edits_of_a_sealed_incident_are_kept_and_sealed_as_an_amendment() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("vault");
+        let id = make_vault(&dir);
+        let session = Session::new(dir, clock(), KdfChoice::Params(KdfParams::FLOOR), None);
+        session.unlock(PASS.into()).unwrap();
+        let sid = id.to_string();
+        session.seal(&sid).unwrap();
+        assert_eq!(session.seal(&sid).unwrap_err().code, "nothing_to_seal");
+
+        let mut edited = session.incident(&sid).unwrap().incident;
+        edited.title = "Lawyer beaten outside court; hospitalised".into();
+        let outcome = session.save_incident(edited).unwrap();
+        assert!(!outcome.saved && outcome.pending_amendment && outcome.errors.is_empty());
+        let view = session.incident(&sid).unwrap();
+        assert_eq!(view.incident.title, "Lawyer beaten outside court");
+        assert_eq!(
+            view.draft.unwrap().title,
+            "Lawyer beaten outside court; hospitalised",
+            "the edit waits, encrypted, for the amendment"
+        );
+
+        let sealed = session.seal(&sid).unwrap();
+        assert_eq!(
+            sealed.incident.title,
+            "Lawyer beaten outside court; hospitalised"
+        );
+        assert!(sealed.draft.is_none());
+        let history = session.history(&sid).unwrap();
+        assert_eq!(history.revisions.len(), 2);
+        assert_eq!(
+            history.revisions[1].amends.as_deref(),
+            Some(history.revisions[0].id.as_str())
+        );
     }
 
     #[test]

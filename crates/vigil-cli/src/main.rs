@@ -133,10 +133,27 @@ enum Command {
         new_passphrase_file: Option<PathBuf>,
     },
     /// Seal an incident: a signed revision, chained to this device's previous ones; the
-    /// incident can no longer be changed in place.
+    /// incident can no longer be changed in place. Sealing it again records an amendment with
+    /// what was added since (running-log entries, attachments).
     Seal {
         /// The incident.
         id: String,
+    },
+    /// Amend a sealed incident: a new signed revision with changed fields that names the one it
+    /// amends; nothing sealed before is changed.
+    Amend {
+        /// The incident.
+        id: String,
+        /// New title.
+        #[arg(long)]
+        title: Option<String>,
+        /// New summary.
+        #[arg(long)]
+        summary: Option<String>,
+        /// The whole report from a JSON file, as for `new --from`; --title and --summary
+        /// override it.
+        #[arg(long, value_name = "FILE.json")]
+        from: Option<PathBuf>,
     },
     /// Write sealed revisions, their attachments and the custody log to one encrypted bundle
     /// that only the organisation's HQ (and this device) can open.
@@ -590,22 +607,44 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Seal { id } => {
             let incident = parse_incident_id(&id)?;
             let mut vault = open()?;
-            let rev = vault.seal(incident)?;
+            let rev = vault.seal_now(incident)?;
             vault.close()?;
-            if cli.json {
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "id": rev.id.to_string(),
-                        "incident": rev.incident,
-                        "hash": rev.hash,
-                        "device": rev.device,
-                        "device_seq": rev.device_seq,
-                    })
-                );
-            } else {
-                println!("{}", rev.id);
+            print_revision(&rev, cli.json);
+        }
+        Command::Amend {
+            id,
+            title,
+            summary,
+            from,
+        } => {
+            if title.is_none() && summary.is_none() && from.is_none() {
+                return Err(usage(
+                    "say what the amendment changes: --title, --summary or --from FILE.json (new \
+                     running-log entries and attachments are sealed by `vigil seal ID`)",
+                ));
             }
+            let incident = parse_incident_id(&id)?;
+            let mut vault = open()?;
+            let current = vault.incident(incident)?;
+            let mut next = match from {
+                Some(path) => {
+                    let text = fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    let draft = IncidentDraft::from_json(&text)
+                        .map_err(|e| usage(format!("{}: {e}", path.display())))?;
+                    draft.into_incident(incident, current.created_at)
+                }
+                None => current,
+            };
+            if let Some(t) = title {
+                next.title = t;
+            }
+            if let Some(s) = summary {
+                next.summary = s;
+            }
+            let rev = vault.amend(incident, &next)?;
+            vault.close()?;
+            print_revision(&rev, cli.json);
         }
         Command::Org { action } => org(action, &out, open)?,
         Command::Export {
@@ -691,6 +730,25 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// A sealed revision: its id, or with --json what identifies and proves it.
+fn print_revision(rev: &vigil_store::Revision, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "id": rev.id.to_string(),
+                "incident": rev.incident,
+                "hash": rev.hash,
+                "device": rev.device,
+                "device_seq": rev.device_seq,
+                "amends": rev.amends.map(|a| a.to_string()),
+            })
+        );
+    } else {
+        println!("{}", rev.id);
+    }
 }
 
 /// A record's provenance for people: what was sealed, by which key, and where it has been.

@@ -70,6 +70,11 @@ pub enum StoreError {
     /// A sealed record cannot be changed in place.
     #[error("incident {0} is sealed and cannot be changed")]
     Sealed(String),
+    /// A sealed incident has nothing new to seal in an amendment.
+    #[error(
+        "nothing changed in incident {0} since its last sealed revision: add to the running log, attach a file or edit the report first"
+    )]
+    NothingToSeal(String),
     /// Only a sealed incident can be amended.
     #[error("incident {0} is a draft: seal it first, then amend it")]
     NotSealed(String),
@@ -175,6 +180,7 @@ impl StoreError {
             StoreError::Invalid(_) => "invalid",
             StoreError::Thesaurus(_) => "thesaurus",
             StoreError::NotSealed(_) => "not_sealed",
+            StoreError::NothingToSeal(_) => "nothing_to_seal",
             StoreError::RevisionConflict { .. } => "revision_conflict",
             StoreError::RevisionTampered { .. } => "revision_tampered",
             StoreError::BadSignature { .. } => "bad_signature",

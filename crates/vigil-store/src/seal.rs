@@ -609,6 +609,35 @@ impl Vault {
         self.seal_revision(next, head.map(|h| h.id))
     }
 
+    /// Seals what the incident holds now: its first sealed revision, or, once it is sealed, an
+    /// amendment with the edits kept for it (the editor's draft, if any) and every running-log
+    /// entry and attachment added since. Refuses ([`StoreError::NothingToSeal`]) when nothing
+    /// changed since the last sealed revision.
+    pub fn seal_now(&mut self, incident: IncidentId) -> Result<Revision> {
+        let current = self.incident(incident)?;
+        if !current.is_sealed() {
+            return self.seal(incident);
+        }
+        let next = self.draft(incident)?.unwrap_or_else(|| current.clone());
+        if let Some(head) = self.head_revision(incident)? {
+            let doc = head.document()?;
+            let mut sealed = doc.incident;
+            let mut pending = next.clone();
+            for i in [&mut sealed, &mut pending] {
+                i.status = IncidentStatus::Sealed;
+                i.updated_at = current.updated_at;
+                i.created_at = current.created_at;
+            }
+            if sealed == pending
+                && doc.log.len() == self.log_entries(incident)?.len()
+                && doc.attachments.len() == self.attachments(incident)?.len()
+            {
+                return Err(StoreError::NothingToSeal(incident.to_string()));
+            }
+        }
+        self.amend(incident, &next)
+    }
+
     fn head_revision(&self, incident: IncidentId) -> Result<Option<Revision>> {
         head_of(&self.conn, incident)
     }

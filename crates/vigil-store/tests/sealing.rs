@@ -336,3 +336,53 @@ fn a_forged_signature_does_not_verify() {
     rev.sig.0[0] ^= 1;
     assert_eq!(rev.verify().unwrap_err().code(), "bad_signature");
 }
+
+/// Sealing again records what changed as an amendment: new running-log entries, and edits kept
+/// as the editor's draft; with nothing new it is refused, and nothing sealed is rewritten.
+#[test]
+fn sealing_again_amends_with_what_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut v = new_vault(tmp.path());
+    let id = incident(&mut v, "Lawyers' meeting broken up");
+    let first = v.seal_now(id).unwrap();
+    assert_eq!(first.amends, None);
+    assert_eq!(
+        v.seal_now(id).unwrap_err().code(),
+        "nothing_to_seal",
+        "nothing new since the seal"
+    );
+
+    v.append_log(id, "10:52 they leave with two lawyers", false)
+        .unwrap();
+    let second = v.seal_now(id).unwrap();
+    assert_eq!(second.amends, Some(first.id));
+    assert_eq!(second.document().unwrap().log.len(), 2);
+
+    // The editor keeps edits of a sealed incident as its draft; sealing turns them into the
+    // next amendment and clears the draft.
+    let mut edited = v.incident(id).unwrap();
+    edited.title = "Lawyers' meeting broken up; two lawyers detained".into();
+    assert_eq!(v.update_incident(&edited).unwrap_err().code(), "sealed");
+    v.save_draft(&edited).unwrap();
+    let third = v.seal_now(id).unwrap();
+    assert_eq!(third.amends, Some(second.id));
+    assert_eq!(
+        third.document().unwrap().incident.title,
+        "Lawyers' meeting broken up; two lawyers detained"
+    );
+    assert_eq!(
+        v.incident(id).unwrap().title,
+        third.document().unwrap().incident.title
+    );
+    assert!(v.draft(id).unwrap().is_none());
+    assert_eq!(v.seal_now(id).unwrap_err().code(), "nothing_to_seal");
+
+    // Every earlier revision is as it was; the chain verifies.
+    let revs = v.revisions(id).unwrap();
+    assert_eq!(revs, vec![first.clone(), second, third]);
+    assert_eq!(
+        revs[0].document().unwrap().incident.title,
+        "Lawyers' meeting broken up"
+    );
+    v.verify_chain().unwrap();
+}

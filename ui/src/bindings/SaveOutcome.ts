@@ -17,4 +17,9 @@ incident: Incident | null,
 /**
  * What must be fixed before it can be saved (empty when saved).
  */
-errors: Array<FieldProblem>, };
+errors: Array<FieldProblem>, 
+/**
+ * The incident is sealed: the edit is kept (encrypted) and becomes an amendment when the
+ * incident is sealed again.
+ */
+pending_amendment: boolean, };

@@ -33,7 +33,15 @@ const CONFIDENTIALITY: Confidentiality[] = ["public", "restricted", "confidentia
 const RELIABILITY: Reliability[] = ["high", "medium", "low", "unknown"];
 const INTERVENTION_STATUS: InterventionStatus[] = ["planned", "in_progress", "awaiting_response", "closed"];
 
-type SaveState = "saved" | "saving" | "invalid" | "error";
+type SaveState = "saved" | "saving" | "invalid" | "error" | "pending" | "sealed";
+
+const SAVE_STATE_KEYS: Record<Exclude<SaveState, "error">, Key> = {
+  saved: "editor.saved",
+  saving: "editor.saving",
+  invalid: "editor.invalid",
+  pending: "editor.pending_amendment",
+  sealed: "editor.amendment_sealed",
+};
 
 let editor: Editor | null = null;
 
@@ -120,6 +128,9 @@ class Editor {
         h("button", { id: "back", type: "button", t: "editor.back", on: { click: () => void this.leaveTo(() => openLiveLog(this.model.id)) } }),
         h("h1", { t: "editor.title" }),
         this.saveState,
+        incident.status === "sealed"
+          ? h("button", { id: "seal-amendment", type: "button", t: "editor.seal_amendment", tTitle: "editor.seal_amendment_hint", on: { click: () => void this.sealAmendment() } })
+          : null,
         h("button", { id: "lock", type: "button", t: "main.lock", on: { click: () => void lockNow() } }),
       ),
       h("div", { class: "editor-scroll" }, h("form", { class: "editor-form", noValidate: true, autocomplete: "off", on: { submit: (e) => e.preventDefault() } }, this.body), h("aside", { class: "editor-side" }, panel.root)),
@@ -148,13 +159,31 @@ class Editor {
   private setState(s: SaveState, err?: unknown): void {
     this.saveState.dataset.state = s;
     if (s === "error") setText(this.saveState, t("editor.error", { error: errorText(err) }));
-    else setT(this.saveState, s === "saved" ? "editor.saved" : s === "saving" ? "editor.saving" : "editor.invalid");
+    else setT(this.saveState, SAVE_STATE_KEYS[s]);
   }
 
   private changed(): void {
     this.edits += 1;
     this.setState("saving");
     this.saveSoon();
+  }
+
+  /**
+   * A sealed incident changes only by a new signed revision: its edits are kept (encrypted)
+   * until this seals them, with the running-log entries and attachments added since.
+   */
+  private async sealAmendment(): Promise<void> {
+    await this.flush();
+    try {
+      const view = await api.sealIncident(this.model.id);
+      this.model = clone(view.incident);
+      this.problems = [];
+      this.render();
+      this.setState("sealed");
+    } catch (err) {
+      if (handleLockedError(err as AppError)) return;
+      this.setState("error", err);
+    }
   }
 
   /** Saves once more to learn the problems of a draft that was kept invalid. */
@@ -185,8 +214,8 @@ class Editor {
         if (outcome.incident) this.model.updated_at = outcome.incident.updated_at;
         this.problems = outcome.errors;
         this.showProblems();
-        const invalid = !outcome.saved || outcome.errors.length > 0 || this.localProblems.size > 0;
-        this.setState(this.edits !== edits ? "saving" : invalid ? "invalid" : "saved");
+        const invalid = (!outcome.saved && !outcome.pending_amendment) || outcome.errors.length > 0 || this.localProblems.size > 0;
+        this.setState(this.edits !== edits ? "saving" : invalid ? "invalid" : outcome.pending_amendment ? "pending" : "saved");
       } catch (err) {
         if (handleLockedError(err as AppError)) return;
         this.setState("error", err);

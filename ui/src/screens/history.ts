@@ -23,7 +23,7 @@ function revisionItem(r: RevisionRow): HTMLElement {
     h("div", { class: "small" }, h("span", { class: "muted", t: "history.device" }), " ", h("span", { class: "mono", text: r.device })),
     h("div", { class: "small" }, h("span", { class: "muted", t: "history.device_key" }), " ", h("span", { class: "mono revision-key", text: r.device_key })),
     h("div", { class: "small" }, h("span", { class: "muted", t: "history.hash" }), " ", h("span", { class: "mono", text: r.hash })),
-    r.amends ? h("div", { class: "small" }, h("span", { class: "muted", t: "history.amends" }), " ", h("span", { class: "mono", text: r.amends })) : null,
+    r.amends ? h("div", { class: "small amends" }, h("span", { class: "muted", t: "history.amends" }), " ", h("span", { class: "mono", text: r.amends })) : null,
   );
 }
 
