@@ -135,4 +135,28 @@ fn org_create_join_identity_and_seal() {
     assert_eq!(revisions.len(), 3);
     assert!(revisions.iter().all(|r| r["verified"] == true));
     assert_eq!(revisions[2]["amends"], second["id"]);
+
+    // An edit made in the app and waiting to be sealed is never thrown away by `amend`.
+    let mut vault = vigil_store::Vault::open(
+        &monitor.vault,
+        &vigil_crypto::Passphrase::new(PASSPHRASE.to_owned()),
+        std::sync::Arc::new(vigil_store::SystemClock),
+    )
+    .unwrap();
+    let incident_id = id.parse().unwrap();
+    let mut waiting = vault.incident(incident_id).unwrap();
+    waiting.summary = "Edited in the app".into();
+    vault.save_draft(&waiting).unwrap();
+    vault.close().unwrap();
+    let refused = monitor.run(&["amend", &id, "--title", "Other"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("waiting to be sealed"),
+        "{}",
+        stderr(&refused)
+    );
+    monitor.ok(&["seal", &id]);
+    let shown: serde_json::Value =
+        serde_json::from_str(&monitor.ok(&["--json", "show", &id])).unwrap();
+    assert_eq!(shown["incident"]["summary"], "Edited in the app");
 }

@@ -155,7 +155,13 @@ async fn hq_creates_monitor_joins_seals_exports_and_hq_imports_all_in_the_window
     );
     hq.click("#import-close").await;
     let bad = import(&mut hq, &damaged).await;
-    assert!(bad.contains("Nothing was imported"), "{bad}");
+    // Cut inside an encrypted chunk: age cannot tell that from damage, so "altered or damaged".
+    assert!(
+        bad.starts_with(
+            "The bundle was altered or damaged after it was written. Nothing was imported."
+        ),
+        "{bad}"
+    );
     assert!(
         hq.eval(
             "return document.querySelector('#import-result').classList.contains('error')",
@@ -165,6 +171,5 @@ async fn hq_creates_monitor_joins_seals_exports_and_hq_imports_all_in_the_window
             == serde_json::Value::Bool(true)
     );
     hq.click("#import-close").await;
-    hq.wait_count(".incident-row", 1).await;
     hq.quit().await;
 }

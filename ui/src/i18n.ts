@@ -349,6 +349,8 @@ const en = {
   "editor.seal_amendment_hint": "This report is sealed: changes are kept until you seal them as a signed amendment, with any running-log entries and attachments added since. Earlier sealed versions stay as they were.",
   "editor.pending_amendment": "Changes kept: seal the amendment to record them",
   "editor.amendment_sealed": "Amendment sealed",
+
+  "import.custody_conflicts": "one=Note: {n} event in the sending device's history differs from the history kept here, which was left unchanged (was the laptop restored from a backup?).|other=Note: {n} events in the sending device's history differ from the history kept here, which was left unchanged (was the laptop restored from a backup?).",
 } as const;
 
 export type Key = keyof typeof en;
@@ -697,6 +699,8 @@ const ru: Table = {
   "editor.seal_amendment_hint": "Отчёт запечатан: изменения сохраняются, пока вы не запечатаете их как подписанную правку вместе с новыми записями журнала и вложениями. Прежние запечатанные версии не меняются.",
   "editor.pending_amendment": "Изменения сохранены: запечатайте правку, чтобы зафиксировать их",
   "editor.amendment_sealed": "Правка запечатана",
+
+  "import.custody_conflicts": "one=Внимание: {n} событие в истории устройства расходится с историей, хранящейся здесь; она не изменена (ноутбук восстанавливали из резервной копии?).|few=Внимание: {n} события в истории устройства расходятся с историей, хранящейся здесь; она не изменена (ноутбук восстанавливали из резервной копии?).|many=Внимание: {n} событий в истории устройства расходятся с историей, хранящейся здесь; она не изменена (ноутбук восстанавливали из резервной копии?).|other=Внимание: {n} события в истории устройства расходятся с историей, хранящейся здесь; она не изменена (ноутбук восстанавливали из резервной копии?).",
 };
 
 const ky: Table = {
@@ -1041,6 +1045,8 @@ const ky: Table = {
   "editor.seal_amendment_hint": "Отчет мөөрлөнгөн: өзгөртүүлөр кол коюлган оңдоо катары мөөрлөнгөнгө чейин сакталат, андан бери кошулган журнал жазуулары жана тиркемелер менен бирге. Мурунку мөөрлөнгөн версиялар өзгөрбөйт.",
   "editor.pending_amendment": "Өзгөртүүлөр сакталды: аларды бекитүү үчүн оңдоону мөөрлөңүз",
   "editor.amendment_sealed": "Оңдоо мөөрлөндү",
+
+  "import.custody_conflicts": "Эскертүү: жөнөткөн түзмөктүн тарыхындагы {n} окуя бул жерде сакталган тарыхтан айырмаланат; сакталган тарых өзгөртүлгөн жок (ноутбук камдык көчүрмөдөн калыбына келтирилгенби?).",
 };
 
 const TABLES: Record<Lang, Table> = { en, ru, ky };

@@ -154,6 +154,8 @@ pub struct ImportSummary {
     pub skipped: u32,
     /// Attachments stored now.
     pub attachments: u32,
+    /// Custody events that contradict the history already kept here (which was kept).
+    pub custody_conflicts: u32,
 }
 
 #[derive(Debug)]
@@ -572,6 +574,7 @@ impl Session {
                 applied: r.applied as u32,
                 skipped: r.skipped as u32,
                 attachments: r.attachments as u32,
+                custody_conflicts: r.custody_conflicts.len() as u32,
             })
         })
     }

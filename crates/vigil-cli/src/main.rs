@@ -626,6 +626,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let incident = parse_incident_id(&id)?;
             let mut vault = open()?;
             let current = vault.incident(incident)?;
+            if current.is_sealed() && vault.draft(incident)?.is_some() {
+                return Err(usage(
+                    "an edit of this report made in the app is waiting to be sealed; seal it \
+                     first (Seal amendment in the app, or `vigil seal ID`), then amend",
+                ));
+            }
             let mut next = match from {
                 Some(path) => {
                     let text = fs::read_to_string(&path)
@@ -703,6 +709,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     "Imported bundle {} from device {}: {} new revisions, {} already here, {} attachments.",
                     report.id, report.device, report.applied, report.skipped, report.attachments
                 );
+            }
+            for conflict in &report.custody_conflicts {
+                eprintln!("vigil: warning: {conflict}");
             }
         }
         Command::Verify { file } => {

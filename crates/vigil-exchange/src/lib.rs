@@ -619,6 +619,9 @@ pub struct ImportReport {
     pub attachments: usize,
     /// The sending device's custody events stored now (its history, kept at HQ).
     pub custody_events: usize,
+    /// Custody events that contradict the history already kept here (which stays as it was):
+    /// worth a person's attention, e.g. a laptop restored from an old backup.
+    pub custody_conflicts: Vec<String>,
 }
 
 /// Imports a bundle: everything is checked first, then applied in one transaction; nothing
@@ -685,6 +688,7 @@ fn apply_checked(
         skipped: report.skipped.len(),
         attachments: report.attachments,
         custody_events: report.custody_events,
+        custody_conflicts: report.custody_conflicts,
     })
 }
 

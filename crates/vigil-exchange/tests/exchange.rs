@@ -391,3 +391,43 @@ fn hq_keeps_the_monitors_custody_log_and_shows_a_records_provenance() {
     let hq_bundle = w.root.join("hq.vigil");
     export(&mut w.hq, &Selection::Incidents(vec![hq_id]), &hq_bundle).unwrap();
 }
+
+/// Anyone holding the org profile can make a device whose signed log names any incident (ids
+/// are chosen by the client). Those events are kept, but they are not a record's history unless
+/// their device sealed a revision of it.
+#[test]
+fn another_devices_events_naming_a_record_are_not_its_history() {
+    let mut w = world();
+    let x = sealed_incident(&mut w.monitor, "Real", b"1");
+    let first = w.root.join("first.vigil");
+    export(&mut w.monitor, &Selection::Unsent, &first).unwrap();
+    import(&mut w.hq, &first).unwrap();
+    let before = w.hq.provenance(x).unwrap();
+
+    let mut stranger = vault(&w.root.join("stranger"));
+    stranger
+        .join_org(&w.hq.org_profile().unwrap().unwrap().to_json_pretty())
+        .unwrap();
+    // An incident with X's id: its "created" event names X, signed by the stranger's device.
+    stranger
+        .create_incident(&Incident::new(x, "Forged", stranger.now()))
+        .unwrap();
+    sealed_incident(&mut stranger, "Other", b"2");
+    let theirs = w.root.join("stranger.vigil");
+    export(&mut stranger, &Selection::Unsent, &theirs).unwrap();
+    let r = import(&mut w.hq, &theirs).unwrap();
+    assert_eq!(r.applied, 1);
+    assert!(
+        w.hq.custody_log()
+            .unwrap()
+            .iter()
+            .any(|e| e.doc.device == stranger.device() && e.doc.subject == x.to_string()),
+        "the stranger's event naming X is kept (it is that device's history)"
+    );
+    let after = w.hq.provenance(x).unwrap();
+    assert!(
+        after.events.iter().all(|e| e.device != stranger.device()),
+        "{after:?}"
+    );
+    assert_eq!(after, before);
+}

@@ -15,7 +15,7 @@ use vigil_model::{DeviceId, IncidentId, Sha256};
 use crate::Vault;
 use crate::error::{Result, StoreError};
 use crate::seal::{
-    CUSTODY_FORMAT, CustodyDoc, CustodyEvent, CustodyKind, RevisionId, broken, known_device,
+    CUSTODY_FORMAT, CustodyDoc, CustodyEvent, CustodyKind, RevisionId, known_device,
 };
 
 impl CustodyEvent {
@@ -49,70 +49,110 @@ impl CustodyEvent {
     }
 }
 
-/// Stores a custody event received in a bundle, inside the caller's transaction: its signature
-/// must verify with the key known for its device. Returns false when it is already here; two
-/// different events at the same place in a device's log are a broken chain. Events of this
-/// vault's own device (its own bundle, imported to restore a backup) must continue its log
-/// exactly where it stands.
+/// What became of a custody event received in a bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Received {
+    /// Stored now.
+    Stored,
+    /// Already here, identical.
+    AlreadyHere,
+    /// Not kept, and nothing wrong with it: its device has no sealed record here (so its key
+    /// is unknown), or it is this vault's own event that cannot continue its log here (a
+    /// bundle that does not hold the revision it records, or a gap).
+    Skipped,
+    /// It contradicts the history kept here (another event at its place, or a link to a
+    /// neighbour that does not match). The kept history wins; the caller reports it.
+    Conflict(String),
+}
+
+/// The hash of an event kept here, and its `prev` link.
+type KeptEvent = (Vec<u8>, Option<Vec<u8>>);
+
+/// Takes a custody event received in a bundle into the caller's transaction. Its document and
+/// hash are derived again from its bytes, and its signature must verify with the key known for
+/// its device (a bad signature fails the import). The history kept here is append-only and is
+/// never replaced: an event that contradicts it is a [`Received::Conflict`].
 pub(crate) fn store_received_custody(
     tx: &Transaction<'_>,
     ev: &CustodyEvent,
     own: DeviceId,
-) -> Result<bool> {
-    let d = &ev.doc;
-    let key = known_device(tx, d.device)?.ok_or_else(|| StoreError::BadSignature {
-        what: format!(
-            "custody event {} of device {}, which has no sealed record here",
-            d.seq, d.device
-        ),
-    })?;
-    sign::verify(&key.sign_pk, ev.hash.as_bytes(), &ev.sig).map_err(|_| {
+) -> Result<Received> {
+    // Whatever the caller put in `doc` and `hash`, only what the bytes say counts.
+    let checked = CustodyEvent::from_signed(ev.bytes.clone(), ev.sig)?;
+    if checked.doc != ev.doc || checked.hash != ev.hash {
+        return Err(StoreError::RevisionTampered {
+            id: "a custody event".into(),
+            detail: "its document or hash does not match its bytes".into(),
+        });
+    }
+    let d = &checked.doc;
+    let hash = checked.hash;
+    let Some(key) = known_device(tx, d.device)? else {
+        return Ok(Received::Skipped);
+    };
+    sign::verify(&key.sign_pk, hash.as_bytes(), &checked.sig).map_err(|_| {
         StoreError::BadSignature {
             what: format!("custody event {} of device {}", d.seq, d.device),
         }
     })?;
     let dev = d.device.as_uuid().as_bytes().as_slice();
-    let at_place: Option<Vec<u8>> = tx
-        .prepare_cached("SELECT hash FROM custody_log WHERE device = ?1 AND seq = ?2")?
-        .query_row(params![dev, d.seq as i64], |r| r.get(0))
-        .optional()?;
+    let hash_at = |seq: u64| -> Result<Option<KeptEvent>> {
+        Ok(tx
+            .prepare_cached(
+                "SELECT hash, prev_hash FROM custody_log WHERE device = ?1 AND seq = ?2",
+            )?
+            .query_row(params![dev, seq as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    };
     let by_id: Option<Vec<u8>> = tx
         .prepare_cached("SELECT hash FROM custody_log WHERE id = ?1")?
         .query_row([d.id.as_bytes().as_slice()], |r| r.get(0))
         .optional()?;
-    match (at_place, by_id) {
-        (Some(a), Some(b)) if a == ev.hash.0 && b == ev.hash.0 => return Ok(false),
-        (None, None) if d.device == own => {
-            let last: Option<(i64, Vec<u8>)> = tx
-                .prepare_cached(
-                    "SELECT seq, hash FROM custody_log WHERE device = ?1 ORDER BY seq DESC LIMIT 1",
-                )?
-                .query_row([dev], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            let follows = match last {
-                Some((seq, hash)) => {
-                    d.seq == seq as u64 + 1 && d.prev.map(|p| p.0.to_vec()) == Some(hash)
-                }
-                None => d.seq == 1 && d.prev.is_none(),
-            };
-            if !follows {
-                return Err(broken(
-                    d.device,
-                    format!(
-                        "this vault's own history and the bundle's diverge at event {}: the vault \
-                         was restored from a backup and used before its later bundles were \
-                         imported",
-                        d.seq
-                    ),
-                ));
-            }
-        }
+    let conflict = |what: &str| {
+        Ok(Received::Conflict(format!(
+            "custody event {} of device {}: {what}; the history kept here was left as it is",
+            d.seq, d.device
+        )))
+    };
+    match (hash_at(d.seq)?, by_id) {
+        (Some((a, _)), Some(b)) if a == hash.0 && b == hash.0 => return Ok(Received::AlreadyHere),
         (None, None) => {}
-        _ => {
-            return Err(broken(
-                d.device,
-                format!("two different custody events claim number {}", d.seq),
-            ));
+        _ => return conflict("another event is kept at its place"),
+    }
+    if d.seq == 0 || (d.seq == 1) != d.prev.is_none() {
+        return conflict("it is not linked as a first or a later event");
+    }
+    if let Some((before, _)) = hash_at(d.seq - 1)?
+        && d.prev.map(|p| p.0.to_vec()) != Some(before)
+    {
+        return conflict("it does not follow the event before it");
+    }
+    if let Some((_, after_prev)) = hash_at(d.seq + 1)?
+        && after_prev != Some(hash.0.to_vec())
+    {
+        return conflict("the event after it does not follow it");
+    }
+    if d.device == own {
+        // This vault's own log (restoring from its own bundle) must run without a gap, and a
+        // `sealed` event needs its revision here (the chain check demands it).
+        let last: Option<i64> = tx
+            .prepare_cached("SELECT max(seq) FROM custody_log WHERE device = ?1")?
+            .query_row([dev], |r| r.get(0))?;
+        if d.seq != last.map_or(1, |l| l as u64 + 1) {
+            return Ok(Received::Skipped);
+        }
+        if d.event == CustodyKind::Sealed {
+            let stored: Option<Vec<u8>> = match d.subject.parse::<RevisionId>() {
+                Ok(id) => tx
+                    .prepare_cached("SELECT hash FROM revisions WHERE id = ?1 AND device = ?2")?
+                    .query_row(params![id.0.as_bytes().as_slice(), dev], |r| r.get(0))
+                    .optional()?,
+                Err(_) => None,
+            };
+            let named = d.details["hash"].as_str().map(str::to_owned);
+            if stored.map(hex::encode) != named {
+                return Ok(Received::Skipped);
+            }
         }
     }
     tx.prepare_cached(
@@ -128,11 +168,11 @@ pub(crate) fn store_received_custody(
         d.subject,
         d.details.to_string(),
         d.prev.map(|p| p.0.to_vec()),
-        ev.bytes,
-        ev.hash.0.as_slice(),
-        ev.sig.0.as_slice(),
+        checked.bytes,
+        hash.0.as_slice(),
+        checked.sig.0.as_slice(),
     ])?;
-    Ok(true)
+    Ok(Received::Stored)
 }
 
 /// A sealed revision of the record, with its signature checked again.
@@ -187,6 +227,37 @@ pub struct Provenance {
     pub events: Vec<CustodyRecord>,
 }
 
+/// Whether a custody event is about this record, by its structured fields (the text search
+/// only finds candidates). Only this vault's events and those of a device that sealed a
+/// revision of the record count: anyone holding the org profile can make a device and sign
+/// events naming any incident, and those say nothing about this one.
+fn about_this_record(
+    doc: &CustodyDoc,
+    incident: &str,
+    revisions: &[RevisionProof],
+    this_vault: DeviceId,
+) -> bool {
+    if doc.device != this_vault && !revisions.iter().any(|r| r.device == doc.device) {
+        return false;
+    }
+    let names = |key: &str, wanted: &dyn Fn(&str) -> bool| {
+        doc.details[key]
+            .as_array()
+            .is_some_and(|a| a.iter().filter_map(|v| v.as_str()).any(wanted))
+    };
+    let ours = |id: &str| revisions.iter().any(|r| r.id.to_string() == id);
+    match doc.event {
+        CustodyKind::Created => doc.subject == incident || names("incidents", &|i| i == incident),
+        // The revision it names is this record's, sealed by this device, with this hash.
+        CustodyKind::Sealed => revisions.iter().any(|r| {
+            r.id.to_string() == doc.subject
+                && r.device == doc.device
+                && doc.details["hash"].as_str() == Some(r.hash.to_string().as_str())
+        }),
+        CustodyKind::Exported | CustodyKind::Imported => names("revisions", &ours),
+    }
+}
+
 impl Vault {
     /// The record's sealed revisions (signatures checked now) and its custody events from
     /// every device that handled it.
@@ -213,6 +284,7 @@ impl Vault {
                 verified,
             });
         }
+        let incident_name = incident.to_string();
         let mut events = Vec::new();
         let mut stmt = self.conn.prepare_cached(
             "SELECT doc, hash, sig FROM custody_log
@@ -237,6 +309,9 @@ impl Vault {
                     serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupted {
                         detail: format!("a custody event is unreadable: {e}"),
                     })?;
+                if !about_this_record(&doc, &incident_name, &revisions, self.device) {
+                    continue;
+                }
                 let verified = Sha256(sign::sha256(&bytes)).0.as_slice() == hash.as_slice()
                     && match (
                         known_device(&self.conn, doc.device)?,

@@ -30,6 +30,7 @@ use vigil_crypto::sign::{self, DeviceKeys, DevicePublic, Signature, canonical_js
 use vigil_model::{AttachmentId, DeviceId, Incident, IncidentId, IncidentStatus, LogEntry, Sha256};
 
 use crate::error::{Result, StoreError};
+use crate::provenance::Received;
 use crate::{Vault, sql, uuid_from};
 
 /// The `format` of a revision document.
@@ -277,8 +278,10 @@ pub struct ApplyReport {
     pub incidents: Vec<IncidentId>,
     /// Devices seen for the first time.
     pub new_devices: Vec<DeviceId>,
-    /// Other devices' custody events stored now.
+    /// Custody events received and stored now.
     pub custody_events: usize,
+    /// Received custody events that contradict the history kept here (which was kept).
+    pub custody_conflicts: Vec<String>,
 }
 
 /// The kinds of custody event.
@@ -628,9 +631,16 @@ impl Vault {
                 i.updated_at = current.updated_at;
                 i.created_at = current.created_at;
             }
+            let log: BTreeSet<_> = self.log_entries(incident)?.iter().map(|e| e.id).collect();
+            let files: BTreeSet<_> = self.attachments(incident)?.iter().map(|a| a.id).collect();
             if sealed == pending
-                && doc.log.len() == self.log_entries(incident)?.len()
-                && doc.attachments.len() == self.attachments(incident)?.len()
+                && doc.log.iter().map(|e| e.id).collect::<BTreeSet<_>>() == log
+                && doc
+                    .attachments
+                    .iter()
+                    .map(|a| a.id)
+                    .collect::<BTreeSet<_>>()
+                    == files
             {
                 return Err(StoreError::NothingToSeal(incident.to_string()));
             }
@@ -1061,7 +1071,11 @@ impl Vault {
             let current = sql::load_incident(&tx, incident)?;
             if current != inc {
                 sql::update_incident(&tx, &inc)?;
-                sql::clear_draft(&tx, incident)?;
+                // An edit waiting to amend a sealed incident here is the person's work: it stays
+                // (the editor shows it over the newer head). A local draft's leftovers go.
+                if current.status != IncidentStatus::Sealed {
+                    sql::clear_draft(&tx, incident)?;
+                }
             }
             report.incidents.push(incident);
         }
@@ -1089,15 +1103,29 @@ impl Vault {
             report.attachment_ids.push(aref.id);
         }
         // The senders' custody logs, kept as history (and this vault's own, when it restores
-        // from its own bundle).
+        // from its own bundle). After a device's first event that is skipped or contradicts
+        // the history kept here, the rest of its events in this bundle are not taken either:
+        // they continue from it.
         let mut custody: Vec<&CustodyEvent> = custody.iter().collect();
         custody.sort_by_key(|e| (e.doc.device, e.doc.seq));
+        let mut stopped: BTreeSet<DeviceId> = BTreeSet::new();
         for ev in custody {
-            if crate::provenance::store_received_custody(&tx, ev, self.device)? {
-                report.custody_events += 1;
+            if stopped.contains(&ev.doc.device) {
+                continue;
+            }
+            match crate::provenance::store_received_custody(&tx, ev, self.device)? {
+                Received::Stored => report.custody_events += 1,
+                Received::AlreadyHere => {}
+                Received::Skipped => {
+                    stopped.insert(ev.doc.device);
+                }
+                Received::Conflict(what) => {
+                    stopped.insert(ev.doc.device);
+                    report.custody_conflicts.push(what);
+                }
             }
         }
-        if !report.applied.is_empty() || report.attachments > 0 {
+        if !report.applied.is_empty() || report.attachments > 0 || report.custody_events > 0 {
             let subject = origin.map_or_else(
                 || {
                     report

@@ -15,4 +15,8 @@ skipped: number,
 /**
  * Attachments stored now.
  */
-attachments: number, };
+attachments: number, 
+/**
+ * Custody events that contradict the history already kept here (which was kept).
+ */
+custody_conflicts: number, };

@@ -173,16 +173,29 @@ class Editor {
    * until this seals them, with the running-log entries and attachments added since.
    */
   private async sealAmendment(): Promise<void> {
-    await this.flush();
+    const button = this.root.querySelector<HTMLButtonElement>("#seal-amendment");
+    if (button?.disabled) return;
+    if (button) button.disabled = true;
     try {
+      await this.flush();
+      // Seal only what is stored: if the last edit could not be saved, its error stays shown.
+      if (this.edits !== this.savedEdits) return;
+      const edits = this.edits;
       const view = await api.sealIncident(this.model.id);
-      this.model = clone(view.incident);
-      this.problems = [];
-      this.render();
-      this.setState("sealed");
+      if (this.edits === edits) {
+        this.model = clone(view.incident);
+        this.problems = [];
+        this.render();
+        this.setState("sealed");
+      } else {
+        // Typed while sealing: those edits are kept for the next amendment.
+        this.setState("pending");
+      }
     } catch (err) {
       if (handleLockedError(err as AppError)) return;
       this.setState("error", err);
+    } finally {
+      if (button) button.disabled = false;
     }
   }
 

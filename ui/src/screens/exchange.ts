@@ -137,7 +137,8 @@ export function showImportDialog(onClose?: () => void): void {
     }
     void runInto(go, result, async () => {
       const s = await api.importBundle(file);
-      return t("import.done", { applied: s.applied, skipped: s.skipped, attachments: s.attachments });
+      const done = t("import.done", { applied: s.applied, skipped: s.skipped, attachments: s.attachments });
+      return s.custody_conflicts > 0 ? `${done} ${t("import.custody_conflicts", { n: s.custody_conflicts })}` : done;
     });
   });
   path.focus();

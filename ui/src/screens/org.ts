@@ -69,9 +69,17 @@ function createSection(result: HTMLElement, render: (v: OrgView) => void): HTMLE
       return;
     }
     void runInto(go, result, async () => {
-      const view = await api.createOrg(name.value.trim(), Number(readers.value), folder.value.trim());
-      render(view);
-      return t("org.created", { name: view.name ?? "", path: view.profile_path ?? "" });
+      try {
+        const view = await api.createOrg(name.value.trim(), Number(readers.value), folder.value.trim());
+        render(view);
+        return t("org.created", { name: view.name ?? "", path: view.profile_path ?? "" });
+      } catch (err) {
+        // The organisation may exist even if its profile could not be written (a full or
+        // removed stick): show what the vault is now, where the profile can be written again.
+        const now = await api.orgStatus().catch(() => null);
+        if (now) render(now);
+        throw err;
+      }
     });
   });
   return h(
