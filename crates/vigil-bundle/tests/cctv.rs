@@ -1,8 +1,8 @@
 //! The C2SP CCTV age vectors, through the same decryption the bundle reader uses
 //! (`decrypt_payload`).
 //!
-//! Vectors come from `shared/vectors/age-cctv` beside the repository (present in CI; the test
-//! fails if it is missing). Class mapping, from the vectors' `expect:` to our error codes:
+//! The vectors are vendored in `tests/vectors/age-cctv` (0BSD; the test fails if they are
+//! missing). Class mapping, from the vectors' `expect:` to our error codes:
 //! - `success`: decrypts, payload SHA-256 as stated;
 //! - `no match`: `bundle.not_for_us`;
 //! - `HMAC failure`: `bundle.tampered`;
@@ -30,12 +30,8 @@ struct Vector {
 }
 
 fn vectors_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors/age-cctv");
-    assert!(
-        dir.is_dir(),
-        "the C2SP CCTV vectors are missing: expected {} (shared/ beside the repository)",
-        dir.display()
-    );
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/age-cctv");
+    assert!(dir.is_dir(), "the C2SP CCTV vectors are missing: {}", dir.display());
     dir
 }
 
