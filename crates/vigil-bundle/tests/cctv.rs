@@ -31,7 +31,11 @@ struct Vector {
 
 fn vectors_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/age-cctv");
-    assert!(dir.is_dir(), "the C2SP CCTV vectors are missing: {}", dir.display());
+    assert!(
+        dir.is_dir(),
+        "the C2SP CCTV vectors are missing: {}",
+        dir.display()
+    );
     dir
 }
 
