@@ -1,30 +1,43 @@
 //! A 2 GiB attachment goes in and comes back out with the same SHA-256, while the process that
 //! does it stays under 100 MiB of peak resident memory.
 
-#![allow(unsafe_code)] // wait4(2): the only way to read one child's peak RSS.
-
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::process::Child;
+use std::process::Command;
 
 use crate::common::*;
 
 const SIZE: u64 = 2 << 30;
 const RSS_LIMIT_KIB: i64 = 100 * 1024;
 
-/// Waits for the child and returns (success, peak RSS in KiB) from the kernel's accounting.
-fn wait_peak_rss(child: Child) -> (bool, i64) {
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: rusage is plain data that wait4 fills in; `pid` is our own unwaited child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid);
-    std::mem::forget(child); // already reaped
-    (
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        usage.ru_maxrss,
-    )
+/// Runs `cmd` under GNU time and returns (success, its peak RSS in KiB, from the kernel's
+/// accounting). Not wait4 on a child of this process: at exec the kernel carries the parent's
+/// own peak RSS into the child's `ru_maxrss`, and this test process runs other tests in
+/// parallel threads, so a child would report this process's peak instead of its own. `time` is
+/// small, so what it inherits is far below the limit.
+fn peak_rss(cmd: &Command, env: &Env) -> (bool, i64) {
+    let report = env.root.path().join("time.out");
+    let status = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&report)
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .env_remove("VIGIL_LOG")
+        .env_remove("VIGIL_VAULT")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("GNU time (/usr/bin/time) is installed by scripts/setup");
+    let text = std::fs::read_to_string(&report).unwrap();
+    let kib = text
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS from time: {text:?}"));
+    (status.success(), kib)
 }
 
 #[test]
@@ -54,13 +67,9 @@ fn two_gib_attachment_round_trip_in_constant_memory() {
     }
     let want = ctx.finish().as_ref().to_vec();
 
-    let child = env
-        .cmd()
-        .args(["attach", &id, src.to_str().unwrap()])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let (ok, attach_rss) = wait_peak_rss(child);
+    let mut attach = env.cmd();
+    attach.args(["attach", &id, src.to_str().unwrap()]);
+    let (ok, attach_rss) = peak_rss(&attach, &env);
     assert!(ok, "attach failed");
     std::fs::remove_file(&src).unwrap();
 
@@ -71,13 +80,9 @@ fn two_gib_attachment_round_trip_in_constant_memory() {
     let att_id = att["id"].as_str().unwrap().to_owned();
 
     let dest = env.root.path().join("video-out.bin");
-    let child = env
-        .cmd()
-        .args(["extract", &att_id, dest.to_str().unwrap()])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let (ok, extract_rss) = wait_peak_rss(child);
+    let mut extract = env.cmd();
+    extract.args(["extract", &att_id, dest.to_str().unwrap()]);
+    let (ok, extract_rss) = peak_rss(&extract, &env);
     assert!(ok, "extract failed");
     assert_eq!(std::fs::metadata(&dest).unwrap().len(), SIZE);
     assert_eq!(sha256_file(&dest), want);
