@@ -495,6 +495,14 @@ pub fn verify_bundle(path: &Path, identities: &[age::x25519::Identity]) -> Resul
     read_bundle(path, identities, &mut |_, _| Ok(()))
 }
 
+/// [`verify_bundle`] over any reader (the fuzz target feeds it from memory).
+pub fn verify_bundle_from(
+    input: impl Read,
+    identities: &[age::x25519::Identity],
+) -> Result<CheckedBundle> {
+    read_bundle_from(input, identities, &mut |_, _| Ok(()))
+}
+
 type AttachmentSink<'a> = dyn FnMut(&str, &mut dyn Read) -> Result<()> + 'a;
 
 fn read_bundle(
@@ -503,7 +511,15 @@ fn read_bundle(
     on_attachment: &mut AttachmentSink<'_>,
 ) -> Result<CheckedBundle> {
     let file = BufReader::with_capacity(1 << 20, File::open(path)?);
-    let mut reader = BundleReader::open(file, identities)?;
+    read_bundle_from(file, identities, on_attachment)
+}
+
+fn read_bundle_from(
+    input: impl Read,
+    identities: &[age::x25519::Identity],
+    on_attachment: &mut AttachmentSink<'_>,
+) -> Result<CheckedBundle> {
+    let mut reader = BundleReader::open(input, identities)?;
     let manifest = reader.manifest().clone();
     let device_pk: [u8; 32] = hex::decode(&manifest.device.sign_pk)
         .ok()
