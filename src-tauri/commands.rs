@@ -162,3 +162,8 @@ pub async fn join_org(s: State<'_, Session>, path: std::path::PathBuf) -> Res<Or
 pub async fn incident_history(s: State<'_, Session>, id: String) -> Res<HistoryView> {
     s.history(&id)
 }
+
+#[tauri::command]
+pub async fn discard_edit(s: State<'_, Session>, id: String) -> Res<IncidentView> {
+    s.discard_edit(&id)
+}

@@ -60,6 +60,7 @@ fn main() {
             commands::save_org_profile,
             commands::join_org,
             commands::incident_history,
+            commands::discard_edit,
         ])
         .setup(move |app| {
             // The window is declared in tauri.conf.json with `"create": false` and built here,

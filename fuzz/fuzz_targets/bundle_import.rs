@@ -1,11 +1,16 @@
 //! What HQ checks at import, past the container: arbitrary revision entries and custody logs in
-//! a bundle whose archive and manifest are sound (built here and signed with a fixed device
-//! key, so the fuzzer's bytes reach the revision and custody parsers and their signature,
-//! canonical-form and chain checks, instead of stopping at the age MAC or the manifest
-//! signature). Every input must be accepted or refused cleanly, never panic.
+//! a bundle whose archive and manifest are sound, so the fuzzer's bytes reach the parsers and
+//! checks of `vigil_exchange::verify_bundle_from` instead of stopping at the age MAC or the
+//! manifest signature:
+//! - the revision entry is named after the id in its document (when it has one), so it gets
+//!   past the name check to its canonical-form, hash and signature checks;
+//! - each custody line's `doc` is signed here with the bundle's fixed device key, and the
+//!   manifest names the device the first line claims, so the lines get past the signature
+//!   check to the custody event's own checks (format, canonical form, device).
 //!
-//! Input layout: a revision entry, then `\n--\n`, then a custody log (both optional). Seeds that
-//! start from a real bundle's entries are in `corpus/bundle_import/`.
+//! Every input must be accepted or refused cleanly, never panic. Input layout: a revision
+//! entry, then `\n--\n`, then a custody log (both optional). Seeds from a real bundle are in
+//! `fuzz/seeds/bundle_import/`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -13,10 +18,34 @@ use ring::signature::{Ed25519KeyPair, KeyPair};
 use vigil_bundle::{BundleWriter, DeviceInfo, Manifest, ManifestEntry};
 
 const IDENTITY: &str = "AGE-SECRET-KEY-1EGTZVFFV20835NWYV6270LXYVK2VKNX2MMDKWYKLMGR48UAWX40Q2P2LM0";
-const REVISION: &str = "revisions/0190a1b2-0000-7000-8000-000000000001.json";
 
-fn sha256_hex(b: &[u8]) -> String {
-    hex::encode(ring::digest::digest(&ring::digest::SHA256, b))
+fn sha256(b: &[u8]) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, b)
+        .as_ref()
+        .to_vec()
+}
+
+/// The custody log with every line's `doc` signed by `key` (lines that are not JSON objects
+/// with a `doc` are kept as they are), and the device the first signed line names.
+fn signed_custody(log: &[u8], key: &Ed25519KeyPair) -> (Vec<u8>, Option<uuid::Uuid>) {
+    let mut out = Vec::new();
+    let mut device = None;
+    for line in log.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        match serde_json::from_slice::<serde_json::Value>(line) {
+            Ok(mut v) if v.get("doc").is_some() => {
+                let doc = vigil_crypto::sign::canonical_json(&v["doc"]);
+                let sig = key.sign(&sha256(&doc));
+                v["sig"] = serde_json::json!(hex::encode(sig.as_ref()));
+                if device.is_none() {
+                    device = v["doc"]["device"].as_str().and_then(|d| d.parse().ok());
+                }
+                out.extend(vigil_crypto::sign::canonical_json(&v));
+            }
+            _ => out.extend_from_slice(line),
+        }
+        out.push(b'\n');
+    }
+    (out, device)
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -30,12 +59,21 @@ fuzz_target!(|data: &[u8]| {
         Some(at) => (&data[..at], &data[at + 4..]),
         None => (data, &[][..]),
     };
-    let mut files: Vec<(&str, &[u8])> = Vec::new();
+    let revision_path = serde_json::from_slice::<serde_json::Value>(revision)
+        .ok()
+        .and_then(|v| {
+            v["doc"]["id"]
+                .as_str()
+                .map(|id| format!("revisions/{id}.json"))
+        })
+        .unwrap_or_else(|| "revisions/0190a1b2-0000-7000-8000-000000000001.json".into());
+    let (custody, device) = signed_custody(custody, &key);
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     if !revision.is_empty() {
-        files.push((REVISION, revision));
+        files.push((revision_path, revision.to_vec()));
     }
     if !custody.is_empty() {
-        files.push((vigil_bundle::CUSTODY_LOG, custody));
+        files.push((vigil_bundle::CUSTODY_LOG.to_owned(), custody));
     }
     if files.is_empty() {
         return;
@@ -45,16 +83,16 @@ fuzz_target!(|data: &[u8]| {
         chrono::DateTime::from_timestamp(1_558_593_000, 0).unwrap_or_default(),
         uuid::Uuid::from_u128(2),
         DeviceInfo {
-            id: uuid::Uuid::from_u128(3),
+            id: device.unwrap_or(uuid::Uuid::from_u128(3)),
             sign_pk: hex::encode(key.public_key().as_ref()),
             age_recipient: identity.to_public().to_string(),
         },
         files
             .iter()
             .map(|(path, bytes)| ManifestEntry {
-                path: (*path).to_owned(),
+                path: path.clone(),
                 size: bytes.len() as u64,
-                sha256: sha256_hex(bytes),
+                sha256: hex::encode(sha256(bytes)),
             })
             .collect(),
     );

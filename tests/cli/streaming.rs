@@ -17,16 +17,21 @@ const RSS_LIMIT_KIB: i64 = 100 * 1024;
 /// small, so what it inherits is far below the limit.
 fn peak_rss(cmd: &Command, env: &Env) -> (bool, i64) {
     let report = env.root.path().join("time.out");
-    let status = Command::new("/usr/bin/time")
+    let mut timed = Command::new("/usr/bin/time");
+    timed
         .arg("-f")
         .arg("%M")
         .arg("-o")
         .arg(&report)
         .arg(cmd.get_program())
-        .args(cmd.get_args())
-        .envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
-        .env_remove("VIGIL_LOG")
-        .env_remove("VIGIL_VAULT")
+        .args(cmd.get_args());
+    for (name, value) in cmd.get_envs() {
+        match value {
+            Some(v) => timed.env(name, v),
+            None => timed.env_remove(name),
+        };
+    }
+    let status = timed
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .status()

@@ -70,12 +70,7 @@ async fn the_log_goes_on_after_a_seal_and_edits_become_signed_amendments() {
     app.quit().await;
 
     // What the window sealed is in the vault: three revisions, the last with the new title.
-    let vault = vigil_store::Vault::open(
-        &env.vault,
-        &vigil_crypto::Passphrase::new(PASSPHRASE.to_owned()),
-        std::sync::Arc::new(vigil_store::SystemClock),
-    )
-    .unwrap();
+    let vault = crate::harness::open_vault_after_app(&env.vault);
     let id = vault
         .list_incidents(&vigil_store::ListQuery::default())
         .unwrap()[0]

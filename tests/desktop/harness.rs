@@ -41,6 +41,24 @@ pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
     SERIAL.lock().await
 }
 
+/// Opens the vault at `dir` once the app that had it open has let go of it: the process may
+/// linger a moment after its window is gone (its lock goes with it).
+pub fn open_vault_after_app(dir: &Path) -> vigil_store::Vault {
+    let start = Instant::now();
+    loop {
+        match vigil_store::Vault::open(
+            dir,
+            &vigil_crypto::Passphrase::new(PASSPHRASE.to_owned()),
+            Arc::new(vigil_store::SystemClock),
+        ) {
+            Err(vigil_store::StoreError::Locked) if start.elapsed() < Duration::from_secs(15) => {
+                std::thread::sleep(POLL);
+            }
+            other => return other.unwrap(),
+        }
+    }
+}
+
 /// A private world for one test; everything is deleted on drop.
 #[derive(Debug)]
 pub struct Env {

@@ -16,6 +16,7 @@
 mod amend;
 mod exchange;
 mod harness;
+mod outdated;
 mod scenario;
 mod settings;
 mod smoke;

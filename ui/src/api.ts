@@ -106,6 +106,7 @@ export const createOrg = (name: string, readers: number, folder: string) =>
 export const saveOrgProfile = (folder: string) => call<OrgView>("save_org_profile", { folder });
 export const joinOrg = (path: string) => call<OrgView>("join_org", { path });
 export const incidentHistory = (id: string) => call<HistoryView>("incident_history", { id });
+export const discardEdit = (id: string) => call<IncidentView>("discard_edit", { id });
 
 /** Exports every unsent sealed revision into a new bundle in `folder`. */
 export function exportBundle(folder: string, onProgress: (done: number, total: number) => void) {

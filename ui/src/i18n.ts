@@ -351,6 +351,11 @@ const en = {
   "editor.amendment_sealed": "Amendment sealed",
 
   "import.custody_conflicts": "one=Note: {n} event in the sending device's history differs from the history kept here, which was left unchanged (was the laptop restored from a backup?).|other=Note: {n} events in the sending device's history differ from the history kept here, which was left unchanged (was the laptop restored from a backup?).",
+
+  "error.draft_outdated": "This report was amended elsewhere after your edit began. Keep your edit on top of the newer version, or discard it, then seal.",
+  "editor.outdated": "This report was amended elsewhere (a newer sealed version arrived) after your unsealed edit began. What you see is your edit.",
+  "editor.outdated_keep": "Keep my edit on top",
+  "editor.outdated_discard": "Discard my edit",
 } as const;
 
 export type Key = keyof typeof en;
@@ -701,6 +706,11 @@ const ru: Table = {
   "editor.amendment_sealed": "Правка запечатана",
 
   "import.custody_conflicts": "one=Внимание: {n} событие в истории устройства расходится с историей, хранящейся здесь; она не изменена (ноутбук восстанавливали из резервной копии?).|few=Внимание: {n} события в истории устройства расходятся с историей, хранящейся здесь; она не изменена (ноутбук восстанавливали из резервной копии?).|many=Внимание: {n} событий в истории устройства расходятся с историей, хранящейся здесь; она не изменена (ноутбук восстанавливали из резервной копии?).|other=Внимание: {n} события в истории устройства расходятся с историей, хранящейся здесь; она не изменена (ноутбук восстанавливали из резервной копии?).",
+
+  "error.draft_outdated": "Отчёт был исправлен в другом месте после начала вашей правки. Оставьте правку поверх новой версии или отмените её, затем запечатайте.",
+  "editor.outdated": "Отчёт был исправлен в другом месте (пришла более новая запечатанная версия) после начала вашей незапечатанной правки. Перед вами ваша правка.",
+  "editor.outdated_keep": "Оставить мою правку поверх",
+  "editor.outdated_discard": "Отменить мою правку",
 };
 
 const ky: Table = {
@@ -1047,6 +1057,11 @@ const ky: Table = {
   "editor.amendment_sealed": "Оңдоо мөөрлөндү",
 
   "import.custody_conflicts": "Эскертүү: жөнөткөн түзмөктүн тарыхындагы {n} окуя бул жерде сакталган тарыхтан айырмаланат; сакталган тарых өзгөртүлгөн жок (ноутбук камдык көчүрмөдөн калыбына келтирилгенби?).",
+
+  "error.draft_outdated": "Сиздин оңдооңуз башталгандан кийин бул отчет башка жерде оңдолгон. Оңдооңузду жаңы версиянын үстүнө калтырыңыз же аны жокко чыгарыңыз, андан кийин мөөрлөңүз.",
+  "editor.outdated": "Сиздин мөөрлөнбөгөн оңдооңуз башталгандан кийин бул отчет башка жерде оңдолгон (жаңыраак мөөрлөнгөн версия келди). Көрүп жаткан нерсе — сиздин оңдооңуз.",
+  "editor.outdated_keep": "Оңдоомду үстүнө калтыруу",
+  "editor.outdated_discard": "Оңдоомду жокко чыгаруу",
 };
 
 const TABLES: Record<Lang, Table> = { en, ru, ky };

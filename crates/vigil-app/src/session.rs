@@ -536,6 +536,13 @@ impl Session {
         self.incident(id)
     }
 
+    /// Throws away the edit waiting to amend a sealed incident (the person chose to).
+    pub fn discard_edit(&self, id: &str) -> Result<IncidentView, AppError> {
+        let incident: IncidentId = id.parse().map_err(|_| AppError::invalid_id(id))?;
+        self.with_vault_mut(|v| Ok(v.discard_draft(incident)?))?;
+        self.incident(id)
+    }
+
     /// Exports every revision not yet sent into a new bundle in `folder` (a USB stick, say),
     /// named by date; read back and verified before this returns.
     pub fn export_unsent(

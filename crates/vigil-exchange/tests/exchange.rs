@@ -431,3 +431,51 @@ fn another_devices_events_naming_a_record_are_not_its_history() {
     );
     assert_eq!(after, before);
 }
+
+/// An edit waiting at HQ to amend a sealed record survives the import of the monitor's newer
+/// amendment, and is never sealed over it unseen: sealing it is refused until the person keeps
+/// it on top of the newer version (or discards it).
+#[test]
+fn an_edit_waiting_for_a_record_that_was_amended_elsewhere_is_kept_but_not_sealed_blindly() {
+    let mut w = world();
+    let id = sealed_incident(&mut w.monitor, "Hearing", b"1");
+    let first = w.root.join("first.vigil");
+    export(&mut w.monitor, &Selection::Unsent, &first).unwrap();
+    import(&mut w.hq, &first).unwrap();
+
+    // HQ starts an edit of the sealed record (kept as the editor's draft) ...
+    let mut hq_edit = w.hq.incident(id).unwrap();
+    hq_edit.summary = "HQ's note".into();
+    w.hq.save_draft(&hq_edit).unwrap();
+    // ... while the monitor amends it, and that arrives.
+    let mut next = w.monitor.incident(id).unwrap();
+    next.title = "Hearing, postponed".into();
+    w.monitor.amend(id, &next).unwrap();
+    let second = w.root.join("second.vigil");
+    export(&mut w.monitor, &Selection::Unsent, &second).unwrap();
+    import(&mut w.hq, &second).unwrap();
+    assert_eq!(w.hq.incident(id).unwrap().title, "Hearing, postponed");
+    assert_eq!(
+        w.hq.draft(id).unwrap().unwrap().summary,
+        "HQ's note",
+        "the edit is kept"
+    );
+    assert_eq!(w.hq.seal_now(id).unwrap_err().code(), "draft_outdated");
+
+    // Kept on top (the editor re-bases it on the newer version's time): it seals.
+    let mut rebased = w.hq.draft(id).unwrap().unwrap();
+    rebased.updated_at = w.hq.incident(id).unwrap().updated_at;
+    rebased.title = "Hearing, postponed".into();
+    w.hq.save_draft(&rebased).unwrap();
+    let rev = w.hq.seal_now(id).unwrap();
+    assert_eq!(rev.document().unwrap().incident.summary, "HQ's note");
+    assert_eq!(rev.document().unwrap().incident.title, "Hearing, postponed");
+
+    // Discarding instead leaves the record as it is.
+    let mut again = w.hq.incident(id).unwrap();
+    again.summary = "Second thoughts".into();
+    w.hq.save_draft(&again).unwrap();
+    w.hq.discard_draft(id).unwrap();
+    assert!(w.hq.draft(id).unwrap().is_none());
+    assert_eq!(w.hq.seal_now(id).unwrap_err().code(), "nothing_to_seal");
+}

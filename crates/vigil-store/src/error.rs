@@ -75,6 +75,11 @@ pub enum StoreError {
         "nothing changed in incident {0} since its last sealed revision: add to the running log, attach a file or edit the report first"
     )]
     NothingToSeal(String),
+    /// The edit waiting to amend a sealed incident began before a newer revision of it arrived.
+    #[error(
+        "incident {0} was amended elsewhere after this edit began; keep the edit on top of the newer version or discard it, then seal"
+    )]
+    DraftOutdated(String),
     /// Only a sealed incident can be amended.
     #[error("incident {0} is a draft: seal it first, then amend it")]
     NotSealed(String),
@@ -181,6 +186,7 @@ impl StoreError {
             StoreError::Thesaurus(_) => "thesaurus",
             StoreError::NotSealed(_) => "not_sealed",
             StoreError::NothingToSeal(_) => "nothing_to_seal",
+            StoreError::DraftOutdated(_) => "draft_outdated",
             StoreError::RevisionConflict { .. } => "revision_conflict",
             StoreError::RevisionTampered { .. } => "revision_tampered",
             StoreError::BadSignature { .. } => "bad_signature",

@@ -647,6 +647,11 @@ impl Vault {
         sql::save_draft(&self.conn, incident, &now)
     }
 
+    /// Throws away the editor's unsaved state of an incident (the person chose to).
+    pub fn discard_draft(&mut self, id: IncidentId) -> Result<()> {
+        sql::clear_draft(&self.conn, id)
+    }
+
     /// The editor's unsaved state of an incident, if there is one.
     pub fn draft(&self, id: IncidentId) -> Result<Option<Incident>> {
         sql::load_draft(&self.conn, id)

@@ -35,6 +35,10 @@ impl CustodyEvent {
                 doc.format, doc.version
             )));
         }
+        // Places run from 1, and are stored as SQLite integers.
+        if doc.seq == 0 || doc.seq > i64::MAX as u64 {
+            return Err(bad(format!("place {} in its log", doc.seq)));
+        }
         let value = serde_json::to_value(&doc).map_err(|e| bad(e.to_string()))?;
         if canonical_json(&value) != bytes {
             return Err(bad("not in canonical form".into()));
@@ -127,7 +131,8 @@ pub(crate) fn store_received_custody(
     {
         return conflict("it does not follow the event before it");
     }
-    if let Some((_, after_prev)) = hash_at(d.seq + 1)?
+    if let Some(next) = d.seq.checked_add(1)
+        && let Some((_, after_prev)) = hash_at(next)?
         && after_prev != Some(hash.0.to_vec())
     {
         return conflict("the event after it does not follow it");

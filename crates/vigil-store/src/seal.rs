@@ -208,6 +208,16 @@ impl Revision {
                 "its chain fields differ from the signed document",
             ));
         }
+        // Places in a chain run from 1 (only the first has no `prev`), as SQLite integers.
+        if doc.device_seq == 0
+            || doc.device_seq > i64::MAX as u64
+            || (doc.device_seq == 1) != doc.prev.is_none()
+        {
+            return Err(tampered(
+                self.id,
+                format!("place {} in its device's chain", doc.device_seq),
+            ));
+        }
         sign::verify(&doc.device_keys.sign_pk, self.hash.as_bytes(), &self.sig).map_err(|_| {
             StoreError::BadSignature {
                 what: format!("revision {}", self.id),
@@ -621,7 +631,16 @@ impl Vault {
         if !current.is_sealed() {
             return self.seal(incident);
         }
-        let next = self.draft(incident)?.unwrap_or_else(|| current.clone());
+        let next = match self.draft(incident)? {
+            // The editor's copy carries the `updated_at` of the version it began from: if a
+            // newer revision arrived since (another device's amendment), sealing the copy would
+            // quietly undo it. A person decides (keep the edit on top, or discard it).
+            Some(d) if d.updated_at != current.updated_at => {
+                return Err(StoreError::DraftOutdated(incident.to_string()));
+            }
+            Some(d) => d,
+            None => current.clone(),
+        };
         if let Some(head) = self.head_revision(incident)? {
             let doc = head.document()?;
             let mut sealed = doc.incident;

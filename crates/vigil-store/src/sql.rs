@@ -220,7 +220,7 @@ pub fn load_draft(conn: &Connection, id: IncidentId) -> Result<Option<Incident>>
 }
 
 /// Drops the editor's unsaved state once the incident itself is saved.
-pub fn clear_draft(tx: &Transaction<'_>, id: IncidentId) -> Result<()> {
+pub fn clear_draft(tx: &Connection, id: IncidentId) -> Result<()> {
     tx.prepare_cached("DELETE FROM editor_drafts WHERE incident = ?1")?
         .execute([id.as_uuid().as_bytes().as_slice()])?;
     Ok(())

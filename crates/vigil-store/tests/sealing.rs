@@ -316,6 +316,7 @@ fn applying_revisions_is_idempotent_and_conflicts_change_nothing() {
     let mut doc = r1.document().unwrap();
     doc.id = vigil_store::RevisionId::new();
     doc.device_seq = 9;
+    doc.prev = Some(r1.hash);
     doc.device_keys = keys.public();
     let bytes = doc.canonical_bytes();
     let sig = keys.sign(&vigil_crypto::sign::sha256(&bytes));
@@ -325,6 +326,25 @@ fn applying_revisions_is_idempotent_and_conflicts_change_nothing() {
         "device_key_conflict"
     );
     assert_eq!(hq.content_digest().unwrap(), after_first);
+
+    // Places outside a chain are refused before anything else looks at them.
+    for (seq, prev) in [
+        (0, None),
+        (1, Some(r1.hash)),
+        (2, None),
+        (u64::MAX, Some(r1.hash)),
+    ] {
+        let mut doc = r1.document().unwrap();
+        doc.device_seq = seq;
+        doc.prev = prev;
+        let bytes = doc.canonical_bytes();
+        let sig = keys.sign(&vigil_crypto::sign::sha256(&bytes));
+        let e = Revision::from_signed(bytes, sig)
+            .unwrap()
+            .verify()
+            .unwrap_err();
+        assert_eq!(e.code(), "revision_tampered", "seq {seq}");
+    }
 }
 
 #[test]

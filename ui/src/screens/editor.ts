@@ -113,7 +113,11 @@ class Editor {
   private readonly saveSoon = debounce(SAVE_DELAY_MS, () => void this.save());
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(incident: Incident, panel: AttachmentsPanel) {
+  /**
+   * `newerAt`: set when this is an edit waiting to amend a sealed report, begun before a newer
+   * revision of it arrived (its `updated_at`); the person keeps the edit on top or discards it.
+   */
+  constructor(incident: Incident, panel: AttachmentsPanel, newerAt: string | null = null) {
     this.model = clone(incident);
     this.panel = panel;
     this.saveState = h("span", { id: "save-state", class: "save-state", data: { state: "saved" }, attrs: { role: "status" } });
@@ -133,6 +137,7 @@ class Editor {
           : null,
         h("button", { id: "lock", type: "button", t: "main.lock", on: { click: () => void lockNow() } }),
       ),
+      newerAt ? this.outdatedBanner(newerAt) : null,
       h("div", { class: "editor-scroll" }, h("form", { class: "editor-form", noValidate: true, autocomplete: "off", on: { submit: (e) => e.preventDefault() } }, this.body), h("aside", { class: "editor-side" }, panel.root)),
     );
     this.render();
@@ -166,6 +171,47 @@ class Editor {
     this.edits += 1;
     this.setState("saving");
     this.saveSoon();
+  }
+
+  private outdatedBanner(newerAt: string): HTMLElement {
+    const banner = h(
+      "div",
+      { id: "draft-outdated", class: "error banner", attrs: { role: "alert" } },
+      h("span", { t: "editor.outdated" }),
+      " ",
+      h("button", {
+        id: "draft-keep",
+        type: "button",
+        t: "editor.outdated_keep",
+        on: {
+          click: () => {
+            // The person chose: this edit now stands on top of the newer version.
+            this.model.updated_at = newerAt;
+            banner.remove();
+            this.changed();
+          },
+        },
+      }),
+      " ",
+      h("button", {
+        id: "draft-discard",
+        type: "button",
+        t: "editor.outdated_discard",
+        on: {
+          click: async () => {
+            this.saveSoon.cancel();
+            try {
+              await api.discardEdit(this.model.id);
+              this.edits = this.savedEdits;
+              await openEditor(this.model.id);
+            } catch (err) {
+              if (!handleLockedError(err as AppError)) this.setState("error", err);
+            }
+          },
+        },
+      }),
+    );
+    return banner;
   }
 
   /**
@@ -812,8 +858,12 @@ export async function openEditor(id: string): Promise<void> {
   }
   // The draft holds the newest edits when the last save was invalid.
   const incident = view.draft ?? view.incident;
+  const outdated =
+    view.draft && view.incident.status === "sealed" && view.draft.updated_at !== view.incident.updated_at
+      ? view.incident.updated_at
+      : null;
   const panel = new AttachmentsPanel(id, view.attachments);
-  const current = new Editor(incident, panel);
+  const current = new Editor(incident, panel, outdated);
   editor = current;
   window.addEventListener("blur", saveOnBlur);
   window.addEventListener("beforeunload", saveOnBlur);

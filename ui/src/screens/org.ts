@@ -77,7 +77,7 @@ function createSection(result: HTMLElement, render: (v: OrgView) => void): HTMLE
         // The organisation may exist even if its profile could not be written (a full or
         // removed stick): show what the vault is now, where the profile can be written again.
         const now = await api.orgStatus().catch(() => null);
-        if (now) render(now);
+        if (now && now.role !== "none") render(now);
         throw err;
       }
     });
