@@ -10,8 +10,9 @@ fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
-#[test]
-fn export_import_three_times_verify_and_open_with_age_and_tar() {
+/// An HQ vault that created the organisation `name`, a monitor's vault that joined it, and the
+/// profile file.
+fn organisation(name: &str) -> (Env, Env, std::path::PathBuf) {
     let hq = Env::new();
     hq.init();
     let profile = hq.root.path().join("org.json");
@@ -19,13 +20,19 @@ fn export_import_three_times_verify_and_open_with_age_and_tar() {
         "org",
         "create",
         "--name",
-        "Coalition HQ",
+        name,
         "--profile-out",
         profile.to_str().unwrap(),
     ]);
     let monitor = Env::new();
     monitor.init();
     monitor.ok(&["org", "join", profile.to_str().unwrap()]);
+    (hq, monitor, profile)
+}
+
+#[test]
+fn export_import_three_times_verify_and_open_with_age_and_tar() {
+    let (hq, monitor, _) = organisation("Coalition HQ");
     let id = monitor.new_incident("Lawyers' meeting broken up");
     monitor.ok(&["log", &id, "10:30 nine men enter the office"]);
     let evidence = monitor.root.path().join("note.txt");
@@ -186,20 +193,7 @@ fn export_import_three_times_verify_and_open_with_age_and_tar() {
 /// byte-for-byte unchanged.
 #[test]
 fn bad_files_are_refused_by_import_with_their_own_message() {
-    let hq = Env::new();
-    hq.init();
-    let profile = hq.root.path().join("org.json");
-    hq.ok(&[
-        "org",
-        "create",
-        "--name",
-        "HQ",
-        "--profile-out",
-        profile.to_str().unwrap(),
-    ]);
-    let monitor = Env::new();
-    monitor.init();
-    monitor.ok(&["org", "join", profile.to_str().unwrap()]);
+    let (hq, monitor, profile) = organisation("HQ");
     let id = monitor.new_incident("Trial observed");
     monitor.ok(&["seal", &id]);
     let bundle = monitor.root.path().join("b.vigil");

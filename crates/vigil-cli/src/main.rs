@@ -57,15 +57,8 @@ enum Command {
     },
     /// Create an incident and print its id.
     New {
-        /// Title.
-        #[arg(long)]
-        title: Option<String>,
-        /// Summary.
-        #[arg(long)]
-        summary: Option<String>,
-        /// Read the incident from a JSON file (see docs); --title and --summary override it.
-        #[arg(long, value_name = "FILE.json")]
-        from: Option<PathBuf>,
+        #[command(flatten)]
+        fields: ReportFields,
     },
     /// Append an entry to an incident's running log. TEXT '-' reads one entry per line from
     /// standard input, committing each and printing its id as soon as it is on disk.
@@ -144,16 +137,8 @@ enum Command {
     Amend {
         /// The incident.
         id: String,
-        /// New title.
-        #[arg(long)]
-        title: Option<String>,
-        /// New summary.
-        #[arg(long)]
-        summary: Option<String>,
-        /// The whole report from a JSON file, as for `new --from`; --title and --summary
-        /// override it.
-        #[arg(long, value_name = "FILE.json")]
-        from: Option<PathBuf>,
+        #[command(flatten)]
+        fields: ReportFields,
     },
     /// Write sealed revisions, their attachments and the custody log to one encrypted bundle
     /// that only the organisation's HQ (and this device) can open.
@@ -194,6 +179,48 @@ enum Command {
         #[arg(long, value_enum, default_value = "calibrate")]
         kdf: KdfArg,
     },
+}
+
+/// The report fields `new` and `amend` take.
+#[derive(Debug, clap::Args)]
+struct ReportFields {
+    /// Title.
+    #[arg(long)]
+    title: Option<String>,
+    /// Summary.
+    #[arg(long)]
+    summary: Option<String>,
+    /// The whole report from a JSON file (see docs); --title and --summary override it.
+    #[arg(long, value_name = "FILE.json")]
+    from: Option<PathBuf>,
+}
+
+impl ReportFields {
+    fn is_empty(&self) -> bool {
+        self.title.is_none() && self.summary.is_none() && self.from.is_none()
+    }
+
+    /// `base` as these fields say: the file's report (keeping `base`'s id and creation
+    /// time), then the title and summary given.
+    fn apply(self, base: Incident) -> Result<Incident, Failure> {
+        let mut incident = match self.from {
+            Some(path) => {
+                let text = fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let draft = IncidentDraft::from_json(&text)
+                    .map_err(|e| usage(format!("{}: {e}", path.display())))?;
+                draft.into_incident(base.id, base.created_at)
+            }
+            None => base,
+        };
+        if let Some(t) = self.title {
+            incident.title = t;
+        }
+        if let Some(s) = self.summary {
+            incident.summary = s;
+        }
+        Ok(incident)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -449,29 +476,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
             vault.close()?;
             out.id("incident", &id.to_string());
         }
-        Command::New {
-            title,
-            summary,
-            from,
-        } => {
+        Command::New { fields } => {
             let mut vault = open()?;
             let now = vault.now();
-            let mut incident = match from {
-                Some(path) => {
-                    let text = fs::read_to_string(&path)
-                        .with_context(|| format!("cannot read {}", path.display()))?;
-                    let draft = IncidentDraft::from_json(&text)
-                        .map_err(|e| usage(format!("{}: {e}", path.display())))?;
-                    draft.into_incident(IncidentId::new(), now)
-                }
-                None => Incident::new(IncidentId::new(), String::new(), now),
-            };
-            if let Some(t) = title {
-                incident.title = t;
-            }
-            if let Some(s) = summary {
-                incident.summary = s;
-            }
+            let incident = fields.apply(Incident::new(IncidentId::new(), String::new(), now))?;
             vault.create_incident(&incident)?;
             vault.close()?;
             out.id("incident", &incident.id.to_string());
@@ -611,13 +619,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             vault.close()?;
             print_revision(&rev, cli.json);
         }
-        Command::Amend {
-            id,
-            title,
-            summary,
-            from,
-        } => {
-            if title.is_none() && summary.is_none() && from.is_none() {
+        Command::Amend { id, fields } => {
+            if fields.is_empty() {
                 return Err(usage(
                     "say what the amendment changes: --title, --summary or --from FILE.json (new \
                      running-log entries and attachments are sealed by `vigil seal ID`)",
@@ -632,22 +635,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                      first (Seal amendment in the app, or `vigil seal ID`), then amend",
                 ));
             }
-            let mut next = match from {
-                Some(path) => {
-                    let text = fs::read_to_string(&path)
-                        .with_context(|| format!("cannot read {}", path.display()))?;
-                    let draft = IncidentDraft::from_json(&text)
-                        .map_err(|e| usage(format!("{}: {e}", path.display())))?;
-                    draft.into_incident(incident, current.created_at)
-                }
-                None => current,
-            };
-            if let Some(t) = title {
-                next.title = t;
-            }
-            if let Some(s) = summary {
-                next.summary = s;
-            }
+            let next = fields.apply(current)?;
             let rev = vault.amend(incident, &next)?;
             vault.close()?;
             print_revision(&rev, cli.json);

@@ -521,10 +521,7 @@ fn read_bundle_from(
 ) -> Result<CheckedBundle> {
     let mut reader = BundleReader::open(input, identities)?;
     let manifest = reader.manifest().clone();
-    let device_pk: [u8; 32] = hex::decode(&manifest.device.sign_pk)
-        .ok()
-        .and_then(|k| k.try_into().ok())
-        .ok_or_else(|| ExchangeError::Malformed("device key".into()))?;
+    let device_pk = device_key(&manifest)?;
     let mut revisions = Vec::new();
     let mut attachments = BTreeMap::new();
     let mut custody = Vec::new();
@@ -572,6 +569,14 @@ fn read_bundle_from(
         attachments,
         custody,
     })
+}
+
+/// The exporting device's Ed25519 key, as the manifest names it.
+fn device_key(manifest: &Manifest) -> Result<[u8; 32]> {
+    hex::decode(&manifest.device.sign_pk)
+        .ok()
+        .and_then(|k| k.try_into().ok())
+        .ok_or_else(|| ExchangeError::Malformed("device key".into()))
 }
 
 /// Checks every line of a custody log (`{"doc":…,"sig":…}`): each event is the exporting
@@ -911,10 +916,7 @@ pub fn verify_extracted(dir: &Path) -> Result<Proof> {
     let sig = std::fs::read(root.join("manifest.sig"))
         .map_err(|e| ExchangeError::Malformed(format!("no vigil-bundle/manifest.sig: {e}")))?;
     let manifest = Manifest::verify(&json, &sig)?;
-    let device_pk: [u8; 32] = hex::decode(&manifest.device.sign_pk)
-        .ok()
-        .and_then(|k| k.try_into().ok())
-        .ok_or_else(|| ExchangeError::Malformed("device key".into()))?;
+    let device_pk = device_key(&manifest)?;
     let mut revisions = Vec::new();
     let mut attachments = BTreeMap::new();
     let mut custody = Vec::new();

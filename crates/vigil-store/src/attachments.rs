@@ -112,33 +112,15 @@ impl Vault {
         };
         meta.validate()?;
         let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO attachments (id, incident_id, original_name, media_type, size, sha256, added_at, file_key, chunk_count)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                meta.id.as_uuid().as_bytes().as_slice(),
-                incident.as_uuid().as_bytes().as_slice(),
-                meta.original_name,
-                meta.media_type,
-                staged.size as i64,
-                staged.sha256.as_slice(),
-                meta.added_at.to_rfc3339(),
-                staged.key.expose_bytes().as_slice(),
-                staged.names.len() as i64,
-            ],
+        write_rows(
+            &tx,
+            meta.id,
+            incident,
+            &meta.original_name,
+            &meta.media_type,
+            staged,
+            &meta.added_at,
         )?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO attachment_chunks (attachment_id, idx, blob) VALUES (?1, ?2, ?3)",
-            )?;
-            for (i, name) in staged.names.iter().enumerate() {
-                stmt.execute(params![
-                    meta.id.as_uuid().as_bytes().as_slice(),
-                    i as i64,
-                    name
-                ])?;
-            }
-        }
         tx.commit()?;
         Ok(meta)
     }
@@ -426,17 +408,38 @@ pub(crate) fn insert_staged(
     staged: &StagedAttachment,
     now: &chrono::DateTime<chrono::FixedOffset>,
 ) -> Result<()> {
+    write_rows(
+        tx,
+        aref.id,
+        incident,
+        &aref.original_name,
+        &aref.media_type,
+        staged,
+        now,
+    )
+}
+
+/// The attachment's row and its chunk list, inside the caller's transaction.
+fn write_rows(
+    tx: &rusqlite::Transaction<'_>,
+    id: AttachmentId,
+    incident: IncidentId,
+    original_name: &str,
+    media_type: &str,
+    staged: &StagedAttachment,
+    added_at: &chrono::DateTime<chrono::FixedOffset>,
+) -> Result<()> {
     tx.execute(
         "INSERT INTO attachments (id, incident_id, original_name, media_type, size, sha256, added_at, file_key, chunk_count)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
-            aref.id.as_uuid().as_bytes().as_slice(),
+            id.as_uuid().as_bytes().as_slice(),
             incident.as_uuid().as_bytes().as_slice(),
-            aref.original_name,
-            aref.media_type,
+            original_name,
+            media_type,
             staged.size as i64,
             staged.sha256.as_slice(),
-            now.to_rfc3339(),
+            added_at.to_rfc3339(),
             staged.key.expose_bytes().as_slice(),
             staged.names.len() as i64,
         ],
@@ -445,11 +448,7 @@ pub(crate) fn insert_staged(
         "INSERT INTO attachment_chunks (attachment_id, idx, blob) VALUES (?1, ?2, ?3)",
     )?;
     for (i, name) in staged.names.iter().enumerate() {
-        stmt.execute(params![
-            aref.id.as_uuid().as_bytes().as_slice(),
-            i as i64,
-            name
-        ])?;
+        stmt.execute(params![id.as_uuid().as_bytes().as_slice(), i as i64, name])?;
     }
     Ok(())
 }

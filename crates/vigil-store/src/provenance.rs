@@ -6,10 +6,12 @@
 //! [`Provenance`] is its sealed revisions, each signature checked again when asked, and every
 //! custody event that names the incident or one of its revisions, from every device.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::{DateTime, FixedOffset};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
-use vigil_crypto::sign::{self, Signature, canonical_json};
+use vigil_crypto::sign::{self, DevicePublic, Signature, canonical_json};
 use vigil_model::{DeviceId, IncidentId, Sha256};
 
 use crate::Vault;
@@ -160,23 +162,7 @@ pub(crate) fn store_received_custody(
             }
         }
     }
-    tx.prepare_cached(
-        "INSERT INTO custody_log (id, device, seq, at, event, subject, details, prev_hash, doc, hash, sig)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )?
-    .execute(params![
-        d.id.as_bytes().as_slice(),
-        dev,
-        d.seq as i64,
-        d.at.to_rfc3339(),
-        d.event.as_str(),
-        d.subject,
-        d.details.to_string(),
-        d.prev.map(|p| p.0.to_vec()),
-        checked.bytes,
-        hash.0.as_slice(),
-        checked.sig.0.as_slice(),
-    ])?;
+    crate::seal::insert_custody(tx, &checked)?;
     Ok(Received::Stored)
 }
 
@@ -269,10 +255,20 @@ impl Vault {
     pub fn provenance(&self, incident: IncidentId) -> Result<Provenance> {
         // Fails with NotFound for an unknown incident.
         self.incident(incident)?;
+        // Each device's key, read once.
+        let mut keys: BTreeMap<DeviceId, Option<DevicePublic>> = BTreeMap::new();
+        let mut key_of = |device: DeviceId| -> Result<Option<DevicePublic>> {
+            if let Some(k) = keys.get(&device) {
+                return Ok(k.clone());
+            }
+            let k = known_device(&self.conn, device)?;
+            keys.insert(device, k.clone());
+            Ok(k)
+        };
         let mut revisions = Vec::new();
         let mut names = vec![incident.to_string()];
         for rev in self.revisions(incident)? {
-            let key = known_device(&self.conn, rev.device)?;
+            let key = key_of(rev.device)?;
             let verified = match (&key, rev.verify()) {
                 (Some(k), Ok(v)) => v.document().device_keys == *k,
                 _ => false,
@@ -295,7 +291,7 @@ impl Vault {
             "SELECT doc, hash, sig FROM custody_log
              WHERE subject = ?1 OR instr(details, ?1) > 0 ORDER BY at, device, seq",
         )?;
-        let mut seen = std::collections::BTreeSet::new();
+        let mut seen = BTreeSet::new();
         for name in &names {
             let rows = stmt
                 .query_map([name], |r| {
@@ -318,10 +314,7 @@ impl Vault {
                     continue;
                 }
                 let verified = Sha256(sign::sha256(&bytes)).0.as_slice() == hash.as_slice()
-                    && match (
-                        known_device(&self.conn, doc.device)?,
-                        Signature::from_slice(&sig),
-                    ) {
+                    && match (key_of(doc.device)?, Signature::from_slice(&sig)) {
                         (Some(k), Ok(s)) => sign::verify(&k.sign_pk, &hash, &s).is_ok(),
                         _ => false,
                     };

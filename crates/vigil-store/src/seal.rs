@@ -392,24 +392,38 @@ pub(crate) fn append_custody(
         prev,
     };
     let bytes = canonical_json(&serde_json::to_value(&doc).map_err(json_err)?);
-    let hash = sign::sha256(&bytes);
-    let sig = keys.sign(&hash);
+    let hash = Sha256(sign::sha256(&bytes));
+    let sig = keys.sign(hash.as_bytes());
+    insert_custody(
+        tx,
+        &CustodyEvent {
+            doc,
+            bytes,
+            hash,
+            sig,
+        },
+    )
+}
+
+/// Appends a custody event, as it stands, to the log (own or received).
+pub(crate) fn insert_custody(tx: &Transaction<'_>, ev: &CustodyEvent) -> Result<()> {
+    let d = &ev.doc;
     tx.prepare_cached(
         "INSERT INTO custody_log (id, device, seq, at, event, subject, details, prev_hash, doc, hash, sig)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
-        doc.id.as_bytes().as_slice(),
-        dev,
-        seq as i64,
-        at.to_rfc3339(),
-        event.as_str(),
-        subject,
-        doc.details.to_string(),
-        prev.map(|p| p.0.to_vec()),
-        bytes,
-        hash.as_slice(),
-        sig.0.as_slice(),
+        d.id.as_bytes().as_slice(),
+        d.device.as_uuid().as_bytes().as_slice(),
+        d.seq as i64,
+        d.at.to_rfc3339(),
+        d.event.as_str(),
+        d.subject,
+        d.details.to_string(),
+        d.prev.map(|p| p.0.to_vec()),
+        ev.bytes,
+        ev.hash.0.as_slice(),
+        ev.sig.0.as_slice(),
     ])?;
     Ok(())
 }
