@@ -124,8 +124,14 @@ pub async fn export_bundle(
 }
 
 #[tauri::command]
-pub async fn import_bundle(s: State<'_, Session>, path: std::path::PathBuf) -> Res<ImportSummary> {
-    s.import_bundle(&path)
+pub async fn import_bundle(
+    s: State<'_, Session>,
+    path: std::path::PathBuf,
+    on_progress: Channel<(u64, u64)>,
+) -> Res<ImportSummary> {
+    s.import_bundle(&path, &mut |done, total| {
+        drop(on_progress.send((done, total)))
+    })
 }
 
 #[tauri::command]

@@ -98,7 +98,12 @@ export function addAttachment(id: string, path: string, onProgress: (value: numb
 }
 
 export const sealIncident = (id: string) => call<IncidentView>("seal_incident", { id });
-export const importBundle = (path: string) => call<ImportSummary>("import_bundle", { path });
+/** Imports the bundle at `path`; `onProgress` gets the bytes of the file read so far, of all. */
+export function importBundle(path: string, onProgress: (done: number, total: number) => void) {
+  const channel = new (tauri().core.Channel)<[number, number]>();
+  channel.onmessage = ([done, total]) => onProgress(done, total);
+  return call<ImportSummary>("import_bundle", { path, onProgress: channel });
+}
 export const removableDrives = () => call<string[]>("removable_drives");
 export const orgStatus = () => call<OrgView>("org_status");
 export const createOrg = (name: string, readers: number, folder: string) =>

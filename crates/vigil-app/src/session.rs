@@ -573,10 +573,15 @@ impl Session {
         })
     }
 
-    /// Imports a bundle (all checked first; nothing is added twice).
-    pub fn import_bundle(&self, path: &Path) -> Result<ImportSummary, AppError> {
+    /// Imports a bundle (all checked first; nothing is added twice); `progress` gets the bytes
+    /// of the file read so far, and of all.
+    pub fn import_bundle(
+        &self,
+        path: &Path,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<ImportSummary, AppError> {
         self.with_vault_mut(|v| {
-            let r = vigil_exchange::import(v, path)?;
+            let r = vigil_exchange::import_with_progress(v, path, progress)?;
             Ok(ImportSummary {
                 applied: r.applied as u32,
                 skipped: r.skipped as u32,

@@ -492,7 +492,7 @@ pub struct CheckedBundle {
 
 /// Reads a whole bundle and checks everything in it, changing nothing.
 pub fn verify_bundle(path: &Path, identities: &[age::x25519::Identity]) -> Result<CheckedBundle> {
-    read_bundle(path, identities, &mut |_, _| Ok(()))
+    read_bundle(path, identities, &mut |_, _| Ok(()), &mut |_, _| {})
 }
 
 /// [`verify_bundle`] over any reader (the fuzz target feeds it from memory).
@@ -509,9 +509,18 @@ fn read_bundle(
     path: &Path,
     identities: &[age::x25519::Identity],
     on_attachment: &mut AttachmentSink<'_>,
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<CheckedBundle> {
-    let file = BufReader::with_capacity(1 << 20, File::open(path)?);
-    read_bundle_from(file, identities, on_attachment)
+    let file = File::open(path)?;
+    let total = file.metadata()?.len();
+    let mut file = BufReader::with_capacity(1 << 20, file);
+    let counted = Counted {
+        inner: &mut file,
+        base: 0,
+        total,
+        progress,
+    };
+    read_bundle_from(counted, identities, on_attachment)
 }
 
 fn read_bundle_from(
@@ -648,14 +657,28 @@ pub struct ImportReport {
 /// Imports a bundle: everything is checked first, then applied in one transaction; nothing
 /// changes if anything is wrong. Importing the same bundle again changes nothing.
 pub fn import(vault: &mut Vault, path: &Path) -> Result<ImportReport> {
+    import_with_progress(vault, path, &mut |_, _| {})
+}
+
+/// [`import`], reporting the bytes of the bundle file read so far, of all, as it goes.
+pub fn import_with_progress(
+    vault: &mut Vault,
+    path: &Path,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ImportReport> {
     let ids = identities(vault);
     let dir = vault.dir().to_path_buf();
     let mut staged: HashMap<String, StagedAttachment> = HashMap::new();
-    let checked = read_bundle(path, &ids, &mut |sha, r| {
-        let s = vigil_store::stage_attachment(&dir, r, None)?;
-        staged.insert(sha.to_owned(), s);
-        Ok(())
-    });
+    let checked = read_bundle(
+        path,
+        &ids,
+        &mut |sha, r| {
+            let s = vigil_store::stage_attachment(&dir, r, None)?;
+            staged.insert(sha.to_owned(), s);
+            Ok(())
+        },
+        progress,
+    );
     let result = checked.and_then(|c| apply_checked(vault, c, &mut staged));
     for (_, s) in staged.drain() {
         s.discard();

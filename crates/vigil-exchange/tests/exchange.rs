@@ -118,8 +118,16 @@ fn round_trip_every_field_and_import_three_times() {
         Err(ExchangeError::NothingToExport)
     ));
 
-    let first = import(&mut w.hq, &bundle).unwrap();
+    let mut read: Vec<(u64, u64)> = Vec::new();
+    let first = vigil_exchange::import_with_progress(&mut w.hq, &bundle, &mut |done, total| {
+        read.push((done, total))
+    })
+    .unwrap();
     assert_eq!((first.applied, first.attachments), (1, 1));
+    // Import progress only grows, and reaches the bundle file's size.
+    let size = std::fs::metadata(&bundle).unwrap().len();
+    assert!(read.len() > 1 && read.windows(2).all(|p| p[0].0 <= p[1].0));
+    assert_eq!(*read.last().unwrap(), (size, size));
     assert_eq!(
         w.hq.incident(id).unwrap().to_json(),
         w.monitor.incident(id).unwrap().to_json()

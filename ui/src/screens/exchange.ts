@@ -115,6 +115,7 @@ export function showExportDialog(): void {
 /** The import dialog: a bundle file typed or picked, checked whole before anything is stored. */
 export function showImportDialog(onClose?: () => void): void {
   const { field, input: path } = fileField("import-path", "import.file", "import.pick");
+  const progress = h("progress", { id: "import-progress", max: "100", value: "0", hidden: true });
   const result = h("p", { id: "import-result", attrs: { role: "status" }, hidden: true });
   const go = h("button", { id: "import-go", type: "button", class: "primary", t: "import.go" });
   const close = h("button", { id: "import-close", type: "button", t: "common.close" });
@@ -124,6 +125,7 @@ export function showImportDialog(onClose?: () => void): void {
     h("h2", { id: "import-heading", t: "import.title" }),
     h("p", { class: "muted small", t: "import.explain" }),
     field,
+    progress,
     result,
     h("div", { class: "actions" }, go, close),
   );
@@ -135,8 +137,12 @@ export function showImportDialog(onClose?: () => void): void {
       path.focus();
       return;
     }
+    progress.hidden = false;
+    progress.value = 0;
     void runInto(go, result, async () => {
-      const s = await api.importBundle(file);
+      const s = await api.importBundle(file, (done, total) => {
+        progress.value = total > 0 ? Math.floor((done * 100) / total) : 100;
+      });
       const done = t("import.done", { applied: s.applied, skipped: s.skipped, attachments: s.attachments });
       return s.custody_conflicts > 0 ? `${done} ${t("import.custody_conflicts", { n: s.custody_conflicts })}` : done;
     });
