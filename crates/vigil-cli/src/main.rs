@@ -659,20 +659,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 )
             };
             let mut vault = open()?;
-            let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            let mut shown = u64::MAX;
-            let mut progress = |done: u64, total: u64| {
-                let pct = (done * 100).checked_div(total).unwrap_or(100);
-                if tty && pct != shown {
-                    shown = pct;
-                    eprint!("\rExporting... {pct:3}%");
-                }
-            };
+            let mut progress = TerminalProgress::new("Exporting");
             let report =
-                vigil_exchange::export_with_progress(&mut vault, &selection, &to, &mut progress)?;
-            if tty {
-                eprintln!("\rExporting... done; read back and verified.");
-            }
+                vigil_exchange::export_with_progress(&mut vault, &selection, &to, &mut |d, t| {
+                    progress.show(d, t)
+                })?;
+            progress.finish("done; read back and verified.");
             vault.close()?;
             if cli.json {
                 println!("{}", serde_json::to_string(&report).unwrap_or_default());
@@ -688,7 +680,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Import { file } => {
             let mut vault = open()?;
-            let report = vigil_exchange::import(&mut vault, &file)?;
+            let mut progress = TerminalProgress::new("Checking the bundle");
+            let report = vigil_exchange::import_with_progress(&mut vault, &file, &mut |d, t| {
+                progress.show(d, t)
+            });
+            progress.finish(if report.is_ok() { "done." } else { "refused." });
+            let report = report?;
             vault.close()?;
             if cli.json {
                 println!("{}", serde_json::to_string(&report).unwrap_or_default());
@@ -727,6 +724,37 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// A percentage on standard error while a long task runs, when that is a terminal.
+struct TerminalProgress {
+    what: &'static str,
+    tty: bool,
+    shown: u64,
+}
+
+impl TerminalProgress {
+    fn new(what: &'static str) -> Self {
+        Self {
+            what,
+            tty: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            shown: u64::MAX,
+        }
+    }
+
+    fn show(&mut self, done: u64, total: u64) {
+        let pct = (done * 100).checked_div(total).unwrap_or(100);
+        if self.tty && pct != self.shown {
+            self.shown = pct;
+            eprint!("\r{}... {pct:3}%", self.what);
+        }
+    }
+
+    fn finish(&self, outcome: &str) {
+        if self.tty && self.shown != u64::MAX {
+            eprintln!("\r{}... {outcome}", self.what);
+        }
+    }
 }
 
 /// A sealed revision: its id, or with --json what identifies and proves it.
