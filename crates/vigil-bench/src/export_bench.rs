@@ -21,6 +21,9 @@ use vigil_store::{KdfChoice, SystemClock, Vault};
 
 const PASS: &str = "bench passphrase";
 
+/// Interleaved rounds of each timed step; the medians are reported.
+const ROUNDS: usize = 3;
+
 fn pass() -> Passphrase {
     Passphrase::new(PASS.to_owned())
 }
@@ -156,47 +159,58 @@ fn main() -> Result<()> {
         .split_whitespace()
         .filter_map(|n| n.parse::<u64>().ok());
     let (unlock_kib, rss_kib) = (nums.next().unwrap_or(0), nums.next().unwrap_or(0));
-    // Time the export itself in this process too (the child's time includes unlocking).
-    std::fs::remove_file(&bundle)?;
-    let mut mon = Vault::open(&mon_dir, &pass(), Arc::new(SystemClock))?;
-    let t = Instant::now();
-    vigil_exchange::export(&mut mon, &Selection::All, &bundle)?;
-    let t_export = t.elapsed();
-    mon.close()?;
-    // The read-back verification alone, to separate it from the writing.
-    let mon = Vault::open(&mon_dir, &pass(), Arc::new(SystemClock))?;
-    let t = Instant::now();
-    vigil_exchange::verify_with_vault(&mon, &bundle)?;
-    let t_verify = t.elapsed();
-    mon.close()?;
-    let bundle_size = std::fs::metadata(&bundle)?.len();
-
-    // 2. The age command, same bytes, same recipients.
+    // Time the export itself in this process too (the child's time includes unlocking), the
+    // read-back verification alone, `age` + sync and `cp` + sync on the same bytes: ROUNDS
+    // interleaved rounds, medians reported (fsync times vary a lot from one run to the next).
     let age_out = w.join("age.out");
-    let mut age = Command::new("age");
-    for r in &recipients {
-        age.arg("-r").arg(r);
-    }
-    age.arg("-o").arg(&age_out).arg(&plain);
-    let t_age = timed(&mut age)?;
-    let t_age_sync = timed(Command::new("sync").arg(&age_out))?;
-
-    // 3. cp + fsync.
     let cp_out = w.join("cp.out");
-    let t_cp = timed(Command::new("cp").arg(&plain).arg(&cp_out))?;
-    let t_cp_sync = timed(Command::new("sync").arg(&cp_out))?;
+    let (mut exports, mut verifies, mut ages, mut cps) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..ROUNDS {
+        let _ = std::fs::remove_file(&bundle);
+        let mut mon = Vault::open(&mon_dir, &pass(), Arc::new(SystemClock))?;
+        let t = Instant::now();
+        vigil_exchange::export(&mut mon, &Selection::All, &bundle)?;
+        exports.push(t.elapsed());
+        mon.close()?;
+        let mon = Vault::open(&mon_dir, &pass(), Arc::new(SystemClock))?;
+        let t = Instant::now();
+        vigil_exchange::verify_with_vault(&mon, &bundle)?;
+        verifies.push(t.elapsed());
+        mon.close()?;
+
+        let _ = std::fs::remove_file(&age_out);
+        let mut age = Command::new("age");
+        for r in &recipients {
+            age.arg("-r").arg(r);
+        }
+        age.arg("-o").arg(&age_out).arg(&plain);
+        ages.push(timed(&mut age)? + timed(Command::new("sync").arg(&age_out))?);
+
+        let _ = std::fs::remove_file(&cp_out);
+        cps.push(
+            timed(Command::new("cp").arg(&plain).arg(&cp_out))?
+                + timed(Command::new("sync").arg(&cp_out))?,
+        );
+    }
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (t_export, t_verify) = (median(exports), median(verifies));
+    let bundle_size = std::fs::metadata(&bundle)?.len();
 
     let mib = total as f64 / 1048576.0;
     let rate = |d: Duration| mib / d.as_secs_f64();
     let write_only = t_export.saturating_sub(t_verify);
-    let age_total = t_age + t_age_sync;
-    let cp_total = t_cp + t_cp_sync;
+    let age_total = median(ages);
+    let cp_total = median(cps);
     let verdict = |ok: bool| if ok { "met" } else { "**MISSED**" };
     let mut r = String::new();
     r.push_str(&format!(
         "# Vigil export benchmark\n\nMeasured {} with `cargo run --release -p vigil-bench --bin export-bench --{}` on this machine \
          (2 cores), in `{}`. {:.0} MiB of attachments ({files} files) in one sealed incident, exported to a bundle for one HQ reader \
-         and the device, against the reference tools on the same bytes in the same run.\n\n",
+         and the device, against the reference tools on the same bytes in the same run. Times are medians of {ROUNDS} interleaved rounds \
+         (Vigil, `age`, `cp`, then again), since fsync times vary widely between runs on this machine.\n\n",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         if quick { " --quick" } else { "" },
         w.display(),
