@@ -1,8 +1,9 @@
 //! Writing a bundle: [`BundleWriter`] and the crash-safe [`export_file`].
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
+use std::sync::mpsc::{self, SyncSender};
 
 use age::stream::StreamWriter;
 use ring::digest;
@@ -13,6 +14,16 @@ use crate::error::{BundleError, Result};
 use crate::manifest::Manifest;
 
 const COPY_BUFFER: usize = 64 * 1024;
+
+/// Output buffer of [`BundleFile`]: one write call per MiB rather than per age chunk.
+const WRITE_BUFFER: usize = 1 << 20;
+
+/// Who hashes an entry's bytes: the writer as they pass, or their source (which then reports
+/// the hash once it has ended).
+enum Hashing<'a> {
+    Here,
+    BySource(Box<dyn FnOnce() -> Option<[u8; 32]> + 'a>),
+}
 
 /// Writes a bundle as a stream: the manifest first, then each entry in manifest order.
 ///
@@ -89,6 +100,30 @@ impl<W: Write> BundleWriter<W> {
     /// Streams the next entry: `path` and `size` must be those of the manifest's next entry, and
     /// `content` must yield exactly `size` bytes with the declared SHA-256.
     pub fn add_entry(&mut self, path: &str, size: u64, content: &mut impl Read) -> Result<()> {
+        self.entry(path, size, content, Hashing::Here)
+    }
+
+    /// [`add_entry`](Self::add_entry) for a source that hashes the bytes it yields itself (on
+    /// another thread, say): once `content` has ended, `sha256()` must give the SHA-256 of
+    /// exactly the bytes it yielded, or `None` if it has none. That hash is checked against the
+    /// manifest as `add_entry` checks its own, so the bytes are not hashed twice.
+    pub fn add_entry_hashed(
+        &mut self,
+        path: &str,
+        size: u64,
+        content: &mut impl Read,
+        sha256: impl FnOnce() -> Option<[u8; 32]>,
+    ) -> Result<()> {
+        self.entry(path, size, content, Hashing::BySource(Box::new(sha256)))
+    }
+
+    fn entry(
+        &mut self,
+        path: &str,
+        size: u64,
+        content: &mut impl Read,
+        hashing: Hashing<'_>,
+    ) -> Result<()> {
         self.usable()?;
         let Some(manifest) = &self.manifest else {
             return Err(BundleError::Malformed(
@@ -116,7 +151,10 @@ impl<W: Write> BundleWriter<W> {
         let mtime = self.mtime;
         self.guard(|w| {
             w.out.write_all(&header_block(path, size, mtime)?)?;
-            let mut ctx = digest::Context::new(&digest::SHA256);
+            let mut ctx = match hashing {
+                Hashing::Here => Some(digest::Context::new(&digest::SHA256)),
+                Hashing::BySource(_) => None,
+            };
             let mut buf = vec![0u8; COPY_BUFFER];
             let mut left = size;
             while left > 0 {
@@ -131,7 +169,9 @@ impl<W: Write> BundleWriter<W> {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(BundleError::Io(e)),
                 };
-                ctx.update(&buf[..n]);
+                if let Some(ctx) = ctx.as_mut() {
+                    ctx.update(&buf[..n]);
+                }
                 w.out.write_all(&buf[..n])?;
                 left -= n as u64;
             }
@@ -148,7 +188,12 @@ impl<W: Write> BundleWriter<W> {
                     Err(e) => return Err(BundleError::Io(e)),
                 }
             }
-            if hex::encode(ctx.finish()) != want_sha {
+            let got = match (ctx, hashing) {
+                (Some(ctx), _) => Some(hex::encode(ctx.finish())),
+                (None, Hashing::BySource(sha256)) => sha256().map(hex::encode),
+                (None, Hashing::Here) => None,
+            };
+            if got.as_deref() != Some(want_sha.as_str()) {
                 return Err(BundleError::Tampered(format!(
                     "{path:?} does not match the SHA-256 in the manifest"
                 )));
@@ -205,6 +250,45 @@ impl<W: Write> BundleWriter<W> {
     }
 }
 
+/// Bytes written between two requests to start putting the bundle on disk.
+const FLUSH_EVERY: u64 = 16 << 20;
+
+/// The file [`export_file`] writes a bundle to: buffered, and put on disk as it grows.
+///
+/// Every [`FLUSH_EVERY`] bytes it asks a helper thread to `fdatasync` what is written so far, so
+/// the disk works while the bundle is still being encrypted, and the final `fsync` only waits for
+/// the last few MiB instead of the whole file. The writer never waits for the helper.
+pub struct BundleFile {
+    inner: BufWriter<File>,
+    since_flush: u64,
+    flush: SyncSender<()>,
+}
+
+impl std::fmt::Debug for BundleFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BundleFile").finish_non_exhaustive()
+    }
+}
+
+impl Write for BundleFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.since_flush += n as u64;
+        if self.since_flush >= FLUSH_EVERY {
+            self.since_flush = 0;
+            self.inner.flush()?;
+            // Full means a sync is already running or asked for; it will cover these bytes
+            // too, or the next request will.
+            let _ = self.flush.try_send(());
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Writes a bundle to `path` so that a crash never leaves a partial file under that name.
 ///
 /// `build` writes the manifest and entries; the bundle goes to a temporary name in the same
@@ -213,7 +297,7 @@ impl<W: Write> BundleWriter<W> {
 pub fn export_file(
     path: &Path,
     recipients: &[age::x25519::Recipient],
-    build: impl FnOnce(&mut BundleWriter<File>) -> Result<()>,
+    build: impl FnOnce(&mut BundleWriter<BundleFile>) -> Result<()>,
 ) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -229,11 +313,39 @@ pub fn export_file(
 
     let result = (|| {
         let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        let mut writer = BundleWriter::new(file, recipients)?;
-        build(&mut writer)?;
-        let file = writer.finish()?;
-        file.sync_all()?;
-        drop(file);
+        // The helper syncs through its own handle to the same open file. It stops at its first
+        // error and returns it: that error is reported to this open file once only, so the
+        // final fsync below could not be relied on to see it again.
+        let syncing = file.try_clone()?;
+        let (flush, requests) = mpsc::sync_channel::<()>(1);
+        std::thread::scope(|scope| {
+            let helper = scope.spawn(move || -> io::Result<()> {
+                for () in requests {
+                    syncing.sync_data()?;
+                }
+                Ok(())
+            });
+            let built = (|| {
+                let out = BundleFile {
+                    inner: BufWriter::with_capacity(WRITE_BUFFER, file),
+                    since_flush: 0,
+                    flush,
+                };
+                let mut writer = BundleWriter::new(out, recipients)?;
+                build(&mut writer)?;
+                let out = writer.finish()?;
+                // Ending the requests lets the helper finish.
+                let file = out.inner.into_inner().map_err(|e| e.into_error())?;
+                Ok::<_, BundleError>(file)
+            })();
+            let synced = helper
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the disk sync thread panicked")));
+            let file = built?;
+            synced?;
+            file.sync_all()?;
+            Ok::<_, BundleError>(())
+        })?;
         fs::rename(&tmp, path)?;
         sync_dir(dir)?;
         Ok(())

@@ -248,6 +248,70 @@ fn export_file_renames_into_place_and_cleans_up_on_error() {
     assert_eq!(names, vec![std::ffi::OsString::from("bundle.vigil")]);
 }
 
+/// A manifest with one attachment of `len` pattern bytes.
+fn pattern_manifest(fx: &Fixture, len: u64) -> (Manifest, String, [u8; 32]) {
+    let hex_sha = pattern_sha(len);
+    let mut sha = [0u8; 32];
+    hex::decode_to_slice(&hex_sha, &mut sha).unwrap();
+    let path = format!("attachments/{hex_sha}");
+    let manifest = Manifest::new(
+        uuid::Uuid::now_v7(),
+        "2019-05-23T06:30:00Z".parse().unwrap(),
+        fx.org,
+        fx.device_info(),
+        vec![ManifestEntry {
+            path: path.clone(),
+            size: len,
+            sha256: hex_sha,
+        }],
+    );
+    (manifest, path, sha)
+}
+
+/// A bundle of several times the sync interval (16 MiB) goes to disk while it is written, by a
+/// helper thread, and reads back whole; the entry's hash comes from its source.
+#[test]
+fn export_file_of_many_mib_reads_back_whole() {
+    let fx = Fixture::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bundle.vigil");
+    let len = 33 * MIB + 7;
+    let (manifest, entry, sha) = pattern_manifest(&fx, len);
+    export_file(&path, &fx.recipients(), |w| {
+        w.write_manifest(&manifest, &|b| fx.sign(b))?;
+        w.add_entry_hashed(&entry, len, &mut pattern(len), || Some(sha))
+    })
+    .unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    let mut reader = BundleReader::open(file, std::slice::from_ref(&fx.hq)).unwrap();
+    let mut e = reader.next_entry().unwrap().unwrap();
+    assert_eq!(e.path(), entry);
+    assert_eq!(io::copy(&mut e, &mut io::sink()).unwrap(), len);
+    assert!(reader.next_entry().unwrap().is_none());
+}
+
+/// A source that reports a hash other than the manifest's, or none, fails the export as
+/// tampered, and leaves nothing behind.
+#[test]
+fn a_source_hash_other_than_the_manifests_is_refused() {
+    let fx = Fixture::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bundle.vigil");
+    let len = 3 * MIB;
+    let (manifest, entry, sha) = pattern_manifest(&fx, len);
+    let mut wrong = sha;
+    wrong[0] ^= 1;
+    for reported in [Some(wrong), None] {
+        let err = export_file(&path, &fx.recipients(), |w| {
+            w.write_manifest(&manifest, &|b| fx.sign(b))?;
+            w.add_entry_hashed(&entry, len, &mut pattern(len), || reported)
+        })
+        .unwrap_err();
+        assert_eq!(err.code(), "bundle.tampered", "{reported:?}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}
+
 /// The archivist's path: the Debian `age` command and `tar`, nothing of Vigil's.
 #[test]
 fn debian_age_and_tar_open_a_bundle() {

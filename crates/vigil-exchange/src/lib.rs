@@ -354,16 +354,22 @@ pub fn export_with_progress(
                 Content::Attachment(id) => {
                     let r = v
                         .attachment_reader(*id)
-                        .map_err(|e| BundleError::Io(std::io::Error::other(e.to_string())))?;
-                    // Two stages on two cores: one thread decrypts and checks the vault's
-                    // chunks while this one hashes, archives, encrypts and writes.
+                        .map_err(|e| BundleError::Io(std::io::Error::other(e)))?;
+                    // Two stages on two cores: one thread decrypts the vault's chunks and
+                    // hashes them (checking them against the vault's record) while this one
+                    // archives, encrypts and writes; the writer takes that thread's hash rather
+                    // than hashing the same bytes again.
+                    let hashed = std::cell::Cell::new(None);
                     std::thread::scope(|scope| -> vigil_bundle::Result<()> {
                         let (tx, rx) = std::sync::mpsc::sync_channel(PIPE_DEPTH);
-                        scope.spawn(move || pump(r, tx));
+                        let (back, spare) = std::sync::mpsc::sync_channel(PIPE_DEPTH + 2);
+                        scope.spawn(move || pump(r, tx, spare));
                         let mut piped = ChannelReader {
                             rx,
+                            back,
                             buf: Vec::new(),
                             pos: 0,
+                            hashed: &hashed,
                         };
                         let mut counted = Counted {
                             inner: &mut piped,
@@ -371,7 +377,7 @@ pub fn export_with_progress(
                             total,
                             progress: &mut *progress,
                         };
-                        w.add_entry(&entry.path, entry.size, &mut counted)
+                        w.add_entry_hashed(&entry.path, entry.size, &mut counted, || hashed.get())
                     })?;
                 }
             }
@@ -379,7 +385,8 @@ pub fn export_with_progress(
         }
         progress(done, total);
         Ok(())
-    })?;
+    })
+    .map_err(vault_error_inside)?;
     // Read the file back and check every byte before saying it is done.
     let checked = verify_bundle(dest, &identities(vault))?;
     if checked.manifest.bundle_id != bundle_id {
@@ -398,15 +405,46 @@ pub fn export_with_progress(
     })
 }
 
+/// The vault's own error (a damaged attachment, say) when it reached the bundle writer through a
+/// read: the fault is in the vault, not in the bundle file.
+fn vault_error_inside(e: BundleError) -> ExchangeError {
+    match e {
+        BundleError::Io(io) if io.get_ref().is_some_and(|i| i.is::<StoreError>()) => {
+            match io.into_inner().map(|i| i.downcast::<StoreError>()) {
+                Some(Ok(store)) => ExchangeError::Store(*store),
+                Some(Err(other)) => ExchangeError::Io(std::io::Error::other(other)),
+                None => ExchangeError::Malformed("an empty I/O error".into()),
+            }
+        }
+        other => ExchangeError::from(other),
+    }
+}
+
 /// Blocks in flight between the decrypting and the writing thread (constant memory:
 /// `PIPE_DEPTH` × [`PIPE_BLOCK`]).
 const PIPE_DEPTH: usize = 4;
 const PIPE_BLOCK: usize = 256 * 1024;
 
-/// Reads `r` to its end in blocks and sends them; an error is sent as the last message.
-fn pump(mut r: impl Read, tx: std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>) {
+/// What the decrypting thread sends the writing one.
+enum Piped {
+    /// The next plaintext bytes.
+    Block(Vec<u8>),
+    /// The end, with the SHA-256 of every byte sent (checked against the vault's record).
+    End([u8; 32]),
+    /// Reading failed; nothing follows.
+    Failed(std::io::Error),
+}
+
+/// Reads `r` to its end in blocks and sends them, then its verified hash; an error is sent as
+/// the last message. Blocks the writer is done with come back on `spare` and are reused.
+fn pump(
+    mut r: vigil_store::AttachmentReader,
+    tx: std::sync::mpsc::SyncSender<Piped>,
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
+) {
     loop {
-        let mut block = vec![0u8; PIPE_BLOCK];
+        let mut block = spare.try_recv().unwrap_or_default();
+        block.resize(PIPE_BLOCK, 0);
         let mut n = 0;
         while n < PIPE_BLOCK {
             match r.read(&mut block[n..]) {
@@ -414,17 +452,25 @@ fn pump(mut r: impl Read, tx: std::sync::mpsc::SyncSender<std::io::Result<Vec<u8
                 Ok(k) => n += k,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    let _ = tx.send(Err(e));
+                    let _ = tx.send(Piped::Failed(e));
                     return;
                 }
             }
         }
-        if n == 0 {
-            return;
-        }
-        block.truncate(n);
-        if tx.send(Ok(block)).is_err() {
-            return; // the writer stopped (it failed); nothing more to do
+        let last = if n == 0 {
+            match r.verified_sha256() {
+                Some(sha) => Piped::End(sha),
+                None => Piped::Failed(std::io::Error::other(
+                    "the attachment ended without its hash being checked",
+                )),
+            }
+        } else {
+            block.truncate(n);
+            Piped::Block(block)
+        };
+        let end = !matches!(last, Piped::Block(_));
+        if tx.send(last).is_err() || end {
+            return; // done, or the writer stopped (it failed)
         }
     }
 }
@@ -446,23 +492,40 @@ impl<R: Read> Read for Counted<'_, R> {
     }
 }
 
-/// The receiving end of [`pump`], as a reader.
-struct ChannelReader {
-    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+/// The receiving end of [`pump`], as a reader; the hash that ends the stream is left in
+/// `hashed`.
+struct ChannelReader<'a> {
+    rx: std::sync::mpsc::Receiver<Piped>,
+    back: std::sync::mpsc::SyncSender<Vec<u8>>,
     buf: Vec<u8>,
     pos: usize,
+    hashed: &'a std::cell::Cell<Option<[u8; 32]>>,
 }
 
-impl Read for ChannelReader {
+impl Read for ChannelReader<'_> {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         while self.pos == self.buf.len() {
+            if self.hashed.get().is_some() {
+                return Ok(0);
+            }
             match self.rx.recv() {
-                Ok(Ok(block)) => {
-                    self.buf = block;
+                Ok(Piped::Block(block)) => {
+                    let used = std::mem::replace(&mut self.buf, block);
+                    if used.capacity() > 0 {
+                        let _ = self.back.try_send(used);
+                    }
                     self.pos = 0;
                 }
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Ok(0),
+                Ok(Piped::End(sha)) => {
+                    self.hashed.set(Some(sha));
+                    return Ok(0);
+                }
+                Ok(Piped::Failed(e)) => return Err(e),
+                Err(_) => {
+                    return Err(std::io::Error::other(
+                        "the decrypting thread stopped before the end of the attachment",
+                    ));
+                }
             }
         }
         let n = out.len().min(self.buf.len() - self.pos);

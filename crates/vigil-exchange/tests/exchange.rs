@@ -283,6 +283,36 @@ fn damaged_bundles_change_nothing() {
     import(&mut w.hq, &bundle).unwrap();
 }
 
+/// An attachment damaged in the monitor's own vault is never exported: the export stops with
+/// the vault's error, leaves no bundle and no temporary file, and marks nothing as sent.
+#[test]
+fn an_attachment_damaged_in_the_vault_is_not_exported() {
+    let mut w = world();
+    // Several chunks, so the damage is met in the middle of the stream.
+    let data: Vec<u8> = (0..1_500_000u32).map(|i| (i % 251) as u8).collect();
+    sealed_incident(&mut w.monitor, "One", &data);
+    let mut chunks = walk(&w.monitor.dir().join("blobs"));
+    chunks.sort();
+    for chunk in [&chunks[chunks.len() / 2], &chunks[0]] {
+        let mut bytes = std::fs::read(chunk).unwrap();
+        bytes[200] ^= 1;
+        std::fs::write(chunk, &bytes).unwrap();
+        let out = w.root.join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        let err = export(&mut w.monitor, &Selection::Unsent, &out.join("b.vigil")).unwrap_err();
+        assert_eq!(err.code(), "attachment_tampered", "{err}");
+        assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0, "nothing left");
+        bytes[200] ^= 1;
+        std::fs::write(chunk, &bytes).unwrap();
+    }
+    // Mended, it exports, and only now is anything marked as sent.
+    export(&mut w.monitor, &Selection::Unsent, &w.root.join("b.vigil")).unwrap();
+    assert!(matches!(
+        export(&mut w.monitor, &Selection::Unsent, &w.root.join("c.vigil")),
+        Err(ExchangeError::NothingToExport)
+    ));
+}
+
 /// An archivist's path: the Debian `age` tool and `tar`, then `vigil verify` on the folder.
 #[test]
 fn the_age_cli_and_tar_open_a_bundle_and_the_extracted_manifest_verifies() {

@@ -251,6 +251,7 @@ impl Vault {
             start: 0,
             end: 0,
             hasher: Some(digest::Context::new(&digest::SHA256)),
+            verified: None,
             seen: 0,
         })
     }
@@ -297,6 +298,7 @@ pub struct AttachmentReader {
     start: usize,
     end: usize,
     hasher: Option<digest::Context>,
+    verified: Option<[u8; 32]>,
     seen: u64,
 }
 
@@ -321,13 +323,24 @@ impl AttachmentReader {
         })
     }
 
+    /// The SHA-256 of every byte read, once `read` has returned the end (`Ok(0)`) and the bytes
+    /// matched the vault's record of size and hash; `None` before that.
+    ///
+    /// A consumer that needs the hash of what it read (the bundle writer does) can take it
+    /// from here instead of hashing the same bytes a second time.
+    pub fn verified_sha256(&self) -> Option<[u8; 32]> {
+        self.verified
+    }
+
     /// Decrypts the next chunk into the buffer; false at the end (after the final checks).
     fn fill(&mut self) -> std::io::Result<bool> {
         if self.next == self.paths.len() {
-            if let Some(h) = self.hasher.take()
-                && (self.seen != self.meta.size || h.finish().as_ref() != self.meta.sha256.0)
-            {
-                return Err(self.fail());
+            if let Some(h) = self.hasher.take() {
+                let d: [u8; 32] = h.finish().as_ref().try_into().map_err(|_| self.fail())?;
+                if self.seen != self.meta.size || d != self.meta.sha256.0 {
+                    return Err(self.fail());
+                }
+                self.verified = Some(d);
             }
             return Ok(false);
         }
