@@ -73,6 +73,7 @@
 mod archive;
 pub mod encryption;
 mod error;
+mod hashing;
 mod manifest;
 mod read;
 mod write;

@@ -7,6 +7,7 @@ use ring::digest;
 use crate::archive::{BLOCK, Block, padding, parse_header};
 use crate::encryption::{Payload, decrypt_payload};
 use crate::error::{BundleError, Result};
+use crate::hashing::Sha256Worker;
 use crate::manifest::{MAX_MANIFEST_BYTES, Manifest, SIGNATURE_HEX_LEN};
 
 /// Reads a bundle as a stream, checking everything the format promises.
@@ -27,14 +28,27 @@ pub struct BundleReader<R: Read> {
     bytes: u64,
     done: bool,
     failed: bool,
+    /// Hashes large entries on another core; started at the first one.
+    worker: Option<Sha256Worker>,
 }
 
 struct Current {
     left: u64,
     size: u64,
     sha256: String,
-    ctx: Option<digest::Context>,
+    hash: Option<EntryHash>,
 }
+
+/// Where the current entry is being hashed.
+enum EntryHash {
+    Here(Box<digest::Context>),
+    /// By the reader's [`Sha256Worker`].
+    Worker,
+}
+
+/// Entries from this size up are hashed on the helper thread; smaller ones are not worth the
+/// hand-over.
+const WORKER_FROM: u64 = 1 << 20;
 
 impl<R: Read> std::fmt::Debug for BundleReader<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -103,6 +117,7 @@ impl<R: Read> BundleReader<R> {
             bytes: 0,
             done: false,
             failed: false,
+            worker: None,
         })
     }
 
@@ -208,11 +223,20 @@ impl<R: Read> BundleReader<R> {
                 "the entries exceed the manifest's total".into(),
             ));
         }
+        if size >= WORKER_FROM && self.worker.is_none() {
+            // Without a thread (none may be started), hash here.
+            self.worker = Sha256Worker::start().ok();
+        }
+        let hash = if size >= WORKER_FROM && self.worker.is_some() {
+            EntryHash::Worker
+        } else {
+            EntryHash::Here(Box::new(digest::Context::new(&digest::SHA256)))
+        };
         self.current = Some(Current {
             left: size,
             size,
             sha256: expected.sha256.clone(),
-            ctx: Some(digest::Context::new(&digest::SHA256)),
+            hash: Some(hash),
         });
         self.next += 1;
         Ok(Some((path, size)))
@@ -237,9 +261,15 @@ impl<R: Read> BundleReader<R> {
             return Ok(0);
         };
         if cur.left == 0 {
-            if let Some(ctx) = cur.ctx.take()
-                && hex::encode(ctx.finish()) != cur.sha256
-            {
+            let got = match cur.hash.take() {
+                None => return Ok(0),
+                Some(EntryHash::Here(ctx)) => hex::encode(ctx.finish()),
+                Some(EntryHash::Worker) => match self.worker.as_mut() {
+                    Some(w) => hex::encode(w.finish()?),
+                    None => String::new(),
+                },
+            };
+            if got != cur.sha256 {
                 return Err(BundleError::Tampered(
                     "an entry does not match its SHA-256 in the manifest".into(),
                 ));
@@ -258,8 +288,14 @@ impl<R: Read> BundleReader<R> {
                 "the archive ends inside an entry".into(),
             ));
         }
-        if let Some(ctx) = cur.ctx.as_mut() {
-            ctx.update(&buf[..n]);
+        match cur.hash.as_mut() {
+            Some(EntryHash::Here(ctx)) => ctx.update(&buf[..n]),
+            Some(EntryHash::Worker) => {
+                if let Some(w) = self.worker.as_mut() {
+                    w.update(&buf[..n])?;
+                }
+            }
+            None => {}
         }
         cur.left -= n as u64;
         Ok(n)

@@ -255,7 +255,7 @@ const FLUSH_EVERY: u64 = 16 << 20;
 
 /// The file [`export_file`] writes a bundle to: buffered, and put on disk as it grows.
 ///
-/// Every [`FLUSH_EVERY`] bytes it asks a helper thread to `fdatasync` what is written so far, so
+/// Every 16 MiB it asks a helper thread to `fdatasync` what is written so far, so
 /// the disk works while the bundle is still being encrypted, and the final `fsync` only waits for
 /// the last few MiB instead of the whole file. The writer never waits for the helper.
 pub struct BundleFile {

@@ -151,6 +151,39 @@ fn entries_left_unread_are_still_checked() {
     );
 }
 
+/// An entry whose bytes differ from the manifest's hash is tampered, whether the reader hashes it
+/// itself (small entries) or on its helper thread (from 1 MiB), and whether it is read or
+/// skipped. (The bundles are made with a source that lies about its hash.)
+#[test]
+fn an_entry_unlike_its_hash_is_tampered_small_or_large_read_or_skipped() {
+    let fx = Fixture::new();
+    for len in [MIB - 1, MIB, 3 * MIB + 5] {
+        let (manifest, entry, sha) = pattern_manifest(&fx, len);
+        let mut other = Vec::new();
+        pattern(len).read_to_end(&mut other).unwrap();
+        other[len as usize / 2] ^= 1;
+        let mut w = BundleWriter::new(Vec::new(), &fx.recipients()).unwrap();
+        w.write_manifest(&manifest, &|b| fx.sign(b)).unwrap();
+        w.add_entry_hashed(&entry, len, &mut &other[..], || Some(sha))
+            .unwrap();
+        let bundle = w.finish().unwrap();
+        for read in [true, false] {
+            let mut reader = BundleReader::open(&bundle[..], std::slice::from_ref(&fx.hq)).unwrap();
+            let err = {
+                let mut e = reader.next_entry().unwrap().unwrap();
+                if read {
+                    let err = io::copy(&mut e, &mut io::sink()).unwrap_err();
+                    vigil_bundle::BundleError::from(err)
+                } else {
+                    drop(e);
+                    reader.next_entry().unwrap_err()
+                }
+            };
+            assert_eq!(err.code(), "bundle.tampered", "{len} bytes, read: {read}");
+        }
+    }
+}
+
 #[test]
 fn writer_refuses_what_the_manifest_does_not_say() {
     let fx = Fixture::new();
