@@ -7,8 +7,8 @@
 use tauri::State;
 use tauri::ipc::{Channel, Response};
 use vigil_app::{
-    AppError, AppStatus, ExportSummary, HistoryView, ImportSummary, IncidentPage, IncidentView,
-    ListRequest, OrgView, SaveOutcome, Session, Settings, TermView, VaultOverview,
+    AppError, AppStatus, ExportPhase, ExportSummary, HistoryView, ImportSummary, IncidentPage,
+    IncidentView, ListRequest, OrgView, SaveOutcome, Session, Settings, TermView, VaultOverview,
 };
 use vigil_model::{AttachmentMeta, Incident, LogEntry};
 use vigil_store::SearchHit;
@@ -116,10 +116,10 @@ pub async fn seal_incident(s: State<'_, Session>, id: String) -> Res<IncidentVie
 pub async fn export_bundle(
     s: State<'_, Session>,
     folder: std::path::PathBuf,
-    on_progress: Channel<(u64, u64)>,
+    on_progress: Channel<(ExportPhase, u64, u64)>,
 ) -> Res<ExportSummary> {
-    s.export_unsent(&folder, &mut |done, total| {
-        drop(on_progress.send((done, total)))
+    s.export_unsent(&folder, &mut |phase, done, total| {
+        drop(on_progress.send((phase, done, total)))
     })
 }
 

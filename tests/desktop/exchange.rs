@@ -109,6 +109,14 @@ async fn hq_creates_monitor_joins_seals_exports_and_hq_imports_all_in_the_window
     app.type_into("#export-folder", &usb_path).await;
     app.click("#export-go").await;
     app.wait_text("#export-result", &usb_path).await;
+    // It said it was writing, then that it was reading the bundle back.
+    let phases = app
+        .eval(
+            "return document.querySelector('#export-phase').dataset.phases",
+            vec![],
+        )
+        .await;
+    assert_eq!(phases, serde_json::json!("writing checking"));
     app.screenshot("export").await;
     app.quit().await;
     let bundles = files_with(usb.path(), "vigil");

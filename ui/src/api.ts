@@ -4,6 +4,7 @@
 import type { AppError } from "./bindings/AppError";
 import type { AppStatus } from "./bindings/AppStatus";
 import type { AttachmentMeta } from "./bindings/AttachmentMeta";
+import type { ExportPhase } from "./bindings/ExportPhase";
 import type { Incident } from "./bindings/Incident";
 import type { IncidentPage } from "./bindings/IncidentPage";
 import type { IncidentView } from "./bindings/IncidentView";
@@ -114,9 +115,9 @@ export const incidentHistory = (id: string) => call<HistoryView>("incident_histo
 export const discardEdit = (id: string) => call<IncidentView>("discard_edit", { id });
 
 /** Exports every unsent sealed revision into a new bundle in `folder`. */
-export function exportBundle(folder: string, onProgress: (done: number, total: number) => void) {
-  const channel = new (tauri().core.Channel)<[number, number]>();
-  channel.onmessage = ([done, total]) => onProgress(done, total);
+export function exportBundle(folder: string, onProgress: (phase: ExportPhase, done: number, total: number) => void) {
+  const channel = new (tauri().core.Channel)<[ExportPhase, number, number]>();
+  channel.onmessage = ([phase, done, total]) => onProgress(phase, done, total);
   return call<ExportSummary>("export_bundle", { folder, onProgress: channel });
 }
 

@@ -22,8 +22,8 @@ pub use history::{CustodyRow, HistoryView, RevisionRow};
 pub use location::{VaultDirError, process_vault_dir, vault_dir};
 pub use org::{OrgRole, OrgView};
 pub use session::{
-    AppStatus, ExportSummary, FieldProblem, ImportSummary, IncidentPage, IncidentView, ListRequest,
-    SaveOutcome, Session, TermView, VaultOverview, unlock_delay,
+    AppStatus, ExportPhase, ExportSummary, FieldProblem, ImportSummary, IncidentPage, IncidentView,
+    ListRequest, SaveOutcome, Session, TermView, VaultOverview, unlock_delay,
 };
 pub use settings::{Language, Settings};
 pub use webview::WebviewDir;

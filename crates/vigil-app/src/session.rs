@@ -144,6 +144,26 @@ pub struct ExportSummary {
     pub attachments: u32,
 }
 
+/// What an export from the window is doing, sent with its progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[serde(rename_all = "lowercase")]
+pub enum ExportPhase {
+    /// Writing the bundle (bytes of its entries).
+    Writing,
+    /// Reading it back from the drive and verifying it (bytes of the file).
+    Checking,
+}
+
+impl From<vigil_exchange::ExportPhase> for ExportPhase {
+    fn from(p: vigil_exchange::ExportPhase) -> Self {
+        match p {
+            vigil_exchange::ExportPhase::Writing => ExportPhase::Writing,
+            vigil_exchange::ExportPhase::Checking => ExportPhase::Checking,
+        }
+    }
+}
+
 /// What an import from the window did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -544,11 +564,12 @@ impl Session {
     }
 
     /// Exports every revision not yet sent into a new bundle in `folder` (a USB stick, say),
-    /// named by date; read back and verified before this returns.
+    /// named by date; read back and verified before this returns. `progress(phase, done, all)`
+    /// follows the writing, then the reading back.
     pub fn export_unsent(
         &self,
         folder: &Path,
-        progress: &mut dyn FnMut(u64, u64),
+        progress: &mut dyn FnMut(ExportPhase, u64, u64),
     ) -> Result<ExportSummary, AppError> {
         if !folder.is_dir() {
             return Err(AppError::io(&format!(
@@ -563,7 +584,7 @@ impl Session {
                 v,
                 &vigil_exchange::Selection::Unsent,
                 &dest,
-                progress,
+                &mut |phase, done, all| progress(phase.into(), done, all),
             )?;
             Ok(ExportSummary {
                 path: r.path.display().to_string(),

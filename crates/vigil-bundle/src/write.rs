@@ -1,9 +1,9 @@
 //! Writing a bundle: [`BundleWriter`] and the crash-safe [`export_file`].
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
-use std::sync::mpsc::{self, SyncSender};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 
 use age::stream::StreamWriter;
 use ring::digest;
@@ -15,7 +15,7 @@ use crate::manifest::Manifest;
 
 const COPY_BUFFER: usize = 64 * 1024;
 
-/// Output buffer of [`BundleFile`]: one write call per MiB rather than per age chunk.
+/// Buffers of [`BundleFile`]: one write call per MiB rather than per age chunk.
 const WRITE_BUFFER: usize = 1 << 20;
 
 /// Who hashes an entry's bytes: the writer as they pass, or their source (which then reports
@@ -253,15 +253,19 @@ impl<W: Write> BundleWriter<W> {
 /// Bytes written between two requests to start putting the bundle on disk.
 const FLUSH_EVERY: u64 = 16 << 20;
 
-/// The file [`export_file`] writes a bundle to: buffered, and put on disk as it grows.
+/// Buffers of [`WRITE_BUFFER`] bytes queued for the disk thread.
+const DISK_QUEUE: usize = 4;
+
+/// The file [`export_file`] writes a bundle to, as the encrypting thread sees it.
 ///
-/// Every 16 MiB it asks a helper thread to `fdatasync` what is written so far, so
-/// the disk works while the bundle is still being encrypted, and the final `fsync` only waits for
-/// the last few MiB instead of the whole file. The writer never waits for the helper.
+/// Bytes are gathered into 1 MiB buffers that a disk thread writes, so encryption never waits
+/// for a system call; every 16 MiB the disk thread asks another to `fdatasync` what is written
+/// so far, so the disk works while the bundle is still being encrypted and the final `fsync`
+/// only waits for the last few MiB. Memory stays bounded: at most a few buffers are in flight.
 pub struct BundleFile {
-    inner: BufWriter<File>,
-    since_flush: u64,
-    flush: SyncSender<()>,
+    buf: Vec<u8>,
+    blocks: SyncSender<Vec<u8>>,
+    spare: Receiver<Vec<u8>>,
 }
 
 impl std::fmt::Debug for BundleFile {
@@ -270,22 +274,37 @@ impl std::fmt::Debug for BundleFile {
     }
 }
 
+impl BundleFile {
+    fn send(&mut self) -> io::Result<()> {
+        let mut next = self.spare.try_recv().unwrap_or_default();
+        next.clear();
+        let full = std::mem::replace(&mut self.buf, next);
+        self.blocks
+            .send(full)
+            .map_err(|_| io::Error::other("the disk thread stopped"))
+    }
+}
+
 impl Write for BundleFile {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.since_flush += n as u64;
-        if self.since_flush >= FLUSH_EVERY {
-            self.since_flush = 0;
-            self.inner.flush()?;
-            // Full means a sync is already running or asked for; it will cover these bytes
-            // too, or the next request will.
-            let _ = self.flush.try_send(());
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        if self.buf.capacity() == 0 {
+            self.buf.reserve_exact(WRITE_BUFFER);
+        }
+        let n = bytes.len().min(WRITE_BUFFER.saturating_sub(self.buf.len()));
+        self.buf.extend_from_slice(&bytes[..n]);
+        if self.buf.len() >= WRITE_BUFFER {
+            self.send()?;
         }
         Ok(n)
     }
 
+    /// Hands what is gathered to the disk thread (it is on disk only once the export is done).
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            self.send()
+        }
     }
 }
 
@@ -313,36 +332,54 @@ pub fn export_file(
 
     let result = (|| {
         let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        // The helper syncs through its own handle to the same open file. It stops at its first
+        // The syncing thread uses its own handle to the same open file. It stops at its first
         // error and returns it: that error is reported to this open file once only, so the
         // final fsync below could not be relied on to see it again.
         let syncing = file.try_clone()?;
-        let (flush, requests) = mpsc::sync_channel::<()>(1);
         std::thread::scope(|scope| {
-            let helper = scope.spawn(move || -> io::Result<()> {
-                for () in requests {
+            let (flush, requests) = mpsc::sync_channel::<u64>(1);
+            let syncer = scope.spawn(move || -> io::Result<()> {
+                for upto in requests {
                     syncing.sync_data()?;
+                    forget_written(&syncing, upto);
                 }
                 Ok(())
             });
+            let (blocks, queue) = mpsc::sync_channel::<Vec<u8>>(DISK_QUEUE);
+            let (spare_tx, spare) = mpsc::sync_channel::<Vec<u8>>(DISK_QUEUE + 1);
+            let disk = scope.spawn(move || -> io::Result<File> {
+                let mut file = file;
+                let (mut written, mut since_flush) = (0u64, 0u64);
+                for block in queue {
+                    file.write_all(&block)?;
+                    written += block.len() as u64;
+                    since_flush += block.len() as u64;
+                    if since_flush >= FLUSH_EVERY {
+                        since_flush = 0;
+                        // Full means a sync is already asked for; it will cover these bytes.
+                        let _ = flush.try_send(written);
+                    }
+                    let _ = spare_tx.try_send(block);
+                }
+                Ok(file)
+            });
             let built = (|| {
                 let out = BundleFile {
-                    inner: BufWriter::with_capacity(WRITE_BUFFER, file),
-                    since_flush: 0,
-                    flush,
+                    buf: Vec::new(),
+                    blocks,
+                    spare,
                 };
                 let mut writer = BundleWriter::new(out, recipients)?;
                 build(&mut writer)?;
-                let out = writer.finish()?;
-                // Ending the requests lets the helper finish.
-                let file = out.inner.into_inner().map_err(|e| e.into_error())?;
-                Ok::<_, BundleError>(file)
+                writer.finish()?.flush()?;
+                // Dropping the output ends the queue, and the disk thread with it.
+                Ok::<_, BundleError>(())
             })();
-            let synced = helper
-                .join()
-                .unwrap_or_else(|_| Err(io::Error::other("the disk sync thread panicked")));
-            let file = built?;
-            synced?;
+            let stopped = || io::Error::other("a bundle writing thread panicked");
+            // A disk error first: the encrypting side only saw that the disk thread stopped.
+            let file = disk.join().unwrap_or_else(|_| Err(stopped()))?;
+            built?;
+            syncer.join().unwrap_or_else(|_| Err(stopped()))?;
             file.sync_all()?;
             Ok::<_, BundleError>(())
         })?;
@@ -355,6 +392,23 @@ pub fn export_file(
     }
     result
 }
+
+/// Tells the kernel that the first `upto` bytes of `file`, now on disk, will not be read again
+/// soon: a bundle of gigabytes should not push everything else out of the page cache, and the
+/// read-back after the export then reads what the disk holds rather than cached pages.
+#[cfg(target_os = "linux")]
+fn forget_written(file: &File, upto: u64) {
+    // Advice only: if it is not taken, nothing is lost but cache.
+    let _ = rustix::fs::fadvise(
+        file,
+        0,
+        std::num::NonZeroU64::new(upto),
+        rustix::fs::Advice::DontNeed,
+    );
+}
+
+#[cfg(not(target_os = "linux"))]
+fn forget_written(_file: &File, _upto: u64) {}
 
 #[cfg(unix)]
 fn sync_dir(dir: &Path) -> io::Result<()> {

@@ -659,12 +659,27 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 )
             };
             let mut vault = open()?;
-            let mut progress = TerminalProgress::new("Exporting");
-            let report =
-                vigil_exchange::export_with_progress(&mut vault, &selection, &to, &mut |d, t| {
-                    progress.show(d, t)
-                })?;
-            progress.finish("done; read back and verified.");
+            let mut writing = TerminalProgress::new("Writing the bundle");
+            let mut checking = TerminalProgress::new("Reading it back");
+            let report = vigil_exchange::export_with_progress(
+                &mut vault,
+                &selection,
+                &to,
+                &mut |phase, d, t| match phase {
+                    vigil_exchange::ExportPhase::Writing => writing.show(d, t),
+                    vigil_exchange::ExportPhase::Checking => {
+                        writing.finish("done.");
+                        checking.show(d, t)
+                    }
+                },
+            );
+            writing.finish("done.");
+            checking.finish(if report.is_ok() {
+                "verified."
+            } else {
+                "failed."
+            });
+            let report = report?;
             vault.close()?;
             if cli.json {
                 println!("{}", serde_json::to_string(&report).unwrap_or_default());
@@ -750,10 +765,12 @@ impl TerminalProgress {
         }
     }
 
-    fn finish(&self, outcome: &str) {
+    /// Ends the line with `outcome` (once; nothing if nothing was shown).
+    fn finish(&mut self, outcome: &str) {
         if self.tty && self.shown != u64::MAX {
             eprintln!("\r{}... {outcome}", self.what);
         }
+        self.shown = u64::MAX;
     }
 }
 

@@ -235,17 +235,30 @@ fn identities(vault: &Vault) -> Vec<age::x25519::Identity> {
     ids
 }
 
-/// Exports the selected revisions to `dest`, verifies the written file, and records the export.
-pub fn export(vault: &mut Vault, selection: &Selection, dest: &Path) -> Result<ExportReport> {
-    export_with_progress(vault, selection, dest, &mut |_, _| {})
+/// What an export is doing, for its progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportPhase {
+    /// Writing the bundle until it is on disk under its name; counts the bytes of its entries.
+    Writing,
+    /// Reading the written bundle back and verifying all of it; counts the bytes of the file.
+    /// (On a USB stick this reads the stick: the bundle's pages are dropped from the cache once
+    /// they are on it.)
+    Checking,
 }
 
-/// [`export`], calling `progress(bytes done, bytes in all)` as entries are written.
+/// Exports the selected revisions to `dest`, verifies the written file, and records the export.
+pub fn export(vault: &mut Vault, selection: &Selection, dest: &Path) -> Result<ExportReport> {
+    export_with_progress(vault, selection, dest, &mut |_, _, _| {})
+}
+
+/// [`export`], calling `progress(phase, bytes done, bytes in all)`: first while the bundle is
+/// written, then while it is read back.
 pub fn export_with_progress(
     vault: &mut Vault,
     selection: &Selection,
     dest: &Path,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut dyn FnMut(ExportPhase, u64, u64),
 ) -> Result<ExportReport> {
     let org = org_id(vault)?;
     let mut recipients: Vec<age::x25519::Recipient> = Vec::new();
@@ -345,20 +358,23 @@ pub fn export_with_progress(
     let v: &Vault = vault;
     let total = manifest.totals.bytes;
     let mut done = 0u64;
+    let mut writing = |d: u64, t: u64| progress(ExportPhase::Writing, d, t);
     vigil_bundle::export_file(dest, &recipients, |w| {
         w.write_manifest(&manifest, &|bytes| v.device_sign(bytes))?;
         for (entry, content) in &entries {
-            progress(done, total);
+            writing(done, total);
             match content {
                 Content::Bytes(b) => w.add_entry(&entry.path, entry.size, &mut &b[..])?,
                 Content::Attachment(id) => {
+                    // No second SHA-256 here: the chunks are authenticated as they are
+                    // decrypted, and the read-back below hashes every entry of the bundle.
                     let r = v
                         .attachment_reader(*id)
-                        .map_err(|e| BundleError::Io(std::io::Error::other(e)))?;
-                    // Two stages on two cores: one thread decrypts the vault's chunks and
-                    // hashes them (checking them against the vault's record) while this one
-                    // archives, encrypts and writes; the writer takes that thread's hash rather
-                    // than hashing the same bytes again.
+                        .map_err(|e| BundleError::Io(std::io::Error::other(e)))?
+                        .authenticated_only();
+                    // Two stages on two cores: one thread decrypts the vault's chunks while
+                    // this one archives and encrypts (a third writes to disk); the writer takes
+                    // the hash the reader vouches for at the end.
                     let hashed = std::cell::Cell::new(None);
                     std::thread::scope(|scope| -> vigil_bundle::Result<()> {
                         let (tx, rx) = std::sync::mpsc::sync_channel(PIPE_DEPTH);
@@ -375,7 +391,7 @@ pub fn export_with_progress(
                             inner: &mut piped,
                             base: done,
                             total,
-                            progress: &mut *progress,
+                            progress: &mut writing,
                         };
                         w.add_entry_hashed(&entry.path, entry.size, &mut counted, || hashed.get())
                     })?;
@@ -383,12 +399,14 @@ pub fn export_with_progress(
             }
             done += entry.size;
         }
-        progress(done, total);
+        writing(done, total);
         Ok(())
     })
     .map_err(vault_error_inside)?;
     // Read the file back and check every byte before saying it is done.
-    let checked = verify_bundle(dest, &identities(vault))?;
+    let checked = read_bundle(dest, &identities(vault), &mut |_, _| Ok(()), &mut |d, t| {
+        progress(ExportPhase::Checking, d, t)
+    })?;
     if checked.manifest.bundle_id != bundle_id {
         return Err(ExchangeError::Malformed(
             "read-back found another bundle".into(),
@@ -429,7 +447,7 @@ const PIPE_BLOCK: usize = 256 * 1024;
 enum Piped {
     /// The next plaintext bytes.
     Block(Vec<u8>),
-    /// The end, with the SHA-256 of every byte sent (checked against the vault's record).
+    /// The end, with the SHA-256 the reader vouches for (`AttachmentReader::verified_sha256`).
     End([u8; 32]),
     /// Reading failed; nothing follows.
     Failed(std::io::Error),

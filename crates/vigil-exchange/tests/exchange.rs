@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use vigil_crypto::Passphrase;
 use vigil_crypto::kdf::KdfParams;
-use vigil_exchange::{ExchangeError, Selection, export, import, verify_extracted};
+use vigil_exchange::{ExchangeError, ExportPhase, Selection, export, import, verify_extracted};
 use vigil_model::{Incident, IncidentId, Party, PartyId, PartyKind, Precision, Role};
 use vigil_store::{KdfChoice, SystemClock, Vault};
 
@@ -94,20 +94,34 @@ fn round_trip_every_field_and_import_three_times() {
     let big: Vec<u8> = (0..1_000_000u32).map(|i| (i % 241) as u8).collect();
     let id = sealed_incident(&mut w.monitor, "Meeting broken up", &big);
     let bundle = w.root.join("usb.vigil");
-    let mut seen: Vec<(u64, u64)> = Vec::new();
+    let mut seen: Vec<(ExportPhase, u64, u64)> = Vec::new();
     let report = vigil_exchange::export_with_progress(
         &mut w.monitor,
         &Selection::Unsent,
         &bundle,
-        &mut |done, total| seen.push((done, total)),
+        &mut |phase, done, total| seen.push((phase, done, total)),
     )
     .unwrap();
     assert_eq!((report.revisions, report.attachments), (1, 1));
-    // Progress only grows, and ends at the total, which covers the 1 MB attachment.
-    assert!(seen.windows(2).all(|p| p[0].0 <= p[1].0));
-    let (done, total) = *seen.last().unwrap();
-    assert_eq!(done, total);
-    assert!(total > 1_000_000);
+    // Writing, then checking: in each phase progress only grows and ends at its total. Writing
+    // counts the entries (the 1 MB attachment among them), checking the bundle file read back.
+    let split = seen
+        .iter()
+        .position(|s| s.0 == ExportPhase::Checking)
+        .unwrap();
+    let (writing, checking) = seen.split_at(split);
+    assert!(checking.iter().all(|s| s.0 == ExportPhase::Checking));
+    for phase in [writing, checking] {
+        assert!(
+            phase
+                .windows(2)
+                .all(|p| p[0].1 <= p[1].1 && p[0].2 == p[1].2)
+        );
+        let (_, done, total) = *phase.last().unwrap();
+        assert_eq!(done, total);
+    }
+    assert!(writing.last().unwrap().2 > 1_000_000);
+    assert_eq!(checking.last().unwrap().2, report.bytes);
     // Nothing left unsent.
     assert!(matches!(
         export(

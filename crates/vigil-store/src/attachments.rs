@@ -332,15 +332,40 @@ impl AttachmentReader {
         self.verified
     }
 
+    /// Reads without recomputing the SHA-256 of the bytes, for a consumer that hashes them again
+    /// downstream anyway (an export reads its whole bundle back and hashes every entry).
+    ///
+    /// Every chunk is still authenticated as it is decrypted: AES-256-GCM under a key that
+    /// belongs to this attachment alone, with the chunk's place and the last-chunk flag in the
+    /// nonce, and the chunk count and total size are checked. So the bytes read are exactly those
+    /// encrypted when the attachment was added, in the same pass that computed its recorded
+    /// hash; [`verified_sha256`](Self::verified_sha256) gives that recorded hash once the end
+    /// is reached. Hashing 1 GiB costs about 0.6 s of a core here; this is that saving.
+    pub fn authenticated_only(mut self) -> Self {
+        self.hasher = None;
+        self
+    }
+
     /// Decrypts the next chunk into the buffer; false at the end (after the final checks).
     fn fill(&mut self) -> std::io::Result<bool> {
         if self.next == self.paths.len() {
-            if let Some(h) = self.hasher.take() {
-                let d: [u8; 32] = h.finish().as_ref().try_into().map_err(|_| self.fail())?;
-                if self.seen != self.meta.size || d != self.meta.sha256.0 {
+            if self.verified.is_none() {
+                if self.seen != self.meta.size {
                     return Err(self.fail());
                 }
-                self.verified = Some(d);
+                let sha = match self.hasher.take() {
+                    Some(h) => {
+                        let d: [u8; 32] =
+                            h.finish().as_ref().try_into().map_err(|_| self.fail())?;
+                        if d != self.meta.sha256.0 {
+                            return Err(self.fail());
+                        }
+                        d
+                    }
+                    // Authenticated chunks only (see `authenticated_only`).
+                    None => self.meta.sha256.0,
+                };
+                self.verified = Some(sha);
             }
             return Ok(false);
         }

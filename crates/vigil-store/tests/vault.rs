@@ -330,43 +330,83 @@ proptest! {
     }
 }
 
+/// Both ways of reading an attachment, hashing again or trusting the authenticated chunks,
+/// give its bytes and its recorded hash, and both refuse a chunk that was altered, swapped with
+/// another or removed, with the store's error inside the I/O error.
 #[test]
 fn attachment_reader_streams_and_detects_tampering() {
     use std::io::Read;
+    use vigil_store::AttachmentReader;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v");
     let mut v = new_vault(&path);
     let inc = sample("Reader");
     v.create_incident(&inc).unwrap();
+    // Three chunks (256 KiB each at most).
     let data: Vec<u8> = (0..700_000u32).map(|i| (i % 253) as u8).collect();
     let meta = v
         .add_attachment(inc.id, "v.bin", "application/octet-stream", &data[..], None)
         .unwrap();
-    let mut out = Vec::new();
-    v.attachment_reader(meta.id)
-        .unwrap()
-        .read_to_end(&mut out)
-        .unwrap();
-    assert_eq!(out, data);
-    // Flip one byte in one chunk: the reader fails, with the store's error inside.
-    let chunk = std::fs::read_dir(path.join("blobs"))
+    let sha = ring::digest::digest(&ring::digest::SHA256, &data);
+    let readers = |v: &Vault| -> [(&str, AttachmentReader); 2] {
+        [
+            ("rehashing", v.attachment_reader(meta.id).unwrap()),
+            (
+                "authenticated only",
+                v.attachment_reader(meta.id).unwrap().authenticated_only(),
+            ),
+        ]
+    };
+    for (how, mut r) in readers(&v) {
+        let mut out = Vec::new();
+        assert_eq!(r.verified_sha256(), None, "{how}: nothing read yet");
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, data, "{how}");
+        assert_eq!(r.verified_sha256().unwrap(), sha.as_ref(), "{how}");
+    }
+    let mut chunks: Vec<_> = std::fs::read_dir(path.join("blobs"))
         .unwrap()
         .flatten()
         .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
-        .next()
-        .unwrap()
-        .path();
-    let mut bytes = std::fs::read(&chunk).unwrap();
-    bytes[100] ^= 1;
-    std::fs::write(&chunk, bytes).unwrap();
-    let err = v
-        .attachment_reader(meta.id)
-        .unwrap()
-        .read_to_end(&mut Vec::new())
-        .unwrap_err();
-    let inner = err.get_ref().and_then(|e| e.downcast_ref::<StoreError>());
-    assert!(
-        matches!(inner, Some(StoreError::TamperedAttachment { .. })),
-        "{err}"
-    );
+        .map(|e| e.path())
+        .collect();
+    chunks.sort();
+    assert_eq!(chunks.len(), 3);
+    let originals: Vec<Vec<u8>> = chunks.iter().map(|c| std::fs::read(c).unwrap()).collect();
+    let refused = |v: &Vault, what: &str| {
+        for (how, mut r) in readers(v) {
+            let err = r.read_to_end(&mut Vec::new()).unwrap_err();
+            let inner = err.get_ref().and_then(|e| e.downcast_ref::<StoreError>());
+            assert!(
+                matches!(inner, Some(StoreError::TamperedAttachment { .. })),
+                "{what}, {how}: {err}"
+            );
+            assert_eq!(r.verified_sha256(), None, "{what}, {how}");
+        }
+    };
+    let restore = || {
+        for (c, b) in chunks.iter().zip(&originals) {
+            std::fs::write(c, b).unwrap();
+        }
+    };
+    for (k, chunk) in chunks.iter().enumerate() {
+        let mut bytes = originals[k].clone();
+        bytes[100 + k * 1000] ^= 1;
+        std::fs::write(chunk, bytes).unwrap();
+        refused(&v, &format!("a byte of chunk file {k} flipped"));
+        restore();
+    }
+    // Two chunk files swapped (whichever places they hold in the attachment).
+    std::fs::write(&chunks[0], &originals[1]).unwrap();
+    std::fs::write(&chunks[1], &originals[0]).unwrap();
+    refused(&v, "two chunks swapped");
+    restore();
+    // A chunk file gone.
+    std::fs::remove_file(&chunks[2]).unwrap();
+    refused(&v, "a chunk removed");
+    restore();
+    for (how, mut r) in readers(&v) {
+        r.read_to_end(&mut Vec::new()).unwrap();
+        assert_eq!(r.verified_sha256().unwrap(), sha.as_ref(), "mended, {how}");
+    }
 }

@@ -79,6 +79,7 @@ export async function runInto(button: HTMLButtonElement, result: HTMLElement, wo
 export function showExportDialog(): void {
   const { field, input: folder } = folderField("export-folder", "export.folder");
   const progress = h("progress", { id: "export-progress", max: "100", value: "0", hidden: true });
+  const phase = h("p", { id: "export-phase", class: "muted small", hidden: true });
   const result = h("p", { id: "export-result", attrs: { role: "status" }, hidden: true });
   const go = h("button", { id: "export-go", type: "button", class: "primary", t: "export.go" });
   const close = h("button", { id: "export-close", type: "button", t: "common.close" });
@@ -88,6 +89,7 @@ export function showExportDialog(): void {
     h("h2", { id: "export-heading", t: "export.title" }),
     h("p", { class: "muted small", t: "export.explain" }),
     field,
+    phase,
     progress,
     result,
     h("div", { class: "actions" }, go, close),
@@ -101,12 +103,26 @@ export function showExportDialog(): void {
       return;
     }
     progress.hidden = false;
+    progress.value = 0;
+    delete phase.dataset.phases;
     void runInto(go, result, async () => {
-      const summary = await api.exportBundle(target, (done, total) => {
-        progress.value = total > 0 ? Math.floor((done * 100) / total) : 100;
-      });
-      progress.value = 100;
-      return t("export.done", { revisions: summary.revisions, attachments: summary.attachments, path: summary.path });
+      let shown: string | null = null;
+      try {
+        const summary = await api.exportBundle(target, (now, done, total) => {
+          if (now !== shown) {
+            shown = now;
+            // Every phase passed through, in order (the window tests read it).
+            phase.dataset.phases = [phase.dataset.phases, now].filter(Boolean).join(" ");
+            setText(phase, t(`export.phase.${now}` as Key));
+            phase.hidden = false;
+          }
+          progress.value = total > 0 ? Math.floor((done * 100) / total) : 100;
+        });
+        progress.value = 100;
+        return t("export.done", { revisions: summary.revisions, attachments: summary.attachments, path: summary.path });
+      } finally {
+        phase.hidden = true;
+      }
     });
   });
   folder.focus();
