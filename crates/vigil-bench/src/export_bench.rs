@@ -181,7 +181,7 @@ fn main() -> Result<()> {
                     let _ = std::fs::remove_file(&bundle);
                     let mut mon = Vault::open(&mon_dir, &pass(), Arc::new(SystemClock))?;
                     // Written: the moment the export starts reading the bundle back, which is
-                    // once it is fsynced and renamed into place.
+                    // once it is fsynced (it is renamed into place after the read-back).
                     let mut written = None;
                     let t = Instant::now();
                     vigil_exchange::export_with_progress(
@@ -273,13 +273,13 @@ fn main() -> Result<()> {
     ));
     r.push_str("| measure | time | MiB/s | lowest–highest MiB/s | target | met? |\n|---|--:|--:|--:|---|---|\n");
     r.push_str(&format!(
-        "| Vigil export, writing: from the call until the bundle is fsynced and renamed into place (decrypt and authenticate the vault's chunks, tar, age-encrypt, write) | {:.2} s | {:.0} | {s_write} | ≥ the `age` command | {} |\n",
+        "| Vigil export, writing: from the call until the bundle is written and fsynced (decrypt and authenticate the vault's chunks, tar, age-encrypt, write) | {:.2} s | {:.0} | {s_write} | ≥ the `age` command | {} |\n",
         write_only.as_secs_f64(),
         rate(write_only),
         verdict(rate(write_only) >= rate(age_total))
     ));
     r.push_str(&format!(
-        "| Vigil export, all of it: the above, then read the bundle back and verify every byte, and record the export | {:.2} s | {:.0} | {s_export} | — | — |\n",
+        "| Vigil export, all of it: the above, then read the bundle back from the disk and verify every byte, rename it into place, record the export | {:.2} s | {:.0} | {s_export} | — | — |\n",
         t_export.as_secs_f64(),
         rate(t_export)
     ));

@@ -85,4 +85,4 @@ pub use manifest::{
     SIGNATURE_HEX_LEN, Totals, VERSION, canonical_json, check_entry_path,
 };
 pub use read::{BundleReader, Entry};
-pub use write::{BundleFile, BundleWriter, export_file};
+pub use write::{BundleFile, BundleWriter, PendingBundle, export_file, write_pending};

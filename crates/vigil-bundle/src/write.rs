@@ -2,8 +2,8 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::path::Path;
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 
 use age::stream::StreamWriter;
 use ring::digest;
@@ -103,10 +103,13 @@ impl<W: Write> BundleWriter<W> {
         self.entry(path, size, content, Hashing::Here)
     }
 
-    /// [`add_entry`](Self::add_entry) for a source that hashes the bytes it yields itself (on
-    /// another thread, say): once `content` has ended, `sha256()` must give the SHA-256 of
-    /// exactly the bytes it yielded, or `None` if it has none. That hash is checked against the
-    /// manifest as `add_entry` checks its own, so the bytes are not hashed twice.
+    /// [`add_entry`](Self::add_entry) for a source that vouches for the hash of the bytes it
+    /// yields (it hashed them itself, on another thread say, or they are authenticated against
+    /// a recorded hash): once `content` has ended, `sha256()` must give the SHA-256 of exactly
+    /// the bytes it yielded, or `None` if it cannot. That hash is checked against the manifest
+    /// as `add_entry` checks its own, so the bytes are not hashed here; the check is only as
+    /// strong as the source's word, so read the bundle back (Vigil's export does) when that
+    /// matters.
     pub fn add_entry_hashed(
         &mut self,
         path: &str,
@@ -259,9 +262,10 @@ const DISK_QUEUE: usize = 4;
 /// The file [`export_file`] writes a bundle to, as the encrypting thread sees it.
 ///
 /// Bytes are gathered into 1 MiB buffers that a disk thread writes, so encryption never waits
-/// for a system call; every 16 MiB the disk thread asks another to `fdatasync` what is written
-/// so far, so the disk works while the bundle is still being encrypted and the final `fsync`
-/// only waits for the last few MiB. Memory stays bounded: at most a few buffers are in flight.
+/// for a system call; on Linux, every 16 MiB the disk thread asks another to `fdatasync` what
+/// is written so far, so the disk works while the bundle is still being encrypted and the final
+/// `fsync` only waits for the last few MiB. Memory stays bounded: at most a few buffers are in
+/// flight.
 pub struct BundleFile {
     buf: Vec<u8>,
     blocks: SyncSender<Vec<u8>>,
@@ -308,107 +312,170 @@ impl Write for BundleFile {
     }
 }
 
-/// Writes a bundle to `path` so that a crash never leaves a partial file under that name.
-///
-/// `build` writes the manifest and entries; the bundle goes to a temporary name in the same
-/// folder, is fsynced, renamed over `path`, and the folder is fsynced. On error the temporary
-/// file is removed and `path` is untouched.
+/// Writes a bundle to `path` so that a crash never leaves a partial file under that name:
+/// [`write_pending`], then [`PendingBundle::commit`] at once.
 pub fn export_file(
     path: &Path,
     recipients: &[age::x25519::Recipient],
     build: impl FnOnce(&mut BundleWriter<BundleFile>) -> Result<()>,
 ) -> Result<()> {
-    let dir = match path.parent() {
+    write_pending(path, recipients, build)?.commit()
+}
+
+/// A bundle written and fsynced under a temporary name beside its destination, not yet in
+/// place: read it back at [`path`](Self::path), then [`commit`](Self::commit) it. Dropped
+/// without a commit, the temporary file is removed, so a bundle that fails its read-back never
+/// appears under the final name.
+#[derive(Debug)]
+pub struct PendingBundle {
+    tmp: PathBuf,
+    dest: PathBuf,
+    committed: bool,
+}
+
+impl PendingBundle {
+    /// The written file, under its temporary name.
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Renames the bundle into place (over any file of that name) and fsyncs the folder.
+    pub fn commit(mut self) -> Result<()> {
+        fs::rename(&self.tmp, &self.dest)?;
+        self.committed = true;
+        sync_dir(folder_of(&self.dest))?;
+        Ok(())
+    }
+}
+
+impl Drop for PendingBundle {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
-    };
-    let name = path
+    }
+}
+
+/// Writes a bundle for `dest` to a temporary name in the same folder and fsyncs it.
+///
+/// `build` writes the manifest and entries. On error the temporary file is removed and `dest`
+/// is untouched. A disk thread writes 1 MiB at a time, so encryption never waits for a system
+/// call; on Linux, every 16 MiB another thread has what is written synced and then dropped from
+/// the page cache (elsewhere `sync_data` may flush the drive's own cache, too slow to repeat).
+pub fn write_pending(
+    dest: &Path,
+    recipients: &[age::x25519::Recipient],
+    build: impl FnOnce(&mut BundleWriter<BundleFile>) -> Result<()>,
+) -> Result<PendingBundle> {
+    let name = dest
         .file_name()
-        .ok_or_else(|| BundleError::Malformed(format!("{} is not a file name", path.display())))?;
+        .ok_or_else(|| BundleError::Malformed(format!("{} is not a file name", dest.display())))?;
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(name);
     tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = dir.join(tmp_name);
-
-    let result = (|| {
-        let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        // The syncing thread uses its own handle to the same open file. It stops at its first
-        // error and returns it: that error is reported to this open file once only, so the
-        // final fsync below could not be relied on to see it again.
-        let syncing = file.try_clone()?;
-        std::thread::scope(|scope| {
-            let (flush, requests) = mpsc::sync_channel::<u64>(1);
-            let syncer = scope.spawn(move || -> io::Result<()> {
-                for upto in requests {
-                    syncing.sync_data()?;
-                    forget_written(&syncing, upto);
-                }
-                Ok(())
-            });
-            let (blocks, queue) = mpsc::sync_channel::<Vec<u8>>(DISK_QUEUE);
-            let (spare_tx, spare) = mpsc::sync_channel::<Vec<u8>>(DISK_QUEUE + 1);
-            let disk = scope.spawn(move || -> io::Result<File> {
-                let mut file = file;
-                let (mut written, mut since_flush) = (0u64, 0u64);
-                for block in queue {
-                    file.write_all(&block)?;
-                    written += block.len() as u64;
-                    since_flush += block.len() as u64;
-                    if since_flush >= FLUSH_EVERY {
-                        since_flush = 0;
-                        // Full means a sync is already asked for; it will cover these bytes.
-                        let _ = flush.try_send(written);
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(folder_of(dest).join(&tmp_name))?;
+    // From here on, dropping `pending` removes the temporary file.
+    let pending = PendingBundle {
+        tmp: folder_of(dest).join(tmp_name),
+        dest: dest.to_path_buf(),
+        committed: false,
+    };
+    // The syncing thread uses its own handle to the same open file. It stops at its first
+    // error and returns it: that error is reported to this open file once only, so the final
+    // fsync below could not be relied on to see it again.
+    let syncing = file.try_clone()?;
+    std::thread::scope(|scope| {
+        let (flush, requests) = mpsc::sync_channel::<u64>(1);
+        let syncer = scope.spawn(move || -> io::Result<()> {
+            let mut forgotten = 0;
+            for upto in requests {
+                syncing.sync_data()?;
+                forget_written(&syncing, forgotten, upto - forgotten);
+                forgotten = upto;
+            }
+            Ok(())
+        });
+        let (blocks, queue) = mpsc::sync_channel::<Vec<u8>>(DISK_QUEUE);
+        let (spare_tx, spare) = mpsc::sync_channel::<Vec<u8>>(DISK_QUEUE + 1);
+        let disk = scope.spawn(move || -> io::Result<File> {
+            let mut file = file;
+            let (mut written, mut since_flush) = (0u64, 0u64);
+            for block in queue {
+                file.write_all(&block)?;
+                written += block.len() as u64;
+                since_flush += block.len() as u64;
+                if PERIODIC_SYNC && since_flush >= FLUSH_EVERY {
+                    since_flush = 0;
+                    match flush.try_send(written) {
+                        // Full: a sync is already asked for; it will cover these bytes.
+                        Ok(()) | Err(TrySendError::Full(_)) => {}
+                        // The syncing thread stopped at an error: writing on is pointless.
+                        Err(TrySendError::Disconnected(_)) => {
+                            return Err(io::Error::other("syncing the bundle failed"));
+                        }
                     }
-                    let _ = spare_tx.try_send(block);
                 }
-                Ok(file)
-            });
-            let built = (|| {
-                let out = BundleFile {
-                    buf: Vec::new(),
-                    blocks,
-                    spare,
-                };
-                let mut writer = BundleWriter::new(out, recipients)?;
-                build(&mut writer)?;
-                writer.finish()?.flush()?;
-                // Dropping the output ends the queue, and the disk thread with it.
-                Ok::<_, BundleError>(())
-            })();
-            let stopped = || io::Error::other("a bundle writing thread panicked");
-            // A disk error first: the encrypting side only saw that the disk thread stopped.
-            let file = disk.join().unwrap_or_else(|_| Err(stopped()))?;
-            built?;
-            syncer.join().unwrap_or_else(|_| Err(stopped()))?;
-            file.sync_all()?;
+                let _ = spare_tx.try_send(block);
+            }
+            Ok(file)
+        });
+        let built = (|| {
+            let out = BundleFile {
+                buf: Vec::new(),
+                blocks,
+                spare,
+            };
+            let mut writer = BundleWriter::new(out, recipients)?;
+            build(&mut writer)?;
+            writer.finish()?.flush()?;
+            // Dropping the output ends the queue, and the disk thread with it.
             Ok::<_, BundleError>(())
-        })?;
-        fs::rename(&tmp, path)?;
-        sync_dir(dir)?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+        })();
+        let stopped = || io::Error::other("a bundle writing thread panicked");
+        let written = disk.join().unwrap_or_else(|_| Err(stopped()));
+        let synced = syncer.join().unwrap_or_else(|_| Err(stopped()));
+        // The root cause first: a sync error stops the disk thread, and a disk error is all
+        // the encrypting side saw as "the disk thread stopped".
+        synced?;
+        let file = written?;
+        built?;
+        file.sync_all()?;
+        forget_written(&file, 0, 0);
+        Ok::<_, BundleError>(())
+    })?;
+    Ok(pending)
 }
 
-/// Tells the kernel that the first `upto` bytes of `file`, now on disk, will not be read again
-/// soon: a bundle of gigabytes should not push everything else out of the page cache, and the
-/// read-back after the export then reads what the disk holds rather than cached pages.
+/// Whether [`write_pending`] syncs as it goes (see there).
+const PERIODIC_SYNC: bool = cfg!(target_os = "linux");
+
+/// Tells the kernel that `len` bytes of `file` from `offset` (to its end for 0), now on disk,
+/// will not be read again soon: a bundle of gigabytes should not push everything else out of the
+/// page cache, and the read-back after the export then reads what the disk holds rather than
+/// cached pages.
 #[cfg(target_os = "linux")]
-fn forget_written(file: &File, upto: u64) {
+fn forget_written(file: &File, offset: u64, len: u64) {
     // Advice only: if it is not taken, nothing is lost but cache.
     let _ = rustix::fs::fadvise(
         file,
-        0,
-        std::num::NonZeroU64::new(upto),
+        offset,
+        std::num::NonZeroU64::new(len),
         rustix::fs::Advice::DontNeed,
     );
 }
 
 #[cfg(not(target_os = "linux"))]
-fn forget_written(_file: &File, _upto: u64) {}
+fn forget_written(_file: &File, _offset: u64, _len: u64) {}
 
 #[cfg(unix)]
 fn sync_dir(dir: &Path) -> io::Result<()> {

@@ -7,7 +7,9 @@ use std::io::{self, Read};
 use std::process::Command;
 
 use common::{Fixture, read_all, sha256_hex};
-use vigil_bundle::{BundleReader, BundleWriter, Manifest, ManifestEntry, export_file};
+use vigil_bundle::{
+    BundleReader, BundleWriter, Manifest, ManifestEntry, export_file, write_pending,
+};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -279,6 +281,56 @@ fn export_file_renames_into_place_and_cleans_up_on_error() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("bundle.vigil")]);
+}
+
+/// A pending bundle is complete under its temporary name; dropped, it vanishes and leaves the
+/// file already at its destination alone; committed, it replaces it.
+#[test]
+fn a_pending_bundle_takes_its_name_only_when_committed() {
+    let fx = Fixture::new();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("bundle.vigil");
+    std::fs::write(&dest, b"an older bundle").unwrap();
+    let files = sample_files();
+    let refs: Vec<(&str, &[u8])> = files.iter().map(|(p, b)| (*p, &b[..])).collect();
+    let manifest = fx.manifest(&refs);
+    let write = || {
+        write_pending(&dest, &fx.recipients(), |w| {
+            w.write_manifest(&manifest, &|b| fx.sign(b))?;
+            for (p, b) in &files {
+                w.add_entry(p, b.len() as u64, &mut &b[..])?;
+            }
+            Ok(())
+        })
+        .unwrap()
+    };
+    let names = || {
+        let mut n: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    let pending = write();
+    assert_ne!(pending.path(), dest);
+    let bytes = std::fs::read(pending.path()).unwrap();
+    assert_eq!(
+        read_all(&bytes, std::slice::from_ref(&fx.hq))
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(names().len(), 2);
+    drop(pending);
+    assert_eq!(names(), vec!["bundle.vigil"]);
+    assert_eq!(std::fs::read(&dest).unwrap(), b"an older bundle");
+
+    let pending = write();
+    let bytes = std::fs::read(pending.path()).unwrap();
+    pending.commit().unwrap();
+    assert_eq!(names(), vec!["bundle.vigil"]);
+    assert_eq!(std::fs::read(&dest).unwrap(), bytes);
 }
 
 /// A manifest with one attachment of `len` pattern bytes.

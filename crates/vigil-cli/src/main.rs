@@ -673,7 +673,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     }
                 },
             );
-            writing.finish("done.");
+            let outcome = if report.is_ok() { "done." } else { "failed." };
+            // Still writing when it failed: the writing line says so (it said "done." if the
+            // checking had begun).
+            writing.finish(outcome);
             checking.finish(if report.is_ok() {
                 "verified."
             } else {

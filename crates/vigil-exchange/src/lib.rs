@@ -2,9 +2,9 @@
 //!
 //! **Export** collects sealed revisions (by incident, the ones not yet sent, or all), the
 //! attachments they refer to and the device's custody log, streams them into a bundle
-//! encrypted to every HQ reader and to the device itself ([`vigil_bundle::export_file`]:
-//! temporary name, fsync, rename), reads the finished file back and verifies all of it, and
-//! only then records the export in the custody log.
+//! encrypted to every HQ reader and to the device itself, under a temporary name
+//! ([`vigil_bundle::write_pending`]), fsyncs it, reads it back from the drive and verifies all
+//! of it, and only then renames it into place and records the export in the custody log.
 //!
 //! **Import** decrypts and checks everything before changing anything: the manifest signature,
 //! every entry's size and hash, every revision's canonical form, hash and signature, each
@@ -239,11 +239,12 @@ fn identities(vault: &Vault) -> Vec<age::x25519::Identity> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ExportPhase {
-    /// Writing the bundle until it is on disk under its name; counts the bytes of its entries.
+    /// Writing the bundle until it is fsynced (under a temporary name); counts the bytes of its
+    /// entries.
     Writing,
-    /// Reading the written bundle back and verifying all of it; counts the bytes of the file.
-    /// (On a USB stick this reads the stick: the bundle's pages are dropped from the cache once
-    /// they are on it.)
+    /// Reading the written bundle back and verifying all of it before it is renamed into place;
+    /// counts the bytes of the file. (On Linux this reads the drive itself: the bundle's pages
+    /// are dropped from the cache once they are on it.)
     Checking,
 }
 
@@ -359,7 +360,7 @@ pub fn export_with_progress(
     let total = manifest.totals.bytes;
     let mut done = 0u64;
     let mut writing = |d: u64, t: u64| progress(ExportPhase::Writing, d, t);
-    vigil_bundle::export_file(dest, &recipients, |w| {
+    let pending = vigil_bundle::write_pending(dest, &recipients, |w| {
         w.write_manifest(&manifest, &|bytes| v.device_sign(bytes))?;
         for (entry, content) in &entries {
             writing(done, total);
@@ -403,15 +404,20 @@ pub fn export_with_progress(
         Ok(())
     })
     .map_err(vault_error_inside)?;
-    // Read the file back and check every byte before saying it is done.
-    let checked = read_bundle(dest, &identities(vault), &mut |_, _| Ok(()), &mut |d, t| {
-        progress(ExportPhase::Checking, d, t)
-    })?;
+    // Read the whole file back from the drive and check every byte before it takes its name
+    // (a bundle that fails is removed with its temporary name) and before saying it is done.
+    let checked = read_bundle(
+        pending.path(),
+        &identities(vault),
+        &mut |_, _| Ok(()),
+        &mut |d, t| progress(ExportPhase::Checking, d, t),
+    )?;
     if checked.manifest.bundle_id != bundle_id {
         return Err(ExchangeError::Malformed(
             "read-back found another bundle".into(),
         ));
     }
+    pending.commit()?;
     let ids: Vec<RevisionId> = revisions.iter().map(|r| r.id).collect();
     vault.mark_exported(&ids, &bundle_id.to_string())?;
     Ok(ExportReport {

@@ -327,6 +327,47 @@ fn an_attachment_damaged_in_the_vault_is_not_exported() {
     ));
 }
 
+/// A bundle that the drive gives back other than written (here: altered while it is being read
+/// back) is refused before it takes its name: no file is left, nothing is marked as sent, and
+/// the next export succeeds.
+#[test]
+fn a_bundle_that_reads_back_wrong_never_takes_its_name() {
+    let mut w = world();
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 239) as u8).collect();
+    sealed_incident(&mut w.monitor, "One", &data);
+    let out = w.root.join("stick");
+    std::fs::create_dir_all(&out).unwrap();
+    let dest = out.join("b.vigil");
+    let mut altered = false;
+    let err = vigil_exchange::export_with_progress(
+        &mut w.monitor,
+        &Selection::Unsent,
+        &dest,
+        &mut |phase, _, _| {
+            if phase == ExportPhase::Checking && !altered {
+                // The read-back has begun on the temporary file: alter its end on "the stick".
+                let tmp = walk(&out).into_iter().next().unwrap();
+                assert!(tmp.to_string_lossy().ends_with(".tmp"), "{}", tmp.display());
+                let mut bytes = std::fs::read(&tmp).unwrap();
+                let at = bytes.len() - 100;
+                bytes[at] ^= 1;
+                std::fs::write(&tmp, bytes).unwrap();
+                altered = true;
+            }
+        },
+    )
+    .unwrap_err();
+    assert!(altered);
+    assert_eq!(err.code(), "bundle.tampered", "{err}");
+    assert_eq!(
+        walk(&out),
+        Vec::<PathBuf>::new(),
+        "nothing left on the stick"
+    );
+    export(&mut w.monitor, &Selection::Unsent, &dest).unwrap();
+    assert_eq!(walk(&out), vec![dest]);
+}
+
 /// An archivist's path: the Debian `age` tool and `tar`, then `vigil verify` on the folder.
 #[test]
 fn the_age_cli_and_tar_open_a_bundle_and_the_extracted_manifest_verifies() {
