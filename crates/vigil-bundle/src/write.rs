@@ -390,24 +390,66 @@ pub fn write_pending(
         dest: dest.to_path_buf(),
         committed: false,
     };
+    write_through(file, recipients, build)?;
+    Ok(pending)
+}
+
+/// What [`write_through`] needs of the file it writes (a trait, so that tests can make a disk
+/// fail at a chosen point).
+trait Disk: Write + Send + Sized {
+    /// Another handle to the same open file (for the syncing thread).
+    fn handle(&self) -> io::Result<Self>;
+    /// `fdatasync`.
+    fn sync_data(&self) -> io::Result<()>;
+    /// `fsync`.
+    fn sync_all(&self) -> io::Result<()>;
+    /// Drops `len` bytes from `offset` (to the end for 0) from the page cache.
+    fn forget(&self, offset: u64, len: u64);
+}
+
+impl Disk for File {
+    fn handle(&self) -> io::Result<Self> {
+        self.try_clone()
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        File::sync_data(self)
+    }
+
+    fn sync_all(&self) -> io::Result<()> {
+        File::sync_all(self)
+    }
+
+    fn forget(&self, offset: u64, len: u64) {
+        forget_written(self, offset, len);
+    }
+}
+
+/// Writes the bundle `build` makes to `file` through a disk thread (and, on Linux, a syncing
+/// thread; see [`write_pending`]), then fsyncs it. The first error is returned, root cause first.
+fn write_through<D: Disk>(
+    file: D,
+    recipients: &[age::x25519::Recipient],
+    build: impl FnOnce(&mut BundleWriter<BundleFile>) -> Result<()>,
+) -> Result<()> {
     // The syncing thread uses its own handle to the same open file. It stops at its first
     // error and returns it: that error is reported to this open file once only, so the final
     // fsync below could not be relied on to see it again.
-    let syncing = file.try_clone()?;
+    let syncing = file.handle()?;
     std::thread::scope(|scope| {
         let (flush, requests) = mpsc::sync_channel::<u64>(1);
         let syncer = scope.spawn(move || -> io::Result<()> {
             let mut forgotten = 0;
             for upto in requests {
                 syncing.sync_data()?;
-                forget_written(&syncing, forgotten, upto - forgotten);
+                syncing.forget(forgotten, upto - forgotten);
                 forgotten = upto;
             }
             Ok(())
         });
         let (blocks, queue) = mpsc::sync_channel::<Vec<u8>>(DISK_QUEUE);
         let (spare_tx, spare) = mpsc::sync_channel::<Vec<u8>>(DISK_QUEUE + 1);
-        let disk = scope.spawn(move || -> io::Result<File> {
+        let disk = scope.spawn(move || -> io::Result<D> {
             let mut file = file;
             let (mut written, mut since_flush) = (0u64, 0u64);
             for block in queue {
@@ -450,10 +492,9 @@ pub fn write_pending(
         let file = written?;
         built?;
         file.sync_all()?;
-        forget_written(&file, 0, 0);
-        Ok::<_, BundleError>(())
-    })?;
-    Ok(pending)
+        file.forget(0, 0);
+        Ok(())
+    })
 }
 
 /// Whether [`write_pending`] syncs as it goes (see there).
@@ -486,4 +527,163 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 fn sync_dir(_dir: &Path) -> io::Result<()> {
     // Windows cannot open a directory as a file; NTFS journals the rename itself.
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::manifest::{DeviceInfo, ManifestEntry};
+
+    /// A disk that can be made to fail: a write past `fail_write_at` bytes, or the
+    /// `fail_sync`-th `fdatasync`.
+    #[derive(Default)]
+    struct State {
+        written: u64,
+        syncs: u32,
+        fail_write_at: Option<u64>,
+        fail_sync: Option<u32>,
+        fsynced: bool,
+    }
+
+    struct FakeDisk(Arc<Mutex<State>>);
+
+    impl Write for FakeDisk {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let mut s = self.0.lock().unwrap();
+            if s.fail_write_at
+                .is_some_and(|at| s.written + buf.len() as u64 > at)
+            {
+                return Err(io::Error::new(
+                    io::ErrorKind::StorageFull,
+                    "no space left on the stick",
+                ));
+            }
+            s.written += buf.len() as u64;
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Disk for FakeDisk {
+        fn handle(&self) -> io::Result<Self> {
+            Ok(FakeDisk(Arc::clone(&self.0)))
+        }
+
+        fn sync_data(&self) -> io::Result<()> {
+            let mut s = self.0.lock().unwrap();
+            s.syncs += 1;
+            if s.fail_sync == Some(s.syncs) {
+                return Err(io::Error::other("the stick was pulled out"));
+            }
+            Ok(())
+        }
+
+        fn sync_all(&self) -> io::Result<()> {
+            self.0.lock().unwrap().fsynced = true;
+            Ok(())
+        }
+
+        fn forget(&self, _offset: u64, _len: u64) {}
+    }
+
+    const LEN: u64 = 40 << 20;
+
+    /// Writes a bundle of one 40 MiB entry of zeros to a fake disk set up by `setup`.
+    fn write_to_fake(setup: State, build_fails: bool) -> (Result<()>, State) {
+        let device = age::x25519::Identity::generate();
+        let recipients = vec![device.to_public()];
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..(LEN >> 20) {
+            ctx.update(&zeros);
+        }
+        let sha = hex::encode(ctx.finish());
+        let manifest = Manifest::new(
+            uuid::Uuid::now_v7(),
+            chrono::Utc::now(),
+            uuid::Uuid::now_v7(),
+            DeviceInfo {
+                id: uuid::Uuid::now_v7(),
+                sign_pk: "ab".repeat(32),
+                age_recipient: device.to_public().to_string(),
+            },
+            vec![ManifestEntry {
+                path: format!("attachments/{sha}"),
+                size: LEN,
+                sha256: sha.clone(),
+            }],
+        );
+        let state = Arc::new(Mutex::new(setup));
+        let result = write_through(FakeDisk(Arc::clone(&state)), &recipients, |w| {
+            w.write_manifest(&manifest, &|_| [0u8; 64])?;
+            if build_fails {
+                return Err(BundleError::Malformed("the caller gave up".into()));
+            }
+            w.add_entry(
+                &format!("attachments/{sha}"),
+                LEN,
+                &mut io::repeat(0).take(LEN),
+            )
+        });
+        let state = std::mem::take(&mut *state.lock().unwrap());
+        (result, state)
+    }
+
+    #[test]
+    fn a_healthy_disk_gets_all_of_it_synced_as_it_goes_and_fsynced() {
+        let (result, s) = write_to_fake(State::default(), false);
+        result.unwrap();
+        assert!(s.written > LEN, "{} bytes", s.written);
+        assert!(s.fsynced);
+        if PERIODIC_SYNC {
+            assert!(s.syncs >= 1, "{} periodic syncs", s.syncs);
+        }
+    }
+
+    /// A failed periodic sync is the error returned (not the disk thread's "syncing failed",
+    /// nor anything the encrypting side saw), and nothing is fsynced as if all were well.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_failed_sync_is_the_error_returned() {
+        let setup = State {
+            fail_sync: Some(1),
+            ..State::default()
+        };
+        let (result, s) = write_to_fake(setup, false);
+        let err = result.unwrap_err();
+        assert_eq!(err.code(), "bundle.io");
+        assert!(err.to_string().contains("pulled out"), "{err}");
+        assert!(!s.fsynced);
+    }
+
+    /// A write that fails (a full stick) is the error returned, not the encrypting side's
+    /// "the disk thread stopped".
+    #[test]
+    fn a_failed_write_is_the_error_returned() {
+        let setup = State {
+            fail_write_at: Some(20 << 20),
+            ..State::default()
+        };
+        let (result, s) = write_to_fake(setup, false);
+        let err = result.unwrap_err();
+        assert!(err.to_string().contains("no space left"), "{err}");
+        assert!(s.written <= 20 << 20);
+        assert!(!s.fsynced);
+    }
+
+    /// When the caller fails, that is the error, and the file is not fsynced.
+    #[test]
+    fn a_failed_build_is_the_error_returned() {
+        let (result, s) = write_to_fake(State::default(), true);
+        let err = result.unwrap_err();
+        assert_eq!(err.code(), "bundle.malformed");
+        assert!(err.to_string().contains("gave up"), "{err}");
+        assert!(!s.fsynced);
+    }
 }
