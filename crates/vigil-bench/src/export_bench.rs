@@ -241,6 +241,26 @@ fn main() -> Result<()> {
         spread(&ages),
         spread(&cps),
     );
+    // HQ imports the last bundle once, against the `age` command decrypting it with HQ's
+    // identity file (then `sync`), in turn.
+    let mut hq = Vault::open(&hq_dir, &pass(), Arc::new(SystemClock))?;
+    let id_file = w.join("hq-identity.txt");
+    std::fs::write(&id_file, hq.org_identity_file(0)?.as_bytes())?;
+    let t = Instant::now();
+    vigil_exchange::import(&mut hq, &bundle)?;
+    let t_import = t.elapsed();
+    hq.close()?;
+    let plain_out = w.join("age-d.out");
+    let t_age_d = timed(
+        Command::new("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(&id_file)
+            .arg("-o")
+            .arg(&plain_out)
+            .arg(&bundle),
+    )? + timed(Command::new("sync").arg(&plain_out))?;
+    std::fs::remove_file(&id_file)?;
     let median = |mut v: Vec<Duration>| {
         v.sort();
         let n = v.len();
@@ -292,6 +312,16 @@ fn main() -> Result<()> {
         "| `cp` of the same bytes, then `sync out` | {:.2} s | {:.0} | {s_cp} | reference | — |\n",
         cp_total.as_secs_f64(),
         rate(cp_total)
+    ));
+    r.push_str(&format!(
+        "| HQ import of that bundle, once: decrypt, verify every signature, hash and link, encrypt into HQ's vault in 256 KiB chunk files, fsync, commit | {:.2} s | {:.0} | — | — | — |\n",
+        t_import.as_secs_f64(),
+        rate(t_import)
+    ));
+    r.push_str(&format!(
+        "| `age -d -i HQ-identity -o out` on that bundle, then `sync out`, once | {:.2} s | {:.0} | — | reference | — |\n",
+        t_age_d.as_secs_f64(),
+        rate(t_age_d)
     ));
     r.push_str(&format!(
         "| peak RSS of the exporting process during the export (`VmHWM` after resetting it once the vault was open) | {:.1} MiB | — | — | < 64 MiB | {} |\n",

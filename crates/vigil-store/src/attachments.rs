@@ -495,6 +495,10 @@ fn blob_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(BLOB_DIR).join(&name[..2]).join(name)
 }
 
+/// Threads that fsync chunk files while the next are written, and files waiting for them.
+const SYNCERS: usize = 4;
+const SYNC_QUEUE: usize = 8;
+
 /// Encrypts a stream into chunk files of the vault in `dir`, one chunk at a time, with a fresh
 /// key; the result is recorded with [`Vault::commit_attachment`]. On error nothing is left.
 pub fn stage_attachment(
@@ -511,53 +515,93 @@ pub fn stage_attachment(
     let mut plain = vec![0u8; PAYLOAD_LEN];
     let mut next = vec![0u8; PAYLOAD_LEN];
     let mut sealed = Vec::with_capacity(CHUNK_SEALED_LEN);
-    let result = (|| -> Result<()> {
-        // Read one chunk ahead so the last chunk can be marked as last.
-        let mut n = read_full(&mut reader, &mut plain)
-            .map_err(StoreError::io("reading the file to attach"))?;
-        loop {
-            let m = if n == PAYLOAD_LEN {
-                read_full(&mut reader, &mut next)
-                    .map_err(StoreError::io("reading the file to attach"))?
-            } else {
-                0
-            };
-            let last = m == 0;
-            hasher.update(&plain[..n]);
-            size += n as u64;
-            cipher.seal(names.len() as u64, last, &plain[..n], &mut sealed)?;
-            let name = random_name()?;
-            let path = blob_path(dir, &name);
-            let parent = path.parent().map(PathBuf::from).unwrap_or_default();
-            if !dirs.contains(&parent) {
-                crate::create_private_dir(&parent)?;
-                dirs.insert(parent);
+    // Chunk files are fsynced by a few threads while the next ones are encrypted: several
+    // fsyncs in flight share the file system's journal commits, where one after another each
+    // waited for its own.
+    let (to_sync, queue) = std::sync::mpsc::sync_channel::<File>(SYNC_QUEUE);
+    let queue = std::sync::Mutex::new(queue);
+    let result = std::thread::scope(|scope| -> Result<()> {
+        let syncers: Vec<_> = (0..SYNCERS)
+            .map(|_| {
+                let queue = &queue;
+                scope.spawn(move || -> std::io::Result<()> {
+                    loop {
+                        let next = match queue.lock() {
+                            Ok(q) => q.recv(),
+                            Err(_) => return Err(std::io::Error::other("a sync thread failed")),
+                        };
+                        match next {
+                            Ok(f) => f.sync_all()?,
+                            Err(_) => return Ok(()),
+                        }
+                    }
+                })
+            })
+            .collect();
+        let written = (|| -> Result<()> {
+            // Read one chunk ahead so the last chunk can be marked as last.
+            let mut n = read_full(&mut reader, &mut plain)
+                .map_err(StoreError::io("reading the file to attach"))?;
+            loop {
+                let m = if n == PAYLOAD_LEN {
+                    read_full(&mut reader, &mut next)
+                        .map_err(StoreError::io("reading the file to attach"))?
+                } else {
+                    0
+                };
+                let last = m == 0;
+                hasher.update(&plain[..n]);
+                size += n as u64;
+                cipher.seal(names.len() as u64, last, &plain[..n], &mut sealed)?;
+                let name = random_name()?;
+                let path = blob_path(dir, &name);
+                let parent = path.parent().map(PathBuf::from).unwrap_or_default();
+                if !dirs.contains(&parent) {
+                    crate::create_private_dir(&parent)?;
+                    dirs.insert(parent);
+                }
+                names.push(name);
+                let mut f = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path)
+                    .map_err(StoreError::io("writing an attachment chunk"))?;
+                f.write_all(&sealed)
+                    .map_err(StoreError::io("writing an attachment chunk"))?;
+                to_sync.send(f).map_err(|_| StoreError::Io {
+                    context: "writing an attachment chunk".into(),
+                    source: std::io::Error::other("syncing the chunks stopped"),
+                })?;
+                if let Some(p) = progress.as_mut() {
+                    p(size);
+                }
+                if last {
+                    break;
+                }
+                std::mem::swap(&mut plain, &mut next);
+                n = m;
             }
-            names.push(name);
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-                .map_err(StoreError::io("writing an attachment chunk"))?;
-            f.write_all(&sealed)
-                .map_err(StoreError::io("writing an attachment chunk"))?;
-            f.sync_all()
-                .map_err(StoreError::io("writing an attachment chunk"))?;
-            if let Some(p) = progress.as_mut() {
-                p(size);
+            Ok(())
+        })();
+        drop(to_sync);
+        let mut synced = Ok(());
+        for t in syncers {
+            let r = t
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("a sync thread panicked")));
+            if synced.is_ok() {
+                synced = r;
             }
-            if last {
-                break;
-            }
-            std::mem::swap(&mut plain, &mut next);
-            n = m;
         }
+        // A sync error is the cause when the writer only saw the sync threads stop.
+        synced.map_err(StoreError::io("writing an attachment chunk"))?;
+        written?;
         for d in &dirs {
             fsync_dir(d)?;
         }
         fsync_dir(&dir.join(BLOB_DIR))
-    })();
+    });
     let mut sha = [0u8; 32];
     sha.copy_from_slice(hasher.finish().as_ref());
     let staged = StagedAttachment {
