@@ -520,24 +520,42 @@ pub fn stage_attachment(
     // waited for its own.
     let (to_sync, queue) = std::sync::mpsc::sync_channel::<File>(SYNC_QUEUE);
     let queue = std::sync::Mutex::new(queue);
+    // The first sync error. The thread that met it keeps taking files (and dropping them), so
+    // the writer never waits on a queue nobody empties; the writer stops at its next chunk.
+    let sync_error: std::sync::Mutex<Option<std::io::Error>> = std::sync::Mutex::new(None);
+    let sync_failed = std::sync::atomic::AtomicBool::new(false);
+    let fail_sync = |e: std::io::Error| {
+        if let Ok(mut slot) = sync_error.lock() {
+            slot.get_or_insert(e);
+        }
+        sync_failed.store(true, std::sync::atomic::Ordering::Relaxed);
+    };
+    let mut stopped_by_sync = false;
     let result = std::thread::scope(|scope| -> Result<()> {
-        let syncers: Vec<_> = (0..SYNCERS)
-            .map(|_| {
-                let queue = &queue;
-                scope.spawn(move || -> std::io::Result<()> {
+        let mut syncers = Vec::with_capacity(SYNCERS);
+        for _ in 0..SYNCERS {
+            let (queue, sync_failed, fail_sync) = (&queue, &sync_failed, &fail_sync);
+            let t = std::thread::Builder::new()
+                .name("vigil-chunk-sync".into())
+                .spawn_scoped(scope, move || {
                     loop {
                         let next = match queue.lock() {
                             Ok(q) => q.recv(),
-                            Err(_) => return Err(std::io::Error::other("a sync thread failed")),
+                            Err(_) => return,
                         };
-                        match next {
-                            Ok(f) => f.sync_all()?,
-                            Err(_) => return Ok(()),
+                        let Ok(f) = next else { return };
+                        if !sync_failed.load(std::sync::atomic::Ordering::Relaxed)
+                            && let Err(e) = f.sync_all()
+                        {
+                            fail_sync(e);
                         }
                     }
                 })
-            })
-            .collect();
+                .map_err(StoreError::io(
+                    "starting the threads that sync attachment chunks",
+                ))?;
+            syncers.push(t);
+        }
         let written = (|| -> Result<()> {
             // Read one chunk ahead so the last chunk can be marked as last.
             let mut n = read_full(&mut reader, &mut plain)
@@ -569,10 +587,15 @@ pub fn stage_attachment(
                     .map_err(StoreError::io("writing an attachment chunk"))?;
                 f.write_all(&sealed)
                     .map_err(StoreError::io("writing an attachment chunk"))?;
-                to_sync.send(f).map_err(|_| StoreError::Io {
+                let stopped = || StoreError::Io {
                     context: "writing an attachment chunk".into(),
                     source: std::io::Error::other("syncing the chunks stopped"),
-                })?;
+                };
+                to_sync.send(f).map_err(|_| stopped())?;
+                if sync_failed.load(std::sync::atomic::Ordering::Relaxed) {
+                    stopped_by_sync = true;
+                    return Err(stopped());
+                }
                 if let Some(p) = progress.as_mut() {
                     p(size);
                 }
@@ -585,18 +608,19 @@ pub fn stage_attachment(
             Ok(())
         })();
         drop(to_sync);
-        let mut synced = Ok(());
         for t in syncers {
-            let r = t
-                .join()
-                .unwrap_or_else(|_| Err(std::io::Error::other("a sync thread panicked")));
-            if synced.is_ok() {
-                synced = r;
+            if t.join().is_err() {
+                fail_sync(std::io::Error::other("a thread syncing chunks panicked"));
             }
         }
-        // A sync error is the cause when the writer only saw the sync threads stop.
-        synced.map_err(StoreError::io("writing an attachment chunk"))?;
-        written?;
+        let sync_error = sync_error.lock().ok().and_then(|mut e| e.take());
+        match (written, sync_error) {
+            // The writer's own failure is the cause, unless it stopped because syncing failed.
+            (Err(e), _) if !stopped_by_sync => return Err(e),
+            (_, Some(e)) => return Err(StoreError::io("writing an attachment chunk")(e)),
+            (Err(e), None) => return Err(e),
+            (Ok(()), None) => {}
+        }
         for d in &dirs {
             fsync_dir(d)?;
         }
