@@ -292,37 +292,55 @@ fn main() -> Result<()> {
         mib
     ));
     r.push_str("| measure | time | MiB/s | lowest–highest MiB/s | target | met? |\n|---|--:|--:|--:|---|---|\n");
-    r.push_str(&format!(
-        "| Vigil export, writing: from the call until the bundle is written and fsynced (decrypt and authenticate the vault's chunks, tar, age-encrypt, write) | {:.2} s | {:.0} | {s_write} | ≥ the `age` command | {} |\n",
-        write_only.as_secs_f64(),
-        rate(write_only),
-        verdict(rate(write_only) >= rate(age_total))
-    ));
-    r.push_str(&format!(
-        "| Vigil export, all of it: the above, then read the bundle back from the disk and verify every byte, rename it into place, record the export | {:.2} s | {:.0} | {s_export} | — | — |\n",
-        t_export.as_secs_f64(),
-        rate(t_export)
-    ));
-    r.push_str(&format!(
-        "| `age -r … -r … -o out` on the same bytes, then `sync out` | {:.2} s | {:.0} | {s_age} | reference | — |\n",
-        age_total.as_secs_f64(),
-        rate(age_total)
-    ));
-    r.push_str(&format!(
-        "| `cp` of the same bytes, then `sync out` | {:.2} s | {:.0} | {s_cp} | reference | — |\n",
-        cp_total.as_secs_f64(),
-        rate(cp_total)
-    ));
-    r.push_str(&format!(
-        "| HQ import of that bundle, once: decrypt, verify every signature, hash and link, encrypt into HQ's vault in 256 KiB chunk files, fsync, commit | {:.2} s | {:.0} | — | — | — |\n",
-        t_import.as_secs_f64(),
-        rate(t_import)
-    ));
-    r.push_str(&format!(
-        "| `age -d -i HQ-identity -o out` on that bundle, then `sync out`, once | {:.2} s | {:.0} | — | reference | — |\n",
-        t_age_d.as_secs_f64(),
-        rate(t_age_d)
-    ));
+    let mut timed_row = |what: &str, d: Duration, spread: &str, target: &str, met: &str| {
+        r.push_str(&format!(
+            "| {what} | {:.2} s | {:.0} | {spread} | {target} | {met} |\n",
+            d.as_secs_f64(),
+            rate(d)
+        ));
+    };
+    timed_row(
+        "Vigil export, writing: from the call until the bundle is written and fsynced (decrypt and authenticate the vault's chunks, tar, age-encrypt, write)",
+        write_only,
+        &s_write,
+        "≥ the `age` command",
+        verdict(rate(write_only) >= rate(age_total)),
+    );
+    timed_row(
+        "Vigil export, all of it: the above, then read the bundle back from the disk and verify every byte, rename it into place, record the export",
+        t_export,
+        &s_export,
+        "—",
+        "—",
+    );
+    timed_row(
+        "`age -r … -r … -o out` on the same bytes, then `sync out`",
+        age_total,
+        &s_age,
+        "reference",
+        "—",
+    );
+    timed_row(
+        "`cp` of the same bytes, then `sync out`",
+        cp_total,
+        &s_cp,
+        "reference",
+        "—",
+    );
+    timed_row(
+        "HQ import of that bundle, once: decrypt, verify every signature, hash and link, encrypt into HQ's vault in 256 KiB chunk files, fsync, commit",
+        t_import,
+        "—",
+        "—",
+        "—",
+    );
+    timed_row(
+        "`age -d -i HQ-identity -o out` on that bundle, then `sync out`, once",
+        t_age_d,
+        "—",
+        "reference",
+        "—",
+    );
     r.push_str(&format!(
         "| peak RSS of the exporting process during the export (`VmHWM` after resetting it once the vault was open) | {:.1} MiB | — | — | < 64 MiB | {} |\n",
         rss_kib as f64 / 1024.0,

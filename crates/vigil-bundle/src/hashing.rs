@@ -74,7 +74,7 @@ impl Sha256Worker {
                     .unwrap_or_else(|_| Vec::with_capacity(BLOCK));
                 self.pending.clear();
             }
-            let n = bytes.len().min(BLOCK - self.pending.len().min(BLOCK));
+            let n = bytes.len().min(BLOCK - self.pending.len());
             self.pending.extend_from_slice(&bytes[..n]);
             bytes = &bytes[n..];
             if self.pending.len() >= BLOCK {
