@@ -73,7 +73,7 @@ impl From<vigil_exchange::ExchangeError> for AppError {
     fn from(e: vigil_exchange::ExchangeError) -> Self {
         match e {
             vigil_exchange::ExchangeError::Store(s) => s.into(),
-            other => Self::new(&other.code(), other.to_string()),
+            other => Self::new(other.code(), other.to_string()),
         }
     }
 }

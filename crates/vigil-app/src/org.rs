@@ -155,7 +155,7 @@ impl Session {
     pub fn save_org_profile(&self, folder: &Path) -> Result<OrgView, AppError> {
         require_folder(folder)?;
         self.with_vault(|v| {
-            let profile = v.org_profile()?.ok_or(StoreError::NoOrg)?;
+            let profile = v.org_profile()?.ok_or(StoreError::NoOrganisation)?;
             let path = write_profile(folder, &profile)?;
             Ok(OrgView {
                 profile_path: Some(path),
@@ -295,7 +295,7 @@ mod tests {
         assert_eq!(monitor.org().unwrap().role, OrgRole::None);
         assert_eq!(
             monitor.save_org_profile(tmp.path()).unwrap_err().code,
-            "no_org"
+            "no_organisation"
         );
     }
 

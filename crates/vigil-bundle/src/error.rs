@@ -45,10 +45,6 @@ pub enum BundleError {
     /// An entry, the manifest, or the total is larger than what the manifest declares or allows.
     #[error("the bundle holds more data than it declares ({0})")]
     TooLarge(String),
-    /// Revisions do not form an unbroken hash chain. Reserved for the importer, which checks
-    /// revisions; this crate treats entries as opaque bytes.
-    #[error("the bundle's revisions do not form an unbroken chain ({0})")]
-    BrokenChain(String),
     /// Anything else that breaks the format: bad JSON, a missing or unexpected entry, sizes that
     /// disagree, misuse of the writer.
     #[error("the bundle is malformed: {0}")]
@@ -66,11 +62,11 @@ impl BundleError {
             Self::NotForUs => "bundle.not_for_us",
             Self::Tampered(_) => "bundle.tampered",
             Self::Truncated(_) => "bundle.truncated",
-            Self::BadSignature(_) => "bundle.bad_signature",
-            Self::NewerVersion { .. } => "bundle.newer_version",
+            // The same idea as a record's bad signature or newer version, so the same codes.
+            Self::BadSignature(_) => "bad_signature",
+            Self::NewerVersion { .. } => "newer_version",
             Self::PathEscape(_) => "bundle.path_escape",
             Self::TooLarge(_) => "bundle.too_large",
-            Self::BrokenChain(_) => "bundle.broken_chain",
             Self::Malformed(_) => "bundle.malformed",
             Self::Io(_) => "bundle.io",
         }

@@ -7,13 +7,16 @@
 //!    recipient and to the exporting device's own, so the device can restore from it.
 //! 2. **ustar** (`archive`): inside, a plain POSIX tar archive. Every entry is a regular file
 //!    under `vigil-bundle/`, in this order:
-//!    - `vigil-bundle/manifest.json`: the [`Manifest`] in canonical JSON ([`canonical_json`]):
+//!    - `vigil-bundle/manifest.json`: the [`Manifest`] in canonical JSON
+//!      ([`vigil_ledger::canonical`]):
 //!      format, version, bundle id, time, organisation, device (Ed25519 key, age recipient), and
 //!      every following entry's path, size and SHA-256, with totals;
 //!    - `vigil-bundle/manifest.sig`: the device's Ed25519 signature of exactly those bytes, in
 //!      128 lowercase hex digits;
-//!    - the entries, in manifest order: `revisions/<id>.json`, `custody/log.jsonl`,
-//!      `attachments/<sha256>`. This crate treats their content as opaque bytes.
+//!    - the entries, in manifest order: `device/certificate.json` (version 2),
+//!      `revisions/<id>.json`, `custody/log.jsonl`, `attachments/<sha256>`. This crate treats
+//!      their content as opaque bytes, within the limits the manifest checks
+//!      ([`MAX_ENTRIES`], [`MAX_JSON_ENTRY`], [`MAX_JSON_BYTES`]).
 //!
 //! The archive ends with two zero blocks and nothing after them.
 //!
@@ -81,8 +84,9 @@ mod write;
 pub use encryption::{Payload, decrypt_payload};
 pub use error::{BundleError, Result};
 pub use manifest::{
-    CUSTODY_LOG, DeviceInfo, FORMAT, MAX_MANIFEST_BYTES, Manifest, ManifestEntry, ROOT,
-    SIGNATURE_HEX_LEN, Totals, VERSION, canonical_json, check_entry_path,
+    CERTIFICATE, CUSTODY_LOG, DeviceInfo, FORMAT, MAX_ENTRIES, MAX_JSON_BYTES, MAX_JSON_ENTRY,
+    MAX_MANIFEST_BYTES, Manifest, ManifestEntry, ROOT, SIGNATURE_HEX_LEN, Totals, VERSION,
+    check_entry_path,
 };
 pub use read::{BundleReader, Entry};
 pub use write::{BundleFile, BundleWriter, PendingBundle, export_file, write_pending};

@@ -1,7 +1,6 @@
 //! `vigil-bundle/manifest.json`: what a bundle holds, signed by the exporting device.
 
 use std::collections::HashSet;
-use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,8 +10,18 @@ use crate::error::{BundleError, Result};
 
 /// The value of the manifest's `format` field.
 pub const FORMAT: &str = "vigil-bundle";
-/// The newest manifest `version` this build writes and reads.
-pub const VERSION: u64 = 1;
+/// The newest manifest `version` this build writes and reads. Version 2 added the device's
+/// certificate entry and the limits below; version 1 (no certificate) is still read.
+pub const VERSION: u64 = 2;
+/// The device certificate's path inside the bundle folder (version 2).
+pub const CERTIFICATE: &str = "device/certificate.json";
+/// The most entries a bundle may hold.
+pub const MAX_ENTRIES: u64 = 100_000;
+/// The largest JSON entry (a revision, the custody log, the certificate) a bundle may hold.
+pub const MAX_JSON_ENTRY: u64 = 16 * 1024 * 1024;
+/// The most bytes of JSON entries, all together, a bundle may hold. Attachments are not
+/// counted: they are streamed, never held in memory.
+pub const MAX_JSON_BYTES: u64 = 64 * 1024 * 1024;
 /// The folder every archive entry lives in.
 pub const ROOT: &str = "vigil-bundle/";
 /// The largest `manifest.json` a reader accepts.
@@ -109,13 +118,12 @@ impl Manifest {
 
     /// The exact bytes of `manifest.json`: canonical JSON.
     pub fn to_canonical_json(&self) -> Result<Vec<u8>> {
-        let value = serde_json::to_value(self)
-            .map_err(|e| BundleError::Malformed(format!("manifest: {e}")))?;
-        Ok(canonical_json(&value)?.into_bytes())
+        vigil_ledger::canonical::encode_serialize("the manifest", self)
+            .map_err(|e| BundleError::Malformed(e.to_string()))
     }
 
-    /// Checks everything the format requires of a version-1 manifest: paths, hex fields,
-    /// unique paths, totals.
+    /// Checks everything the format requires of a manifest: paths, hex fields, unique paths,
+    /// totals, and the limits ([`MAX_ENTRIES`], [`MAX_JSON_ENTRY`], [`MAX_JSON_BYTES`]).
     pub fn validate(&self) -> Result<()> {
         if self.format != FORMAT {
             return Err(BundleError::NotABundle(format!(
@@ -147,10 +155,37 @@ impl Manifest {
                 "device.age_recipient is not an age X25519 recipient".into(),
             ));
         }
+        if self.entries.len() as u64 > MAX_ENTRIES {
+            return Err(BundleError::TooLarge(format!(
+                "{} entries; a bundle holds at most {MAX_ENTRIES}",
+                self.entries.len()
+            )));
+        }
         let mut seen = HashSet::with_capacity(self.entries.len());
         let mut bytes = 0u64;
+        let mut json = 0u64;
         for e in &self.entries {
             check_entry_path(&e.path)?;
+            if e.path == CERTIFICATE && self.version < 2 {
+                return Err(BundleError::Malformed(format!(
+                    "{CERTIFICATE} in a version-{} manifest",
+                    self.version
+                )));
+            }
+            if !e.path.starts_with("attachments/") {
+                if e.size > MAX_JSON_ENTRY {
+                    return Err(BundleError::TooLarge(format!(
+                        "{} is {} bytes; a JSON entry holds at most {MAX_JSON_ENTRY}",
+                        e.path, e.size
+                    )));
+                }
+                json += e.size;
+                if json > MAX_JSON_BYTES {
+                    return Err(BundleError::TooLarge(format!(
+                        "its JSON entries pass {MAX_JSON_BYTES} bytes"
+                    )));
+                }
+            }
             if !seen.insert(e.path.as_str()) {
                 return Err(BundleError::Malformed(format!(
                     "manifest lists {:?} twice",
@@ -196,8 +231,8 @@ impl Manifest {
     /// This proves only that the key named in the manifest signed it; whether that key belongs
     /// to an enrolled device of the organisation is for the caller to check.
     pub fn verify(json: &[u8], sig_hex: &[u8]) -> Result<Manifest> {
-        let value: serde_json::Value = serde_json::from_slice(json)
-            .map_err(|e| BundleError::Malformed(format!("manifest.json is not JSON: {e}")))?;
+        let value = vigil_ledger::canonical::parse_strict("manifest.json", json)
+            .map_err(|e| BundleError::Malformed(e.to_string()))?;
         if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
             return Err(BundleError::NotABundle(
                 "manifest.json is not a Vigil bundle manifest".into(),
@@ -235,7 +270,7 @@ impl Manifest {
                     "manifest.sig is not the device's signature of manifest.json".into(),
                 )
             })?;
-        if canonical_json(&value)?.as_bytes() != json {
+        if vigil_ledger::canonical::encode(&value) != json {
             return Err(BundleError::Malformed(
                 "manifest.json is not canonical JSON".into(),
             ));
@@ -267,7 +302,7 @@ pub fn check_entry_path(path: &str) -> Result<()> {
     {
         return Err(BundleError::PathEscape(path.into()));
     }
-    let known = if path == CUSTODY_LOG {
+    let known = if path == CUSTODY_LOG || path == CERTIFICATE {
         true
     } else if let Some(id) = path
         .strip_prefix("revisions/")
@@ -291,104 +326,16 @@ pub fn check_entry_path(path: &str) -> Result<()> {
     }
 }
 
-/// Canonical JSON: object keys sorted by their UTF-8 bytes, no insignificant whitespace,
-/// strings escaped as `serde_json` does (only `"`, `\` and control characters), integers only.
-///
-/// The manifest's signature is over these bytes, so this must never change for version 1.
-pub fn canonical_json(value: &serde_json::Value) -> Result<String> {
-    let mut out = String::new();
-    write_canonical(value, &mut out)?;
-    Ok(out)
-}
-
-fn write_canonical(value: &serde_json::Value, out: &mut String) -> Result<()> {
-    use serde_json::Value;
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                let _ = write!(out, "{i}");
-            } else if let Some(u) = n.as_u64() {
-                let _ = write!(out, "{u}");
-            } else {
-                return Err(BundleError::Malformed(
-                    "canonical JSON has integers only".into(),
-                ));
-            }
-        }
-        Value::String(s) => out.push_str(&string_literal(s)),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out)?;
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&string_literal(key));
-                out.push(':');
-                if let Some(v) = map.get(key) {
-                    write_canonical(v, out)?;
-                }
-            }
-            out.push('}');
-        }
-    }
-    Ok(())
-}
-
-fn string_literal(s: &str) -> String {
-    // serde_json's escaping of a lone string is fixed and minimal; Display of a Value::String
-    // cannot fail.
-    serde_json::Value::String(s.to_owned()).to_string()
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn canonical_json_golden() {
-        let v = json!({
-            "b": [1, -2, {"z": null, "a": true}],
-            "a": "é\"\\\n\u{1}/<",
-            "A": {},
-            "ab": [],
-            "aa": false,
-            "big": 18446744073709551615u64
-        });
-        assert_eq!(
-            canonical_json(&v).unwrap(),
-            "{\"A\":{},\"a\":\"é\\\"\\\\\\n\\u0001/<\",\"aa\":false,\"ab\":[],\
-             \"b\":[1,-2,{\"a\":true,\"z\":null}],\"big\":18446744073709551615}"
-        );
-    }
-
-    #[test]
-    fn canonical_json_rejects_floats() {
-        assert_eq!(
-            canonical_json(&json!({"x": 1.5})).unwrap_err().code(),
-            "bundle.malformed"
-        );
-    }
 
     #[test]
     fn entry_paths() {
         for ok in [
             "custody/log.jsonl",
+            "device/certificate.json",
             "revisions/0190a1b2-0000-7000-8000-000000000001.json",
             "attachments/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
         ] {

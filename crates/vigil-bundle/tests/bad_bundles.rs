@@ -32,6 +32,7 @@ fn bad_bundles_are_rejected_with_the_right_code() {
         .clone();
     let sign = |b: &[u8]| fx.sign(b);
     let cases = corpus::cases(&corpus::Source {
+        lead: Vec::new(),
         files: files
             .iter()
             .map(|(p, b)| ((*p).to_owned(), b.to_vec()))

@@ -1,10 +1,13 @@
 //! `vigil`: everything the Vigil app does, from a terminal or a script.
 //!
 //! Exit codes: 0 ok; 1 usage or validation error; 2 wrong passphrase; 3 damaged or unreadable
-//! vault. With `--json` every command that prints data prints JSON objects with an `id` field.
+//! vault; 4 a bundle was kept in quarantine (nothing applied: a person must decide). With
+//! `--json` every command that prints data prints JSON objects with an `id` field.
 
 mod demo;
+mod org;
 mod output;
+mod quarantine;
 
 use std::fs::{self, File};
 use std::io::{BufRead, Write};
@@ -168,10 +171,17 @@ enum Command {
         /// The bundle, or the extracted folder.
         file: PathBuf,
     },
-    /// The organisation this vault belongs to.
+    /// The organisation this vault belongs to: create it (HQ), join it (a monitor), invite and
+    /// list devices, revoke them, hand an incident to another device.
     Org {
         #[command(subcommand)]
-        action: OrgCommand,
+        action: org::OrgCommand,
+    },
+    /// Bundles HQ keeps unapplied because it cannot trust their device yet: list them, accept
+    /// them once a person compared the device's key, or drop them.
+    Quarantine {
+        #[command(subcommand)]
+        action: quarantine::QuarantineCommand,
     },
     /// Create a demo vault with a sample incident (Bishkek, 23 May 2019).
     Demo {
@@ -223,39 +233,8 @@ impl ReportFields {
     }
 }
 
-#[derive(Debug, Subcommand)]
-enum OrgCommand {
-    /// Create an organisation with this vault as its HQ, and write the signed profile that
-    /// monitors join with.
-    Create {
-        /// The organisation's name.
-        #[arg(long)]
-        name: String,
-        /// Where to write the org profile (must not exist).
-        #[arg(long, value_name = "FILE")]
-        profile_out: PathBuf,
-        /// How many HQ reader identities to make.
-        #[arg(long, default_value_t = 1)]
-        readers: usize,
-    },
-    /// Join the organisation of a signed org profile.
-    Join {
-        /// The org profile file from HQ.
-        profile: PathBuf,
-    },
-    /// HQ only: write an HQ reader's age identity, for use with the standard age tool.
-    Identity {
-        /// Where to write it (must not exist; created with mode 0600).
-        #[arg(long, value_name = "FILE")]
-        out: PathBuf,
-        /// Which HQ reader (from 1).
-        #[arg(long, default_value_t = 1)]
-        reader: usize,
-    },
-}
-
 /// An error with the exit code it maps to.
-struct Failure {
+pub(crate) struct Failure {
     code: u8,
     kind: String,
     message: String,
@@ -279,24 +258,26 @@ impl From<StoreError> for Failure {
 impl From<vigil_exchange::ExchangeError> for Failure {
     fn from(e: vigil_exchange::ExchangeError) -> Self {
         match e {
-            vigil_exchange::ExchangeError::Store(s)
-                if !matches!(
-                    s,
-                    StoreError::BadSignature { .. }
-                        | StoreError::RevisionTampered { .. }
-                        | StoreError::RevisionConflict { .. }
-                ) =>
-            {
-                s.into()
-            }
+            vigil_exchange::ExchangeError::Store(s) if !e_is_bad(&s) => s.into(),
             // A bad bundle is bad input (exit 1); the vault itself is untouched.
             other => Failure {
                 code: 1,
-                kind: other.code(),
+                kind: other.code().into(),
                 message: other.to_string(),
             },
         }
     }
+}
+
+/// A vault error that is about what was offered, not about the vault.
+fn e_is_bad(s: &StoreError) -> bool {
+    matches!(
+        s,
+        StoreError::RevisionConflict { .. }
+            | StoreError::DeviceKeyConflict { .. }
+            | StoreError::MissingAttachment { .. }
+            | StoreError::Ledger(_)
+    )
 }
 
 impl From<anyhow::Error> for Failure {
@@ -312,7 +293,7 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
-fn usage(message: impl Into<String>) -> Failure {
+pub(crate) fn usage(message: impl Into<String>) -> Failure {
     Failure {
         code: 1,
         kind: "usage".into(),
@@ -441,7 +422,7 @@ fn kdf_choice(k: KdfArg) -> KdfChoice {
     }
 }
 
-fn parse_incident_id(s: &str) -> Result<IncidentId, Failure> {
+pub(crate) fn parse_incident_id(s: &str) -> Result<IncidentId, Failure> {
     s.parse()
         .map_err(|_| usage(format!("'{s}' is not an incident id (expected a UUID)")))
 }
@@ -590,8 +571,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let inc = vault.incident(incident)?;
             let log = vault.log_entries(incident)?;
             let atts = vault.attachments(incident)?;
+            let lineage = vault.lineage(incident)?;
             let lang = output::lang();
-            out.show(&inc, &log, &atts, vault.thesaurus(), &lang);
+            out.show(&inc, &log, &atts, &lineage, vault.thesaurus(), &lang);
             vault.close()?;
         }
         Command::History { id } => {
@@ -640,7 +622,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             vault.close()?;
             print_revision(&rev, cli.json);
         }
-        Command::Org { action } => org(action, &out, open)?,
+        Command::Org { action } => org::run(action, &out, open)?,
+        Command::Quarantine { action } => quarantine::run(action, &out, open)?,
         Command::Export {
             to,
             ids,
@@ -694,6 +677,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     report.attachments,
                     report.bytes
                 );
+                if report.left > 0 {
+                    println!(
+                        "{} more revisions did not fit in one bundle: export again to write them.",
+                        report.left
+                    );
+                }
             }
         }
         Command::Import { file } => {
@@ -705,16 +694,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
             progress.finish(if report.is_ok() { "done." } else { "refused." });
             let report = report?;
             vault.close()?;
-            if cli.json {
-                println!("{}", serde_json::to_string(&report).unwrap_or_default());
-            } else {
-                println!(
-                    "Imported bundle {} from device {}: {} new revisions, {} already here, {} attachments.",
-                    report.id, report.device, report.applied, report.skipped, report.attachments
-                );
-            }
-            for conflict in &report.custody_conflicts {
-                eprintln!("vigil: warning: {conflict}");
+            quarantine::print_import(&report, cli.json);
+            if report.quarantined.is_some() {
+                return Err(Failure {
+                    code: 4,
+                    kind: "quarantined".into(),
+                    message:
+                        "nothing was applied: the bundle is kept in quarantine until a person \
+                              accepts or drops it (vigil quarantine list)"
+                            .into(),
+                });
             }
         }
         Command::Verify { file } => {
@@ -805,6 +794,19 @@ fn describe_provenance(title: &str, p: &vigil_store::Provenance) -> String {
     } else {
         s.push_str("Sealed revisions (signature checked again now):\n");
     }
+    if p.heads.len() > 1 {
+        s.push_str(&format!(
+            "CONFLICT: {} versions amend the same revision and none is chosen; it is shown as \
+             revision {} until a person settles it. The versions:\n",
+            p.heads.len(),
+            p.shown
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "(none shared)".into())
+        ));
+        for h in &p.heads {
+            s.push_str(&format!("  {h}\n"));
+        }
+    }
     for r in &p.revisions {
         s.push_str(&format!(
             "  {} sealed {} by device {} (#{}), sha256 {}: {}\n      device key {}\n",
@@ -840,110 +842,6 @@ fn describe_provenance(title: &str, p: &vigil_store::Provenance) -> String {
         ));
     }
     s
-}
-
-fn refuse_existing(path: &Path) -> Result<(), Failure> {
-    if path.exists() {
-        return Err(usage(format!(
-            "{} already exists; choose a new file name",
-            path.display()
-        )));
-    }
-    Ok(())
-}
-
-/// Creates `path` (which must not exist) with mode 0600 and writes `bytes`, fsynced.
-fn write_private_new(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| usage(format!("cannot create {}: {e}", path.display())))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| usage(format!("cannot write {}: {e}", path.display())))
-}
-
-fn org(
-    action: OrgCommand,
-    out: &output::Printer,
-    open: impl Fn() -> Result<Vault, Failure>,
-) -> Result<(), Failure> {
-    match action {
-        OrgCommand::Create {
-            name,
-            profile_out,
-            readers,
-        } => {
-            refuse_existing(&profile_out)?;
-            let mut vault = open()?;
-            let profile = vault.create_org(&name, readers)?;
-            vault.close()?;
-            let mut text = profile.to_json_pretty();
-            text.push('\n');
-            vigil_store::write_atomic(&profile_out, text.as_bytes())?;
-            if out.json {
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "id": profile.org_id,
-                        "name": profile.name,
-                        "hq_recipients": profile.hq_recipients,
-                        "profile": profile_out,
-                    })
-                );
-            } else {
-                println!(
-                    "Created the organisation {} ({}); give {} to its monitors",
-                    profile.name,
-                    profile.org_id,
-                    profile_out.display()
-                );
-            }
-        }
-        OrgCommand::Join { profile } => {
-            let text = fs::read_to_string(&profile)
-                .map_err(|e| usage(format!("cannot read {}: {e}", profile.display())))?;
-            let mut vault = open()?;
-            let (p, outcome) = vault.join_org(&text)?;
-            vault.close()?;
-            if out.json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "id": p.org_id, "name": p.name, "outcome": outcome })
-                );
-            } else {
-                let what = match outcome {
-                    vigil_store::JoinOutcome::Joined => "Joined",
-                    vigil_store::JoinOutcome::Unchanged => "Already a member of",
-                    vigil_store::JoinOutcome::Updated => "Updated the profile of",
-                };
-                println!("{what} the organisation {} ({})", p.name, p.org_id);
-            }
-        }
-        OrgCommand::Identity { out: file, reader } => {
-            refuse_existing(&file)?;
-            if reader == 0 {
-                return Err(usage("HQ readers are numbered from 1"));
-            }
-            let vault = open()?;
-            let text = vault.org_identity_file(reader - 1)?;
-            vault.close()?;
-            write_private_new(&file, text.as_bytes())?;
-            eprintln!(
-                "WARNING: whoever holds {} can read every bundle sent to the organisation. \
-                 Keep it offline, on an encrypted drive, and never send it over a network.",
-                file.display()
-            );
-            out.message(&format!(
-                "wrote HQ reader {reader}'s identity to {}",
-                file.display()
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Writes the attachment to a private temporary file beside `dest`, checks it, and only then

@@ -116,17 +116,34 @@ impl Printer {
         i: &Incident,
         log: &[LogEntry],
         atts: &[AttachmentMeta],
+        lineage: &vigil_store::Lineage,
         th: &Thesaurus,
         lang: &str,
     ) {
+        let versions: Vec<String> = lineage.heads.iter().map(|h| h.to_string()).collect();
         if self.json {
             println!(
                 "{}",
-                json!({ "id": i.id, "incident": i, "log": log, "attachments": atts })
+                json!({
+                    "id": i.id,
+                    "incident": i,
+                    "log": log,
+                    "attachments": atts,
+                    "conflict": lineage.is_fork().then_some(&versions),
+                })
             );
             return;
         }
         println!("{}\n", i.title);
+        if lineage.is_fork() {
+            println!(
+                "CONFLICT: {} versions of this record amend the same revision: {}. It is shown as \
+                 it was before they parted; see `vigil history {}`.\n",
+                versions.len(),
+                versions.join(", "),
+                i.id
+            );
+        }
         println!("id:        {}", i.id);
         println!("status:    {:?}", i.status);
         println!("start:     {}", time_point(&i.start));

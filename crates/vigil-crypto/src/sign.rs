@@ -196,21 +196,25 @@ pub struct DevicePublic {
 const DEVICE_EXPORT_TAG: &str = "vigil-device-keys-v1";
 const ORG_EXPORT_TAG: &str = "vigil-org-keys-v1";
 
-/// An Ed25519 signing key. The PKCS#8 bytes are wiped on drop; ring's parsed key pair is kept
-/// for speed (ring does not wipe it, so it lives no longer than this value).
-struct SigningKey {
+/// An Ed25519 signing key on its own (an invitation's key; devices and organisations hold
+/// theirs inside [`DeviceKeys`] and [`OrgKeys`]). Secret: no `Clone`, no `Serialize`, `Debug`
+/// prints `***`, the PKCS#8 bytes are wiped on drop; ring's parsed key pair is kept for speed
+/// (ring does not wipe it, so it lives no longer than this value).
+pub struct SigningKey {
     pkcs8: Zeroizing<Vec<u8>>,
     pair: Ed25519KeyPair,
 }
 
 impl SigningKey {
-    fn generate() -> Result<Self, CryptoError> {
+    /// A fresh key from the operating system's random number generator.
+    pub fn generate() -> Result<Self, CryptoError> {
         let doc =
             Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| CryptoError::Rng)?;
         Self::from_pkcs8(doc.as_ref())
     }
 
-    fn from_pkcs8(bytes: &[u8]) -> Result<Self, CryptoError> {
+    /// Reads a key from its PKCS#8 v2 document (what [`SigningKey::expose_pkcs8`] gives).
+    pub fn from_pkcs8(bytes: &[u8]) -> Result<Self, CryptoError> {
         let pair = Ed25519KeyPair::from_pkcs8(bytes)
             .map_err(|_| CryptoError::BadKey("the Ed25519 signing key is unreadable".into()))?;
         Ok(Self {
@@ -219,16 +223,30 @@ impl SigningKey {
         })
     }
 
-    fn public(&self) -> SignPublicKey {
+    /// The secret key as its PKCS#8 document, to store inside something encrypted or to hand
+    /// over in person (an invitation file).
+    pub fn expose_pkcs8(&self) -> &[u8] {
+        &self.pkcs8
+    }
+
+    /// The public key.
+    pub fn public(&self) -> SignPublicKey {
         let mut pk = [0u8; 32];
         pk.copy_from_slice(self.pair.public_key().as_ref());
         pk
     }
 
-    fn sign(&self, msg: &[u8]) -> Signature {
+    /// Signs `msg` (in Vigil, always a 32-byte document hash).
+    pub fn sign(&self, msg: &[u8]) -> Signature {
         let mut out = [0u8; 64];
         out.copy_from_slice(self.pair.sign(msg).as_ref());
         Signature(out)
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningKey(***)")
     }
 }
 

@@ -43,7 +43,10 @@ fn world() -> World {
     let mut hq = vault(&root.join("hq"));
     let mut monitor = vault(&root.join("monitor"));
     let profile = hq.create_org("Coalition HQ", 2).unwrap();
-    monitor.join_org(&profile.to_json_pretty()).unwrap();
+    let invitation = hq.issue_invitation("Aigul's laptop", 14).unwrap();
+    monitor
+        .join_and_enrol(&profile.to_json_pretty(), &invitation.expose_file_bytes())
+        .unwrap();
     World {
         _tmp: tmp,
         root,
@@ -248,7 +251,7 @@ fn a_bundle_missing_an_earlier_revision_is_a_broken_chain() {
     export(&mut w.monitor, &Selection::Incidents(vec![b]), &second).unwrap();
     let digest = w.hq.content_digest().unwrap();
     let err = import(&mut w.hq, &second).unwrap_err();
-    assert_eq!(err.code(), "bundle.broken_chain", "{err}");
+    assert_eq!(err.code(), "chain_broken", "{err}");
     assert_eq!(w.hq.content_digest().unwrap(), digest);
     let _ = a;
 }
@@ -485,9 +488,9 @@ fn hq_keeps_the_monitors_custody_log_and_shows_a_records_provenance() {
     export(&mut w.hq, &Selection::Incidents(vec![hq_id]), &hq_bundle).unwrap();
 }
 
-/// Anyone holding the org profile can make a device whose signed log names any incident (ids
-/// are chosen by the client). Those events are kept, but they are not a record's history unless
-/// their device sealed a revision of it.
+/// An enrolled device can sign a log that names any incident (ids are chosen by the client).
+/// Those events are kept, but they are not a record's history unless their device sealed a
+/// revision of it.
 #[test]
 fn another_devices_events_naming_a_record_are_not_its_history() {
     let mut w = world();
@@ -498,8 +501,12 @@ fn another_devices_events_naming_a_record_are_not_its_history() {
     let before = w.hq.provenance(x).unwrap();
 
     let mut stranger = vault(&w.root.join("stranger"));
+    let invitation = w.hq.issue_invitation("Second laptop", 14).unwrap();
     stranger
-        .join_org(&w.hq.org_profile().unwrap().unwrap().to_json_pretty())
+        .join_and_enrol(
+            &w.hq.org_profile().unwrap().unwrap().to_json_pretty(),
+            &invitation.expose_file_bytes(),
+        )
         .unwrap();
     // An incident with X's id: its "created" event names X, signed by the stranger's device.
     stranger

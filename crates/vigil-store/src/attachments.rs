@@ -239,21 +239,12 @@ impl Vault {
         {
             return Err(tampered());
         }
-        Ok(AttachmentReader {
-            paths: names
-                .into_iter()
-                .map(|(_, n)| blob_path(&self.dir, &n))
-                .collect(),
-            cipher: ChunkCipher::new(&key)?,
+        AttachmentReader::over(
+            &self.dir,
+            &key,
+            names.into_iter().map(|(_, n)| n).collect(),
             meta,
-            next: 0,
-            buf: vec![0u8; CHUNK_SEALED_LEN],
-            start: 0,
-            end: 0,
-            hasher: Some(digest::Context::new(&digest::SHA256)),
-            verified: None,
-            seen: 0,
-        })
+        )
     }
 
     /// Removes chunk files that no attachment refers to (left by a crash before commit).
@@ -275,9 +266,10 @@ impl Vault {
         if on_disk.is_empty() {
             return Ok(());
         }
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT 1 FROM attachment_chunks WHERE blob = ?1")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT 1 FROM attachment_chunks WHERE blob = ?1
+             UNION ALL SELECT 1 FROM quarantine_chunks WHERE blob = ?1",
+        )?;
         for name in on_disk {
             if !stmt.exists([&name])? && name.len() >= 2 {
                 let _ = fs::remove_file(self.blob_path(&name));
@@ -312,6 +304,28 @@ impl std::fmt::Debug for AttachmentReader {
 }
 
 impl AttachmentReader {
+    /// A reader over the chunk files `names` (in order) of `dir`'s chunk store, sealed under
+    /// `key`, whose plaintext must be `meta.size` bytes with SHA-256 `meta.sha256`.
+    pub(crate) fn over(
+        dir: &Path,
+        key: &Key256,
+        names: Vec<String>,
+        meta: AttachmentMeta,
+    ) -> Result<AttachmentReader> {
+        Ok(AttachmentReader {
+            paths: names.iter().map(|n| blob_path(dir, n)).collect(),
+            cipher: ChunkCipher::new(key)?,
+            meta,
+            next: 0,
+            buf: vec![0u8; CHUNK_SEALED_LEN],
+            start: 0,
+            end: 0,
+            hasher: Some(digest::Context::new(&digest::SHA256)),
+            verified: None,
+            seen: 0,
+        })
+    }
+
     /// The attachment being read.
     pub fn meta(&self) -> &AttachmentMeta {
         &self.meta
@@ -435,6 +449,23 @@ impl StagedAttachment {
     /// SHA-256 of the staged plaintext.
     pub fn sha256(&self) -> [u8; 32] {
         self.sha256
+    }
+
+    /// Its key and chunk file names, to record (inside the vault only).
+    pub(crate) fn parts(&self) -> (&Key256, &[String]) {
+        (&self.key, &self.names)
+    }
+
+    /// Whether it was staged into `dir`'s chunk store.
+    pub(crate) fn is_in(&self, dir: &Path) -> bool {
+        self.dir == dir
+    }
+}
+
+/// Removes chunk files of `dir`'s chunk store by name (after the rows naming them are gone).
+pub(crate) fn remove_chunks(dir: &Path, names: &[String]) {
+    for name in names {
+        let _ = fs::remove_file(blob_path(dir, name));
     }
 }
 

@@ -80,10 +80,16 @@ pub enum StoreError {
         "incident {0} was amended elsewhere after this edit began; keep the edit on top of the newer version or discard it, then seal"
     )]
     DraftOutdated(String),
+    /// The incident has more than one latest revision (two devices amended the same one).
+    #[error(
+        "incident {0} has two latest versions, amended on different devices; it cannot be amended until a person settles which one stands"
+    )]
+    Forked(String),
     /// Only a sealed incident can be amended.
     #[error("incident {0} is a draft: seal it first, then amend it")]
     NotSealed(String),
-    /// A revision with this id is already stored with different content.
+    /// A revision with this id, or at this place of its device's chain, is already stored with
+    /// different content.
     #[error(
         "revision {id} is already in this vault with different content; nothing was changed (the bundle is not genuine or a device reused an id)"
     )]
@@ -91,29 +97,15 @@ pub enum StoreError {
         /// The revision.
         id: String,
     },
-    /// A revision's stored or received bytes do not match its hash.
-    #[error("revision {id} was altered ({detail}); nothing was changed")]
-    RevisionTampered {
-        /// The revision.
-        id: String,
-        /// What did not match.
-        detail: String,
-    },
-    /// A signature over a revision, custody event or organisation document does not verify.
-    #[error("the signature on {what} does not verify: it was altered or signed by another key")]
-    BadSignature {
-        /// What was signed.
-        what: String,
-    },
-    /// A device's chain of sealed revisions or custody events is broken.
+    /// A revision refers to an attachment that is neither in what arrived nor in the vault.
     #[error(
-        "the sealed record of device {device} is broken ({detail}): a record was removed, reordered or altered"
+        "revision {revision} refers to attachment {sha256}, which did not arrive with it; nothing was changed"
     )]
-    ChainBroken {
-        /// The device.
-        device: String,
-        /// What was found.
-        detail: String,
+    MissingAttachment {
+        /// The revision.
+        revision: String,
+        /// The attachment's hash.
+        sha256: String,
     },
     /// A device already known here presents different keys.
     #[error(
@@ -122,6 +114,29 @@ pub enum StoreError {
     DeviceKeyConflict {
         /// The device.
         device: String,
+    },
+    /// A signed record, or a rule about who may add it, refused it (see
+    /// [`vigil_ledger::LedgerError`]).
+    #[error("{0}")]
+    Ledger(#[from] vigil_ledger::LedgerError),
+    /// A device id given for an action matches more than one key here.
+    #[error(
+        "device {device} is known here with more than one key; say which with its key (the first digits are enough)"
+    )]
+    AmbiguousDevice {
+        /// The device.
+        device: String,
+    },
+    /// Only a vault enrolled in its organisation can do this.
+    #[error(
+        "this device is not enrolled in its organisation: join with an invitation from HQ (vigil org join PROFILE --invite FILE)"
+    )]
+    NotEnrolled,
+    /// The vault is already enrolled.
+    #[error("this device is already enrolled in its organisation as {name}")]
+    AlreadyEnrolled {
+        /// The name it enrolled under.
+        name: String,
     },
     /// An organisation profile is unreadable or its signature does not verify.
     #[error("not a valid organisation profile: {0}")]
@@ -138,7 +153,7 @@ pub enum StoreError {
     },
     /// The vault belongs to no organisation yet.
     #[error("this vault belongs to no organisation: run `vigil org join PROFILE` first")]
-    NoOrg,
+    NoOrganisation,
     /// Only the organisation's HQ vault holds its secret keys.
     #[error("this vault is not the organisation's HQ vault, so it holds no HQ keys")]
     NotHq,
@@ -185,16 +200,19 @@ impl StoreError {
             StoreError::Invalid(_) => "invalid",
             StoreError::Thesaurus(_) => "thesaurus",
             StoreError::NotSealed(_) => "not_sealed",
+            StoreError::Forked(_) => "incident_forked",
             StoreError::NothingToSeal(_) => "nothing_to_seal",
             StoreError::DraftOutdated(_) => "draft_outdated",
             StoreError::RevisionConflict { .. } => "revision_conflict",
-            StoreError::RevisionTampered { .. } => "revision_tampered",
-            StoreError::BadSignature { .. } => "bad_signature",
-            StoreError::ChainBroken { .. } => "chain_broken",
             StoreError::DeviceKeyConflict { .. } => "device_key_conflict",
+            StoreError::MissingAttachment { .. } => "missing_attachment",
+            StoreError::Ledger(e) => e.code(),
+            StoreError::AmbiguousDevice { .. } => "ambiguous_device",
+            StoreError::NotEnrolled => "not_enrolled",
+            StoreError::AlreadyEnrolled { .. } => "already_enrolled",
             StoreError::BadProfile(_) => "bad_profile",
             StoreError::AlreadyInOrg { .. } => "already_in_org",
-            StoreError::NoOrg => "no_org",
+            StoreError::NoOrganisation => "no_organisation",
             StoreError::NotHq => "not_hq",
             StoreError::Model(_) => "invalid_json",
             StoreError::Io { .. } => "io",
@@ -204,7 +222,8 @@ impl StoreError {
     }
 
     /// True when the vault or one of its files is damaged or unreadable (as opposed to a wrong
-    /// passphrase or bad input).
+    /// passphrase or bad input). A broken chain found by [`crate::Vault::verify_chain`] is
+    /// reported as [`StoreError::Corrupted`].
     pub fn is_damage(&self) -> bool {
         matches!(
             self,
@@ -214,7 +233,6 @@ impl StoreError {
                 | StoreError::TamperedAttachment { .. }
                 | StoreError::NewerVersion { .. }
                 | StoreError::KdfRefused(_)
-                | StoreError::ChainBroken { .. }
                 | StoreError::Sqlite(_)
         )
     }

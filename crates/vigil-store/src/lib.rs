@@ -20,12 +20,19 @@
 
 mod attachments;
 mod clock;
+mod custody;
 mod error;
+mod import;
+mod integrity;
 mod org;
 mod provenance;
+mod quarantine;
+mod register;
+mod rows;
 mod schema;
-mod seal;
+mod sealing;
 mod search;
+mod spill;
 pub mod sql;
 
 use std::fs::{self, File, OpenOptions};
@@ -39,21 +46,29 @@ use vigil_crypto::kdf::{self, KdfParams};
 use vigil_crypto::keyfile::KeyHeader;
 use vigil_crypto::sign::DeviceKeys;
 use vigil_crypto::{Key256, Passphrase};
-use vigil_model::{DeviceId, EntryId, Incident, IncidentId, IncidentStatus, LogEntry, Thesaurus};
+use vigil_model::{DeviceId, Incident, IncidentId, IncidentStatus, LogEntry, Thesaurus};
 
 pub use attachments::{
     AttachmentReader, AttachmentWriteProgress, StagedAttachment, stage_attachment,
 };
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Result, StoreError};
-pub use org::{JoinOutcome, OrgProfile, PROFILE_FORMAT, PROFILE_VERSION};
+pub use import::{ApplyReport, Incoming, IncomingRevision};
+pub use org::{Enrolment, JoinOutcome, OrgProfile, PROFILE_FORMAT, PROFILE_VERSION};
 pub use provenance::{CustodyRecord, Provenance, RevisionProof};
+pub use quarantine::{QuarantineEntry, QuarantineNote};
+pub use register::{DeviceRecord, DeviceTrust, PendingInvitation};
 pub use schema::SCHEMA_VERSION;
-pub use seal::{
-    ApplyReport, AttachmentRef, CUSTODY_FORMAT, CustodyDoc, CustodyEvent, CustodyKind,
-    REVISION_FORMAT, REVISION_VERSION, Revision, RevisionDoc, RevisionId, VerifiedRevision,
-};
 pub use search::SearchHit;
+pub use spill::{Slot, Spill};
+// The signed records a vault keeps are the ledger's; named here too for the vault's users.
+pub use vigil_ledger::RevisionId;
+pub use vigil_ledger::custody::{CUSTODY_FORMAT, CustodyDoc, CustodyEvent, CustodyKind};
+pub use vigil_ledger::lineage::Lineage;
+pub use vigil_ledger::revision::{
+    AttachmentRef, REVISION_FORMAT, REVISION_VERSION, Revision, RevisionDoc, VerifiedRevision,
+};
+pub use vigil_ledger::trust::{QuarantineReason, Standing};
 
 const KEY_FILE: &str = "vault.key";
 const DB_FILE: &str = "vault.db";
@@ -307,12 +322,13 @@ impl Vault {
         conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
         sql::configure(&conn)?;
         schema::migrate(&mut conn)?;
-        let device = DeviceId::new();
-        conn.execute(
+        let tx = conn.transaction()?;
+        let (device, keys) = org::new_device(&tx, clock.now())?;
+        tx.execute(
             "INSERT INTO vault_meta (key, value) VALUES ('device_id', ?1), ('created_at', ?2)",
             params![device.to_string(), clock.now().to_rfc3339()],
         )?;
-        let keys = org::load_or_create_device_keys(&mut conn, device, clock.now())?;
+        tx.commit()?;
         // The header goes last: a folder without it is not a vault, so a crash during
         // creation never leaves something that looks like a vault but cannot be opened.
         write_atomic(&dir.join(KEY_FILE), header.to_json().as_bytes())?;
@@ -589,7 +605,7 @@ impl Vault {
         // incident would cost more than the inserts themselves).
         if !incidents.is_empty() {
             let ids: Vec<String> = incidents.iter().map(|i| i.id.to_string()).collect();
-            seal::append_custody(
+            custody::append_custody(
                 &tx,
                 &self.keys,
                 self.device,
@@ -670,36 +686,17 @@ impl Vault {
 
     /// The running log of an incident, in sequence order.
     pub fn log_entries(&self, incident: IncidentId) -> Result<Vec<LogEntry>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, seq, at, text, device, flagged FROM log_entries
-             WHERE incident_id = ?1 ORDER BY seq",
-        )?;
-        let rows = stmt.query_map([incident.as_uuid().as_bytes().as_slice()], |r| {
-            Ok((
-                r.get::<_, Vec<u8>>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, Vec<u8>>(4)?,
-                r.get::<_, bool>(5)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, seq, at, text, device, flagged) = row?;
-            out.push(LogEntry {
-                id: EntryId::from_uuid(uuid_from(&id)?),
-                incident,
-                seq: seq as u64,
-                at: DateTime::parse_from_rfc3339(&at).map_err(|e| StoreError::Corrupted {
-                    detail: format!("log entry time: {e}"),
-                })?,
-                text,
-                device: DeviceId::from_uuid(uuid_from(&device)?),
-                flagged,
-            });
-        }
-        Ok(out)
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {} FROM log_entries WHERE incident_id = ?1 ORDER BY seq",
+            rows::ENTRY_COLUMNS
+        ))?;
+        let raws = stmt
+            .query_map(
+                [incident.as_uuid().as_bytes().as_slice()],
+                rows::entry_from_row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        raws.into_iter().map(rows::RawEntry::into_entry).collect()
     }
 
     /// A SHA-256 over every row of every table (rows sorted within each table), so tests and
@@ -765,7 +762,7 @@ fn custody_created(
     now: DateTime<FixedOffset>,
     incident: &Incident,
 ) -> Result<()> {
-    seal::append_custody(
+    custody::append_custody(
         tx,
         keys,
         device,

@@ -1,63 +1,24 @@
-//! The organisation a vault belongs to, and this vault's own device identity.
+//! The organisation a vault belongs to, this vault's own device identity, and its enrolment.
 //!
 //! HQ creates the organisation ([`Vault::create_org`]): fresh [`OrgKeys`] kept in its vault,
-//! and a signed **org profile** that monitors import ([`Vault::join_org`]):
-//!
-//! ```json
-//! {"format":"vigil-org-profile","version":1,"org_id":"<uuid>","name":"...",
-//!  "hq_recipients":["age1..."],"org_sign_pk":"<64 hex>","server":null,"server_pin":null,
-//!  "created_at":"<RFC 3339>","signature":"<128 hex>"}
-//! ```
-//!
-//! `signature` is Ed25519, by the key `org_sign_pk`, over the SHA-256 of the canonical JSON of
-//! the profile without its `signature` field. A profile carries its own key, so its signature
-//! proves integrity, not who made it: monitors get the file from HQ by hand.
-
-use std::str::FromStr;
+//! and a signed [`OrgProfile`] that monitors import ([`Vault::join_org`]). A monitor enrols with
+//! an invitation from HQ ([`Vault::join_and_enrol`], [`Vault::enrol`]): its certificate
+//! ([`vigil_ledger::enrolment`]) is kept here and travels in every bundle it makes.
 
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 use rusqlite::{OptionalExtension, params};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use uuid::Uuid;
-use vigil_crypto::sign::{
-    self, AgeIdentity, AgeRecipient, DeviceKeys, DevicePublic, OrgKeys, Signature, canonical_json,
-};
+use vigil_crypto::sign::{self, AgeIdentity, DeviceKeys, DevicePublic, OrgKeys};
+use vigil_ledger::LedgerError;
+use vigil_ledger::enrolment::{Certificate, Invitation};
+use vigil_ledger::ids::device_id_for;
+pub use vigil_ledger::profile::{OrgProfile, PROFILE_FORMAT, PROFILE_VERSION};
+use vigil_model::DeviceId;
 use zeroize::Zeroizing;
 
 use crate::Vault;
 use crate::error::{Result, StoreError};
-
-/// The `format` of an org profile.
-pub const PROFILE_FORMAT: &str = "vigil-org-profile";
-/// The profile version this build writes and the newest it reads.
-pub const PROFILE_VERSION: u32 = 1;
-
-/// A verified organisation profile.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OrgProfile {
-    /// Always [`PROFILE_FORMAT`].
-    pub format: String,
-    /// [`PROFILE_VERSION`].
-    pub version: u32,
-    /// Identifies the organisation.
-    pub org_id: Uuid,
-    /// Its name.
-    pub name: String,
-    /// The HQ readers' age recipients: every bundle is encrypted to all of them.
-    pub hq_recipients: Vec<String>,
-    /// The Ed25519 key that signs organisation documents.
-    #[serde(with = "hex::serde")]
-    pub org_sign_pk: [u8; 32],
-    /// The sync server's address (filled in by the sync feature).
-    pub server: Option<String>,
-    /// The sync server's key pin.
-    pub server_pin: Option<String>,
-    /// When the organisation was created.
-    pub created_at: DateTime<FixedOffset>,
-    /// Signature over the rest (see the module documentation).
-    pub signature: Signature,
-}
 
 /// What [`Vault::join_org`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -71,107 +32,35 @@ pub enum JoinOutcome {
     Updated,
 }
 
-fn bad(reason: impl Into<String>) -> StoreError {
-    StoreError::BadProfile(reason.into())
+/// A profile file that is not a valid profile is `bad_profile`; a forged one keeps its own code.
+fn read_profile(text: &str) -> Result<OrgProfile> {
+    OrgProfile::parse_and_verify(text).map_err(|e| match e {
+        LedgerError::Malformed { detail, .. } => StoreError::BadProfile(detail),
+        LedgerError::NotCanonical { .. } | LedgerError::DuplicateKey { .. } => {
+            StoreError::BadProfile(e.to_string())
+        }
+        other => other.into(),
+    })
 }
 
-impl OrgProfile {
-    /// Parses a profile and checks its signature against its own `org_sign_pk`.
-    pub fn parse_and_verify(text: &str) -> Result<OrgProfile> {
-        let mut value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| bad(format!("not JSON: {e}")))?;
-        let obj = value
-            .as_object_mut()
-            .ok_or_else(|| bad("not a JSON object"))?;
-        if obj.get("format").and_then(|f| f.as_str()) != Some(PROFILE_FORMAT) {
-            return Err(bad("this file is not a Vigil organisation profile"));
-        }
-        match obj.get("version").and_then(|v| v.as_u64()) {
-            Some(v) if v <= u64::from(PROFILE_VERSION) => {}
-            Some(v) => {
-                return Err(StoreError::NewerVersion {
-                    found: v as u32,
-                    supported: PROFILE_VERSION,
-                });
-            }
-            None => return Err(bad("it has no version")),
-        }
-        let sig = obj
-            .remove("signature")
-            .ok_or_else(|| bad("it is not signed"))?;
-        let sig: Signature =
-            serde_json::from_value(sig.clone()).map_err(|_| bad("its signature is malformed"))?;
-        let pk: [u8; 32] = obj
-            .get("org_sign_pk")
-            .and_then(|p| p.as_str())
-            .and_then(|p| hex::decode(p).ok())
-            .and_then(|p| p.try_into().ok())
-            .ok_or_else(|| bad("its org_sign_pk is malformed"))?;
-        let hash = sign::sha256(&canonical_json(&value));
-        sign::verify(&pk, &hash, &sig).map_err(|_| StoreError::BadSignature {
-            what: "the organisation profile".into(),
-        })?;
-        if let Some(obj) = value.as_object_mut() {
-            obj.insert(
-                "signature".into(),
-                serde_json::Value::String(sig.to_string()),
-            );
-        }
-        let profile: OrgProfile =
-            serde_json::from_value(value).map_err(|e| bad(format!("unreadable: {e}")))?;
-        if profile.hq_recipients.is_empty() {
-            return Err(bad("it names no HQ recipient"));
-        }
-        for r in &profile.hq_recipients {
-            AgeRecipient::from_str(r)
-                .map_err(|e| bad(format!("HQ recipient {r:?} is not an age recipient: {e}")))?;
-        }
-        Ok(profile)
-    }
-
-    /// The profile as JSON (indented, for people; verification uses the canonical form).
-    pub fn to_json_pretty(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_default()
-    }
-
-    fn signed(
-        org_id: Uuid,
-        name: &str,
-        keys: &OrgKeys,
-        created_at: DateTime<FixedOffset>,
-    ) -> Result<OrgProfile> {
-        let unsigned = serde_json::json!({
-            "format": PROFILE_FORMAT,
-            "version": PROFILE_VERSION,
-            "org_id": org_id,
-            "name": name,
-            "hq_recipients": keys.recipients(),
-            "org_sign_pk": hex::encode(keys.sign_pk()),
-            "server": null,
-            "server_pin": null,
-            "created_at": created_at,
-        });
-        let sig = keys.sign(&sign::sha256(&canonical_json(&unsigned)));
-        Ok(OrgProfile {
-            format: PROFILE_FORMAT.into(),
-            version: PROFILE_VERSION,
-            org_id,
-            name: name.to_owned(),
-            hq_recipients: keys.recipients(),
-            org_sign_pk: keys.sign_pk(),
-            server: None,
-            server_pin: None,
-            created_at,
-            signature: sig,
-        })
-    }
+/// This vault's enrolment in its organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Enrolment {
+    /// The name HQ gave the device in its invitation.
+    pub name: String,
+    /// The invitation.
+    pub invitation: Uuid,
+    /// When the device enrolled (its own clock).
+    pub enrolled_at: DateTime<FixedOffset>,
+    /// Until when the invitation was valid.
+    pub expires_at: DateTime<FixedOffset>,
 }
 
 /// Loads this vault's device keys, creating them (and registering the device as known) in a
 /// vault made before identities existed.
 pub(crate) fn load_or_create_device_keys(
     conn: &mut rusqlite::Connection,
-    device: vigil_model::DeviceId,
+    device: DeviceId,
     now: DateTime<FixedOffset>,
 ) -> Result<DeviceKeys> {
     let stored: Option<Zeroizing<Vec<u8>>> = conn
@@ -186,6 +75,28 @@ pub(crate) fn load_or_create_device_keys(
     }
     let keys = DeviceKeys::generate()?;
     let tx = conn.transaction()?;
+    store_device_keys(&tx, device, &keys, now)?;
+    tx.commit()?;
+    Ok(keys)
+}
+
+/// A new vault's device: fresh keys, and the id they make ([`device_id_for`]).
+pub(crate) fn new_device(
+    tx: &rusqlite::Transaction<'_>,
+    now: DateTime<FixedOffset>,
+) -> Result<(DeviceId, DeviceKeys)> {
+    let keys = DeviceKeys::generate()?;
+    let device = device_id_for(&keys.public().sign_pk);
+    store_device_keys(tx, device, &keys, now)?;
+    Ok((device, keys))
+}
+
+fn store_device_keys(
+    tx: &rusqlite::Transaction<'_>,
+    device: DeviceId,
+    keys: &DeviceKeys,
+    now: DateTime<FixedOffset>,
+) -> Result<()> {
     tx.execute(
         "INSERT INTO device_keys (id, device, secret, created_at) VALUES (1, ?1, ?2, ?3)",
         params![
@@ -194,9 +105,8 @@ pub(crate) fn load_or_create_device_keys(
             now.to_rfc3339()
         ],
     )?;
-    crate::seal::register_device(&tx, device, &keys.public(), &now)?;
-    tx.commit()?;
-    Ok(keys)
+    crate::rows::register_device(tx, device, &keys.public(), &now)?;
+    Ok(())
 }
 
 /// The stored profile text and, on HQ, the organisation's secret keys.
@@ -250,7 +160,7 @@ impl Vault {
     /// The organisation's secret keys (HQ vault only).
     pub fn org_keys(&self) -> Result<OrgKeys> {
         match self.org_row()? {
-            None => Err(StoreError::NoOrg),
+            None => Err(StoreError::NoOrganisation),
             Some((_, None)) => Err(StoreError::NotHq),
             Some((_, Some(secret))) => {
                 OrgKeys::from_secret_bytes(&secret).map_err(|e| StoreError::Corrupted {
@@ -258,6 +168,11 @@ impl Vault {
                 })
             }
         }
+    }
+
+    /// Whether this vault is its organisation's HQ (it holds the organisation's keys).
+    pub fn is_hq(&self) -> Result<bool> {
+        Ok(matches!(self.org_row()?, Some((_, Some(_)))))
     }
 
     /// The HQ readers' age identities (HQ vault only), to decrypt bundles.
@@ -309,36 +224,192 @@ impl Vault {
     /// belongs to one organisation: another one is refused; the same profile again changes
     /// nothing; a newer profile of the same organisation signed by the same key replaces it.
     pub fn join_org(&mut self, profile_json: &str) -> Result<(OrgProfile, JoinOutcome)> {
-        let offered = OrgProfile::parse_and_verify(profile_json)?;
-        let now = self.clock.now();
-        match self.org_profile()? {
-            Some(current) if current == offered => Ok((offered, JoinOutcome::Unchanged)),
-            Some(current)
-                if current.org_id == offered.org_id
-                    && current.org_sign_pk == offered.org_sign_pk =>
-            {
-                self.conn.execute(
-                    "UPDATE org SET profile = ?1 WHERE id = 1",
-                    [offered.to_json_pretty()],
-                )?;
-                Ok((offered, JoinOutcome::Updated))
-            }
-            Some(current) => Err(StoreError::AlreadyInOrg {
+        let offered = read_profile(profile_json)?;
+        let tx = self.conn.transaction()?;
+        let outcome = join_in(&tx, self.clock.now(), &offered)?;
+        tx.commit()?;
+        Ok((offered, outcome))
+    }
+
+    /// Joins the organisation of `profile_json` and enrols in it with the invitation file
+    /// `invitation`, in one step: both are checked before anything is written.
+    pub fn join_and_enrol(
+        &mut self,
+        profile_json: &str,
+        invitation: &[u8],
+    ) -> Result<(OrgProfile, JoinOutcome, Enrolment)> {
+        let offered = read_profile(profile_json)?;
+        if let Some(current) = self.org_profile()?
+            && current.org_id != offered.org_id
+        {
+            return Err(StoreError::AlreadyInOrg {
                 org_id: current.org_id.to_string(),
                 name: current.name,
-            }),
-            None => {
-                self.conn.execute(
-                    "INSERT INTO org (id, org_id, profile, secret, joined_at)
-                     VALUES (1, ?1, ?2, NULL, ?3)",
-                    params![
-                        offered.org_id.to_string(),
-                        offered.to_json_pretty(),
-                        now.to_rfc3339()
-                    ],
-                )?;
-                Ok((offered, JoinOutcome::Joined))
-            }
+            });
+        }
+        let invitation = self.usable_invitation(&offered, invitation)?;
+        let now = self.clock.now();
+        // A vault made before enrolment has a random id; it enrols under the id its key makes
+        // (earlier revisions keep their old id, which stays known here with the same key).
+        let device = device_id_for(&self.keys.public().sign_pk);
+        let certificate = invitation.enrol(&self.keys, device, now)?;
+        let tx = self.conn.transaction()?;
+        let outcome = join_in(&tx, now, &offered)?;
+        let enrolment = enrol_in(&tx, &invitation, &certificate, device, &self.keys, now)?;
+        tx.commit()?;
+        self.device = device;
+        Ok((offered, outcome, enrolment))
+    }
+
+    /// Enrols this vault, already in the organisation, with the invitation file `invitation`.
+    pub fn enrol(&mut self, invitation: &[u8]) -> Result<Enrolment> {
+        let profile = self.org_profile()?.ok_or(StoreError::NoOrganisation)?;
+        let invitation = self.usable_invitation(&profile, invitation)?;
+        let now = self.clock.now();
+        let device = device_id_for(&self.keys.public().sign_pk);
+        let certificate = invitation.enrol(&self.keys, device, now)?;
+        let tx = self.conn.transaction()?;
+        let enrolment = enrol_in(&tx, &invitation, &certificate, device, &self.keys, now)?;
+        tx.commit()?;
+        self.device = device;
+        Ok(enrolment)
+    }
+
+    fn usable_invitation(&self, profile: &OrgProfile, bytes: &[u8]) -> Result<Invitation> {
+        if let Some(e) = self.enrolment()? {
+            return Err(StoreError::AlreadyEnrolled { name: e.name });
+        }
+        if self.is_hq()? {
+            return Err(StoreError::Ledger(LedgerError::InvitationUnusable(
+                "this is the organisation's HQ vault; invitations are for monitors' devices".into(),
+            )));
+        }
+        let invitation = Invitation::from_file_bytes(bytes, profile)?;
+        invitation.check_usable(self.clock.now())?;
+        Ok(invitation)
+    }
+
+    /// This vault's enrolment, if it has one.
+    pub fn enrolment(&self) -> Result<Option<Enrolment>> {
+        let row: Option<(Vec<u8>, String, String)> = self
+            .conn
+            .query_row(
+                "SELECT certificate, name, enrolled_at FROM enrolment WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((cert, name, _)) = row else {
+            return Ok(None);
+        };
+        let doc: vigil_ledger::enrolment::CertificateDoc =
+            serde_json::from_slice(&cert).map_err(|e| StoreError::Corrupted {
+                detail: format!("the stored certificate: {e}"),
+            })?;
+        Ok(Some(Enrolment {
+            name,
+            invitation: doc.invitation.id,
+            enrolled_at: doc.enrolled_at,
+            expires_at: doc.invitation.expires_at,
+        }))
+    }
+
+    /// This vault's certificate, to carry in its bundles.
+    pub fn certificate(&self) -> Result<Option<Certificate>> {
+        let row: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT certificate FROM enrolment WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(row.map(Certificate::from_bytes))
+    }
+}
+
+fn join_in(
+    tx: &rusqlite::Transaction<'_>,
+    now: DateTime<FixedOffset>,
+    offered: &OrgProfile,
+) -> Result<JoinOutcome> {
+    let current: Option<String> = tx
+        .query_row("SELECT profile FROM org WHERE id = 1", [], |r| r.get(0))
+        .optional()?;
+    let current = current
+        .map(|t| OrgProfile::parse_and_verify(&t))
+        .transpose()
+        .map_err(|e| StoreError::Corrupted {
+            detail: format!("the stored organisation profile: {e}"),
+        })?;
+    match current {
+        Some(current) if current == *offered => Ok(JoinOutcome::Unchanged),
+        Some(current)
+            if current.org_id == offered.org_id && current.org_sign_pk == offered.org_sign_pk =>
+        {
+            tx.execute(
+                "UPDATE org SET profile = ?1 WHERE id = 1",
+                [offered.to_json_pretty()],
+            )?;
+            Ok(JoinOutcome::Updated)
+        }
+        Some(current) => Err(StoreError::AlreadyInOrg {
+            org_id: current.org_id.to_string(),
+            name: current.name,
+        }),
+        None => {
+            tx.execute(
+                "INSERT INTO org (id, org_id, profile, secret, joined_at)
+                 VALUES (1, ?1, ?2, NULL, ?3)",
+                params![
+                    offered.org_id.to_string(),
+                    offered.to_json_pretty(),
+                    now.to_rfc3339()
+                ],
+            )?;
+            Ok(JoinOutcome::Joined)
         }
     }
+}
+
+/// Keeps the certificate and, for a vault made before enrolment, takes the id its key makes.
+fn enrol_in(
+    tx: &rusqlite::Transaction<'_>,
+    invitation: &Invitation,
+    certificate: &Certificate,
+    device: DeviceId,
+    keys: &DeviceKeys,
+    now: DateTime<FixedOffset>,
+) -> Result<Enrolment> {
+    let body = &invitation.signed().body;
+    tx.execute(
+        "INSERT INTO enrolment (id, invitation, certificate, name, enrolled_at)
+         VALUES (1, ?1, ?2, ?3, ?4)",
+        params![
+            body.id.as_bytes().as_slice(),
+            certificate.bytes(),
+            body.name,
+            now.to_rfc3339()
+        ],
+    )?;
+    let current: String = tx.query_row(
+        "SELECT value FROM vault_meta WHERE key = 'device_id'",
+        [],
+        |r| r.get(0),
+    )?;
+    if current != device.to_string() {
+        tx.execute(
+            "UPDATE vault_meta SET value = ?1 WHERE key = 'device_id'",
+            [device.to_string()],
+        )?;
+        tx.execute(
+            "UPDATE device_keys SET device = ?1 WHERE id = 1",
+            [device.as_uuid().as_bytes().as_slice()],
+        )?;
+        crate::rows::register_device(tx, device, &keys.public(), &now)?;
+    }
+    Ok(Enrolment {
+        name: body.name.clone(),
+        invitation: body.id,
+        enrolled_at: now,
+        expires_at: body.expires_at,
+    })
 }

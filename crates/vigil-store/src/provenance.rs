@@ -9,162 +9,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, FixedOffset};
-use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
-use vigil_crypto::sign::{self, DevicePublic, Signature, canonical_json};
+use vigil_crypto::sign::{self, DevicePublic, Signature};
+use vigil_ledger::RevisionId;
+use vigil_ledger::custody::{CustodyDoc, CustodyKind};
 use vigil_model::{DeviceId, IncidentId, Sha256};
 
 use crate::Vault;
 use crate::error::{Result, StoreError};
-use crate::seal::{
-    CUSTODY_FORMAT, CustodyDoc, CustodyEvent, CustodyKind, RevisionId, known_device,
-};
-
-impl CustodyEvent {
-    /// A custody event received from another vault (a line of a bundle's custody log): the
-    /// canonical JSON of its document, and the device's signature over its SHA-256. The form
-    /// is checked here; the signature when it is stored, against the key known for the device.
-    pub fn from_signed(bytes: Vec<u8>, sig: Signature) -> Result<CustodyEvent> {
-        let bad = |detail: String| StoreError::RevisionTampered {
-            id: "a custody event".into(),
-            detail,
-        };
-        let doc: CustodyDoc =
-            serde_json::from_slice(&bytes).map_err(|e| bad(format!("unreadable: {e}")))?;
-        if doc.format != CUSTODY_FORMAT || doc.version != 1 {
-            return Err(bad(format!(
-                "format {} version {}",
-                doc.format, doc.version
-            )));
-        }
-        // Places run from 1, and are stored as SQLite integers.
-        if doc.seq == 0 || doc.seq > i64::MAX as u64 {
-            return Err(bad(format!("place {} in its log", doc.seq)));
-        }
-        let value = serde_json::to_value(&doc).map_err(|e| bad(e.to_string()))?;
-        if canonical_json(&value) != bytes {
-            return Err(bad("not in canonical form".into()));
-        }
-        let hash = Sha256(sign::sha256(&bytes));
-        Ok(CustodyEvent {
-            doc,
-            bytes,
-            hash,
-            sig,
-        })
-    }
-}
-
-/// What became of a custody event received in a bundle.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Received {
-    /// Stored now.
-    Stored,
-    /// Already here, identical.
-    AlreadyHere,
-    /// Not kept, and nothing wrong with it: its device has no sealed record here (so its key
-    /// is unknown), or it is this vault's own event that cannot continue its log here (a
-    /// bundle that does not hold the revision it records, or a gap).
-    Skipped,
-    /// It contradicts the history kept here (another event at its place, or a link to a
-    /// neighbour that does not match). The kept history wins; the caller reports it.
-    Conflict(String),
-}
-
-/// The hash of an event kept here, and its `prev` link.
-type KeptEvent = (Vec<u8>, Option<Vec<u8>>);
-
-/// Takes a custody event received in a bundle into the caller's transaction. Its document and
-/// hash are derived again from its bytes, and its signature must verify with the key known for
-/// its device (a bad signature fails the import). The history kept here is append-only and is
-/// never replaced: an event that contradicts it is a [`Received::Conflict`].
-pub(crate) fn store_received_custody(
-    tx: &Transaction<'_>,
-    ev: &CustodyEvent,
-    own: DeviceId,
-) -> Result<Received> {
-    // Whatever the caller put in `doc` and `hash`, only what the bytes say counts.
-    let checked = CustodyEvent::from_signed(ev.bytes.clone(), ev.sig)?;
-    if checked.doc != ev.doc || checked.hash != ev.hash {
-        return Err(StoreError::RevisionTampered {
-            id: "a custody event".into(),
-            detail: "its document or hash does not match its bytes".into(),
-        });
-    }
-    let d = &checked.doc;
-    let hash = checked.hash;
-    let Some(key) = known_device(tx, d.device)? else {
-        return Ok(Received::Skipped);
-    };
-    sign::verify(&key.sign_pk, hash.as_bytes(), &checked.sig).map_err(|_| {
-        StoreError::BadSignature {
-            what: format!("custody event {} of device {}", d.seq, d.device),
-        }
-    })?;
-    let dev = d.device.as_uuid().as_bytes().as_slice();
-    let hash_at = |seq: u64| -> Result<Option<KeptEvent>> {
-        Ok(tx
-            .prepare_cached(
-                "SELECT hash, prev_hash FROM custody_log WHERE device = ?1 AND seq = ?2",
-            )?
-            .query_row(params![dev, seq as i64], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?)
-    };
-    let by_id: Option<Vec<u8>> = tx
-        .prepare_cached("SELECT hash FROM custody_log WHERE id = ?1")?
-        .query_row([d.id.as_bytes().as_slice()], |r| r.get(0))
-        .optional()?;
-    let conflict = |what: &str| {
-        Ok(Received::Conflict(format!(
-            "custody event {} of device {}: {what}; the history kept here was left as it is",
-            d.seq, d.device
-        )))
-    };
-    match (hash_at(d.seq)?, by_id) {
-        (Some((a, _)), Some(b)) if a == hash.0 && b == hash.0 => return Ok(Received::AlreadyHere),
-        (None, None) => {}
-        _ => return conflict("another event is kept at its place"),
-    }
-    if d.seq == 0 || (d.seq == 1) != d.prev.is_none() {
-        return conflict("it is not linked as a first or a later event");
-    }
-    if let Some((before, _)) = hash_at(d.seq - 1)?
-        && d.prev.map(|p| p.0.to_vec()) != Some(before)
-    {
-        return conflict("it does not follow the event before it");
-    }
-    if let Some(next) = d.seq.checked_add(1)
-        && let Some((_, after_prev)) = hash_at(next)?
-        && after_prev != Some(hash.0.to_vec())
-    {
-        return conflict("the event after it does not follow it");
-    }
-    if d.device == own {
-        // This vault's own log (restoring from its own bundle) must run without a gap, and a
-        // `sealed` event needs its revision here (the chain check demands it).
-        let last: Option<i64> = tx
-            .prepare_cached("SELECT max(seq) FROM custody_log WHERE device = ?1")?
-            .query_row([dev], |r| r.get(0))?;
-        if d.seq != last.map_or(1, |l| l as u64 + 1) {
-            return Ok(Received::Skipped);
-        }
-        if d.event == CustodyKind::Sealed {
-            let stored: Option<Vec<u8>> = match d.subject.parse::<RevisionId>() {
-                Ok(id) => tx
-                    .prepare_cached("SELECT hash FROM revisions WHERE id = ?1 AND device = ?2")?
-                    .query_row(params![id.0.as_bytes().as_slice(), dev], |r| r.get(0))
-                    .optional()?,
-                Err(_) => None,
-            };
-            let named = d.details["hash"].as_str().map(str::to_owned);
-            if stored.map(hex::encode) != named {
-                return Ok(Received::Skipped);
-            }
-        }
-    }
-    crate::seal::insert_custody(tx, &checked)?;
-    Ok(Received::Stored)
-}
+use crate::rows::known_device;
 
 /// A sealed revision of the record, with its signature checked again.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -212,6 +65,11 @@ pub struct CustodyRecord {
 pub struct Provenance {
     /// The incident.
     pub incident: IncidentId,
+    /// Its latest revisions (those no other amends): more than one is a fork, two versions of
+    /// the record that a person must settle.
+    pub heads: Vec<RevisionId>,
+    /// The revision it is shown as: the only head or, with a fork, where the versions part.
+    pub shown: Option<RevisionId>,
     /// Its sealed revisions, oldest first.
     pub revisions: Vec<RevisionProof>,
     /// Every custody event that names it or one of its revisions, by time.
@@ -270,7 +128,7 @@ impl Vault {
         for rev in self.revisions(incident)? {
             let key = key_of(rev.device)?;
             let verified = match (&key, rev.verify()) {
-                (Some(k), Ok(v)) => v.document().device_keys == *k,
+                (Some(k), Ok(v)) => v.sign_pk() == &k.sign_pk,
                 _ => false,
             };
             names.push(rev.id.to_string());
@@ -330,8 +188,11 @@ impl Vault {
             }
         }
         events.sort_by_key(|e| (e.at, e.device, e.seq));
+        let lineage = self.lineage(incident)?;
         Ok(Provenance {
             incident,
+            heads: lineage.heads,
+            shown: lineage.shown,
             revisions,
             events,
         })

@@ -179,6 +179,75 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER custody_log_append_only_delete BEFORE DELETE ON custody_log
     BEGIN SELECT RAISE(ABORT, 'the custody log is append-only'); END;
     "#,
+    // 3: enrolment, HQ's register of trusted devices, grants and quarantine (see
+    // docs/vault-format.md and docs/threat-model.md).
+    r#"
+    -- This vault's own enrolment in its organisation (a monitor's): the certificate its
+    -- bundles carry. One row.
+    CREATE TABLE enrolment (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        invitation BLOB NOT NULL,
+        certificate BLOB NOT NULL,
+        name TEXT NOT NULL,
+        enrolled_at TEXT NOT NULL
+    ) STRICT;
+
+    -- Invitations HQ issued: their public, signed part (the secret went with the file).
+    CREATE TABLE invitations (
+        id BLOB PRIMARY KEY,
+        name TEXT NOT NULL,
+        issued_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        body BLOB NOT NULL
+    ) STRICT;
+
+    -- The devices HQ trusts, by key: enrolled with an invitation (certificate kept), or
+    -- accepted by a person from quarantine. An invitation serves one device.
+    CREATE TABLE device_register (
+        sign_pk BLOB PRIMARY KEY,
+        device BLOB NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        invitation BLOB UNIQUE,
+        certificate BLOB,
+        enrolled_at TEXT,
+        registered_at TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        revoked_at TEXT
+    ) STRICT;
+
+    -- Incidents the organisation handed to another device, with its signed grant.
+    CREATE TABLE grants (
+        incident BLOB NOT NULL,
+        device BLOB NOT NULL,
+        doc BLOB NOT NULL,
+        sig BLOB NOT NULL,
+        PRIMARY KEY (incident, device)
+    ) STRICT, WITHOUT ROWID;
+
+    -- Bundles from senders a person must decide on: the whole bundle file, kept encrypted in
+    -- the chunk store under its own key, like an attachment.
+    CREATE TABLE quarantine (
+        id BLOB PRIMARY KEY,
+        bundle_id TEXT NOT NULL UNIQUE,
+        device BLOB NOT NULL,
+        sign_pk BLOB NOT NULL,
+        reason TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        name TEXT,
+        received_at TEXT NOT NULL,
+        revisions INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 BLOB NOT NULL,
+        file_key BLOB NOT NULL,
+        chunk_count INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE quarantine_chunks (
+        quarantine BLOB NOT NULL REFERENCES quarantine (id),
+        idx INTEGER NOT NULL,
+        blob TEXT NOT NULL UNIQUE,
+        PRIMARY KEY (quarantine, idx)
+    ) STRICT, WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

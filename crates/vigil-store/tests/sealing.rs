@@ -12,8 +12,13 @@ use vigil_crypto::kdf::KdfParams;
 use vigil_crypto::sign::AgeIdentity;
 use vigil_model::{Incident, IncidentId, IncidentStatus};
 use vigil_store::{
-    CustodyKind, FixedClock, JoinOutcome, KdfChoice, Revision, StoreError, SystemClock, Vault,
+    CustodyKind, FixedClock, Incoming, JoinOutcome, KdfChoice, Revision, RevisionDoc, Standing,
+    StoreError, SystemClock, Vault,
 };
+
+fn canonical_bytes(doc: &RevisionDoc) -> Vec<u8> {
+    vigil_ledger::canonical::encode_serialize("a revision", doc).unwrap()
+}
 
 fn pass() -> Passphrase {
     Passphrase::new("test passphrase".to_owned())
@@ -78,7 +83,7 @@ fn sealing_round_trip_and_sealed_incidents_refuse_updates() {
     assert_eq!(doc.incident.status, IncidentStatus::Sealed);
     assert_eq!(doc.log.len(), 1);
     assert_eq!(doc.device_keys, v.device_public());
-    assert_eq!(doc.canonical_bytes(), rev.doc);
+    assert_eq!(canonical_bytes(doc), rev.doc);
 
     let mut inc = v.incident(id).unwrap();
     assert!(inc.is_sealed());
@@ -216,7 +221,10 @@ fn org_create_join_and_identity_file() {
     let dir = tempfile::tempdir().unwrap();
     let mut hq = new_vault(&dir.path().join("hq"));
     let mut monitor = new_vault(&dir.path().join("monitor"));
-    assert!(matches!(monitor.org_keys(), Err(StoreError::NoOrg)));
+    assert!(matches!(
+        monitor.org_keys(),
+        Err(StoreError::NoOrganisation)
+    ));
     assert!(monitor.hq_recipients().unwrap().is_empty());
 
     let profile = hq.create_org("Human Rights Centre", 2).unwrap();
@@ -268,10 +276,49 @@ fn org_create_join_and_identity_file() {
     assert!(hq.org_identity_file(2).is_err());
 }
 
+/// HQ and a monitor it enrolled.
+fn enrolled_pair(dir: &Path) -> (Vault, Vault) {
+    let mut hq = new_vault(&dir.join("hq"));
+    let mut monitor = new_vault(&dir.join("monitor"));
+    let profile = hq.create_org("Coalition HQ", 1).unwrap();
+    let invitation = hq.issue_invitation("Aigul's laptop", 14).unwrap();
+    monitor
+        .join_and_enrol(&profile.to_json_pretty(), &invitation.expose_file_bytes())
+        .unwrap();
+    (hq, monitor)
+}
+
+/// What `monitor` would send in a bundle: these revisions, and its certificate.
+fn incoming(hq: &Vault, monitor: &Vault, revisions: &[&Revision]) -> Incoming {
+    let mut i = Incoming::new(
+        hq.dir(),
+        "a bundle".into(),
+        monitor.device(),
+        monitor.device_public().sign_pk,
+        monitor.certificate().unwrap().map(|c| c.bytes().to_vec()),
+    )
+    .unwrap();
+    for r in revisions {
+        i.push_revision(&r.verify().unwrap()).unwrap();
+    }
+    i
+}
+
+fn apply(
+    hq: &mut Vault,
+    monitor: &Vault,
+    revisions: &[&Revision],
+) -> Result<vigil_store::ApplyReport, StoreError> {
+    let i = incoming(hq, monitor, revisions);
+    let standing = hq.judge_sender(&i).unwrap();
+    assert!(!matches!(standing, Standing::Quarantine(_)), "{standing:?}");
+    hq.apply_incoming(i, &standing, None)
+}
+
 #[test]
 fn applying_revisions_is_idempotent_and_conflicts_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let mut monitor = new_vault(&dir.path().join("monitor"));
+    let (mut hq, mut monitor) = enrolled_pair(dir.path());
     let a = incident(&mut monitor, "Detention at the border");
     monitor.append_log(a, "Second note", true).unwrap();
     let r1 = monitor.seal(a).unwrap();
@@ -279,12 +326,11 @@ fn applying_revisions_is_idempotent_and_conflicts_change_nothing() {
     inc.summary = "Amended summary".into();
     let r2 = monitor.amend(a, &inc).unwrap();
 
-    let mut hq = new_vault(&dir.path().join("hq"));
-    let verified: Vec<_> = [&r2, &r1].iter().map(|r| r.verify().unwrap()).collect();
     let before = hq.content_digest().unwrap();
-    let report = hq.apply_revisions(&verified).unwrap();
+    let report = apply(&mut hq, &monitor, &[&r2, &r1]).unwrap();
     assert_eq!(report.applied, vec![r1.id, r2.id]);
     assert_eq!(report.new_devices, vec![monitor.device()]);
+    assert_eq!(report.registered, Some(monitor.device()));
     let after_first = hq.content_digest().unwrap();
     assert_ne!(before, after_first);
 
@@ -294,38 +340,41 @@ fn applying_revisions_is_idempotent_and_conflicts_change_nothing() {
     assert_eq!(hq.log_entries(a).unwrap(), monitor.log_entries(a).unwrap());
     assert_eq!(hq.revisions(a).unwrap(), vec![r1.clone(), r2.clone()]);
     hq.verify_chain().unwrap();
+    assert_eq!(hq.devices().unwrap()[0].name, "Aigul's laptop");
 
-    let again = hq.apply_revisions(&verified).unwrap();
+    let again = apply(&mut hq, &monitor, &[&r2, &r1]).unwrap();
     assert!(again.applied.is_empty());
     assert_eq!(again.skipped.len(), 2);
     assert_eq!(hq.content_digest().unwrap(), after_first);
 
-    // Same id, different content (signed by some other key): refused, nothing changed.
-    let keys = vigil_crypto::sign::DeviceKeys::generate().unwrap();
+    // Same id, different content, signed by the same device (a compromised or buggy one):
+    // refused, nothing changed.
+    let keys = &monitor;
     let mut doc = r1.document().unwrap();
     doc.incident.summary = "Rewritten".into();
-    doc.device_keys = keys.public();
-    let bytes = doc.canonical_bytes();
-    let sig = keys.sign(&vigil_crypto::sign::sha256(&bytes));
-    let v = Revision::from_signed(bytes, sig).unwrap().verify().unwrap();
-    let e = hq.apply_revisions(&[v]).unwrap_err();
+    let bytes = canonical_bytes(&doc);
+    let sig = vigil_crypto::sign::Signature(keys.device_sign(&vigil_crypto::sign::sha256(&bytes)));
+    let forged = Revision::from_signed(bytes, sig).unwrap();
+    let e = apply(&mut hq, &monitor, &[&forged]).unwrap_err();
     assert_eq!(e.code(), "revision_conflict");
     assert_eq!(hq.content_digest().unwrap(), after_first);
 
-    // A known device presenting another key is refused too.
+    // A revision signed by another key in this device's delivery is refused by its key.
+    let other = vigil_crypto::sign::DeviceKeys::generate().unwrap();
     let mut doc = r1.document().unwrap();
     doc.id = vigil_store::RevisionId::new();
-    doc.device_seq = 9;
-    doc.prev = Some(r1.hash);
-    doc.device_keys = keys.public();
-    let bytes = doc.canonical_bytes();
-    let sig = keys.sign(&vigil_crypto::sign::sha256(&bytes));
-    let v = Revision::from_signed(bytes, sig).unwrap().verify().unwrap();
+    doc.device_seq = 3;
+    doc.prev = Some(r2.hash);
+    doc.device_keys = other.public();
+    let bytes = canonical_bytes(&doc);
+    let sig = other.sign(&vigil_crypto::sign::sha256(&bytes));
+    let foreign = Revision::from_signed(bytes, sig).unwrap();
     assert_eq!(
-        hq.apply_revisions(&[v]).unwrap_err().code(),
-        "device_key_conflict"
+        apply(&mut hq, &monitor, &[&foreign]).unwrap_err().code(),
+        "foreign_revision"
     );
     assert_eq!(hq.content_digest().unwrap(), after_first);
+    let keys = other;
 
     // Places outside a chain are refused before anything else looks at them.
     for (seq, prev) in [
@@ -337,13 +386,13 @@ fn applying_revisions_is_idempotent_and_conflicts_change_nothing() {
         let mut doc = r1.document().unwrap();
         doc.device_seq = seq;
         doc.prev = prev;
-        let bytes = doc.canonical_bytes();
+        let bytes = canonical_bytes(&doc);
         let sig = keys.sign(&vigil_crypto::sign::sha256(&bytes));
         let e = Revision::from_signed(bytes, sig)
             .unwrap()
             .verify()
             .unwrap_err();
-        assert_eq!(e.code(), "revision_tampered", "seq {seq}");
+        assert_eq!(e.code(), "record_altered", "seq {seq}");
     }
 }
 

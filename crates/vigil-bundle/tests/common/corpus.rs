@@ -12,8 +12,12 @@ use super::{Tar, encrypt_to, sign_with};
 
 /// A good bundle and what is needed to make bad ones like it.
 pub struct Source<'a> {
-    /// The good bundle's entries in order: a revision, the custody log, and an attachment of
-    /// more than two age chunks (128 KiB), so there is a first, middle and last chunk.
+    /// The good bundle's entries that come first, before the others (a device certificate),
+    /// kept in every case so that each fails for its own reason.
+    pub lead: Vec<(String, Vec<u8>)>,
+    /// The good bundle's other entries in order: a revision, the custody log, and an
+    /// attachment of more than two age chunks (128 KiB), so there is a first, middle and last
+    /// chunk.
     pub files: Vec<(String, Vec<u8>)>,
     /// The good bundle's manifest.
     pub manifest: Manifest,
@@ -35,6 +39,13 @@ pub struct Case {
 impl Source<'_> {
     fn encrypt(&self, plaintext: &[u8]) -> Vec<u8> {
         encrypt_to(plaintext, &self.recipients)
+    }
+
+    fn tar(&self) -> Tar {
+        Tar {
+            lead: self.lead.clone(),
+            ..Tar::default()
+        }
     }
 
     fn signed(&self, manifest: &Manifest) -> (Vec<u8>, Vec<u8>) {
@@ -98,13 +109,13 @@ pub fn cases(src: &Source) -> Vec<Case> {
         "bundle.not_a_bundle",
     );
     add("age payload is empty", src.encrypt(b""), "bundle.truncated");
-    let mut t = Tar::default();
+    let mut t = src.tar();
     t.file(log_path, log).head(&json, &sig).end();
     add("manifest not first", enc(&t), "bundle.not_a_bundle");
     let mut other = manifest.clone();
     other.format = "something-else".into();
     let (oj, os) = src.signed(&other);
-    let mut t = Tar::default();
+    let mut t = src.tar();
     t.head(&oj, &os).end();
     add("manifest of another format", enc(&t), "bundle.not_a_bundle");
 
@@ -113,7 +124,7 @@ pub fn cases(src: &Source) -> Vec<Case> {
     add(
         "to another recipient",
         encrypt_to(
-            &Tar::default().head(&json, &sig).end().bytes,
+            &src.tar().head(&json, &sig).end().bytes,
             &[stranger.to_public()],
         ),
         "bundle.not_for_us",
@@ -161,7 +172,7 @@ pub fn cases(src: &Source) -> Vec<Case> {
     ] {
         add(&format!("truncated to {len}"), good[..len].to_vec(), code);
     }
-    let mut t = Tar::default();
+    let mut t = src.tar();
     t.head(&json, &sig).file(rev_path, rev);
     add(
         "archive cut before its end marker",
@@ -173,7 +184,7 @@ pub fn cases(src: &Source) -> Vec<Case> {
     let mut tail = good.clone();
     tail.extend_from_slice(b"garbage");
     add("garbage after the age file", tail, "bundle.tampered");
-    let mut t = Tar::default();
+    let mut t = src.tar();
     t.head(&json, &sig)
         .file(rev_path, rev)
         .file(log_path, log)
@@ -186,66 +197,62 @@ pub fn cases(src: &Source) -> Vec<Case> {
     // --- Signatures.
     let other_key = super::new_key();
     let bad_sig = hex::encode(sign_with(&other_key, &json)).into_bytes();
-    let mut t = Tar::default();
+    let mut t = src.tar();
     t.head(&json, &bad_sig)
         .file(rev_path, rev)
         .file(log_path, log)
         .file(photo_path, photo)
         .end();
-    add("signed by another key", enc(&t), "bundle.bad_signature");
-    let mut t = Tar::default();
+    add("signed by another key", enc(&t), "bad_signature");
+    let mut t = src.tar();
     t.head(&json, &[b'z'; 128]).end();
-    add("signature not hex", enc(&t), "bundle.bad_signature");
-    let mut t = Tar::default();
+    add("signature not hex", enc(&t), "bad_signature");
+    let mut t = src.tar();
     t.head(&json, &sig[..64]).end();
-    add("signature too short", enc(&t), "bundle.bad_signature");
+    add("signature too short", enc(&t), "bad_signature");
     let mut edited = manifest.clone();
     edited.entries[0].size += 1;
     edited.totals.bytes += 1;
     let ej = edited.to_canonical_json().unwrap();
-    let mut t = Tar::default();
+    let mut t = src.tar();
     t.head(&ej, &sig).end();
-    add(
-        "manifest edited after signing",
-        enc(&t),
-        "bundle.bad_signature",
-    );
+    add("manifest edited after signing", enc(&t), "bad_signature");
     let pretty = serde_json::to_vec_pretty(&manifest).unwrap();
     let pretty_sig = hex::encode((src.sign)(&pretty)).into_bytes();
-    let mut t = Tar::default();
+    let mut t = src.tar();
     t.head(&pretty, &pretty_sig).end();
     add("manifest not canonical", enc(&t), "bundle.malformed");
 
     // --- Versions.
     let mut newer = manifest.clone();
-    newer.version = 2;
+    newer.version = vigil_bundle::VERSION + 1;
     let (nj, ns) = src.signed(&newer);
-    let mut t = Tar::default();
+    let mut t = src.tar();
     t.head(&nj, &ns).end();
-    add("newer version", enc(&t), "bundle.newer_version");
+    add("newer version", enc(&t), "newer_version");
 
     // --- Paths and entry types.
-    let mut t = Tar::default();
+    let mut t = src.tar();
     t.head(&json, &sig)
         .raw(b"vigil-bundle/../../etc/cron.d/x", b'0', 3, b"bad")
         .end();
     add("path with ..", enc(&t), "bundle.path_escape");
-    let mut t = Tar::default();
+    let mut t = src.tar();
     t.head(&json, &sig)
         .raw(b"/etc/passwd", b'0', 3, b"bad")
         .end();
     add("absolute path", enc(&t), "bundle.path_escape");
-    let mut t = Tar::default();
+    let mut t = src.tar();
     t.head(&json, &sig)
         .raw(format!("vigil-bundle/{rev_path}").as_bytes(), b'2', 0, b"")
         .end();
     add("symlink entry", enc(&t), "bundle.path_escape");
-    let mut t = Tar::default();
+    let mut t = src.tar();
     t.head(&json, &sig)
         .raw(format!("vigil-bundle/{rev_path}").as_bytes(), b'1', 0, b"")
         .end();
     add("hard link entry", enc(&t), "bundle.path_escape");
-    let mut t = Tar::default();
+    let mut t = src.tar();
     t.head(&json, &sig)
         .raw(b"vigil-bundle/revisions/", b'5', 0, b"")
         .end();
@@ -253,7 +260,7 @@ pub fn cases(src: &Source) -> Vec<Case> {
     let mut escaping = manifest.clone();
     escaping.entries[0].path = "revisions/../../x.json".into();
     let (xj, xs) = src.signed(&escaping);
-    let mut t = Tar::default();
+    let mut t = src.tar();
     t.head(&xj, &xs).end();
     add(
         "manifest lists an escaping path",
@@ -262,7 +269,7 @@ pub fn cases(src: &Source) -> Vec<Case> {
     );
 
     // --- Sizes.
-    let mut t = Tar::default();
+    let mut t = src.tar();
     let longer = [&rev[..], b"extra"].concat();
     t.head(&json, &sig)
         .file(rev_path, &longer)
@@ -270,7 +277,7 @@ pub fn cases(src: &Source) -> Vec<Case> {
         .file(photo_path, photo)
         .end();
     add("entry larger than declared", enc(&t), "bundle.too_large");
-    let mut t = Tar::default();
+    let mut t = src.tar();
     t.head(&json, &sig)
         .file(rev_path, rev)
         .file(log_path, log)
@@ -282,42 +289,42 @@ pub fn cases(src: &Source) -> Vec<Case> {
         enc(&t),
         "bundle.too_large",
     );
-    let mut t = Tar::default();
+    let mut t = src.tar();
     t.raw(b"vigil-bundle/manifest.json", b'0', 17 * 1024 * 1024, b"")
         .end();
     add("manifest over 16 MiB", enc(&t), "bundle.too_large");
     let mut wrong_totals = manifest.clone();
     wrong_totals.totals.bytes -= 1;
     let (wj, ws) = src.signed(&wrong_totals);
-    let mut t = Tar::default();
+    let mut t = src.tar();
     t.head(&wj, &ws).end();
     add("totals disagree with entries", enc(&t), "bundle.malformed");
 
     // --- Entries against the manifest.
-    let mut t = Tar::default();
+    let mut t = src.tar();
     t.head(&json, &sig)
         .file(rev_path, rev)
         .file(photo_path, photo)
         .end();
     add("entry missing in the middle", enc(&t), "bundle.malformed");
-    let mut t = Tar::default();
+    let mut t = src.tar();
     t.head(&json, &sig)
         .file(rev_path, rev)
         .file(log_path, log)
         .end();
     add("last entry missing", enc(&t), "bundle.malformed");
-    let mut t = Tar::default();
+    let mut t = src.tar();
     t.head(&json, &sig)
         .file(rev_path, rev)
         .file(rev_path, rev)
         .end();
     add("duplicate entry", enc(&t), "bundle.malformed");
-    let mut t = Tar::default();
+    let mut t = src.tar();
     t.head(&json, &sig)
         .file("revisions/unknown.json", b"{}")
         .end();
     add("unknown entry", enc(&t), "bundle.malformed");
-    let mut t = Tar::default();
+    let mut t = src.tar();
     let mut changed = rev.clone();
     changed[2] ^= 0x20;
     t.head(&json, &sig)

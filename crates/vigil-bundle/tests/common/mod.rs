@@ -115,6 +115,9 @@ pub fn encrypt_to(plaintext: &[u8], recipients: &[Recipient]) -> Vec<u8> {
 #[derive(Default)]
 pub struct Tar {
     pub bytes: Vec<u8>,
+    /// Entries that come right after the manifest and its signature in every archive made
+    /// with [`Tar::head`] (a device's certificate).
+    pub lead: Vec<(String, Vec<u8>)>,
 }
 
 impl Tar {
@@ -147,9 +150,13 @@ impl Tar {
         )
     }
 
-    /// manifest.json and manifest.sig.
+    /// manifest.json and manifest.sig, then the lead entries.
     pub fn head(&mut self, json: &[u8], sig: &[u8]) -> &mut Self {
-        self.file("manifest.json", json).file("manifest.sig", sig)
+        self.file("manifest.json", json).file("manifest.sig", sig);
+        for (path, data) in std::mem::take(&mut self.lead) {
+            self.file(&path, &data);
+        }
+        self
     }
 
     pub fn end(&mut self) -> &mut Self {

@@ -1,0 +1,320 @@
+//! Export: a vault's own sealed revisions, their attachments and its custody log, into one
+//! bundle for HQ.
+//!
+//! The bundle is encrypted to every HQ reader and to the device itself, streamed to a
+//! temporary name ([`vigil_bundle::write_pending`]) and fsynced, read back from the drive and
+//! verified whole, and only then renamed into place and recorded in the custody log. It holds
+//! this device's certificate first (when it is enrolled), then its revisions in the order they
+//! were sealed, then its custody log (as much of it as fits, newest events kept), then each
+//! attachment once. A selection larger than one bundle may hold ([`vigil_bundle::MAX_ENTRIES`],
+//! [`vigil_bundle::MAX_JSON_BYTES`]) is cut after the last revision that fits; the rest stay
+//! unsent for the next export.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use vigil_bundle::{BundleError, DeviceInfo, Manifest, ManifestEntry};
+use vigil_model::{AttachmentId, IncidentId};
+use vigil_store::{Revision, RevisionId, StoreError, Vault};
+
+use crate::check::Nothing;
+use crate::error::{ExchangeError, Result};
+use crate::pipe::{ChannelReader, Counted, PIPE_DEPTH, pump};
+use crate::proof::identities;
+use crate::read::{Expect, read_file};
+
+/// Which revisions to export (this device's own only: a bundle carries its device's records).
+#[derive(Debug, Clone)]
+pub enum Selection {
+    /// Every revision of these incidents sealed here.
+    Incidents(Vec<IncidentId>),
+    /// Revisions sealed here and not yet in any bundle.
+    Unsent,
+    /// Every revision sealed here.
+    All,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportReport {
+    /// The bundle's id.
+    pub id: String,
+    /// Where it is.
+    pub path: PathBuf,
+    /// Revisions in it.
+    pub revisions: usize,
+    /// Revisions of the selection that did not fit in one bundle: export again for them.
+    pub left: usize,
+    /// Attachments in it.
+    pub attachments: usize,
+    /// Size of the file.
+    pub bytes: u64,
+}
+
+/// What an export is doing, for its progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportPhase {
+    /// Writing the bundle until it is fsynced (under a temporary name); counts the bytes of its
+    /// entries.
+    Writing,
+    /// Reading the written bundle back and verifying all of it before it is renamed into place;
+    /// counts the bytes of the file. (On Linux this reads the drive itself: the bundle's pages
+    /// are dropped from the cache once they are on it.)
+    Checking,
+}
+
+enum Content {
+    Bytes(Vec<u8>),
+    Attachment(AttachmentId),
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    hex::encode(vigil_crypto::sign::sha256(b))
+}
+
+fn bytes_entry(path: String, bytes: Vec<u8>) -> (ManifestEntry, Content) {
+    (
+        ManifestEntry {
+            path,
+            size: bytes.len() as u64,
+            sha256: sha256_hex(&bytes),
+        },
+        Content::Bytes(bytes),
+    )
+}
+
+fn selected(vault: &Vault, selection: &Selection) -> Result<Vec<Revision>> {
+    Ok(match selection {
+        Selection::Unsent => vault.unsent_revisions()?,
+        Selection::All => vault.own_revisions()?,
+        Selection::Incidents(ids) => vault
+            .own_revisions()?
+            .into_iter()
+            .filter(|r| ids.contains(&r.incident))
+            .collect(),
+    })
+}
+
+/// The most of a bundle's JSON its custody log may take, so revisions always have room.
+const CUSTODY_SHARE: u64 = vigil_bundle::MAX_JSON_BYTES / 8;
+
+/// Exports the selected revisions to `dest`, verifies the written file, and records the export.
+pub fn export(vault: &mut Vault, selection: &Selection, dest: &Path) -> Result<ExportReport> {
+    export_with_progress(vault, selection, dest, &mut |_, _, _| {})
+}
+
+/// [`export`], calling `progress(phase, bytes done, bytes in all)`: first while the bundle is
+/// written, then while it is read back.
+pub fn export_with_progress(
+    vault: &mut Vault,
+    selection: &Selection,
+    dest: &Path,
+    progress: &mut dyn FnMut(ExportPhase, u64, u64),
+) -> Result<ExportReport> {
+    let org = vault
+        .org_profile()?
+        .ok_or(StoreError::NoOrganisation)?
+        .org_id;
+    let device = vault.device_public();
+    let mut recipients: Vec<age::x25519::Recipient> = Vec::new();
+    for r in vault
+        .hq_recipients()?
+        .iter()
+        .chain(std::iter::once(&device.age_recipient))
+    {
+        recipients.push(
+            r.parse()
+                .map_err(|e| BundleError::Malformed(format!("recipient {r}: {e}")))?,
+        );
+    }
+    let chosen = selected(vault, selection)?;
+    if chosen.is_empty() {
+        return Err(ExchangeError::NothingToExport);
+    }
+
+    // The certificate, the custody log (as much as its share allows, newest kept), then the
+    // revisions that fit, then each attachment once (by content hash).
+    let mut head: Vec<(ManifestEntry, Content)> = Vec::new();
+    if let Some(cert) = vault.certificate()? {
+        head.push(bytes_entry(
+            vigil_bundle::CERTIFICATE.into(),
+            cert.bytes().to_vec(),
+        ));
+    }
+    let budget = vigil_bundle::MAX_JSON_ENTRY.min(CUSTODY_SHARE);
+    let mut used = 0u64;
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    let mut line_error = None;
+    vault.own_custody_newest_first(|ev| match ev.to_line() {
+        Ok(mut line) => {
+            line.push(b'\n');
+            used += line.len() as u64;
+            let fits = used <= budget;
+            if fits {
+                lines.push(line);
+            }
+            fits
+        }
+        Err(e) => {
+            line_error = Some(e);
+            false
+        }
+    })?;
+    if let Some(e) = line_error {
+        return Err(e.into());
+    }
+    let log: Vec<u8> = lines.into_iter().rev().flatten().collect();
+    let log_entry = bytes_entry(vigil_bundle::CUSTODY_LOG.into(), log);
+
+    let mut json: u64 = head.iter().map(|(e, _)| e.size).sum::<u64>() + log_entry.0.size;
+    let mut count: u64 = head.len() as u64 + 1;
+    let mut revisions: Vec<(ManifestEntry, Content)> = Vec::new();
+    let mut sent: Vec<RevisionId> = Vec::new();
+    let mut attachments: BTreeMap<String, (AttachmentId, u64)> = BTreeMap::new();
+    for rev in &chosen {
+        let bytes = rev.to_entry()?;
+        if bytes.len() as u64 > vigil_bundle::MAX_JSON_ENTRY {
+            return Err(BundleError::TooLarge(format!(
+                "revision {} is {} bytes; a bundle entry holds at most {}",
+                rev.id,
+                bytes.len(),
+                vigil_bundle::MAX_JSON_ENTRY
+            ))
+            .into());
+        }
+        let new_files: Vec<_> = rev
+            .document()?
+            .attachments
+            .into_iter()
+            .filter(|a| !attachments.contains_key(&a.sha256.to_string()))
+            .collect();
+        let more = 1 + new_files.len() as u64;
+        if json + bytes.len() as u64 > vigil_bundle::MAX_JSON_BYTES
+            || count + more > vigil_bundle::MAX_ENTRIES
+        {
+            break;
+        }
+        json += bytes.len() as u64;
+        count += more;
+        for a in new_files {
+            attachments
+                .entry(a.sha256.to_string())
+                .or_insert((a.id, a.size));
+        }
+        revisions.push(bytes_entry(format!("revisions/{}.json", rev.id), bytes));
+        sent.push(rev.id);
+    }
+    let mut entries = head;
+    entries.extend(revisions);
+    entries.push(log_entry);
+    for (sha, (id, size)) in &attachments {
+        entries.push((
+            ManifestEntry {
+                path: format!("attachments/{sha}"),
+                size: *size,
+                sha256: sha.clone(),
+            },
+            Content::Attachment(*id),
+        ));
+    }
+
+    let bundle_id = uuid::Uuid::now_v7();
+    let manifest = Manifest::new(
+        bundle_id,
+        chrono::Utc::now(),
+        org,
+        DeviceInfo {
+            id: *vault.device().as_uuid(),
+            sign_pk: hex::encode(device.sign_pk),
+            age_recipient: device.age_recipient.clone(),
+        },
+        entries.iter().map(|(e, _)| e.clone()).collect(),
+    );
+    let v: &Vault = vault;
+    let total = manifest.totals.bytes;
+    let mut done = 0u64;
+    let mut writing = |d: u64, t: u64| progress(ExportPhase::Writing, d, t);
+    let pending = vigil_bundle::write_pending(dest, &recipients, |w| {
+        w.write_manifest(&manifest, &|bytes| v.device_sign(bytes))?;
+        for (entry, content) in &entries {
+            writing(done, total);
+            match content {
+                Content::Bytes(b) => w.add_entry(&entry.path, entry.size, &mut &b[..])?,
+                Content::Attachment(id) => {
+                    // No second SHA-256 here: the chunks are authenticated as they are
+                    // decrypted, and the read-back below hashes every entry of the bundle.
+                    let r = v
+                        .attachment_reader(*id)
+                        .map_err(|e| BundleError::Io(std::io::Error::other(e)))?
+                        .authenticated_only();
+                    // Two stages on two cores: one thread decrypts the vault's chunks while
+                    // this one archives and encrypts (a third writes to disk); the writer takes
+                    // the hash the reader vouches for at the end.
+                    let hashed = std::cell::Cell::new(None);
+                    std::thread::scope(|scope| -> vigil_bundle::Result<()> {
+                        let (tx, rx) = std::sync::mpsc::sync_channel(PIPE_DEPTH);
+                        let (back, spare) = std::sync::mpsc::sync_channel(PIPE_DEPTH + 2);
+                        scope.spawn(move || pump(r, tx, spare));
+                        let mut piped = ChannelReader {
+                            rx,
+                            back,
+                            buf: Vec::new(),
+                            pos: 0,
+                            hashed: &hashed,
+                        };
+                        let mut counted = Counted {
+                            inner: &mut piped,
+                            base: done,
+                            total,
+                            progress: &mut writing,
+                        };
+                        w.add_entry_hashed(&entry.path, entry.size, &mut counted, || hashed.get())
+                    })?;
+                }
+            }
+            done += entry.size;
+        }
+        writing(done, total);
+        Ok(())
+    })
+    .map_err(vault_error_inside)?;
+    // Read the whole file back from the drive and check every byte before it takes its name
+    // (a bundle that fails is removed with its temporary name) and before saying it is done.
+    let (read_back, _) = read_file(
+        pending.path(),
+        &identities(vault),
+        Expect::default(),
+        &mut Nothing,
+        &mut |d, t| progress(ExportPhase::Checking, d, t),
+    )?;
+    if read_back.bundle_id != bundle_id {
+        return Err(BundleError::Malformed("read-back found another bundle".into()).into());
+    }
+    pending.commit()?;
+    vault.mark_exported(&sent, &bundle_id.to_string())?;
+    Ok(ExportReport {
+        id: bundle_id.to_string(),
+        path: dest.to_path_buf(),
+        revisions: sent.len(),
+        left: chosen.len() - sent.len(),
+        attachments: attachments.len(),
+        bytes: std::fs::metadata(dest)?.len(),
+    })
+}
+
+/// The vault's own error (a damaged attachment, say) when it reached the bundle writer through a
+/// read: the fault is in the vault, not in the bundle file.
+fn vault_error_inside(e: BundleError) -> ExchangeError {
+    match e {
+        BundleError::Io(io) if io.get_ref().is_some_and(|i| i.is::<StoreError>()) => {
+            match io.into_inner().map(|i| i.downcast::<StoreError>()) {
+                Some(Ok(store)) => ExchangeError::Store(*store),
+                Some(Err(other)) => ExchangeError::Io(std::io::Error::other(other)),
+                None => BundleError::Malformed("an empty I/O error".into()).into(),
+            }
+        }
+        other => ExchangeError::from(other),
+    }
+}

@@ -1,0 +1,149 @@
+//! Which revision of an incident is its current state: read from the `amends` links, never
+//! from clocks.
+//!
+//! Every revision but the first names the one it amends, so an incident's revisions form a
+//! tree. Its **heads** are the revisions no other revision amends. One head is the incident's
+//! current state. Two or more are a **fork**: two devices (or one, restored from an old backup)
+//! amended the same revision. A fork is never settled silently: every branch is kept, the
+//! incident is shown as it was where the branches part (the newest revision all heads descend
+//! from), and the conflict is reported for a person to settle. A revision that amends one head
+//! continues that branch; the fork stays until only one head is left.
+//!
+//! ```
+//! use vigil_ledger::lineage::{Lineage, Node};
+//! use vigil_ledger::RevisionId;
+//! use uuid::Uuid;
+//!
+//! let id = |n: u128| RevisionId(Uuid::from_u128(n));
+//! let first = Node { id: id(1), amends: None };
+//! let a = Node { id: id(2), amends: Some(id(1)) };
+//! let b = Node { id: id(3), amends: Some(id(1)) };
+//! let l = Lineage::of(&[first, a, b]);
+//! assert_eq!(l.heads, vec![id(2), id(3)]);
+//! assert_eq!(l.shown, Some(id(1)));
+//! assert!(l.is_fork());
+//!
+//! let l = Lineage::of(&[first, a]);
+//! assert_eq!((l.heads, l.shown), (vec![id(2)], Some(id(2))));
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::RevisionId;
+
+/// A revision as the lineage sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Node {
+    /// The revision.
+    pub id: RevisionId,
+    /// The revision it amends.
+    pub amends: Option<RevisionId>,
+}
+
+/// An incident's heads, and which revision it is shown as.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Lineage {
+    /// Revisions no other amends, by id.
+    pub heads: Vec<RevisionId>,
+    /// The only head; with a fork, the newest revision every head descends from (`None` if the
+    /// heads share none, or there is no revision).
+    pub shown: Option<RevisionId>,
+}
+
+impl Lineage {
+    /// The lineage of one incident's revisions.
+    pub fn of(nodes: &[Node]) -> Lineage {
+        let amended: BTreeSet<RevisionId> = nodes.iter().filter_map(|n| n.amends).collect();
+        let parent: BTreeMap<RevisionId, Option<RevisionId>> =
+            nodes.iter().map(|n| (n.id, n.amends)).collect();
+        let mut heads: Vec<RevisionId> = nodes
+            .iter()
+            .map(|n| n.id)
+            .filter(|id| !amended.contains(id))
+            .collect();
+        heads.sort();
+        heads.dedup();
+        // The path from a revision back to its first, itself included (bounded, in case stored
+        // links were ever made to loop).
+        let path = |from: RevisionId| -> Vec<RevisionId> {
+            let mut out = vec![from];
+            let mut at = from;
+            while let Some(Some(p)) = parent.get(&at) {
+                if out.len() > nodes.len() || out.contains(p) {
+                    break;
+                }
+                out.push(*p);
+                at = *p;
+            }
+            out
+        };
+        let shown = match heads.as_slice() {
+            [] => None,
+            [only] => Some(*only),
+            [first, rest @ ..] => {
+                let others: Vec<BTreeSet<RevisionId>> = rest
+                    .iter()
+                    .map(|h| path(*h).into_iter().collect())
+                    .collect();
+                path(*first)
+                    .into_iter()
+                    .find(|r| others.iter().all(|o| o.contains(r)))
+            }
+        };
+        Lineage { heads, shown }
+    }
+
+    /// Whether the incident has more than one head.
+    pub fn is_fork(&self) -> bool {
+        self.heads.len() > 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use uuid::Uuid;
+
+    fn id(n: u128) -> RevisionId {
+        RevisionId(Uuid::from_u128(n))
+    }
+
+    fn node(n: u128, amends: Option<u128>) -> Node {
+        Node {
+            id: id(n),
+            amends: amends.map(id),
+        }
+    }
+
+    #[test]
+    fn forks_are_shown_where_they_part_and_continue_by_branch() {
+        // 1 <- 2 <- 3, and 2 <- 4: the branches part at 2.
+        let nodes = [
+            node(1, None),
+            node(2, Some(1)),
+            node(3, Some(2)),
+            node(4, Some(2)),
+        ];
+        let l = Lineage::of(&nodes);
+        assert_eq!(
+            (l.heads.clone(), l.shown),
+            (vec![id(3), id(4)], Some(id(2)))
+        );
+        // Arrival order does not matter.
+        let mut rev = nodes;
+        rev.reverse();
+        assert_eq!(Lineage::of(&rev), l);
+        // 5 continues the branch of 3: still a fork, now between 4 and 5.
+        let more = [nodes.as_slice(), &[node(5, Some(3))]].concat();
+        let l = Lineage::of(&more);
+        assert_eq!((l.heads, l.shown), (vec![id(4), id(5)], Some(id(2))));
+        // Two first revisions share nothing.
+        let l = Lineage::of(&[node(1, None), node(2, None)]);
+        assert_eq!((l.heads.len(), l.shown), (2, None));
+        assert_eq!(Lineage::of(&[]), Lineage::default());
+        // Links that loop do not hang.
+        let l = Lineage::of(&[node(1, Some(2)), node(2, Some(1)), node(3, Some(1))]);
+        assert_eq!(l.heads, vec![id(3)]);
+    }
+}

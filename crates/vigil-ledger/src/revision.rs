@@ -1,0 +1,506 @@
+//! Sealed revisions: the signed form of an incident at the moment it was sealed.
+//!
+//! A revision is a JSON document ([`RevisionDoc`]) holding the incident, its running log,
+//! references to its attachments (by SHA-256), the organisation it was sealed for, the device
+//! that sealed it and that device's public keys. The document's bytes are its
+//! [canonical](crate::canonical) JSON; its SHA-256 is its hash, and the device signs that hash
+//! with its Ed25519 key.
+//!
+//! Each device numbers its revisions 1, 2, 3 ... (`device_seq`) and every revision carries the
+//! hash of the same device's previous one (`prev`), so a removed or reordered revision breaks
+//! the chain ([`crate::chain`]). An amendment is a new revision whose `amends` names the
+//! revision it replaces ([`crate::lineage`]); nothing sealed is ever rewritten.
+//!
+//! # Versions
+//!
+//! - **1**: no `org` field. Read, never written.
+//! - **2**: `org`, the organisation the sealing vault belonged to (`null` if none yet), so a
+//!   revision cannot be carried into another organisation and pass there as genuine.
+//!
+//! In a bundle a revision travels as `revisions/<id>.json`, an entry
+//! `{"doc":<the document>,"format":"vigil-sealed-revision","sig":"<128 hex>","version":1}` in
+//! canonical JSON ([`Revision::to_entry`], [`Revision::from_entry`]).
+//!
+//! ```
+//! use vigil_crypto::sign::DeviceKeys;
+//! use vigil_ledger::ids::device_id_for;
+//! use vigil_ledger::revision::{Revision, RevisionDoc};
+//! use vigil_model::{Incident, IncidentId};
+//!
+//! let keys = DeviceKeys::generate().unwrap();
+//! let device = device_id_for(&keys.public().sign_pk);
+//! let at = "2019-05-23T10:45:00+06:00".parse().unwrap();
+//! let incident = Incident::new(IncidentId::new(), "Lawyers' meeting broken up", at);
+//! let doc = RevisionDoc::new(incident, vec![], vec![], None, device, keys.public(), 1, None, None, at);
+//! let revision = doc.seal(&keys).unwrap();
+//!
+//! // It travels as a bundle entry, and is checked again wherever it arrives.
+//! let entry = revision.to_entry().unwrap();
+//! let received = Revision::from_entry("revisions/x.json", &entry).unwrap();
+//! let verified = received.verify().unwrap();
+//! assert_eq!(verified.document().incident.title, "Lawyers' meeting broken up");
+//! assert_eq!(verified.sign_pk(), &keys.public().sign_pk);
+//! ```
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use vigil_crypto::sign::{self, DeviceKeys, DevicePublic, SignPublicKey, Signature};
+use vigil_model::{AttachmentId, DeviceId, Incident, IncidentId, IncidentStatus, LogEntry, Sha256};
+
+use crate::{LedgerError, Result, RevisionId, canonical};
+
+/// The `format` of a revision document.
+pub const REVISION_FORMAT: &str = "vigil-revision";
+/// The revision document version this build writes and the newest it reads.
+pub const REVISION_VERSION: u32 = 2;
+/// The `format` of a revision's bundle entry.
+pub const REVISION_ENTRY_FORMAT: &str = "vigil-sealed-revision";
+/// The newest revision entry version.
+pub const REVISION_ENTRY_VERSION: u32 = 1;
+
+/// An attachment as a revision refers to it: by content hash, never by its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentRef {
+    /// The attachment.
+    pub id: AttachmentId,
+    /// Its file name when added.
+    pub original_name: String,
+    /// Its media type.
+    pub media_type: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the plaintext.
+    pub sha256: Sha256,
+}
+
+/// The signed content of a sealed revision. Its canonical JSON is what is hashed and signed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevisionDoc {
+    /// Always [`REVISION_FORMAT`].
+    pub format: String,
+    /// [`REVISION_VERSION`] when written by this build.
+    pub version: u32,
+    /// The revision's id.
+    pub id: RevisionId,
+    /// The incident as sealed (status `sealed`), in the model's stable JSON form.
+    pub incident: Incident,
+    /// Its running log, in sequence order.
+    pub log: Vec<LogEntry>,
+    /// Its attachments.
+    pub attachments: Vec<AttachmentRef>,
+    /// The organisation the sealing vault belonged to (version 2; `null` before it joined one).
+    #[serde(default)]
+    pub org: Option<Uuid>,
+    /// The device that sealed it.
+    pub device: DeviceId,
+    /// That device's public keys.
+    pub device_keys: DevicePublic,
+    /// Position in the device's chain of revisions, from 1.
+    pub device_seq: u64,
+    /// Hash of the device's previous revision (`null` for the first).
+    pub prev: Option<Sha256>,
+    /// The revision this one amends (`null` for a first sealing).
+    pub amends: Option<RevisionId>,
+    /// When it was sealed, on the device's clock.
+    pub sealed_at: DateTime<FixedOffset>,
+}
+
+impl RevisionDoc {
+    /// A version-[`REVISION_VERSION`] document with a fresh id. The incident is marked sealed.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        mut incident: Incident,
+        log: Vec<LogEntry>,
+        attachments: Vec<AttachmentRef>,
+        org: Option<Uuid>,
+        device: DeviceId,
+        device_keys: DevicePublic,
+        device_seq: u64,
+        prev: Option<Sha256>,
+        amends: Option<RevisionId>,
+        sealed_at: DateTime<FixedOffset>,
+    ) -> RevisionDoc {
+        incident.status = IncidentStatus::Sealed;
+        RevisionDoc {
+            format: REVISION_FORMAT.to_owned(),
+            version: REVISION_VERSION,
+            id: RevisionId::new(),
+            incident,
+            log,
+            attachments,
+            org,
+            device,
+            device_keys,
+            device_seq,
+            prev,
+            amends,
+            sealed_at,
+        }
+    }
+
+    /// Signs the document with `keys`, which must be the keys it names.
+    pub fn seal(self, keys: &DeviceKeys) -> Result<Revision> {
+        if keys.public() != self.device_keys {
+            return Err(LedgerError::BadSignature {
+                what: format!("revision {} (sealed with keys it does not name)", self.id),
+            });
+        }
+        let bytes = canonical::encode_serialize("a revision", &self)?;
+        let hash = Sha256(sign::sha256(&bytes));
+        Ok(Revision {
+            id: self.id,
+            incident: self.incident.id,
+            device: self.device,
+            device_seq: self.device_seq,
+            prev_hash: self.prev,
+            amends: self.amends,
+            sealed_at: self.sealed_at,
+            sig: keys.sign(hash.as_bytes()),
+            hash,
+            doc: bytes,
+        })
+    }
+}
+
+/// A sealed revision as stored and carried: the canonical document bytes, their hash and the
+/// device's signature, with the document's chain fields alongside for indexing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revision {
+    /// The revision's id.
+    pub id: RevisionId,
+    /// The incident.
+    pub incident: IncidentId,
+    /// The sealing device.
+    pub device: DeviceId,
+    /// Position in the device's chain, from 1.
+    pub device_seq: u64,
+    /// Hash of the device's previous revision.
+    pub prev_hash: Option<Sha256>,
+    /// The revision this one amends.
+    pub amends: Option<RevisionId>,
+    /// When it was sealed.
+    pub sealed_at: DateTime<FixedOffset>,
+    /// The canonical JSON of the [`RevisionDoc`].
+    pub doc: Vec<u8>,
+    /// SHA-256 of `doc`.
+    pub hash: Sha256,
+    /// Ed25519 signature over `hash` by the device.
+    pub sig: Signature,
+}
+
+/// A revision entry as it is written in a bundle.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevisionEntry {
+    format: String,
+    version: u32,
+    doc: serde_json::Value,
+    sig: Signature,
+}
+
+fn what(id: &str) -> String {
+    format!("revision {id}")
+}
+
+/// Reads a revision document: canonical, of a version this build reads, in its typed form.
+fn read_doc(bytes: &[u8], id: &str) -> Result<RevisionDoc> {
+    let value = canonical::parse(&what(id), bytes)?;
+    if value.get("format").and_then(|f| f.as_str()) != Some(REVISION_FORMAT) {
+        return Err(LedgerError::malformed(what(id), "not a revision document"));
+    }
+    let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+    if version > u64::from(REVISION_VERSION) {
+        return Err(LedgerError::NewerVersion {
+            what: what(id),
+            found: version,
+            supported: u64::from(REVISION_VERSION),
+        });
+    }
+    if version == 0 {
+        return Err(LedgerError::malformed(what(id), "no version"));
+    }
+    // Version 1 never names an organisation; version 2 always does (or says null).
+    if value.get("org").is_some() != (version >= 2) {
+        return Err(LedgerError::malformed(
+            what(id),
+            format!("an `org` field does not belong in version {version}"),
+        ));
+    }
+    let doc = RevisionDoc::deserialize(&value)
+        .map_err(|e| LedgerError::malformed(what(id), e.to_string()))?;
+    Ok(doc)
+}
+
+impl Revision {
+    /// A revision from its signed document bytes and signature (as stored or received). The
+    /// document is read (it must be canonical); nothing is verified yet: call
+    /// [`Revision::verify`].
+    pub fn from_signed(doc: Vec<u8>, sig: Signature) -> Result<Revision> {
+        let d = read_doc(&doc, "?")?;
+        Ok(Revision {
+            id: d.id,
+            incident: d.incident.id,
+            device: d.device,
+            device_seq: d.device_seq,
+            prev_hash: d.prev,
+            amends: d.amends,
+            sealed_at: d.sealed_at,
+            hash: Sha256(sign::sha256(&doc)),
+            doc,
+            sig,
+        })
+    }
+
+    /// The parsed document (not verified).
+    pub fn document(&self) -> Result<RevisionDoc> {
+        read_doc(&self.doc, &self.id.to_string())
+    }
+
+    /// Checks everything a revision proves about itself: the document is a revision this build
+    /// reads, in canonical form, hashes to `hash`, agrees with the fields alongside it, keeps
+    /// its running log in order, and is signed by the key it names. (Whether that key may speak
+    /// for the device and the incident is for [`crate::authorise`] and the caller.)
+    pub fn verify(&self) -> Result<VerifiedRevision> {
+        let id = self.id.to_string();
+        let doc = self.document()?;
+        let hash = Sha256(sign::sha256(&self.doc));
+        if hash != self.hash {
+            return Err(LedgerError::altered(
+                what(&id),
+                "its content does not match its hash",
+            ));
+        }
+        if doc.id != self.id
+            || doc.incident.id != self.incident
+            || doc.device != self.device
+            || doc.device_seq != self.device_seq
+            || doc.prev != self.prev_hash
+            || doc.amends != self.amends
+            || doc.sealed_at != self.sealed_at
+        {
+            return Err(LedgerError::altered(
+                what(&id),
+                "its chain fields differ from the signed document",
+            ));
+        }
+        // Places in a chain run from 1 (only the first has no `prev`), within SQLite integers.
+        if doc.device_seq == 0
+            || doc.device_seq > i64::MAX as u64
+            || (doc.device_seq == 1) != doc.prev.is_none()
+        {
+            return Err(LedgerError::altered(
+                what(&id),
+                format!("place {} in its device's chain", doc.device_seq),
+            ));
+        }
+        // The running log: each entry once, each place once, and places within SQLite integers.
+        let mut ids = std::collections::BTreeSet::new();
+        let mut places = std::collections::BTreeSet::new();
+        for e in &doc.log {
+            if !ids.insert(e.id) || !places.insert(e.seq) || e.seq == 0 || e.seq > i64::MAX as u64 {
+                return Err(LedgerError::malformed(
+                    what(&id),
+                    format!("running-log entry {} is repeated or out of place", e.id),
+                ));
+            }
+        }
+        sign::verify(&doc.device_keys.sign_pk, self.hash.as_bytes(), &self.sig)
+            .map_err(|_| LedgerError::BadSignature { what: what(&id) })?;
+        Ok(VerifiedRevision {
+            revision: self.clone(),
+            doc,
+        })
+    }
+
+    /// The revision as a bundle entry (canonical JSON, see the module documentation).
+    pub fn to_entry(&self) -> Result<Vec<u8>> {
+        let doc = canonical::parse(&what(&self.id.to_string()), &self.doc)?;
+        canonical::encode_serialize(
+            "a revision entry",
+            &RevisionEntry {
+                format: REVISION_ENTRY_FORMAT.into(),
+                version: REVISION_ENTRY_VERSION,
+                doc,
+                sig: self.sig,
+            },
+        )
+    }
+
+    /// Reads a bundle entry (`what` names it in errors). The entry must be canonical, so the
+    /// document inside it is exactly the bytes that were signed.
+    pub fn from_entry(what: &str, bytes: &[u8]) -> Result<Revision> {
+        let value = canonical::parse(what, bytes)?;
+        if value.get("format").and_then(|f| f.as_str()) != Some(REVISION_ENTRY_FORMAT) {
+            return Err(LedgerError::malformed(what, "not a revision entry"));
+        }
+        if let Some(v) = value.get("version").and_then(|v| v.as_u64())
+            && v > u64::from(REVISION_ENTRY_VERSION)
+        {
+            return Err(LedgerError::NewerVersion {
+                what: what.to_owned(),
+                found: v,
+                supported: u64::from(REVISION_ENTRY_VERSION),
+            });
+        }
+        let entry = RevisionEntry::deserialize(value)
+            .map_err(|e| LedgerError::malformed(what, e.to_string()))?;
+        // The entry is canonical, so this is exactly the document's own bytes within it.
+        Revision::from_signed(canonical::encode(&entry.doc), entry.sig)
+    }
+}
+
+/// A revision whose canonical form, hash, chain fields and signature have been checked
+/// ([`Revision::verify`]): the only kind a vault stores from elsewhere.
+#[derive(Debug, Clone)]
+pub struct VerifiedRevision {
+    revision: Revision,
+    doc: RevisionDoc,
+}
+
+impl VerifiedRevision {
+    /// The revision.
+    pub fn revision(&self) -> &Revision {
+        &self.revision
+    }
+
+    /// Its parsed document.
+    pub fn document(&self) -> &RevisionDoc {
+        &self.doc
+    }
+
+    /// The key that signed it.
+    pub fn sign_pk(&self) -> &SignPublicKey {
+        &self.doc.device_keys.sign_pk
+    }
+
+    /// The revision, giving up the parsed document.
+    pub fn into_revision(self) -> Revision {
+        self.revision
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::ids::device_id_for;
+
+    fn sealed(keys: &DeviceKeys) -> Revision {
+        let at = "2019-05-23T10:45:00+06:00".parse().unwrap();
+        let device = device_id_for(&keys.public().sign_pk);
+        let mut incident = Incident::new(IncidentId::new(), "Meeting", at);
+        incident.location.latitude = Some(42.8746);
+        incident.location.longitude = Some(74.5698);
+        let entry = LogEntry {
+            id: vigil_model::EntryId::new(),
+            incident: incident.id,
+            seq: 1,
+            at,
+            text: "10:30 nine men enter".into(),
+            device,
+            flagged: true,
+        };
+        RevisionDoc::new(
+            incident,
+            vec![entry],
+            vec![],
+            Some(Uuid::now_v7()),
+            device,
+            keys.public(),
+            1,
+            None,
+            None,
+            at,
+        )
+        .seal(keys)
+        .unwrap()
+    }
+
+    #[test]
+    fn a_sealed_revision_verifies_and_travels() {
+        let keys = DeviceKeys::generate().unwrap();
+        let r = sealed(&keys);
+        r.verify().unwrap();
+        let back = Revision::from_entry("e", &r.to_entry().unwrap()).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(back.verify().unwrap().document().version, 2);
+    }
+
+    fn edited(r: &Revision, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+        let mut v: serde_json::Value = serde_json::from_slice(&r.doc).unwrap();
+        edit(&mut v);
+        canonical::encode(&v)
+    }
+
+    #[test]
+    fn every_change_after_sealing_is_refused() {
+        let keys = DeviceKeys::generate().unwrap();
+        let r = sealed(&keys);
+        let resign = |bytes: Vec<u8>| {
+            let sig = keys.sign(&sign::sha256(&bytes));
+            Revision::from_signed(bytes, sig).and_then(|r| r.verify())
+        };
+        // Same key, but the document breaks a rule of the format.
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (edited(&r, |v| v["version"] = 3.into()), "newer_version"),
+            (
+                edited(&r, |v| {
+                    v.as_object_mut().unwrap().remove("org");
+                }),
+                "record_malformed",
+            ),
+            (edited(&r, |v| v["surprise"] = 1.into()), "record_malformed"),
+            (edited(&r, |v| v["device_seq"] = 2.into()), "record_altered"),
+            (edited(&r, |v| v["device_seq"] = 0.into()), "record_altered"),
+            (
+                edited(&r, |v| {
+                    let e = v["log"][0].clone();
+                    v["log"].as_array_mut().unwrap().push(e);
+                }),
+                "record_malformed",
+            ),
+            (
+                serde_json::to_vec_pretty(
+                    &serde_json::from_slice::<serde_json::Value>(&r.doc).unwrap(),
+                )
+                .unwrap(),
+                "not_canonical",
+            ),
+        ];
+        for (bytes, code) in cases {
+            assert_eq!(resign(bytes).unwrap_err().code(), code);
+        }
+        // Content changed without signing again.
+        let title = edited(&r, |v| v["incident"]["title"] = "Nothing happened".into());
+        let forged = Revision::from_signed(title, r.sig).unwrap();
+        assert_eq!(forged.verify().unwrap_err().code(), "bad_signature");
+        // A field beside the document that disagrees with it.
+        let mut moved = r.clone();
+        moved.device_seq = 5;
+        assert_eq!(moved.verify().unwrap_err().code(), "record_altered");
+    }
+
+    #[test]
+    fn an_entry_in_another_form_is_refused_not_rewritten() {
+        let keys = DeviceKeys::generate().unwrap();
+        let r = sealed(&keys);
+        let entry = r.to_entry().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&entry).unwrap();
+        let pretty = serde_json::to_vec_pretty(&v).unwrap();
+        assert_eq!(
+            Revision::from_entry("e", &pretty).unwrap_err().code(),
+            "not_canonical"
+        );
+        let text = String::from_utf8(entry).unwrap();
+        let doubled = text.replacen("{\"doc\":{", "{\"doc\":{\"format\":\"x\",", 1);
+        assert_eq!(
+            Revision::from_entry("e", doubled.as_bytes())
+                .unwrap_err()
+                .code(),
+            "duplicate_key"
+        );
+    }
+}

@@ -1,0 +1,620 @@
+//! Receiving what another vault sealed: judging the sender, then applying its revisions,
+//! attachments and custody events in one transaction, each revision authorised first.
+//!
+//! The caller (`vigil-exchange`) reads a bundle and checks every record in it on its own
+//! (signatures, hashes, canonical form), then hands over an [`Incoming`]: the records wait in
+//! a [`Spill`] and the attachments are staged in the chunk store, so memory stays flat. Here:
+//!
+//! 1. [`Vault::judge_sender`]: the sender's standing ([`vigil_ledger::trust`]) from its
+//!    certificate and this vault's register. A sender that is not trusted goes to quarantine
+//!    (the caller keeps the bundle with [`Vault::quarantine_bundle`]).
+//! 2. [`Vault::apply_incoming`]: in ONE transaction, the sender is registered if it is new, each
+//!    device's revisions must continue its chain, and each revision is authorised
+//!    ([`vigil_ledger::authorise`]) against what the vault holds, this import's earlier
+//!    revisions included, before it is stored. Any refusal rolls everything back. Incidents
+//!    are then shown as their lineage says ([`vigil_ledger::lineage`]), never by clock.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, FixedOffset};
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::Serialize;
+use uuid::Uuid;
+use vigil_crypto::sign::{DevicePublic, SignPublicKey, Signature};
+use vigil_ledger::authorise::{HeldRevision, IncidentFacts, Vantage, authorise};
+use vigil_ledger::chain::{self, Completeness, Link};
+use vigil_ledger::custody::{CustodyEvent, CustodyKind};
+use vigil_ledger::enrolment::{Certificate, VerifiedCertificate};
+use vigil_ledger::revision::{Revision, VerifiedRevision};
+use vigil_ledger::trust::{self, QuarantineReason, RegisterView, Sender, Standing};
+use vigil_ledger::{LedgerError, RevisionId};
+use vigil_model::{AttachmentId, DeviceId, EntryId, IncidentId, IncidentStatus, LogEntry, Sha256};
+
+use crate::attachments::{StagedAttachment, insert_staged, remove_chunks};
+use crate::custody::{Received, append_custody, org_of, store_received};
+use crate::error::{Result, StoreError};
+use crate::rows::{
+    insert_revision, key_from, known_device, register_device, revision_hash_at, sha_from,
+};
+use crate::spill::{Slot, Spill};
+use crate::{Vault, register, sql, uuid_from};
+
+/// A revision a bundle brought: checked, and waiting in the spill.
+#[derive(Debug, Clone)]
+pub struct IncomingRevision {
+    /// The revision.
+    pub id: RevisionId,
+    /// Its incident.
+    pub incident: IncidentId,
+    /// Its device.
+    pub device: DeviceId,
+    /// Its place in the device's chain.
+    pub device_seq: u64,
+    /// The hash it names as the previous one's.
+    pub prev: Option<Sha256>,
+    /// Its hash.
+    pub hash: Sha256,
+    /// When it was sealed.
+    pub sealed_at: DateTime<FixedOffset>,
+    /// The key that signed it.
+    pub sign_pk: SignPublicKey,
+    slot: Slot,
+}
+
+/// Everything a bundle brought, checked and waiting to be applied.
+#[derive(Debug)]
+pub struct Incoming {
+    /// The bundle's id.
+    pub origin: String,
+    /// The device that made the bundle.
+    pub sender: DeviceId,
+    /// Its key.
+    pub sender_key: SignPublicKey,
+    /// Its certificate, as it came.
+    pub certificate: Option<Vec<u8>>,
+    /// Its revisions.
+    pub revisions: Vec<IncomingRevision>,
+    custody: Vec<Slot>,
+    attachments: HashMap<Sha256, StagedAttachment>,
+    spill: Spill,
+}
+
+impl Incoming {
+    /// An empty delivery from `sender`, its records to be kept in a spill in `dir` (the vault's
+    /// folder).
+    pub fn new(
+        dir: &std::path::Path,
+        origin: String,
+        sender: DeviceId,
+        sender_key: SignPublicKey,
+        certificate: Option<Vec<u8>>,
+    ) -> Result<Incoming> {
+        Ok(Incoming {
+            origin,
+            sender,
+            sender_key,
+            certificate,
+            revisions: Vec::new(),
+            custody: Vec::new(),
+            attachments: HashMap::new(),
+            spill: Spill::new(dir)?,
+        })
+    }
+
+    /// Adds a checked revision (it waits in the spill).
+    pub fn push_revision(&mut self, v: &VerifiedRevision) -> Result<()> {
+        let r = v.revision();
+        let mut bytes = Vec::with_capacity(r.doc.len() + 64);
+        bytes.extend_from_slice(&r.doc);
+        bytes.extend_from_slice(&r.sig.0);
+        let slot = self.spill.put(&bytes)?;
+        self.revisions.push(IncomingRevision {
+            id: r.id,
+            incident: r.incident,
+            device: r.device,
+            device_seq: r.device_seq,
+            prev: r.prev_hash,
+            hash: r.hash,
+            sealed_at: r.sealed_at,
+            sign_pk: *v.sign_pk(),
+            slot,
+        });
+        Ok(())
+    }
+
+    /// Adds a custody event of the sender (in the order of its log).
+    pub fn push_custody(&mut self, ev: &CustodyEvent) -> Result<()> {
+        let mut bytes = Vec::with_capacity(ev.bytes.len() + 64);
+        bytes.extend_from_slice(&ev.bytes);
+        bytes.extend_from_slice(&ev.sig.0);
+        let slot = self.spill.put(&bytes)?;
+        self.custody.push(slot);
+        Ok(())
+    }
+
+    /// Adds an attachment's content, staged into the vault's chunk store.
+    pub fn add_attachment(&mut self, sha256: Sha256, staged: StagedAttachment) {
+        if let Some(old) = self.attachments.insert(sha256, staged) {
+            old.discard();
+        }
+    }
+
+    /// Whether the content with this hash came.
+    pub fn has_attachment(&self, sha256: &Sha256) -> bool {
+        self.attachments.contains_key(sha256)
+    }
+
+    /// How many custody events came.
+    pub fn custody_events(&self) -> usize {
+        self.custody.len()
+    }
+
+    /// Removes the staged attachments (nothing was applied).
+    pub fn discard(self) {
+        for (_, s) in self.attachments {
+            s.discard();
+        }
+    }
+
+    fn load_revision(&mut self, r: &IncomingRevision) -> Result<VerifiedRevision> {
+        let bytes = self.spill.get(r.slot)?;
+        let (doc, sig) = split_signed(bytes)?;
+        let v = Revision::from_signed(doc, sig)?.verify()?;
+        if v.revision().id != r.id || v.revision().hash != r.hash {
+            return Err(StoreError::Corrupted {
+                detail: "an import's temporary record is not the revision it was".into(),
+            });
+        }
+        Ok(v)
+    }
+
+    fn load_custody(&mut self, slot: Slot) -> Result<CustodyEvent> {
+        let (bytes, sig) = split_signed(self.spill.get(slot)?)?;
+        Ok(CustodyEvent::from_signed(bytes, sig)?)
+    }
+}
+
+fn split_signed(mut bytes: Vec<u8>) -> Result<(Vec<u8>, Signature)> {
+    let at = bytes
+        .len()
+        .checked_sub(64)
+        .ok_or_else(|| StoreError::Corrupted {
+            detail: "an import's temporary record is cut".into(),
+        })?;
+    let sig = Signature::from_slice(&bytes[at..]).map_err(|_| StoreError::Corrupted {
+        detail: "an import's temporary record is cut".into(),
+    })?;
+    bytes.truncate(at);
+    Ok((bytes, sig))
+}
+
+/// What [`Vault::apply_incoming`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ApplyReport {
+    /// Attachments stored now.
+    pub attachments: usize,
+    /// Revisions stored now.
+    pub applied: Vec<RevisionId>,
+    /// Revisions already here with the same hash.
+    pub skipped: Vec<RevisionId>,
+    /// Revisions of a revoked device sealed after its revocation: never stored.
+    pub refused_after_revocation: Vec<RevisionId>,
+    /// Incidents created or brought up to date.
+    pub incidents: Vec<IncidentId>,
+    /// Incidents that now have more than one latest revision: a person must settle them.
+    pub forks: Vec<IncidentId>,
+    /// Devices whose keys this vault learnt now.
+    pub new_devices: Vec<DeviceId>,
+    /// The sender, when it entered the register now.
+    pub registered: Option<DeviceId>,
+    /// Custody events received and stored now.
+    pub custody_events: usize,
+    /// Received custody events that contradict the history kept here (which was kept).
+    pub custody_conflicts: Vec<String>,
+}
+
+impl Vault {
+    /// What this vault makes of the sender of `incoming` (see [`vigil_ledger::trust::judge`]).
+    pub fn judge_sender(&self, incoming: &Incoming) -> Result<Standing> {
+        let own_key = self.keys.public().sign_pk;
+        let profile = self.org_profile()?;
+        let certificate: Option<Result<VerifiedCertificate, LedgerError>> =
+            match (&incoming.certificate, &profile) {
+                (Some(bytes), Some(p)) => {
+                    Some(Certificate::from_bytes(bytes.clone()).verify(p.org_id, &p.org_sign_pk))
+                }
+                (Some(_), None) => Some(Err(LedgerError::malformed(
+                    "the device certificate",
+                    "this vault belongs to no organisation to check it against",
+                ))),
+                (None, _) => None,
+            };
+        let mut newest: Option<DateTime<FixedOffset>> = None;
+        for r in &incoming.revisions {
+            let held = self
+                .conn
+                .prepare_cached("SELECT 1 FROM revisions WHERE id = ?1")?
+                .exists([r.id.0.as_bytes().as_slice()])?;
+            if !held {
+                newest = newest.max(Some(r.sealed_at));
+            }
+        }
+        let other_key = |rec: Option<register::DeviceRecord>| {
+            rec.filter(|r| r.sign_pk != incoming.sender_key)
+                .map(|r| r.registered())
+        };
+        let view = RegisterView {
+            by_key: register::by_key(&self.conn, &incoming.sender_key)?.map(|r| r.registered()),
+            by_device: other_key(register::by_device(&self.conn, incoming.sender)?),
+            by_invitation: match &certificate {
+                Some(Ok(c)) => other_key(register::by_invitation(&self.conn, c.invitation.id)?),
+                _ => None,
+            },
+        };
+        let standing = trust::judge(
+            &Sender {
+                device: incoming.sender,
+                sign_pk: incoming.sender_key,
+                certificate: certificate.as_ref(),
+                newest_sealed: newest,
+            },
+            &own_key,
+            &view,
+        );
+        // Revisions under another id of the same key (sealed before the device enrolled) are
+        // taken only when this vault already knows that id with this key.
+        if matches!(standing, Standing::Registered(_) | Standing::Enrolled(_)) {
+            for r in &incoming.revisions {
+                if r.device != incoming.sender
+                    && known_device(&self.conn, r.device)?.map(|k| k.sign_pk)
+                        != Some(incoming.sender_key)
+                {
+                    return Ok(Standing::Quarantine(QuarantineReason::FormerId {
+                        device: r.device,
+                    }));
+                }
+            }
+        }
+        Ok(standing)
+    }
+
+    /// Applies `incoming` (see the module documentation), its sender having `standing`. A
+    /// sender in quarantine is applied only when a person accepted it: `accepted` names the
+    /// quarantine entry, which goes in the same transaction. On any error nothing changes and
+    /// the staged attachments are removed.
+    pub fn apply_incoming(
+        &mut self,
+        mut incoming: Incoming,
+        standing: &Standing,
+        accepted: Option<Uuid>,
+    ) -> Result<ApplyReport> {
+        let mut used = Vec::new();
+        let result = self.apply_tx(&mut incoming, standing, accepted, &mut used);
+        match &result {
+            // The staged chunks now recorded belong to the vault; quarantine chunks go.
+            Ok((_, names)) => remove_chunks(&self.dir, names),
+            Err(_) => used.into_iter().for_each(StagedAttachment::discard),
+        }
+        incoming.discard();
+        result.map(|(r, _)| r)
+    }
+
+    fn apply_tx(
+        &mut self,
+        incoming: &mut Incoming,
+        standing: &Standing,
+        accepted: Option<Uuid>,
+        used: &mut Vec<StagedAttachment>,
+    ) -> Result<(ApplyReport, Vec<String>)> {
+        let now = self.clock.now();
+        let own_key = self.keys.public().sign_pk;
+        let vantage = Vantage {
+            org: org_of(&self.conn)?,
+            own_key,
+        };
+        let key = incoming.sender_key;
+        let revoked_at = register::by_key(&self.conn, &key)?.and_then(|r| r.revoked_at);
+        if matches!(standing, Standing::Quarantine(_)) && accepted.is_none() {
+            return Err(StoreError::Ledger(LedgerError::NotAuthorised {
+                device: incoming.sender.to_string(),
+                revision: "(all)".into(),
+                incident: "(any)".into(),
+            }));
+        }
+        let mut report = ApplyReport::default();
+        let mut order = std::mem::take(&mut incoming.revisions);
+        order.sort_by_key(|r| (r.device, r.device_seq));
+        let (order, late): (Vec<_>, Vec<_>) = order
+            .into_iter()
+            .partition(|r| revoked_at.is_none_or(|at| r.sealed_at <= at));
+        report.refused_after_revocation = late.iter().map(|r| r.id).collect();
+
+        let tx = self.conn.transaction()?;
+        match standing {
+            Standing::Enrolled(cert) => {
+                let bytes = incoming.certificate.as_deref().unwrap_or_default();
+                register::register_enrolled(&tx, cert, bytes, now)?;
+                report.registered = Some(cert.device);
+            }
+            Standing::Quarantine(_) if register::by_key(&tx, &key)?.is_none() => {
+                let name = incoming
+                    .certificate
+                    .as_ref()
+                    .and_then(|c| serde_json::from_slice::<serde_json::Value>(c).ok())
+                    .and_then(|v| v["invitation"]["name"].as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "accepted by a person".into());
+                register::register_accepted(
+                    &tx,
+                    incoming.sender,
+                    &key,
+                    &name,
+                    incoming.certificate.as_deref(),
+                    now,
+                )?;
+                report.registered = Some(incoming.sender);
+            }
+            _ => {}
+        }
+
+        // Each device's revisions continue what is held of its chain.
+        let mut by_device: BTreeMap<DeviceId, Vec<Link>> = BTreeMap::new();
+        for r in &order {
+            by_device.entry(r.device).or_default().push(Link {
+                seq: r.device_seq,
+                prev: r.prev,
+                hash: r.hash,
+            });
+        }
+        for (device, links) in &by_device {
+            chain::check(
+                *device,
+                "revision",
+                links,
+                Completeness::Continuing,
+                |seq| revision_hash_at(&tx, *device, seq),
+            )?;
+        }
+
+        let mut touched: BTreeSet<IncidentId> = BTreeSet::new();
+        for r in &order {
+            let existing: Option<Vec<u8>> = tx
+                .prepare_cached("SELECT hash FROM revisions WHERE id = ?1")?
+                .query_row([r.id.0.as_bytes().as_slice()], |row| row.get(0))
+                .optional()?;
+            match existing {
+                Some(h) if h == r.hash.0 => {
+                    report.skipped.push(r.id);
+                    continue;
+                }
+                Some(_) => {
+                    return Err(StoreError::RevisionConflict {
+                        id: r.id.to_string(),
+                    });
+                }
+                None => {}
+            }
+            if revision_hash_at(&tx, r.device, r.device_seq)?.is_some() {
+                return Err(StoreError::RevisionConflict {
+                    id: r.id.to_string(),
+                });
+            }
+            let v = incoming.load_revision(r)?;
+            if *v.sign_pk() != key {
+                return Err(LedgerError::ForeignRevision {
+                    revision: r.id.to_string(),
+                }
+                .into());
+            }
+            let doc = v.document();
+            if register_device(&tx, r.device, &doc.device_keys, &now)? {
+                report.new_devices.push(r.device);
+            }
+            let facts = facts_for(&tx, &v)?;
+            authorise(&v, &vantage, &facts)?;
+            if !facts.exists {
+                let mut inc = doc.incident.clone();
+                inc.status = IncidentStatus::Sealed;
+                sql::insert_incident(&tx, &inc)?;
+            }
+            insert_revision(&tx, v.revision(), true)?;
+            for e in &doc.log {
+                if !facts.entries.contains_key(&e.id) {
+                    insert_log_entry(&tx, e)?;
+                }
+            }
+            for a in &doc.attachments {
+                if facts.attachments.contains_key(&a.id) || attachment_held(&tx, a.id)? {
+                    continue;
+                }
+                let Some(staged) = incoming.attachments.remove(&a.sha256) else {
+                    return Err(StoreError::MissingAttachment {
+                        revision: r.id.to_string(),
+                        sha256: a.sha256.to_string(),
+                    });
+                };
+                // Recorded in this transaction: the chunks are the vault's once it commits, and
+                // the caller removes them if it does not.
+                used.push(staged);
+                let Some(staged) = used.last() else {
+                    continue;
+                };
+                if staged.size() != a.size || staged.sha256() != a.sha256.0 {
+                    return Err(StoreError::TamperedAttachment {
+                        id: a.id.to_string(),
+                    });
+                }
+                insert_staged(&tx, a, r.incident, staged, &now)?;
+                report.attachments += 1;
+            }
+            touched.insert(r.incident);
+            report.applied.push(r.id);
+        }
+
+        for incident in touched {
+            let lineage = crate::sealing::lineage_of(&tx, incident)?;
+            if lineage.is_fork() {
+                report.forks.push(incident);
+            }
+            if let Some(shown) = crate::sealing::shown_revision(&tx, incident)? {
+                let mut inc = shown.document()?.incident;
+                inc.status = IncidentStatus::Sealed;
+                let current = sql::load_incident(&tx, incident)?;
+                if current != inc {
+                    sql::update_incident(&tx, &inc)?;
+                    // An edit waiting to amend a sealed incident here is the person's work: it
+                    // stays (the editor shows it over the newer version). A local draft's
+                    // leftovers go.
+                    if current.status != IncidentStatus::Sealed {
+                        sql::clear_draft(&tx, incident)?;
+                    }
+                }
+            }
+            report.incidents.push(incident);
+        }
+
+        // The sender's custody log, kept as history. After its first event that is skipped
+        // or contradicts the history kept here, the rest are not taken either: they continue
+        // from it.
+        let own_device = self.device;
+        for slot in std::mem::take(&mut incoming.custody) {
+            let ev = incoming.load_custody(slot)?;
+            match store_received(&tx, &ev, own_device)? {
+                Received::Stored => report.custody_events += 1,
+                Received::AlreadyHere => {}
+                Received::Skipped => break,
+                Received::Conflict(what) => {
+                    report.custody_conflicts.push(what);
+                    break;
+                }
+            }
+        }
+
+        let changed =
+            !report.applied.is_empty() || report.attachments > 0 || report.custody_events > 0;
+        if changed {
+            append_custody(
+                &tx,
+                &self.keys,
+                self.device,
+                now,
+                CustodyKind::Imported,
+                &incoming.origin,
+                serde_json::json!({ "revisions": report.applied }),
+            )?;
+            register::seen(&tx, &key, now)?;
+        }
+        let names = match accepted {
+            Some(id) => crate::quarantine::remove_entry(&tx, id)?,
+            None => Vec::new(),
+        };
+        tx.commit()?;
+        Ok((report, names))
+    }
+}
+
+fn attachment_held(tx: &Transaction<'_>, id: AttachmentId) -> Result<bool> {
+    Ok(tx
+        .prepare_cached("SELECT 1 FROM attachments WHERE id = ?1")?
+        .exists([id.as_uuid().as_bytes().as_slice()])?)
+}
+
+/// What the vault holds that bears on one revision (see [`IncidentFacts`]).
+fn facts_for(tx: &Transaction<'_>, v: &VerifiedRevision) -> Result<IncidentFacts> {
+    let doc = v.document();
+    let incident = doc.incident.id;
+    let inc = incident.as_uuid().as_bytes().as_slice();
+    let exists = tx
+        .prepare_cached("SELECT 1 FROM incidents WHERE id = ?1")?
+        .exists([inc])?;
+    let mut revisions = Vec::new();
+    {
+        let mut stmt = tx.prepare_cached(
+            "SELECT r.id, k.sign_pk FROM revisions r JOIN known_devices k ON k.device = r.device
+             WHERE r.incident = ?1",
+        )?;
+        let rows = stmt
+            .query_map([inc], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for (id, pk) in rows {
+            revisions.push(HeldRevision {
+                id: RevisionId(uuid_from(&id)?),
+                sign_pk: key_from(&pk)?,
+            });
+        }
+    }
+    let mut facts = IncidentFacts {
+        exists,
+        revisions,
+        granted: register::granted(tx, incident)?,
+        ..IncidentFacts::default()
+    };
+    let mut devices: BTreeSet<DeviceId> = BTreeSet::new();
+    for e in &doc.log {
+        if let Some(held) = entry_by_id(tx, e.id)? {
+            facts.entries.insert(e.id, held);
+        }
+        let at: Option<Vec<u8>> = tx
+            .prepare_cached("SELECT id FROM log_entries WHERE incident_id = ?1 AND seq = ?2")?
+            .query_row(params![inc, e.seq as i64], |r| r.get(0))
+            .optional()?;
+        if let Some(id) = at {
+            facts
+                .places
+                .insert(e.seq, EntryId::from_uuid(uuid_from(&id)?));
+        }
+        devices.insert(e.device);
+    }
+    for d in devices {
+        if let Some(DevicePublic { sign_pk, .. }) = known_device(tx, d)? {
+            facts.device_keys.insert(d, sign_pk);
+        }
+    }
+    for a in &doc.attachments {
+        let row: Option<(Vec<u8>, Vec<u8>)> = tx
+            .prepare_cached("SELECT incident_id, sha256 FROM attachments WHERE id = ?1")?
+            .query_row([a.id.as_uuid().as_bytes().as_slice()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        if let Some((held_in, sha)) = row {
+            facts.attachments.insert(
+                a.id,
+                (IncidentId::from_uuid(uuid_from(&held_in)?), sha_from(&sha)?),
+            );
+        }
+    }
+    Ok(facts)
+}
+
+fn entry_by_id(tx: &Transaction<'_>, id: EntryId) -> Result<Option<LogEntry>> {
+    tx.prepare_cached(&format!(
+        "SELECT {} FROM log_entries WHERE id = ?1",
+        crate::rows::ENTRY_COLUMNS
+    ))?
+    .query_row(
+        [id.as_uuid().as_bytes().as_slice()],
+        crate::rows::entry_from_row,
+    )
+    .optional()?
+    .map(crate::rows::RawEntry::into_entry)
+    .transpose()
+}
+
+fn insert_log_entry(tx: &Transaction<'_>, e: &LogEntry) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO log_entries (id, incident_id, seq, at, text, device, flagged)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        e.id.as_uuid().as_bytes().as_slice(),
+        e.incident.as_uuid().as_bytes().as_slice(),
+        e.seq as i64,
+        e.at.to_rfc3339(),
+        e.text,
+        e.device.as_uuid().as_bytes().as_slice(),
+        e.flagged,
+    ])?;
+    crate::search::index_entry(tx, e)
+}
