@@ -104,9 +104,22 @@ pub(crate) struct Checker<'k> {
 
 impl<'k> Checker<'k> {
     pub(crate) fn new(manifest: &Manifest, keep: &'k mut dyn Keep) -> Result<Self> {
+        let device_pk = device_key(manifest)?;
+        // Ids made from keys (version 8) cannot be claimed with another key. Vaults made before
+        // enrolment have random (version 7) ids, which only a person can vouch for.
+        let claimed = vigil_model::DeviceId::from_uuid(manifest.device.id);
+        if manifest.device.id.get_version_num() == 8
+            && !vigil_ledger::ids::is_derived(claimed, &device_pk)
+        {
+            return Err(LedgerError::DeviceIdForged {
+                device: claimed.to_string(),
+                derived: vigil_ledger::ids::device_id_for(&device_pk).to_string(),
+            }
+            .into());
+        }
         Ok(Checker {
             device: manifest.device.id,
-            device_pk: device_key(manifest)?,
+            device_pk,
             keep,
             seen: Seen::default(),
             last_event: 0,

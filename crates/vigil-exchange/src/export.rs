@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use vigil_bundle::{BundleError, DeviceInfo, Manifest, ManifestEntry};
 use vigil_model::{AttachmentId, IncidentId};
-use vigil_store::{Revision, RevisionId, StoreError, Vault};
+use vigil_store::{RevisionId, StoreError, Vault};
 
 use crate::check::Nothing;
 use crate::error::{ExchangeError, Result};
@@ -67,6 +67,9 @@ pub enum ExportPhase {
 
 enum Content {
     Bytes(Vec<u8>),
+    /// A revision entry, made again from the vault as it is written (its hash is in the
+    /// manifest already), so an export holds one revision in memory at a time.
+    Revision(RevisionId),
     Attachment(AttachmentId),
 }
 
@@ -85,16 +88,36 @@ fn bytes_entry(path: String, bytes: Vec<u8>) -> (ManifestEntry, Content) {
     )
 }
 
-fn selected(vault: &Vault, selection: &Selection) -> Result<Vec<Revision>> {
+fn selected(vault: &Vault, selection: &Selection) -> Result<Vec<RevisionId>> {
     Ok(match selection {
-        Selection::Unsent => vault.unsent_revisions()?,
-        Selection::All => vault.own_revisions()?,
+        Selection::Unsent => vault.unsent_revision_ids()?,
+        Selection::All => vault.own_revision_ids()?.into_iter().map(|r| r.0).collect(),
         Selection::Incidents(ids) => vault
-            .own_revisions()?
+            .own_revision_ids()?
             .into_iter()
-            .filter(|r| ids.contains(&r.incident))
+            .filter(|r| ids.contains(&r.1))
+            .map(|r| r.0)
             .collect(),
     })
+}
+
+/// A revision's bundle entry, within the size one entry may have.
+fn entry_bytes(rev: &vigil_store::Revision) -> Result<Vec<u8>> {
+    let bytes = rev.to_entry()?;
+    if bytes.len() as u64 > vigil_bundle::MAX_JSON_ENTRY {
+        return Err(BundleError::TooLarge(format!(
+            "revision {} is {} bytes; a bundle entry holds at most {}",
+            rev.id,
+            bytes.len(),
+            vigil_bundle::MAX_JSON_ENTRY
+        ))
+        .into());
+    }
+    Ok(bytes)
+}
+
+fn entry_of(vault: &Vault, id: RevisionId) -> Result<Vec<u8>> {
+    entry_bytes(&vault.revision(id)?)
 }
 
 /// The most of a bundle's JSON its custody log may take, so revisions always have room.
@@ -173,17 +196,9 @@ pub fn export_with_progress(
     let mut revisions: Vec<(ManifestEntry, Content)> = Vec::new();
     let mut sent: Vec<RevisionId> = Vec::new();
     let mut attachments: BTreeMap<String, (AttachmentId, u64)> = BTreeMap::new();
-    for rev in &chosen {
-        let bytes = rev.to_entry()?;
-        if bytes.len() as u64 > vigil_bundle::MAX_JSON_ENTRY {
-            return Err(BundleError::TooLarge(format!(
-                "revision {} is {} bytes; a bundle entry holds at most {}",
-                rev.id,
-                bytes.len(),
-                vigil_bundle::MAX_JSON_ENTRY
-            ))
-            .into());
-        }
+    for id in &chosen {
+        let rev = vault.revision(*id)?;
+        let bytes = entry_bytes(&rev)?;
         let new_files: Vec<_> = rev
             .document()?
             .attachments
@@ -203,7 +218,14 @@ pub fn export_with_progress(
                 .entry(a.sha256.to_string())
                 .or_insert((a.id, a.size));
         }
-        revisions.push(bytes_entry(format!("revisions/{}.json", rev.id), bytes));
+        revisions.push((
+            ManifestEntry {
+                path: format!("revisions/{}.json", rev.id),
+                size: bytes.len() as u64,
+                sha256: sha256_hex(&bytes),
+            },
+            Content::Revision(rev.id),
+        ));
         sent.push(rev.id);
     }
     let mut entries = head;
@@ -242,6 +264,16 @@ pub fn export_with_progress(
             writing(done, total);
             match content {
                 Content::Bytes(b) => w.add_entry(&entry.path, entry.size, &mut &b[..])?,
+                Content::Revision(id) => {
+                    let b = entry_of(v, *id)
+                        .map_err(|e| BundleError::Io(std::io::Error::other(e.to_string())))?;
+                    if sha256_hex(&b) != entry.sha256 {
+                        return Err(BundleError::Malformed(format!(
+                            "revision {id} changed while it was exported"
+                        )));
+                    }
+                    w.add_entry(&entry.path, entry.size, &mut &b[..])?
+                }
                 Content::Attachment(id) => {
                     // No second SHA-256 here: the chunks are authenticated as they are
                     // decrypted, and the read-back below hashes every entry of the bundle.

@@ -274,12 +274,22 @@ impl Invitation {
         Ok(Invitation { signed, key })
     }
 
-    /// Refuses an invitation that has expired by `now` (the device's clock).
+    /// Refuses an invitation that has expired by `now` (the device's clock), or that was
+    /// issued after `now` (the device's clock is wrong, and HQ would not accept the enrolment).
     pub fn check_usable(&self, now: DateTime<FixedOffset>) -> Result<()> {
-        if now > self.signed.body.expires_at {
+        let body = &self.signed.body;
+        if now > body.expires_at {
             return Err(LedgerError::InvitationUnusable(format!(
                 "it expired on {}; ask HQ for a new one",
-                self.signed.body.expires_at.to_rfc3339()
+                body.expires_at.to_rfc3339()
+            )));
+        }
+        if now < body.issued_at - Duration::hours(CLOCK_SKEW_HOURS) {
+            return Err(LedgerError::InvitationUnusable(format!(
+                "it was issued on {}, after this computer's date ({}); set the date and time \
+                 right, then join again",
+                body.issued_at.to_rfc3339(),
+                now.to_rfc3339()
             )));
         }
         Ok(())
@@ -520,6 +530,13 @@ mod tests {
             "invitation_unusable"
         );
         inv.check_usable(t("2019-06-02T00:00:00+06:00")).unwrap();
+        assert_eq!(
+            inv.check_usable(t("2019-05-10T00:00:00+06:00"))
+                .unwrap_err()
+                .code(),
+            "invitation_unusable",
+            "a clock far behind HQ's"
+        );
     }
 
     #[test]

@@ -307,6 +307,16 @@ impl Revision {
                 ));
             }
         }
+        // An id made from a key (version 8) must be the one this key makes; random (version 7)
+        // ids come from vaults made before enrolment.
+        if doc.device.as_uuid().get_version_num() == 8
+            && !crate::ids::is_derived(doc.device, &doc.device_keys.sign_pk)
+        {
+            return Err(LedgerError::DeviceIdForged {
+                device: doc.device.to_string(),
+                derived: crate::ids::device_id_for(&doc.device_keys.sign_pk).to_string(),
+            });
+        }
         sign::verify(&doc.device_keys.sign_pk, self.hash.as_bytes(), &self.sig)
             .map_err(|_| LedgerError::BadSignature { what: what(&id) })?;
         Ok(VerifiedRevision {

@@ -6,7 +6,9 @@
 //!
 //! - the vault's **own** device (restoring from its own bundle) is itself;
 //! - a device in the register (by its key) is **trusted**, unless it was revoked and sent
-//!   revisions sealed after the revocation (as the vault knows it);
+//!   revisions sealed after the revocation (as the vault knows it), or presents its key under
+//!   another id than the register's (allowed only for the id its key makes: a device made
+//!   before enrolment takes that id when it enrols);
 //! - a device not in the register is trusted if its certificate verifies for this organisation,
 //!   it enrolled while its invitation was valid, and no other device used that invitation
 //!   first;
@@ -21,6 +23,7 @@ use vigil_model::DeviceId;
 
 use crate::LedgerError;
 use crate::enrolment::VerifiedCertificate;
+use crate::ids::is_derived;
 
 /// A device in the vault's register.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,7 +167,9 @@ pub fn judge(sender: &Sender<'_>, own_key: &SignPublicKey, register: &RegisterVi
         return Standing::Own;
     }
     if let Some(r) = &register.by_key {
-        if r.device != sender.device {
+        // The same key under another id: only a device made before enrolment, which took the
+        // id its key makes when it enrolled, may do that.
+        if r.device != sender.device && !is_derived(sender.device, &sender.sign_pk) {
             return Standing::Quarantine(QuarantineReason::KeyConflict);
         }
         if let (Some(revoked_at), Some(newest)) = (r.revoked_at, sender.newest_sealed)

@@ -336,7 +336,15 @@ impl Vault {
                 register::register_enrolled(&tx, cert, bytes, now)?;
                 report.registered = Some(cert.device);
             }
+            Standing::Registered(r) if r.device != incoming.sender => {
+                register::reidentify(&tx, &key, incoming.sender)?;
+            }
             Standing::Quarantine(_) if register::by_key(&tx, &key)?.is_none() => {
+                if let Some(other) = register::by_device(&tx, incoming.sender)? {
+                    return Err(StoreError::DeviceKeyConflict {
+                        device: other.device.to_string(),
+                    });
+                }
                 let name = incoming
                     .certificate
                     .as_ref()
@@ -478,6 +486,16 @@ impl Vault {
         let own_device = self.device;
         for slot in std::mem::take(&mut incoming.custody) {
             let ev = incoming.load_custody(slot)?;
+            if let (Some(found), Some(ours)) = (ev.doc.org, vantage.org)
+                && found != ours
+            {
+                return Err(LedgerError::WrongOrganisation {
+                    what: format!("custody event {} of device {}", ev.doc.seq, ev.doc.device),
+                    found: found.to_string(),
+                    ours: ours.to_string(),
+                }
+                .into());
+            }
             match store_received(&tx, &ev, own_device)? {
                 Received::Stored => report.custody_events += 1,
                 Received::AlreadyHere => {}

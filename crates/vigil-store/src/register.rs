@@ -212,6 +212,21 @@ pub(crate) fn register_accepted(
     Ok(())
 }
 
+/// A registered key now speaks under the id it makes (a device made before enrolment, which
+/// enrolled since); its earlier id stays known with the same key.
+pub(crate) fn reidentify(
+    tx: &Transaction<'_>,
+    key: &SignPublicKey,
+    device: DeviceId,
+) -> Result<()> {
+    tx.prepare_cached("UPDATE device_register SET device = ?1 WHERE sign_pk = ?2")?
+        .execute(params![
+            device.as_uuid().as_bytes().as_slice(),
+            key.as_slice()
+        ])?;
+    Ok(())
+}
+
 /// Notes that something new arrived from a registered device.
 pub(crate) fn seen(
     tx: &Transaction<'_>,
@@ -361,25 +376,25 @@ impl Vault {
         self.find_device(&device.device.to_string())
     }
 
-    /// The organisation hands `incident` to a registered device (named by its id or the start
-    /// of its key): it may amend the incident from now on. Signed with the organisation's key.
+    /// The organisation hands `incident` to a device (named by its id or the start of its key,
+    /// or by its full id before it is registered): it may amend the incident from now on.
+    /// Signed with the organisation's key.
     pub fn grant(&mut self, incident: IncidentId, who: &str) -> Result<Grant> {
         let keys = self.org_keys()?;
         let profile = self.org_profile()?.ok_or(StoreError::NoOrganisation)?;
         self.incident(incident)?;
-        let device = self.find_device(who)?;
-        let grant = Grant::issue(
-            &keys,
-            profile.org_id,
-            incident,
-            device.device,
-            self.clock.now(),
-        )?;
+        // A device not registered yet can be named by its full id (it is bound to its key).
+        let device = match (self.find_device(who), who.trim().parse::<Uuid>()) {
+            (Ok(d), _) => d.device,
+            (Err(StoreError::NotFound { .. }), Ok(id)) => DeviceId::from_uuid(id),
+            (Err(e), _) => return Err(e),
+        };
+        let grant = Grant::issue(&keys, profile.org_id, incident, device, self.clock.now())?;
         self.conn.execute(
             "INSERT OR REPLACE INTO grants (incident, device, doc, sig) VALUES (?1, ?2, ?3, ?4)",
             params![
                 incident.as_uuid().as_bytes().as_slice(),
-                device.device.as_uuid().as_bytes().as_slice(),
+                device.as_uuid().as_bytes().as_slice(),
                 grant.bytes,
                 grant.sig.0.as_slice(),
             ],

@@ -243,25 +243,57 @@ impl Vault {
     /// Revisions sealed here (under any id this vault's key had) that no bundle has carried
     /// out yet, in the order they were sealed.
     pub fn unsent_revisions(&self) -> Result<Vec<Revision>> {
-        query_revisions(
-            &self.conn,
+        self.unsent_revision_ids()?
+            .into_iter()
+            .map(|id| self.revision(id))
+            .collect()
+    }
+
+    /// The ids of [`Vault::unsent_revisions`] (which an export loads one at a time).
+    pub fn unsent_revision_ids(&self) -> Result<Vec<RevisionId>> {
+        self.revision_ids(
             "WHERE imported = 0
                AND device IN (SELECT device FROM known_devices WHERE sign_pk = ?1)
                AND NOT EXISTS (SELECT 1 FROM revision_exports e WHERE e.revision = revisions.id)
              ORDER BY rowid",
-            [self.keys.public().sign_pk.as_slice()],
         )
     }
 
-    /// Revisions signed by this vault's key (under any id it had, restored ones included), in
-    /// the order they were stored: the only ones a bundle of this device may carry.
-    pub fn own_revisions(&self) -> Result<Vec<Revision>> {
-        query_revisions(
-            &self.conn,
-            "WHERE device IN (SELECT device FROM known_devices WHERE sign_pk = ?1)
+    /// The revisions signed by this vault's key (under any id it had, restored ones included),
+    /// by device and place: the only ones a bundle of this device may carry.
+    pub fn own_revision_ids(&self) -> Result<Vec<(RevisionId, IncidentId)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, incident FROM revisions
+             WHERE device IN (SELECT device FROM known_devices WHERE sign_pk = ?1)
              ORDER BY device, device_seq",
-            [self.keys.public().sign_pk.as_slice()],
-        )
+        )?;
+        let rows = stmt
+            .query_map([self.keys.public().sign_pk.as_slice()], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(id, inc)| {
+                Ok((
+                    RevisionId(crate::uuid_from(&id)?),
+                    IncidentId::from_uuid(crate::uuid_from(&inc)?),
+                ))
+            })
+            .collect()
+    }
+
+    fn revision_ids(&self, tail: &str) -> Result<Vec<RevisionId>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT id FROM revisions {tail}"))?;
+        let rows = stmt
+            .query_map([self.keys.public().sign_pk.as_slice()], |r| {
+                r.get::<_, Vec<u8>>(0)
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.iter()
+            .map(|id| Ok(RevisionId(crate::uuid_from(id)?)))
+            .collect()
     }
 
     /// Records that `bundle` carried these revisions out (an `exported` custody event).

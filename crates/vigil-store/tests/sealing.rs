@@ -366,6 +366,7 @@ fn applying_revisions_is_idempotent_and_conflicts_change_nothing() {
     doc.device_seq = 3;
     doc.prev = Some(r2.hash);
     doc.device_keys = other.public();
+    doc.device = vigil_ledger::ids::device_id_for(&other.public().sign_pk);
     let bytes = canonical_bytes(&doc);
     let sig = other.sign(&vigil_crypto::sign::sha256(&bytes));
     let foreign = Revision::from_signed(bytes, sig).unwrap();
