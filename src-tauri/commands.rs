@@ -7,8 +7,9 @@
 use tauri::State;
 use tauri::ipc::{Channel, Response};
 use vigil_app::{
-    AppError, AppStatus, ExportPhase, ExportSummary, HistoryView, ImportSummary, IncidentPage,
-    IncidentView, ListRequest, OrgView, SaveOutcome, Session, Settings, TermView, VaultOverview,
+    AcceptOutcome, AppError, AppStatus, DevicesView, ExportPhase, ExportSummary, HistoryView,
+    ImportSummary, IncidentPage, IncidentView, ListRequest, OrgView, QuarantineRow, SaveOutcome,
+    Session, Settings, TermView, VaultOverview,
 };
 use vigil_model::{AttachmentMeta, Incident, LogEntry};
 use vigil_store::SearchHit;
@@ -160,8 +161,47 @@ pub async fn save_org_profile(s: State<'_, Session>, folder: std::path::PathBuf)
 }
 
 #[tauri::command]
-pub async fn join_org(s: State<'_, Session>, path: std::path::PathBuf) -> Res<OrgView> {
-    s.join_org(&path)
+pub async fn join_org(
+    s: State<'_, Session>,
+    path: std::path::PathBuf,
+    invitation: Option<std::path::PathBuf>,
+) -> Res<OrgView> {
+    s.join_org(&path, invitation.as_deref())
+}
+
+#[tauri::command]
+pub async fn invite_device(
+    s: State<'_, Session>,
+    name: String,
+    days: u32,
+    folder: std::path::PathBuf,
+) -> Res<DevicesView> {
+    s.invite_device(&name, days, &folder)
+}
+
+#[tauri::command]
+pub async fn org_devices(s: State<'_, Session>) -> Res<DevicesView> {
+    s.devices()
+}
+
+#[tauri::command]
+pub async fn revoke_device(s: State<'_, Session>, device: String) -> Res<DevicesView> {
+    s.revoke_device(&device)
+}
+
+#[tauri::command]
+pub async fn quarantine_list(s: State<'_, Session>) -> Res<Vec<QuarantineRow>> {
+    s.quarantine()
+}
+
+#[tauri::command]
+pub async fn quarantine_accept(s: State<'_, Session>, device: String) -> Res<AcceptOutcome> {
+    s.accept_quarantined(&device)
+}
+
+#[tauri::command]
+pub async fn quarantine_drop(s: State<'_, Session>, device: String) -> Res<Vec<QuarantineRow>> {
+    s.drop_quarantined(&device)
 }
 
 #[tauri::command]

@@ -59,6 +59,12 @@ fn main() {
             commands::create_org,
             commands::save_org_profile,
             commands::join_org,
+            commands::invite_device,
+            commands::org_devices,
+            commands::revoke_device,
+            commands::quarantine_list,
+            commands::quarantine_accept,
+            commands::quarantine_drop,
             commands::incident_history,
             commands::discard_edit,
         ])

@@ -1,7 +1,9 @@
 //! The whole USB round trip through two windows: HQ creates the organisation and writes its
-//! profile to a "USB stick"; the monitor joins from that file, types an entry, seals and exports;
-//! HQ imports the bundle (twice: nothing is added the second time), finds the entry, and is
-//! told in words when a damaged copy is refused.
+//! profile and an invitation to a "USB stick"; the monitor joins and enrols from those files,
+//! types an entry, seals and exports; HQ imports the bundle (twice: nothing is added the second
+//! time), finds the entry, lists the device with the key the monitor sees, and is told in words
+//! when a damaged copy is refused. A second monitor that joined without an invitation: HQ keeps
+//! its bundle in quarantine, shows why and the key, and imports it once a person accepts it.
 
 use std::path::{Path, PathBuf};
 
@@ -58,10 +60,18 @@ async fn hq_creates_monitor_joins_seals_exports_and_hq_imports_all_in_the_window
     hq.wait_text("#org-result", &usb_path).await;
     let org_key = hq.text("#org-key").await;
     assert_eq!(org_key.split(' ').count(), 16, "{org_key}");
+    hq.wait_for("#org-devices-section h3").await;
+    hq.type_into("#invite-name", "Aigul's laptop").await;
+    hq.type_into("#invite-folder", &usb_path).await;
+    hq.click("#invite-go").await;
+    hq.wait_text("#org-result", "Invitation for").await;
+    hq.wait_count("#invitation-list li", 1).await;
     hq.screenshot("org-hq").await;
     hq.quit().await;
     let profiles = files_with(usb.path(), "vigil-org");
     assert_eq!(profiles.len(), 1, "one profile written");
+    let invitations = files_with(usb.path(), "vigil-invite");
+    assert_eq!(invitations.len(), 1, "one invitation written");
 
     // --- The monitor joins, logs, seals and exports. -----------------------------------------
     let mut env = Env::new("exchange");
@@ -79,9 +89,13 @@ async fn hq_creates_monitor_joins_seals_exports_and_hq_imports_all_in_the_window
     app.wait_for("#org-role[data-role=none]").await;
     app.type_into("#org-profile-path", profiles[0].to_str().unwrap())
         .await;
+    app.type_into("#org-invitation-path", invitations[0].to_str().unwrap())
+        .await;
     app.click("#org-join").await;
     app.wait_for("#org-role[data-role=member]").await;
     app.wait_text("#org-result", "Joined Coalition HQ").await;
+    app.wait_for("#org-enrolment[data-enrolled=yes]").await;
+    assert!(app.text("#org-enrolment").await.contains("Aigul's laptop"));
     assert_eq!(
         app.text("#org-key").await,
         org_key,
@@ -179,5 +193,75 @@ async fn hq_creates_monitor_joins_seals_exports_and_hq_imports_all_in_the_window
             == serde_json::Value::Bool(true)
     );
     hq.click("#import-close").await;
+
+    // HQ lists the device, with the key the monitor read out.
+    hq.click("#org").await;
+    hq.wait_count("#device-list li", 1).await;
+    assert!(hq.text("#device-list li").await.contains(&device_key));
+    assert!(hq.text("#device-list li").await.contains("Aigul's laptop"));
+    hq.click("#org-close").await;
+    hq.quit().await;
+
+    // --- A monitor that joined with the profile only: its bundle waits in quarantine. --------
+    let mut other_env = Env::new("exchange-unenrolled");
+    other_env.write_settings("en", 300);
+    other_env.create_vault();
+    let mut other = unlock(&mut other_env).await;
+    other.click("#org").await;
+    other.wait_for("#org-role[data-role=none]").await;
+    other
+        .type_into("#org-profile-path", profiles[0].to_str().unwrap())
+        .await;
+    other.click("#org-join").await;
+    other.wait_for("#org-enrolment[data-enrolled=no]").await;
+    let other_key = other.text("#device-key").await;
+    other.click("#org-close").await;
+    other.click("#new-log").await;
+    other.wait_for("#live-log-screen").await;
+    other
+        .type_into("#log-input", "Second monitor's entry")
+        .await;
+    other.press_enter("#log-input").await;
+    other.wait_count(".log-entry", 1).await;
+    other.click("#seal").await;
+    other.wait_for("#seal-state[data-state=sealed]").await;
+    other.click("#back").await;
+    other.wait_for("#main-screen").await;
+    let other_usb = tempfile::tempdir().unwrap();
+    other.click("#export").await;
+    other.wait_for("#export-dialog").await;
+    other
+        .type_into("#export-folder", &other_usb.path().display().to_string())
+        .await;
+    other.click("#export-go").await;
+    other
+        .wait_text("#export-result", &other_usb.path().display().to_string())
+        .await;
+    other.quit().await;
+    let held_bundle = files_with(other_usb.path(), "vigil").remove(0);
+
+    let mut hq = unlock(&mut hq_env).await;
+    let held = import(&mut hq, &held_bundle).await;
+    assert!(held.starts_with("Nothing was imported"), "{held}");
+    assert!(held.contains(&other_key), "the key to compare: {held}");
+    hq.screenshot("import-quarantined").await;
+    hq.click("#import-close").await;
+    hq.click("#org").await;
+    hq.wait_count("#quarantine-list li", 1).await;
+    assert!(hq.text("#quarantine-list li").await.contains(&other_key));
+    hq.eval(
+        "document.querySelector('#org-quarantine-section').scrollIntoView(); return null",
+        vec![],
+    )
+    .await;
+    hq.screenshot("quarantine").await;
+    hq.click("#accept-0").await;
+    hq.click("#accept-0-yes").await;
+    hq.wait_text("#org-result", "Accepted: 1 record imported.")
+        .await;
+    hq.wait_count("#device-list li", 2).await;
+    hq.click("#org-close").await;
+    hq.replace_text("#search", "Second monitor").await;
+    hq.wait_count(".incident-row", 1).await;
     hq.quit().await;
 }

@@ -21,4 +21,5 @@ mod scenario;
 mod settings;
 mod smoke;
 mod traces;
+mod trust;
 mod unlock;

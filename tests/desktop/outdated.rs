@@ -31,7 +31,10 @@ async fn an_outdated_edit_is_shown_as_such_and_can_be_discarded() {
     let mut hq = vault(&env.vault);
     let mut monitor = vault(&env.root.path().join("monitor"));
     let profile = hq.create_org("HQ", 1).unwrap();
-    monitor.join_org(&profile.to_json_pretty()).unwrap();
+    let invitation = hq.issue_invitation("Monitor's laptop", 14).unwrap();
+    monitor
+        .join_and_enrol(&profile.to_json_pretty(), &invitation.expose_file_bytes())
+        .unwrap();
     let id = IncidentId::new();
     monitor
         .create_incident(&Incident::new(id, "Hearing", monitor.now()))

@@ -18,6 +18,9 @@ import type { ExportSummary } from "./bindings/ExportSummary";
 import type { ImportSummary } from "./bindings/ImportSummary";
 import type { OrgView } from "./bindings/OrgView";
 import type { HistoryView } from "./bindings/HistoryView";
+import type { DevicesView } from "./bindings/DevicesView";
+import type { QuarantineRow } from "./bindings/QuarantineRow";
+import type { AcceptOutcome } from "./bindings/AcceptOutcome";
 
 interface TauriChannel<T> {
   onmessage: (message: T) => void;
@@ -110,7 +113,14 @@ export const orgStatus = () => call<OrgView>("org_status");
 export const createOrg = (name: string, readers: number, folder: string) =>
   call<OrgView>("create_org", { name, readers, folder });
 export const saveOrgProfile = (folder: string) => call<OrgView>("save_org_profile", { folder });
-export const joinOrg = (path: string) => call<OrgView>("join_org", { path });
+export const joinOrg = (path: string, invitation: string | null) => call<OrgView>("join_org", { path, invitation });
+export const inviteDevice = (name: string, days: number, folder: string) =>
+  call<DevicesView>("invite_device", { name, days, folder });
+export const orgDevices = () => call<DevicesView>("org_devices");
+export const revokeDevice = (device: string) => call<DevicesView>("revoke_device", { device });
+export const quarantineList = () => call<QuarantineRow[]>("quarantine_list");
+export const quarantineAccept = (device: string) => call<AcceptOutcome>("quarantine_accept", { device });
+export const quarantineDrop = (device: string) => call<QuarantineRow[]>("quarantine_drop", { device });
 export const incidentHistory = (id: string) => call<HistoryView>("incident_history", { id });
 export const discardEdit = (id: string) => call<IncidentView>("discard_edit", { id });
 

@@ -4,7 +4,6 @@
 use serde::Serialize;
 use vigil_crypto::sign::grouped_hex;
 use vigil_model::IncidentId;
-use vigil_store::CustodyKind;
 
 use crate::{AppError, Session};
 
@@ -53,6 +52,11 @@ pub struct CustodyRow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct HistoryView {
+    /// With two or more, the record's versions that amend the same revision and wait for a
+    /// person to settle them (revision ids); empty when there is one latest version.
+    pub versions: Vec<String>,
+    /// The revision the record is shown as (with a fork, where the versions part).
+    pub shown: Option<String>,
     /// Its sealed revisions, oldest first.
     pub revisions: Vec<RevisionRow>,
     /// Custody events about it, by time.
@@ -65,6 +69,12 @@ impl Session {
         let incident: IncidentId = id.parse().map_err(|_| AppError::invalid_id(id))?;
         let p = self.with_vault(|v| Ok(v.provenance(incident)?))?;
         Ok(HistoryView {
+            versions: if p.heads.len() > 1 {
+                p.heads.iter().map(ToString::to_string).collect()
+            } else {
+                Vec::new()
+            },
+            shown: p.shown.map(|r| r.to_string()),
             revisions: p
                 .revisions
                 .iter()
@@ -83,13 +93,7 @@ impl Session {
                 .events
                 .iter()
                 .map(|e| CustodyRow {
-                    event: match e.event {
-                        CustodyKind::Created => "created",
-                        CustodyKind::Sealed => "sealed",
-                        CustodyKind::Exported => "exported",
-                        CustodyKind::Imported => "imported",
-                    }
-                    .into(),
+                    event: e.event.as_str().into(),
                     at: e.at.to_rfc3339(),
                     device: e.device.to_string(),
                     this_device: e.this_device,

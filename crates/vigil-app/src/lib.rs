@@ -13,6 +13,7 @@ mod error;
 mod history;
 mod location;
 mod org;
+mod quarantine;
 mod session;
 mod settings;
 mod webview;
@@ -20,7 +21,8 @@ mod webview;
 pub use error::AppError;
 pub use history::{CustodyRow, HistoryView, RevisionRow};
 pub use location::{VaultDirError, process_vault_dir, vault_dir};
-pub use org::{OrgRole, OrgView};
+pub use org::{DeviceRow, DevicesView, EnrolmentView, InvitationRow, OrgRole, OrgView};
+pub use quarantine::{AcceptOutcome, QuarantineRow};
 pub use session::{
     AppStatus, ExportPhase, ExportSummary, FieldProblem, ImportSummary, IncidentPage, IncidentView,
     ListRequest, SaveOutcome, Session, TermView, VaultOverview, unlock_delay,

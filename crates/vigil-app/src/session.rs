@@ -89,6 +89,10 @@ pub struct IncidentView {
     pub log: Vec<LogEntry>,
     /// The attachments.
     pub attachments: Vec<AttachmentMeta>,
+    /// When two versions of the sealed record amend the same revision (two devices amended
+    /// it), their revision ids: the record is shown as it was where they part, until a person
+    /// settles it. Empty otherwise.
+    pub versions: Vec<String>,
 }
 
 /// One problem with one field, for the editor to show beside it.
@@ -176,6 +180,27 @@ pub struct ImportSummary {
     pub attachments: u32,
     /// Custody events that contradict the history already kept here (which was kept).
     pub custody_conflicts: u32,
+    /// Incidents that now have two versions amending the same revision.
+    pub forks: u32,
+    /// Revisions of a revoked device sealed after its revocation: refused.
+    pub refused_after_revocation: u32,
+    /// Set when nothing was applied: the sender cannot be trusted yet, and the bundle is kept
+    /// in quarantine for a person to accept or drop.
+    pub quarantined: Option<crate::QuarantineRow>,
+}
+
+impl From<vigil_exchange::ImportReport> for ImportSummary {
+    fn from(r: vigil_exchange::ImportReport) -> Self {
+        ImportSummary {
+            applied: r.applied as u32,
+            skipped: r.skipped as u32,
+            attachments: r.attachments as u32,
+            custody_conflicts: r.custody_conflicts.len() as u32,
+            forks: r.forks.len() as u32,
+            refused_after_revocation: r.refused_after_revocation as u32,
+            quarantined: r.quarantined.as_ref().map(crate::QuarantineRow::from),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -405,6 +430,14 @@ impl Session {
                 draft: v.draft(id)?,
                 log: v.log_entries(id)?,
                 attachments: v.attachments(id)?,
+                versions: {
+                    let l = v.lineage(id)?;
+                    if l.is_fork() {
+                        l.heads.iter().map(ToString::to_string).collect()
+                    } else {
+                        Vec::new()
+                    }
+                },
             })
         })
     }
@@ -601,15 +634,7 @@ impl Session {
         path: &Path,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<ImportSummary, AppError> {
-        self.with_vault_mut(|v| {
-            let r = vigil_exchange::import_with_progress(v, path, progress)?;
-            Ok(ImportSummary {
-                applied: r.applied as u32,
-                skipped: r.skipped as u32,
-                attachments: r.attachments as u32,
-                custody_conflicts: r.custody_conflicts.len() as u32,
-            })
-        })
+        self.with_vault_mut(|v| Ok(vigil_exchange::import_with_progress(v, path, progress)?.into()))
     }
 
     /// Folders where removable drives are mounted (USB sticks), to offer as export targets.

@@ -7,6 +7,15 @@ import type { RevisionRow } from "./RevisionRow";
  */
 export type HistoryView = { 
 /**
+ * With two or more, the record's versions that amend the same revision and wait for a
+ * person to settle them (revision ids); empty when there is one latest version.
+ */
+versions: Array<string>, 
+/**
+ * The revision the record is shown as (with a fork, where the versions part).
+ */
+shown: string | null, 
+/**
  * Its sealed revisions, oldest first.
  */
 revisions: Array<RevisionRow>, 

@@ -22,4 +22,10 @@ log: Array<LogEntry>,
 /**
  * The attachments.
  */
-attachments: Array<AttachmentMeta>, };
+attachments: Array<AttachmentMeta>, 
+/**
+ * When two versions of the sealed record amend the same revision (two devices amended
+ * it), their revision ids: the record is shown as it was where they part, until a person
+ * settles it. Empty otherwise.
+ */
+versions: Array<string>, };

@@ -6,6 +6,7 @@ import { openOverlay } from "../app";
 import { h, setText } from "../dom";
 import { errorText } from "../format";
 import { type Key, t } from "../i18n";
+import { reasonText } from "./org";
 
 /**
  * A folder field: mounted removable drives as one-click choices, a text input (any folder typed)
@@ -159,8 +160,17 @@ export function showImportDialog(onClose?: () => void): void {
       const s = await api.importBundle(file, (done, total) => {
         progress.value = total > 0 ? Math.floor((done * 100) / total) : 100;
       });
-      const done = t("import.done", { applied: s.applied, skipped: s.skipped, attachments: s.attachments });
-      return s.custody_conflicts > 0 ? `${done} ${t("import.custody_conflicts", { n: s.custody_conflicts })}` : done;
+      progress.value = 100;
+      if (s.quarantined) {
+        result.dataset.outcome = "quarantined";
+        return t("import.quarantined", { reason: reasonText(s.quarantined.reason), key: s.quarantined.device_key });
+      }
+      result.dataset.outcome = "applied";
+      const parts = [t("import.done", { applied: s.applied, skipped: s.skipped, attachments: s.attachments })];
+      if (s.custody_conflicts > 0) parts.push(t("import.custody_conflicts", { n: s.custody_conflicts }));
+      if (s.forks > 0) parts.push(t("import.forks", { n: s.forks }));
+      if (s.refused_after_revocation > 0) parts.push(t("import.refused_late", { n: s.refused_after_revocation }));
+      return parts.join(" ");
     });
   });
   path.focus();

@@ -50,7 +50,17 @@ function eventItem(e: CustodyRow): HTMLElement {
 }
 
 function render(view: HistoryView): HTMLElement[] {
+  const conflict =
+    view.versions.length > 1
+      ? h(
+          "div",
+          { id: "history-conflict", class: "warning" },
+          h("p", { t: "history.conflict", tParams: { n: view.versions.length } }),
+          h("ul", { class: "plain-list" }, ...view.versions.map((v) => h("li", { class: "mono small", text: v }))),
+        )
+      : null;
   return [
+    ...(conflict ? [conflict] : []),
     h("h3", { t: "history.revisions" }),
     view.revisions.length === 0
       ? h("p", { class: "muted", t: "history.not_sealed" })

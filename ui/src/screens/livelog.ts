@@ -116,6 +116,7 @@ class LiveLog {
     titleText: string,
     entries: LogEntry[],
     panel: AttachmentsPanel,
+    versions: string[] = [],
   ) {
     this.entries = [...entries];
     this.panel = panel;
@@ -167,6 +168,9 @@ class LiveLog {
         h(
           "div",
           { class: "live-main" },
+          versions.length > 1
+            ? h("p", { id: "conflict-notice", class: "warning small", t: "log.conflict", tParams: { n: versions.length } })
+            : null,
           h("div", { class: "timeline-scroll" }, this.empty, this.timeline),
           h(
             "div",
@@ -378,7 +382,7 @@ export async function openLiveLog(id: string): Promise<void> {
   }
   const incident = view.draft ?? view.incident;
   const panel = new AttachmentsPanel(id, view.attachments);
-  const log = new LiveLog(id, incident.title, view.log, panel);
+  const log = new LiveLog(id, incident.title, view.log, panel, view.versions);
   const onKey = (e: KeyboardEvent) => {
     if (log.onKey(e)) e.preventDefault();
   };
