@@ -142,3 +142,56 @@ pub fn json_error_code(o: &Output) -> String {
     let v: serde_json::Value = serde_json::from_str(line).unwrap();
     v["error"]["code"].as_str().unwrap().to_owned()
 }
+
+/// An HQ vault that created the organisation `name`, a monitor's vault that joined it with an
+/// invitation from HQ, and the profile file.
+pub fn organisation(name: &str) -> (Env, Env, PathBuf) {
+    let hq = Env::new();
+    hq.init();
+    let profile = hq.root.path().join("org.json");
+    hq.ok(&[
+        "org",
+        "create",
+        "--name",
+        name,
+        "--profile-out",
+        profile.to_str().unwrap(),
+    ]);
+    let invitation = hq.root.path().join("aigul.invitation");
+    hq.ok(&[
+        "org",
+        "invite",
+        "--name",
+        "Aigul's laptop",
+        "--out",
+        invitation.to_str().unwrap(),
+    ]);
+    let monitor = Env::new();
+    monitor.init();
+    monitor.ok(&[
+        "org",
+        "join",
+        profile.to_str().unwrap(),
+        "--invite",
+        invitation.to_str().unwrap(),
+    ]);
+    (hq, monitor, profile)
+}
+
+/// Opens a vault of `env` in this process (no `vigil` may be running on it meanwhile).
+pub fn open_vault(env: &Env) -> vigil_store::Vault {
+    vigil_store::Vault::open(
+        &env.vault,
+        &vigil_crypto::Passphrase::new(PASSPHRASE.to_owned()),
+        std::sync::Arc::new(vigil_store::SystemClock),
+    )
+    .unwrap()
+}
+
+/// A SHA-256 over every row of every table of `env`'s vault.
+pub fn tables(env: &Env) -> vigil_model::Sha256 {
+    let v = open_vault(env);
+    let d = v.content_digest().unwrap();
+    v.close().unwrap();
+    d
+}

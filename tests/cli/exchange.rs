@@ -10,41 +10,6 @@ fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
-/// An HQ vault that created the organisation `name`, a monitor's vault that joined it with an
-/// invitation from HQ, and the profile file.
-pub fn organisation(name: &str) -> (Env, Env, std::path::PathBuf) {
-    let hq = Env::new();
-    hq.init();
-    let profile = hq.root.path().join("org.json");
-    hq.ok(&[
-        "org",
-        "create",
-        "--name",
-        name,
-        "--profile-out",
-        profile.to_str().unwrap(),
-    ]);
-    let invitation = hq.root.path().join("aigul.invitation");
-    hq.ok(&[
-        "org",
-        "invite",
-        "--name",
-        "Aigul's laptop",
-        "--out",
-        invitation.to_str().unwrap(),
-    ]);
-    let monitor = Env::new();
-    monitor.init();
-    monitor.ok(&[
-        "org",
-        "join",
-        profile.to_str().unwrap(),
-        "--invite",
-        invitation.to_str().unwrap(),
-    ]);
-    (hq, monitor, profile)
-}
-
 #[test]
 fn export_import_three_times_verify_and_open_with_age_and_tar() {
     let (hq, monitor, _) = organisation("Coalition HQ");

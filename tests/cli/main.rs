@@ -13,3 +13,4 @@ mod exchange;
 mod no_plaintext;
 mod org;
 mod streaming;
+mod trust;
