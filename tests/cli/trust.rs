@@ -13,7 +13,6 @@ use vigil_crypto::sign::DeviceKeys;
 use crate::common::*;
 
 #[path = "../../crates/vigil-exchange/tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use support::{Opened, Signer, forge, hash_of, revision_entry};
