@@ -195,3 +195,38 @@ pub fn tables(env: &Env) -> vigil_model::Sha256 {
     v.close().unwrap();
     d
 }
+
+/// Runs `cmd` under GNU time and returns (success, its peak RSS in KiB, from the kernel's
+/// accounting). Not wait4 on a child of this process: at exec the kernel carries the parent's
+/// own peak RSS into the child's `ru_maxrss`, and this test process runs other tests in
+/// parallel threads, so a child would report this process's peak instead of its own. `time` is
+/// small, so what it inherits is far below the limit.
+pub fn peak_rss(cmd: &Command, env: &Env) -> (bool, i64) {
+    let report = env.root.path().join("time.out");
+    let mut timed = Command::new("/usr/bin/time");
+    timed
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&report)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (name, value) in cmd.get_envs() {
+        match value {
+            Some(v) => timed.env(name, v),
+            None => timed.env_remove(name),
+        };
+    }
+    let status = timed
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .expect("GNU time (/usr/bin/time) is installed by scripts/setup");
+    let text = fs::read_to_string(&report).unwrap();
+    let kib = text
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS from time: {text:?}"));
+    (status.success(), kib)
+}

@@ -10,6 +10,7 @@ mod basics;
 mod common;
 mod crash_safety;
 mod exchange;
+mod limits;
 mod no_plaintext;
 mod org;
 mod streaming;

@@ -3,47 +3,11 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::process::Command;
 
 use crate::common::*;
 
 const SIZE: u64 = 2 << 30;
 const RSS_LIMIT_KIB: i64 = 100 * 1024;
-
-/// Runs `cmd` under GNU time and returns (success, its peak RSS in KiB, from the kernel's
-/// accounting). Not wait4 on a child of this process: at exec the kernel carries the parent's
-/// own peak RSS into the child's `ru_maxrss`, and this test process runs other tests in
-/// parallel threads, so a child would report this process's peak instead of its own. `time` is
-/// small, so what it inherits is far below the limit.
-fn peak_rss(cmd: &Command, env: &Env) -> (bool, i64) {
-    let report = env.root.path().join("time.out");
-    let mut timed = Command::new("/usr/bin/time");
-    timed
-        .arg("-f")
-        .arg("%M")
-        .arg("-o")
-        .arg(&report)
-        .arg(cmd.get_program())
-        .args(cmd.get_args());
-    for (name, value) in cmd.get_envs() {
-        match value {
-            Some(v) => timed.env(name, v),
-            None => timed.env_remove(name),
-        };
-    }
-    let status = timed
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("GNU time (/usr/bin/time) is installed by scripts/setup");
-    let text = std::fs::read_to_string(&report).unwrap();
-    let kib = text
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no peak RSS from time: {text:?}"));
-    (status.success(), kib)
-}
 
 #[test]
 fn two_gib_attachment_round_trip_in_constant_memory() {

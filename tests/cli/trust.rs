@@ -13,7 +13,7 @@ use vigil_crypto::sign::DeviceKeys;
 use crate::common::*;
 
 #[path = "../../crates/vigil-exchange/tests/support/mod.rs"]
-mod support;
+pub mod support;
 
 use support::{Opened, Signer, forge, hash_of, revision_entry};
 

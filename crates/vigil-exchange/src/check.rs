@@ -31,8 +31,8 @@ pub(crate) trait Keep {
     fn manifest(&mut self, _: &Manifest) -> Result<()> {
         Ok(())
     }
-    /// A verified revision.
-    fn revision(&mut self, v: &VerifiedRevision) -> Result<()>;
+    /// A verified revision (given up to the keeper: a large one is never copied).
+    fn revision(&mut self, v: VerifiedRevision) -> Result<()>;
     /// A custody event of the bundle's device, signature checked.
     fn custody(&mut self, ev: &CustodyEvent) -> Result<()>;
     /// An attachment's content (named after its SHA-256), to read or leave.
@@ -45,7 +45,7 @@ pub(crate) trait Keep {
 pub(crate) struct Nothing;
 
 impl Keep for Nothing {
-    fn revision(&mut self, _: &VerifiedRevision) -> Result<()> {
+    fn revision(&mut self, _: VerifiedRevision) -> Result<()> {
         Ok(())
     }
     fn custody(&mut self, _: &CustodyEvent) -> Result<()> {
@@ -161,12 +161,11 @@ impl<'k> Checker<'k> {
             return self.keep.certificate(bytes);
         }
         if path.starts_with("revisions/") {
-            let rev = Revision::from_entry(path, &bytes)?;
-            drop(bytes);
+            let v = Revision::verified_from_entry(path, bytes)?;
+            let rev = v.revision();
             if format!("revisions/{}.json", rev.id) != path {
                 return Err(malformed(format!("{path}: holds revision {}", rev.id)));
             }
-            let v = rev.verify()?;
             if *v.sign_pk() != self.device_pk {
                 return Err(LedgerError::ForeignRevision {
                     revision: rev.id.to_string(),
@@ -184,7 +183,7 @@ impl<'k> Checker<'k> {
                 hash: r.hash.to_string(),
                 amends: r.amends.map(|a| a.to_string()),
             });
-            return self.keep.revision(&v);
+            return self.keep.revision(v);
         }
         Err(malformed(format!(
             "{path} is not a kind of entry this version knows"

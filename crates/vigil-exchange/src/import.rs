@@ -102,7 +102,7 @@ impl Keep for Receiver {
         )?);
         Ok(())
     }
-    fn revision(&mut self, v: &VerifiedRevision) -> Result<()> {
+    fn revision(&mut self, v: VerifiedRevision) -> Result<()> {
         Ok(self.incoming()?.push_revision(v)?)
     }
     fn custody(&mut self, ev: &CustodyEvent) -> Result<()> {

@@ -49,14 +49,24 @@ pub struct IncidentFacts {
     pub revisions: Vec<HeldRevision>,
     /// Devices the organisation granted it to.
     pub granted: Vec<DeviceId>,
-    /// Its running-log entries held here, by id.
-    pub entries: BTreeMap<vigil_model::EntryId, LogEntry>,
+    /// The running-log entries the revision carries that are held here, by id, each as its
+    /// [`entry_digest`] (a long log is compared without holding a second copy of it).
+    pub entries: BTreeMap<vigil_model::EntryId, Sha256>,
     /// Which entry holds each place of its log.
     pub places: BTreeMap<u64, vigil_model::EntryId>,
     /// The key known here for each device the revision's entries name.
     pub device_keys: BTreeMap<DeviceId, SignPublicKey>,
     /// The attachments the revision names that are held here: incident and hash.
     pub attachments: BTreeMap<AttachmentId, (IncidentId, Sha256)>,
+}
+
+/// A running-log entry's SHA-256, over its canonical JSON: two entries with the same digest are
+/// the same entry.
+pub fn entry_digest(e: &LogEntry) -> Sha256 {
+    let bytes = serde_json::to_value(e)
+        .map(|v| crate::canonical::encode(&v))
+        .unwrap_or_default();
+    Sha256(vigil_crypto::sign::sha256(&bytes))
 }
 
 /// What the vault is.
@@ -136,7 +146,7 @@ pub fn authorise(rev: &VerifiedRevision, at: &Vantage, facts: &IncidentFacts) ->
             });
         }
         if let Some(held) = facts.entries.get(&e.id) {
-            if held != e {
+            if *held != entry_digest(e) {
                 return Err(LedgerError::EntryConflict {
                     entry: e.id.to_string(),
                 });
@@ -241,7 +251,7 @@ mod tests {
             sign_pk: *rev.sign_pk(),
         });
         for e in &rev.document().log {
-            facts.entries.insert(e.id, e.clone());
+            facts.entries.insert(e.id, entry_digest(e));
             facts.places.insert(e.seq, e.id);
         }
     }

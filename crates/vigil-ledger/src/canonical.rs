@@ -43,11 +43,54 @@ use serde_json::{Map, Number, Value};
 
 use crate::{LedgerError, Result};
 
+/// Where canonical bytes go: a buffer, or a comparison with bytes already at hand.
+trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// Compares what is written with `expected`, without keeping a copy (a record may be large).
+struct Compare<'a> {
+    expected: &'a [u8],
+    at: usize,
+    same: bool,
+}
+
+impl Sink for Compare<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        if !self.same {
+            return;
+        }
+        let end = self.at + bytes.len();
+        if self.expected.get(self.at..end) == Some(bytes) {
+            self.at = end;
+        } else {
+            self.same = false;
+        }
+    }
+}
+
 /// The canonical bytes of a JSON value.
 pub fn encode(value: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     write_value(value, &mut out);
     out
+}
+
+/// Whether `bytes` are exactly the canonical encoding of `value`.
+pub fn is_encoding_of(value: &Value, bytes: &[u8]) -> bool {
+    let mut cmp = Compare {
+        expected: bytes,
+        at: 0,
+        same: true,
+    };
+    write_value(value, &mut cmp);
+    cmp.same && cmp.at == bytes.len()
 }
 
 /// The canonical bytes of anything serde can turn into JSON.
@@ -57,43 +100,46 @@ pub fn encode_serialize<T: Serialize>(what: &str, item: &T) -> Result<Vec<u8>> {
     Ok(encode(&value))
 }
 
-fn write_value(value: &Value, out: &mut Vec<u8>) {
+fn write_value(value: &Value, out: &mut impl Sink) {
     match value {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-            out.push(b'{');
+            out.put(b"{");
             for (i, k) in keys.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(b',');
+                    out.put(b",");
                 }
                 write_string(k, out);
-                out.push(b':');
+                out.put(b":");
                 if let Some(v) = map.get(k) {
                     write_value(v, out);
                 }
             }
-            out.push(b'}');
+            out.put(b"}");
         }
         Value::Array(items) => {
-            out.push(b'[');
+            out.put(b"[");
             for (i, v) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(b',');
+                    out.put(b",");
                 }
                 write_value(v, out);
             }
-            out.push(b']');
+            out.put(b"]");
         }
         Value::String(s) => write_string(s, out),
         // null, booleans and numbers: serde_json's own compact printing (shortest round trip).
-        other => out.extend_from_slice(other.to_string().as_bytes()),
+        other => out.put(other.to_string().as_bytes()),
     }
 }
 
-fn write_string(s: &str, out: &mut Vec<u8>) {
+fn write_string(s: &str, out: &mut impl Sink) {
     // serde_json's escaping of a lone string is fixed and minimal.
-    out.extend_from_slice(Value::String(s.to_owned()).to_string().as_bytes());
+    let mut buf = Vec::with_capacity(s.len() + 2);
+    // Writing a str into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut buf, s);
+    out.put(&buf);
 }
 
 /// Marks the error a duplicate key raises inside serde, to tell it apart from others.
@@ -199,7 +245,7 @@ pub fn parse_strict(what: &str, bytes: &[u8]) -> Result<Value> {
 /// bytes are exactly the canonical encoding of what they hold.
 pub fn parse(what: &str, bytes: &[u8]) -> Result<Value> {
     let value = parse_strict(what, bytes)?;
-    if encode(&value) != bytes {
+    if !is_encoding_of(&value, bytes) {
         return Err(LedgerError::NotCanonical {
             what: what.to_owned(),
         });

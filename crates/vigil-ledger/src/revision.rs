@@ -191,6 +191,31 @@ pub struct Revision {
     pub sig: Signature,
 }
 
+/// How a revision entry begins.
+const ENTRY_HEAD: &[u8] = b"{\"doc\":";
+/// `,"format":"vigil-sealed-revision","sig":"` + 128 hex + `","version":1}`.
+const ENTRY_TAIL_LEN: usize = 41 + 128 + 14;
+
+fn entry_tail(sig: &Signature) -> String {
+    format!(
+        ",\"format\":\"{REVISION_ENTRY_FORMAT}\",\"sig\":\"{sig}\",\"version\":{REVISION_ENTRY_VERSION}}}"
+    )
+}
+
+/// The signature in an entry's tail, if the tail is exactly the one this version writes.
+fn tail_signature(tail: &[u8]) -> Option<Signature> {
+    let text = std::str::from_utf8(tail).ok()?;
+    let hex = text.get(41..169)?;
+    if !hex
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return None;
+    }
+    let sig: Signature = hex.parse().ok()?;
+    (entry_tail(&sig).as_bytes() == tail).then_some(sig)
+}
+
 /// A revision entry as it is written in a bundle.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -264,8 +289,36 @@ impl Revision {
     /// its running log in order, and is signed by the key it names. (Whether that key may speak
     /// for the device and the incident is for [`crate::authorise`] and the caller.)
     pub fn verify(&self) -> Result<VerifiedRevision> {
-        let id = self.id.to_string();
+        self.clone().into_verified()
+    }
+
+    /// [`Revision::verify`], giving the revision up to the result (no copy of the document).
+    pub fn into_verified(self) -> Result<VerifiedRevision> {
         let doc = self.document()?;
+        self.check(doc)
+    }
+
+    /// Reads and verifies a revision from its signed document bytes and signature in one go
+    /// (the document is parsed once): what a receiver of a large revision wants.
+    pub fn verified_from_signed(doc: Vec<u8>, sig: Signature) -> Result<VerifiedRevision> {
+        let d = read_doc(&doc, "?")?;
+        let revision = Revision {
+            id: d.id,
+            incident: d.incident.id,
+            device: d.device,
+            device_seq: d.device_seq,
+            prev_hash: d.prev,
+            amends: d.amends,
+            sealed_at: d.sealed_at,
+            hash: Sha256(sign::sha256(&doc)),
+            doc,
+            sig,
+        };
+        revision.check(d)
+    }
+
+    fn check(self, doc: RevisionDoc) -> Result<VerifiedRevision> {
+        let id = self.id.to_string();
         let hash = Sha256(sign::sha256(&self.doc));
         if hash != self.hash {
             return Err(LedgerError::altered(
@@ -320,29 +373,51 @@ impl Revision {
         sign::verify(&doc.device_keys.sign_pk, self.hash.as_bytes(), &self.sig)
             .map_err(|_| LedgerError::BadSignature { what: what(&id) })?;
         Ok(VerifiedRevision {
-            revision: self.clone(),
+            revision: self,
             doc,
         })
     }
 
-    /// The revision as a bundle entry (canonical JSON, see the module documentation).
+    /// The revision as a bundle entry (canonical JSON, see the module documentation). The
+    /// document's own bytes go in as they are: its key, `doc`, sorts before the others, so the
+    /// entry is canonical whenever the document is, with no copy of it parsed.
     pub fn to_entry(&self) -> Result<Vec<u8>> {
-        let doc = canonical::parse(&what(&self.id.to_string()), &self.doc)?;
-        canonical::encode_serialize(
-            "a revision entry",
-            &RevisionEntry {
-                format: REVISION_ENTRY_FORMAT.into(),
-                version: REVISION_ENTRY_VERSION,
-                doc,
-                sig: self.sig,
-            },
-        )
+        let tail = entry_tail(&self.sig);
+        let mut out = Vec::with_capacity(ENTRY_HEAD.len() + self.doc.len() + tail.len());
+        out.extend_from_slice(ENTRY_HEAD);
+        out.extend_from_slice(&self.doc);
+        out.extend_from_slice(tail.as_bytes());
+        Ok(out)
     }
 
     /// Reads a bundle entry (`what` names it in errors). The entry must be canonical, so the
-    /// document inside it is exactly the bytes that were signed.
+    /// document inside it is exactly the bytes that were signed. An entry of the shape this
+    /// version writes is read without parsing it twice: its document is the bytes between the
+    /// fixed head and tail, checked on their own; anything else is read in full.
     pub fn from_entry(what: &str, bytes: &[u8]) -> Result<Revision> {
-        let value = canonical::parse(what, bytes)?;
+        Self::entry_parts(what, bytes.to_vec())
+            .and_then(|(doc, sig)| Revision::from_signed(doc, sig))
+    }
+
+    /// Reads and verifies a bundle entry, taking its bytes (a large entry is never copied):
+    /// [`Revision::from_entry`] and [`Revision::verify`] in one.
+    pub fn verified_from_entry(what: &str, bytes: Vec<u8>) -> Result<VerifiedRevision> {
+        let (doc, sig) = Self::entry_parts(what, bytes)?;
+        Revision::verified_from_signed(doc, sig)
+    }
+
+    /// An entry's document bytes and signature.
+    fn entry_parts(what: &str, mut bytes: Vec<u8>) -> Result<(Vec<u8>, Signature)> {
+        // `{"doc":` … `,"format":"vigil-sealed-revision","sig":"<128 hex>","version":1}`
+        if bytes.len() > ENTRY_HEAD.len() + ENTRY_TAIL_LEN
+            && bytes.starts_with(ENTRY_HEAD)
+            && let Some(sig) = tail_signature(&bytes[bytes.len() - ENTRY_TAIL_LEN..])
+        {
+            bytes.truncate(bytes.len() - ENTRY_TAIL_LEN);
+            bytes.drain(..ENTRY_HEAD.len());
+            return Ok((bytes, sig));
+        }
+        let value = canonical::parse(what, &bytes)?;
         if value.get("format").and_then(|f| f.as_str()) != Some(REVISION_ENTRY_FORMAT) {
             return Err(LedgerError::malformed(what, "not a revision entry"));
         }
@@ -358,7 +433,7 @@ impl Revision {
         let entry = RevisionEntry::deserialize(value)
             .map_err(|e| LedgerError::malformed(what, e.to_string()))?;
         // The entry is canonical, so this is exactly the document's own bytes within it.
-        Revision::from_signed(canonical::encode(&entry.doc), entry.sig)
+        Ok((canonical::encode(&entry.doc), entry.sig))
     }
 }
 
@@ -389,6 +464,11 @@ impl VerifiedRevision {
     /// The revision, giving up the parsed document.
     pub fn into_revision(self) -> Revision {
         self.revision
+    }
+
+    /// The parsed document, giving up the revision's bytes.
+    pub fn into_document(self) -> RevisionDoc {
+        self.doc
     }
 }
 
@@ -434,9 +514,25 @@ mod tests {
         let keys = DeviceKeys::generate().unwrap();
         let r = sealed(&keys);
         r.verify().unwrap();
-        let back = Revision::from_entry("e", &r.to_entry().unwrap()).unwrap();
+        let entry = r.to_entry().unwrap();
+        // The spliced entry is exactly the canonical encoding of the entry object.
+        let v: serde_json::Value = serde_json::from_slice(&entry).unwrap();
+        assert_eq!(canonical::encode(&v), entry);
+        assert_eq!(v["version"], 1);
+        assert!(
+            tail_signature(&entry[entry.len() - ENTRY_TAIL_LEN..]).is_some(),
+            "read without parsing the entry twice"
+        );
+        let back = Revision::from_entry("e", &entry).unwrap();
         assert_eq!(back, r);
         assert_eq!(back.verify().unwrap().document().version, 2);
+        // The same entry read the long way gives the same revision.
+        let mut spaced = entry.clone();
+        spaced.extend_from_slice(b" ");
+        assert_eq!(
+            Revision::from_entry("e", &spaced).unwrap_err().code(),
+            "not_canonical"
+        );
     }
 
     fn edited(r: &Revision, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {

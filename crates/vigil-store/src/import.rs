@@ -101,14 +101,11 @@ impl Incoming {
         })
     }
 
-    /// Adds a checked revision (it waits in the spill).
-    pub fn push_revision(&mut self, v: &VerifiedRevision) -> Result<()> {
-        let r = v.revision();
-        let mut bytes = Vec::with_capacity(r.doc.len() + 64);
-        bytes.extend_from_slice(&r.doc);
-        bytes.extend_from_slice(&r.sig.0);
-        let slot = self.spill.put(&bytes)?;
-        self.revisions.push(IncomingRevision {
+    /// Adds a checked revision (it waits in the spill; its document is not copied).
+    pub fn push_revision(&mut self, v: VerifiedRevision) -> Result<()> {
+        let sign_pk = *v.sign_pk();
+        let r = v.into_revision();
+        let header = IncomingRevision {
             id: r.id,
             incident: r.incident,
             device: r.device,
@@ -116,9 +113,13 @@ impl Incoming {
             prev: r.prev_hash,
             hash: r.hash,
             sealed_at: r.sealed_at,
-            sign_pk: *v.sign_pk(),
-            slot,
-        });
+            sign_pk,
+            slot: Slot::default(),
+        };
+        let mut bytes = r.doc;
+        bytes.extend_from_slice(&r.sig.0);
+        let slot = self.spill.put(bytes)?;
+        self.revisions.push(IncomingRevision { slot, ..header });
         Ok(())
     }
 
@@ -127,7 +128,7 @@ impl Incoming {
         let mut bytes = Vec::with_capacity(ev.bytes.len() + 64);
         bytes.extend_from_slice(&ev.bytes);
         bytes.extend_from_slice(&ev.sig.0);
-        let slot = self.spill.put(&bytes)?;
+        let slot = self.spill.put(bytes)?;
         self.custody.push(slot);
         Ok(())
     }
@@ -159,7 +160,7 @@ impl Incoming {
     fn load_revision(&mut self, r: &IncomingRevision) -> Result<VerifiedRevision> {
         let bytes = self.spill.get(r.slot)?;
         let (doc, sig) = split_signed(bytes)?;
-        let v = Revision::from_signed(doc, sig)?.verify()?;
+        let v = Revision::verified_from_signed(doc, sig)?;
         if v.revision().id != r.id || v.revision().hash != r.hash {
             return Err(StoreError::Corrupted {
                 detail: "an import's temporary record is not the revision it was".into(),
@@ -187,6 +188,9 @@ fn split_signed(mut bytes: Vec<u8>) -> Result<(Vec<u8>, Signature)> {
     bytes.truncate(at);
     Ok((bytes, sig))
 }
+
+/// The page cache while a bundle is applied, in KiB as SQLite counts it (negative).
+const IMPORT_CACHE_KIB: i64 = -4096;
 
 /// What [`Vault::apply_incoming`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -289,13 +293,19 @@ impl Vault {
         accepted: Option<Uuid>,
     ) -> Result<ApplyReport> {
         let mut used = Vec::new();
+        // A bundle's transaction may be tens of MiB: let SQLite spill its pages to the journal
+        // early instead of keeping them in memory (the cache's usual size serves browsing).
+        self.conn
+            .pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
         let result = self.apply_tx(&mut incoming, standing, accepted, &mut used);
+        let restored = self.conn.pragma_update(None, "cache_size", sql::CACHE_KIB);
         match &result {
             // The staged chunks now recorded belong to the vault; quarantine chunks go.
             Ok((_, names)) => remove_chunks(&self.dir, names),
             Err(_) => used.into_iter().for_each(StagedAttachment::discard),
         }
         incoming.discard();
+        restored?;
         result.map(|(r, _)| r)
     }
 
@@ -384,6 +394,9 @@ impl Vault {
         }
 
         let mut touched: BTreeSet<IncidentId> = BTreeSet::new();
+        // The incident as each revision applied now seals it (small beside its running log), so
+        // the one an incident is shown as need not be read back whole.
+        let mut sealed_as: HashMap<RevisionId, vigil_model::Incident> = HashMap::new();
         for r in &order {
             let existing: Option<Vec<u8>> = tx
                 .prepare_cached("SELECT hash FROM revisions WHERE id = ?1")?
@@ -456,6 +469,7 @@ impl Vault {
             }
             touched.insert(r.incident);
             report.applied.push(r.id);
+            sealed_as.insert(r.id, v.into_document().incident);
         }
 
         for incident in touched {
@@ -463,8 +477,16 @@ impl Vault {
             if lineage.is_fork() {
                 report.forks.push(incident);
             }
-            if let Some(shown) = crate::sealing::shown_revision(&tx, incident)? {
-                let mut inc = shown.document()?.incident;
+            let shown = match lineage.shown {
+                Some(id) => match sealed_as.remove(&id) {
+                    Some(inc) => Some(inc),
+                    None => crate::sealing::shown_revision(&tx, incident)?
+                        .map(|r| r.document().map(|d| d.incident))
+                        .transpose()?,
+                },
+                None => None,
+            };
+            if let Some(mut inc) = shown {
                 inc.status = IncidentStatus::Sealed;
                 let current = sql::load_incident(&tx, incident)?;
                 if current != inc {
@@ -571,7 +593,9 @@ fn facts_for(tx: &Transaction<'_>, v: &VerifiedRevision) -> Result<IncidentFacts
     let mut devices: BTreeSet<DeviceId> = BTreeSet::new();
     for e in &doc.log {
         if let Some(held) = entry_by_id(tx, e.id)? {
-            facts.entries.insert(e.id, held);
+            facts
+                .entries
+                .insert(e.id, vigil_ledger::authorise::entry_digest(&held));
         }
         let at: Option<Vec<u8>> = tx
             .prepare_cached("SELECT id FROM log_entries WHERE incident_id = ?1 AND seq = ?2")?

@@ -104,10 +104,12 @@ pub(crate) fn query_revisions(
     raws.into_iter().map(RawRevision::into_revision).collect()
 }
 
+/// Stores a revision. Its document goes into the row in pieces through SQLite's blob I/O, so
+/// a large one is not copied whole into SQLite's memory as well.
 pub(crate) fn insert_revision(tx: &Transaction<'_>, rev: &Revision, imported: bool) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO revisions (id, incident, device, device_seq, prev_hash, amends, sealed_at, doc, hash, sig, imported)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, zeroblob(?8), ?9, ?10, ?11)",
     )?
     .execute(params![
         rev.id.0.as_bytes().as_slice(),
@@ -117,11 +119,16 @@ pub(crate) fn insert_revision(tx: &Transaction<'_>, rev: &Revision, imported: bo
         rev.prev_hash.map(|h| h.0.to_vec()),
         rev.amends.map(|a| a.0.as_bytes().to_vec()),
         rev.sealed_at.to_rfc3339(),
-        rev.doc,
+        rev.doc.len() as i64,
         rev.hash.0.as_slice(),
         rev.sig.0.as_slice(),
         imported,
     ])?;
+    let row = tx.last_insert_rowid();
+    let mut blob = tx.blob_open(rusqlite::MAIN_DB, "revisions", "doc", row, false)?;
+    for (i, piece) in rev.doc.chunks(1 << 20).enumerate() {
+        blob.write_at(piece, i << 20)?;
+    }
     Ok(())
 }
 

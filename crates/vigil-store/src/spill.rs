@@ -18,7 +18,7 @@ use vigil_crypto::Key256;
 use crate::error::{Result, StoreError};
 
 /// Where one record lies in a [`Spill`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Slot {
     offset: u64,
     sealed_len: u32,
@@ -76,10 +76,10 @@ impl Spill {
         })
     }
 
-    /// Writes a record and says where it is.
-    pub fn put(&mut self, bytes: &[u8]) -> Result<Slot> {
+    /// Writes a record (sealed in place, so a large one is never copied) and says where it is.
+    pub fn put(&mut self, bytes: Vec<u8>) -> Result<Slot> {
         let index = self.count;
-        let mut sealed = bytes.to_vec();
+        let mut sealed = bytes;
         self.key
             .seal_in_place_append_tag(nonce(index), Aad::from(AAD), &mut sealed)
             .map_err(|_| StoreError::Crypto(vigil_crypto::CryptoError::Tampered))?;
@@ -128,8 +128,8 @@ mod tests {
     fn records_come_back_and_nothing_readable_is_left() {
         let dir = tempfile::tempdir().unwrap();
         let mut spill = Spill::new(dir.path()).unwrap();
-        let a = spill.put(b"nine men entered").unwrap();
-        let b = spill.put(&vec![7u8; 100_000]).unwrap();
+        let a = spill.put(b"nine men entered".to_vec()).unwrap();
+        let b = spill.put(vec![7u8; 100_000]).unwrap();
         assert_eq!(spill.get(b).unwrap(), vec![7u8; 100_000]);
         assert_eq!(spill.get(a).unwrap(), b"nine men entered");
         // Nothing with a name in the folder.

@@ -14,15 +14,18 @@ use crate::{IncidentSummary, ListQuery};
 pub use crate::schema::{SCHEMA_VERSION, migrate};
 pub use crate::search::{fts_query, index_entry, index_incident, search};
 
+/// The page cache, in KiB as SQLite counts it (negative): 32 MiB.
+pub const CACHE_KIB: i64 = -32768;
+
 /// The per-connection settings (`journal_mode = WAL` is set once, at creation, and persists).
 pub fn configure(conn: &Connection) -> Result<()> {
     conn.execute_batch(
         "PRAGMA synchronous = FULL;
          PRAGMA temp_store = MEMORY;
          PRAGMA foreign_keys = ON;
-         PRAGMA busy_timeout = 5000;
-         PRAGMA cache_size = -32768;",
+         PRAGMA busy_timeout = 5000;",
     )?;
+    conn.pragma_update(None, "cache_size", CACHE_KIB)?;
     Ok(())
 }
 

@@ -299,7 +299,7 @@ fn incoming(hq: &Vault, monitor: &Vault, revisions: &[&Revision]) -> Incoming {
     )
     .unwrap();
     for r in revisions {
-        i.push_revision(&r.verify().unwrap()).unwrap();
+        i.push_revision(r.verify().unwrap()).unwrap();
     }
     i
 }
@@ -363,15 +363,23 @@ fn applying_revisions_is_idempotent_and_conflicts_change_nothing() {
     let other = vigil_crypto::sign::DeviceKeys::generate().unwrap();
     let mut doc = r1.document().unwrap();
     doc.id = vigil_store::RevisionId::new();
-    doc.device_seq = 3;
-    doc.prev = Some(r2.hash);
     doc.device_keys = other.public();
     doc.device = vigil_ledger::ids::device_id_for(&other.public().sign_pk);
     let bytes = canonical_bytes(&doc);
     let sig = other.sign(&vigil_crypto::sign::sha256(&bytes));
     let foreign = Revision::from_signed(bytes, sig).unwrap();
+    // HQ cannot trust a delivery carrying it (an id it never saw with this sender's key)...
+    let i = incoming(&hq, &monitor, &[&foreign]);
+    let standing = hq.judge_sender(&i).unwrap();
+    assert!(
+        matches!(&standing, Standing::Quarantine(r) if r.code() == "former_id"),
+        "{standing:?}"
+    );
+    // ... and even a person accepting it cannot make it this sender's.
     assert_eq!(
-        apply(&mut hq, &monitor, &[&foreign]).unwrap_err().code(),
+        hq.apply_incoming(i, &standing, Some(uuid::Uuid::nil()))
+            .unwrap_err()
+            .code(),
         "foreign_revision"
     );
     assert_eq!(hq.content_digest().unwrap(), after_first);
