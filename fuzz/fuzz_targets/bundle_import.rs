@@ -33,13 +33,13 @@ fn signed_custody(log: &[u8], key: &Ed25519KeyPair) -> (Vec<u8>, Option<uuid::Uu
     for line in log.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         match serde_json::from_slice::<serde_json::Value>(line) {
             Ok(mut v) if v.get("doc").is_some() => {
-                let doc = vigil_crypto::sign::canonical_json(&v["doc"]);
+                let doc = vigil_ledger::canonical::encode(&v["doc"]);
                 let sig = key.sign(&sha256(&doc));
                 v["sig"] = serde_json::json!(hex::encode(sig.as_ref()));
                 if device.is_none() {
                     device = v["doc"]["device"].as_str().and_then(|d| d.parse().ok());
                 }
-                out.extend(vigil_crypto::sign::canonical_json(&v));
+                out.extend(vigil_ledger::canonical::encode(&v));
             }
             _ => out.extend_from_slice(line),
         }
