@@ -10,6 +10,7 @@
 
 #[path = "../../vigil-bundle/tests/common/mod.rs"]
 mod common;
+mod support;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -688,4 +689,120 @@ fn every_bad_bundle_is_refused_and_hq_is_unchanged() {
     );
     hq.verify_chain().unwrap();
     assert_eq!(hq.incident(id).unwrap().title, "Meeting broken up");
+
+    // Other senders: what the register knows decides, and each case has its own outcome.
+    let mut other = Cases(Vec::new());
+    let o = support::Opened::open(&hq, &bundle);
+    let fresh_revision = |by: &dyn support::Signer| {
+        let mut doc = o.doc();
+        doc["id"] = json!(uuid::Uuid::now_v7().to_string());
+        doc["incident"]["id"] = json!(IncidentId::new().to_string());
+        let incident = doc["incident"]["id"].clone();
+        for e in doc["log"].as_array_mut().unwrap() {
+            e["id"] = json!(uuid::Uuid::now_v7().to_string());
+            e["incident"] = incident.clone();
+            e["device"] = json!(by.device());
+        }
+        doc["attachments"] = json!([]);
+        support::revision_entry(&mut doc, by)
+    };
+    let forged = |by: &dyn support::Signer, cert: Option<Vec<u8>>, files| {
+        let path = root.join("forged.vigil");
+        support::forge(&o, by, cert, files, &path);
+        std::fs::read(&path).unwrap()
+    };
+    // A device id made from another key than the one that signs.
+    struct Claim<'a>(&'a vigil_crypto::sign::DeviceKeys, vigil_model::DeviceId);
+    impl support::Signer for Claim<'_> {
+        fn device(&self) -> vigil_model::DeviceId {
+            self.1
+        }
+        fn public(&self) -> vigil_crypto::sign::DevicePublic {
+            self.0.public()
+        }
+        fn sign(&self, b: &[u8]) -> [u8; 64] {
+            self.0.sign(b).0
+        }
+    }
+    let attacker = vigil_crypto::sign::DeviceKeys::generate().unwrap();
+    let claim = Claim(&attacker, monitor.device());
+    other.add(
+        "the monitor's device id with another key",
+        forged(&claim, None, vec![fresh_revision(&claim)]),
+        "device_id_forged",
+    );
+    // A second enrolled monitor amending the first monitor's incident.
+    let mut second = vault(&root.join("second"));
+    let invite = hq.issue_invitation("Bakyt's laptop", 14).unwrap();
+    second
+        .join_and_enrol(&profile.to_json_pretty(), &invite.expose_file_bytes())
+        .unwrap();
+    let mut doc = o.doc();
+    let amends = doc["id"].clone();
+    doc["id"] = json!(uuid::Uuid::now_v7().to_string());
+    doc["amends"] = amends;
+    let cert = second.certificate().unwrap().map(|c| c.bytes().to_vec());
+    let takeover = support::revision_entry(&mut doc, &second);
+    other.add(
+        "another enrolled device amends the incident",
+        forged(&second, cert.clone(), vec![takeover]),
+        "not_authorised",
+    );
+    // The monitor's invitation, used again by another device.
+    let mut copier = vault(&root.join("copier"));
+    copier
+        .join_and_enrol(&profile.to_json_pretty(), &invitation.expose_file_bytes())
+        .unwrap();
+    let copied = copier.certificate().unwrap().map(|c| c.bytes().to_vec());
+    other.add(
+        "an invitation used by a second device",
+        forged(&copier, copied, vec![fresh_revision(&copier)]),
+        "quarantined:invitation_reused",
+    );
+    // A certificate made after its invitation expired.
+    let late_keys = vigil_crypto::sign::DeviceKeys::generate().unwrap();
+    let short = hq.issue_invitation("Late laptop", 1).unwrap();
+    let late = vigil_ledger::enrolment::Invitation::from_file_bytes(&short.expose_file_bytes(), &profile)
+        .unwrap()
+        .enrol(
+            &late_keys,
+            support::Signer::device(&late_keys),
+            hq.now() + chrono::Duration::days(3),
+        )
+        .unwrap();
+    other.add(
+        "an expired invitation",
+        forged(&late_keys, Some(late.bytes().to_vec()), vec![fresh_revision(&late_keys)]),
+        "quarantined:invitation_expired",
+    );
+    // A device made before enrolment (a random id), accepted by a person; then its id with
+    // another key.
+    let legacy_keys = vigil_crypto::sign::DeviceKeys::generate().unwrap();
+    let legacy = Claim(&legacy_keys, vigil_model::DeviceId::new());
+    std::fs::write(root.join("legacy.vigil"), forged(&legacy, None, vec![fresh_revision(&legacy)])).unwrap();
+    assert!(import(&mut hq, &root.join("legacy.vigil")).unwrap().quarantined.is_some());
+    vigil_exchange::accept(&mut hq, &legacy.1.to_string()).unwrap();
+    let impostor = Claim(&attacker, legacy.1);
+    other.add(
+        "a device id HQ registered with another key",
+        forged(&impostor, None, vec![fresh_revision(&impostor)]),
+        "quarantined:key_conflict",
+    );
+    let wrong = run(&mut hq, &other.0, root);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+
+    // Revoked: a revision sealed after the revocation keeps the bundle in quarantine.
+    hq.revoke_device(&monitor.device().to_string()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    monitor.append_log(id, "after the revocation", false).unwrap();
+    monitor.seal_now(id).unwrap();
+    let after = root.join("after.vigil");
+    export(&mut monitor, &Selection::Unsent, &after).unwrap();
+    let revoked = Cases(vec![Case {
+        name: "a revoked device's revision sealed after the revocation".into(),
+        bytes: std::fs::read(&after).unwrap(),
+        code: "quarantined:device_revoked",
+    }]);
+    let wrong = run(&mut hq, &revoked.0, root);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
