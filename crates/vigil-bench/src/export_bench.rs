@@ -125,9 +125,12 @@ fn main() -> Result<()> {
     let floor = KdfChoice::Params(KdfParams::FLOOR);
     let mut hq = Vault::create(&hq_dir, &pass(), floor, Arc::new(SystemClock))?;
     let profile = hq.create_org("Bench HQ", 1)?;
+    let invitation = hq.issue_invitation("Bench monitor", 14)?;
     hq.close()?;
     let mut mon = Vault::create(&mon_dir, &pass(), floor, Arc::new(SystemClock))?;
-    mon.join_org(&profile.to_json_pretty())?;
+    // Enrolled, so that HQ's import below applies the bundle (an unenrolled device's would wait
+    // in quarantine).
+    mon.join_and_enrol(&profile.to_json_pretty(), &invitation.expose_file_bytes())?;
     let inc = Incident::new(IncidentId::new(), "Large videos", mon.now());
     mon.create_incident(&inc)?;
     for k in 0..files {
@@ -247,8 +250,12 @@ fn main() -> Result<()> {
     let id_file = w.join("hq-identity.txt");
     std::fs::write(&id_file, hq.org_identity_file(0)?.as_bytes())?;
     let t = Instant::now();
-    vigil_exchange::import(&mut hq, &bundle)?;
+    let imported = vigil_exchange::import(&mut hq, &bundle)?;
     let t_import = t.elapsed();
+    anyhow::ensure!(
+        imported.quarantined.is_none() && imported.attachments > 0,
+        "the bundle was not applied: {imported:?}"
+    );
     hq.close()?;
     let plain_out = w.join("age-d.out");
     let t_age_d = timed(
