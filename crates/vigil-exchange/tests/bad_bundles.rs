@@ -762,25 +762,39 @@ fn every_bad_bundle_is_refused_and_hq_is_unchanged() {
     // A certificate made after its invitation expired.
     let late_keys = vigil_crypto::sign::DeviceKeys::generate().unwrap();
     let short = hq.issue_invitation("Late laptop", 1).unwrap();
-    let late = vigil_ledger::enrolment::Invitation::from_file_bytes(&short.expose_file_bytes(), &profile)
-        .unwrap()
-        .enrol(
-            &late_keys,
-            support::Signer::device(&late_keys),
-            hq.now() + chrono::Duration::days(3),
-        )
-        .unwrap();
+    let late =
+        vigil_ledger::enrolment::Invitation::from_file_bytes(&short.expose_file_bytes(), &profile)
+            .unwrap()
+            .enrol(
+                &late_keys,
+                support::Signer::device(&late_keys),
+                hq.now() + chrono::Duration::days(3),
+            )
+            .unwrap();
     other.add(
         "an expired invitation",
-        forged(&late_keys, Some(late.bytes().to_vec()), vec![fresh_revision(&late_keys)]),
+        forged(
+            &late_keys,
+            Some(late.bytes().to_vec()),
+            vec![fresh_revision(&late_keys)],
+        ),
         "quarantined:invitation_expired",
     );
     // A device made before enrolment (a random id), accepted by a person; then its id with
     // another key.
     let legacy_keys = vigil_crypto::sign::DeviceKeys::generate().unwrap();
     let legacy = Claim(&legacy_keys, vigil_model::DeviceId::new());
-    std::fs::write(root.join("legacy.vigil"), forged(&legacy, None, vec![fresh_revision(&legacy)])).unwrap();
-    assert!(import(&mut hq, &root.join("legacy.vigil")).unwrap().quarantined.is_some());
+    std::fs::write(
+        root.join("legacy.vigil"),
+        forged(&legacy, None, vec![fresh_revision(&legacy)]),
+    )
+    .unwrap();
+    assert!(
+        import(&mut hq, &root.join("legacy.vigil"))
+            .unwrap()
+            .quarantined
+            .is_some()
+    );
     vigil_exchange::accept(&mut hq, &legacy.1.to_string()).unwrap();
     let impostor = Claim(&attacker, legacy.1);
     other.add(
@@ -794,7 +808,9 @@ fn every_bad_bundle_is_refused_and_hq_is_unchanged() {
     // Revoked: a revision sealed after the revocation keeps the bundle in quarantine.
     hq.revoke_device(&monitor.device().to_string()).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(5));
-    monitor.append_log(id, "after the revocation", false).unwrap();
+    monitor
+        .append_log(id, "after the revocation", false)
+        .unwrap();
     monitor.seal_now(id).unwrap();
     let after = root.join("after.vigil");
     export(&mut monitor, &Selection::Unsent, &after).unwrap();
