@@ -231,14 +231,21 @@ impl Manifest {
     /// This proves only that the key named in the manifest signed it; whether that key belongs
     /// to an enrolled device of the organisation is for the caller to check.
     pub fn verify(json: &[u8], sig_hex: &[u8]) -> Result<Manifest> {
-        let value = vigil_ledger::canonical::parse_strict("manifest.json", json)
-            .map_err(|e| BundleError::Malformed(e.to_string()))?;
-        if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+        // Format and version first, without building anything else: a manifest of another
+        // format or a newer version says so, whatever else it holds.
+        #[derive(Deserialize)]
+        struct Probe {
+            format: Option<String>,
+            version: Option<u64>,
+        }
+        let probe: Probe = serde_json::from_slice(json)
+            .map_err(|e| BundleError::Malformed(format!("manifest.json is not JSON: {e}")))?;
+        if probe.format.as_deref() != Some(FORMAT) {
             return Err(BundleError::NotABundle(
                 "manifest.json is not a Vigil bundle manifest".into(),
             ));
         }
-        match value.get("version").and_then(serde_json::Value::as_u64) {
+        match probe.version {
             Some(v) if v > VERSION => {
                 return Err(BundleError::NewerVersion {
                     found: v,
@@ -248,7 +255,8 @@ impl Manifest {
             Some(_) => {}
             None => return Err(BundleError::Malformed("manifest version is missing".into())),
         }
-        let manifest: Manifest = serde_json::from_value(value.clone())
+        // Typed straight from the bytes (no JSON tree, whatever its size).
+        let manifest: Manifest = serde_json::from_slice(json)
             .map_err(|e| BundleError::Malformed(format!("manifest.json: {e}")))?;
         let pk = hex::decode(&manifest.device.sign_pk)
             .ok()
@@ -270,11 +278,9 @@ impl Manifest {
                     "manifest.sig is not the device's signature of manifest.json".into(),
                 )
             })?;
-        if vigil_ledger::canonical::encode(&value) != json {
-            return Err(BundleError::Malformed(
-                "manifest.json is not canonical JSON".into(),
-            ));
-        }
+        vigil_ledger::canonical::check("manifest.json", json).map_err(|e| {
+            BundleError::Malformed(format!("manifest.json is not canonical JSON: {e}"))
+        })?;
         manifest.validate()?;
         Ok(manifest)
     }

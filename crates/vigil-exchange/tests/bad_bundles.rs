@@ -8,9 +8,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-#[path = "../../vigil-bundle/tests/common/mod.rs"]
-mod common;
 mod support;
+
+use support::bundle as common;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -241,23 +241,300 @@ pub fn parse_strict(what: &str, bytes: &[u8]) -> Result<Value> {
     }
 }
 
-/// Reads a record that must be canonical JSON: strictly ([`parse_strict`]), and only if its
-/// bytes are exactly the canonical encoding of what they hold.
-pub fn parse(what: &str, bytes: &[u8]) -> Result<Value> {
-    let value = parse_strict(what, bytes)?;
-    if !is_encoding_of(&value, bytes) {
-        return Err(LedgerError::NotCanonical {
-            what: what.to_owned(),
-        });
-    }
-    Ok(value)
+/// The most JSON values (objects, arrays, strings, numbers, literals) a record read into a
+/// JSON tree ([`parse`]) may hold: a tree takes tens of bytes per value, so a record of tiny
+/// values (`[0,0,0,…]`) would otherwise take many times its size in memory. Records read into
+/// their types ([`decode`]) need no such bound.
+pub const MAX_TREE_VALUES: usize = 200_000;
+
+/// How deep values may nest (as in serde_json).
+const MAX_DEPTH: usize = 128;
+
+/// What [`check`] saw of a canonical record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shape {
+    /// The keys of the top-level object, in order (empty if it is not an object).
+    pub top_keys: Vec<String>,
+    /// How many JSON values it holds, nested ones included.
+    pub values: usize,
 }
 
-/// [`parse`], then the typed form of the value (unknown fields are for the type to refuse).
-pub fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<(T, Value)> {
-    let value = parse(what, bytes)?;
-    let typed = T::deserialize(&value).map_err(|e| LedgerError::malformed(what, e.to_string()))?;
-    Ok((typed, value))
+/// Checks that `bytes` are canonical JSON (see the module documentation), streaming over them
+/// without building the value, so memory does not depend on what the record holds. Keys must
+/// be in strictly increasing order, which also refuses a key named twice.
+pub fn check(what: &str, bytes: &[u8]) -> Result<Shape> {
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(LedgerError::malformed(what, "not UTF-8 text"));
+    }
+    let mut v = Validator {
+        b: bytes,
+        i: 0,
+        what,
+        shape: Shape::default(),
+    };
+    v.value(0)?;
+    if v.i != bytes.len() {
+        return Err(match bytes[v.i] {
+            b' ' | b'\n' | b'\r' | b'\t' => v.not_canonical(),
+            _ => LedgerError::malformed(what, "bytes after the end of the record"),
+        });
+    }
+    Ok(v.shape)
+}
+
+struct Validator<'a> {
+    b: &'a [u8],
+    i: usize,
+    what: &'a str,
+    shape: Shape,
+}
+
+impl Validator<'_> {
+    fn malformed(&self, detail: &str) -> LedgerError {
+        LedgerError::malformed(self.what, format!("{detail} at byte {}", self.i))
+    }
+
+    fn not_canonical(&self) -> LedgerError {
+        LedgerError::NotCanonical {
+            what: self.what.to_owned(),
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    /// Whatever JSON allows here that canonical form does not (whitespace) is `not_canonical`;
+    /// what JSON does not allow is malformed.
+    fn unexpected(&self) -> LedgerError {
+        match self.peek() {
+            Some(b' ' | b'\n' | b'\r' | b'\t') => self.not_canonical(),
+            Some(_) => self.malformed("unexpected byte"),
+            None => self.malformed("the record ends too soon"),
+        }
+    }
+
+    fn expect(&mut self, byte: u8) -> Result<()> {
+        if self.peek() == Some(byte) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(self.unexpected())
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(self.malformed("values nested too deep"));
+        }
+        self.shape.values += 1;
+        match self.peek() {
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b'"') => self.string(false).map(|_| ()),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<()> {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            Ok(())
+        } else {
+            Err(self.malformed("not a JSON value"))
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<()> {
+        self.expect(b'{')?;
+        let mut previous: Option<String> = None;
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            if self.peek() != Some(b'"') {
+                return Err(self.unexpected());
+            }
+            let key = self.string(true)?.unwrap_or_default();
+            match &previous {
+                Some(p) if p.as_bytes() == key.as_bytes() => {
+                    return Err(LedgerError::DuplicateKey {
+                        what: self.what.to_owned(),
+                        key,
+                    });
+                }
+                Some(p) if p.as_bytes() > key.as_bytes() => return Err(self.not_canonical()),
+                _ => {}
+            }
+            if depth == 0 {
+                self.shape.top_keys.push(key.clone());
+            }
+            previous = Some(key);
+            self.expect(b':')?;
+            self.value(depth + 1)?;
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.unexpected()),
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<()> {
+        self.expect(b'[')?;
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            self.value(depth + 1)?;
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.unexpected()),
+            }
+        }
+    }
+
+    /// A string in canonical form: raw UTF-8 but for `"`, `\` and control characters, which are
+    /// escaped as serde_json escapes them. With `keep`, the decoded text (for keys).
+    fn string(&mut self, keep: bool) -> Result<Option<String>> {
+        self.expect(b'"')?;
+        let mut out = keep.then(String::new);
+        let start = self.i;
+        let mut run = start;
+        loop {
+            let Some(c) = self.peek() else {
+                return Err(self.malformed("a string does not end"));
+            };
+            match c {
+                b'"' => {
+                    if let Some(o) = out.as_mut() {
+                        o.push_str(std::str::from_utf8(&self.b[run..self.i]).unwrap_or_default());
+                    }
+                    self.i += 1;
+                    return Ok(out);
+                }
+                0x00..=0x1f => return Err(self.malformed("a control character in a string")),
+                b'\\' => {
+                    if let Some(o) = out.as_mut() {
+                        o.push_str(std::str::from_utf8(&self.b[run..self.i]).unwrap_or_default());
+                    }
+                    let decoded = match self.b.get(self.i + 1) {
+                        Some(b'"') => '"',
+                        Some(b'\\') => '\\',
+                        Some(b'b') => '\u{8}',
+                        Some(b'f') => '\u{c}',
+                        Some(b'n') => '\n',
+                        Some(b'r') => '\r',
+                        Some(b't') => '\t',
+                        Some(b'/') => return Err(self.not_canonical()),
+                        Some(b'u') => {
+                            let hex = self
+                                .b
+                                .get(self.i + 2..self.i + 6)
+                                .ok_or_else(|| self.malformed("a cut escape"))?;
+                            if !hex.iter().all(|h| h.is_ascii_hexdigit()) {
+                                return Err(self.malformed("a bad escape"));
+                            }
+                            // Only control characters without a short form are written \u00xx,
+                            // in lower case.
+                            let text = std::str::from_utf8(hex).unwrap_or("0000");
+                            let n = u32::from_str_radix(text, 16).unwrap_or(u32::MAX);
+                            if n >= 0x20
+                                || matches!(n, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d)
+                                || hex.iter().any(|h| h.is_ascii_uppercase())
+                            {
+                                return Err(self.not_canonical());
+                            }
+                            self.i += 4;
+                            char::from_u32(n).unwrap_or('\0')
+                        }
+                        _ => return Err(self.malformed("a bad escape")),
+                    };
+                    if let Some(o) = out.as_mut() {
+                        o.push(decoded);
+                    }
+                    self.i += 2;
+                    run = self.i;
+                }
+                _ => self.i += 1,
+            }
+        }
+    }
+
+    /// A number exactly as serde_json prints it: an integer within i64 or u64 without leading
+    /// zeros (and not `-0`), or a float in its shortest form that reads back the same.
+    fn number(&mut self) -> Result<()> {
+        let start = self.i;
+        while let Some(c) = self.peek() {
+            if c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E') {
+                self.i += 1;
+            } else {
+                break;
+            }
+        }
+        let token = std::str::from_utf8(&self.b[start..self.i]).unwrap_or_default();
+        let integer = !token.contains(['.', 'e', 'E']);
+        if integer {
+            let digits = token.strip_prefix('-').unwrap_or(token);
+            if digits.is_empty() || !digits.bytes().all(|d| d.is_ascii_digit()) {
+                return Err(self.malformed("not a number"));
+            }
+            let fits = if token.starts_with('-') {
+                token.parse::<i64>().is_ok()
+            } else {
+                token.parse::<u64>().is_ok()
+            };
+            if (digits.len() > 1 && digits.starts_with('0')) || token == "-0" || !fits {
+                return Err(self.not_canonical());
+            }
+            return Ok(());
+        }
+        let x: f64 = token.parse().map_err(|_| self.malformed("not a number"))?;
+        match Number::from_f64(x) {
+            Some(n) if n.to_string() == token => Ok(()),
+            Some(_) => Err(self.not_canonical()),
+            None => Err(self.malformed("a number that is not finite")),
+        }
+    }
+}
+
+/// Reads a record that must be canonical JSON into a JSON tree: [`check`]ed first, so its form is
+/// proven before anything is built, and refused if it holds more than [`MAX_TREE_VALUES`]
+/// values. For records read from outside, prefer [`decode`].
+pub fn parse(what: &str, bytes: &[u8]) -> Result<Value> {
+    let shape = check(what, bytes)?;
+    if shape.values > MAX_TREE_VALUES {
+        return Err(LedgerError::malformed(
+            what,
+            format!(
+                "{} JSON values; a record holds at most {MAX_TREE_VALUES}",
+                shape.values
+            ),
+        ));
+    }
+    parse_strict(what, bytes)
+}
+
+/// Reads a record that must be canonical JSON straight into its type ([`check`]ed first; the
+/// type refuses unknown fields), without a JSON tree in between.
+pub fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<(T, Shape)> {
+    let shape = check(what, bytes)?;
+    let typed =
+        serde_json::from_slice(bytes).map_err(|e| LedgerError::malformed(what, e.to_string()))?;
+    Ok((typed, shape))
 }
 
 #[cfg(test)]
@@ -310,6 +587,67 @@ mod tests {
         }
     }
 
+    #[test]
+    fn escapes_and_numbers_only_as_serde_json_writes_them() {
+        for ok in [
+            r#"["a\"b","\\","\n\t\r\b\f","\u0001","\u001f","é/<>","\u007f"]"#.as_bytes(),
+            br#"[0,-1,18446744073709551615,-9223372036854775808,1.5,0.1,1e+21,-0.0]"#,
+        ] {
+            // Whatever serde_json itself prints, the checker takes.
+            let v: Value = serde_json::from_slice(ok).unwrap();
+            check("v", &encode(&v)).unwrap();
+        }
+        for (bad, code) in [
+            (&br#"["\u00e9"]"#[..], "not_canonical"),
+            (br#"["\/"]"#, "not_canonical"),
+            (br#"["\u001F"]"#, "not_canonical"),
+            (br#"["\u000a"]"#, "not_canonical"),
+            (br#"[01]"#, "not_canonical"),
+            (br#"[18446744073709551616]"#, "not_canonical"),
+            (br#"[1.50]"#, "not_canonical"),
+            (br#"[1E2]"#, "not_canonical"),
+            (b"[\"\x01\"]", "record_malformed"),
+            (br#"[tru]"#, "record_malformed"),
+            (br#"["unterminated]"#, "record_malformed"),
+            (br#"{"a" :1}"#, "not_canonical"),
+        ] {
+            assert_eq!(
+                check("v", bad).unwrap_err().code(),
+                code,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn a_record_of_tiny_values_is_never_built_into_a_tree() {
+        // Two bytes a value on disk, tens of bytes a value in a tree: refused before building.
+        let mut bomb = b"[".to_vec();
+        for _ in 0..(MAX_TREE_VALUES + 1) {
+            bomb.extend_from_slice(b"0,");
+        }
+        bomb.pop();
+        bomb.push(b']');
+        let shape = check("bomb", &bomb).unwrap();
+        assert_eq!(shape.values, MAX_TREE_VALUES + 2);
+        assert_eq!(parse("bomb", &bomb).unwrap_err().code(), "record_malformed");
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Doc {
+            a: u8,
+        }
+        assert_eq!(
+            decode::<Doc>("bomb", &bomb).unwrap_err().code(),
+            "record_malformed"
+        );
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert_eq!(
+            check("deep", deep.as_bytes()).unwrap_err().code(),
+            "record_malformed"
+        );
+    }
+
     fn json() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::Null),
@@ -332,6 +670,17 @@ mod tests {
         fn every_value_reads_back_from_its_canonical_bytes(v in json()) {
             let bytes = encode(&v);
             prop_assert_eq!(parse("v", &bytes).unwrap(), v);
+        }
+
+        #[test]
+        fn the_streaming_check_agrees_with_encoding(v in json()) {
+            let bytes = encode(&v);
+            let shape = check("v", &bytes).unwrap();
+            prop_assert_eq!(shape.top_keys, v.as_object().map(|m| {
+                let mut k: Vec<String> = m.keys().cloned().collect();
+                k.sort();
+                k
+            }).unwrap_or_default());
         }
 
         #[test]

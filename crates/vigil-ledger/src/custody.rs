@@ -123,10 +123,12 @@ pub struct NewEvent<'a> {
     pub details: serde_json::Value,
 }
 
-#[derive(Serialize, Deserialize)]
+/// A line of a bundle's custody log, as it is read: the event as the bytes it is within it.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Line {
-    doc: serde_json::Value,
+struct Line<'a> {
+    #[serde(borrow)]
+    doc: &'a serde_json::value::RawValue,
     sig: Signature,
 }
 
@@ -167,11 +169,23 @@ impl CustodyEvent {
     /// checked here (canonical, a version this build reads, places within SQLite integers); the
     /// signature by [`CustodyEvent::verify`], against the key known for the device.
     pub fn from_signed(bytes: Vec<u8>, sig: Signature) -> Result<CustodyEvent> {
-        let value = canonical::parse(WHAT, &bytes)?;
-        if value.get("format").and_then(|f| f.as_str()) != Some(CUSTODY_FORMAT) {
+        let shape = canonical::check(WHAT, &bytes)?;
+        // Its details are read into a JSON tree: bounded.
+        if shape.values > canonical::MAX_TREE_VALUES {
+            return Err(LedgerError::malformed(
+                WHAT,
+                format!(
+                    "{} JSON values; at most {}",
+                    shape.values,
+                    canonical::MAX_TREE_VALUES
+                ),
+            ));
+        }
+        let probe = crate::revision::Probe::read(WHAT, &bytes)?;
+        if probe.format.as_deref() != Some(CUSTODY_FORMAT) {
             return Err(LedgerError::malformed(WHAT, "not a custody event"));
         }
-        let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+        let version = probe.version.unwrap_or(0);
         if version > u64::from(CUSTODY_VERSION) {
             return Err(LedgerError::NewerVersion {
                 what: WHAT.into(),
@@ -179,13 +193,13 @@ impl CustodyEvent {
                 supported: u64::from(CUSTODY_VERSION),
             });
         }
-        if version == 0 || value.get("org").is_some() != (version >= 2) {
+        if version == 0 || shape.top_keys.iter().any(|k| k == "org") != (version >= 2) {
             return Err(LedgerError::malformed(
                 WHAT,
                 format!("version {version} with the wrong fields"),
             ));
         }
-        let doc = CustodyDoc::deserialize(&value)
+        let doc: CustodyDoc = serde_json::from_slice(&bytes)
             .map_err(|e| LedgerError::malformed(WHAT, e.to_string()))?;
         if doc.seq == 0 || doc.seq > i64::MAX as u64 || (doc.seq == 1) != doc.prev.is_none() {
             return Err(LedgerError::altered(
@@ -214,19 +228,23 @@ impl CustodyEvent {
         })
     }
 
-    /// The event as a line of a bundle's custody log (without the newline).
+    /// The event as a line of a bundle's custody log (without the newline):
+    /// `{"doc":<its bytes>,"sig":"<128 hex>"}`, canonical because its bytes are.
     pub fn to_line(&self) -> Result<Vec<u8>> {
-        let doc = canonical::parse(WHAT, &self.bytes)?;
-        canonical::encode_serialize(WHAT, &Line { doc, sig: self.sig })
+        let mut out = Vec::with_capacity(self.bytes.len() + 150);
+        out.extend_from_slice(b"{\"doc\":");
+        out.extend_from_slice(&self.bytes);
+        out.extend_from_slice(format!(",\"sig\":\"{}\"}}", self.sig).as_bytes());
+        Ok(out)
     }
 
     /// Reads one line of a bundle's custody log. The line must be canonical, so the document
     /// inside it is exactly the bytes that were signed.
     pub fn from_line(line: &[u8]) -> Result<CustodyEvent> {
-        let value = canonical::parse(WHAT, line)?;
-        let line =
-            Line::deserialize(value).map_err(|e| LedgerError::malformed(WHAT, e.to_string()))?;
-        CustodyEvent::from_signed(canonical::encode(&line.doc), line.sig)
+        canonical::check(WHAT, line)?;
+        let line: Line<'_> = serde_json::from_slice(line)
+            .map_err(|e| LedgerError::malformed(WHAT, e.to_string()))?;
+        CustodyEvent::from_signed(line.doc.get().as_bytes().to_vec(), line.sig)
     }
 }
 

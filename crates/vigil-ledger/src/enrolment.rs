@@ -71,6 +71,8 @@ pub const ENROLMENT_VERSION: u32 = 1;
 pub const DEFAULT_INVITATION_DAYS: i64 = 14;
 /// How far before its issue a device's clock may put its enrolment (clocks differ).
 pub const CLOCK_SKEW_HOURS: i64 = 24;
+/// The largest invitation file or certificate read (real ones are about 1 KiB).
+pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 /// The longest name an invitation gives a device.
 pub const MAX_NAME_CHARS: usize = 200;
 
@@ -119,6 +121,16 @@ impl SignedInvitation {
 
     /// Checks the organisation's signature and that the invitation is for `org`.
     pub fn verify(&self, org: Uuid, org_pk: &SignPublicKey) -> Result<()> {
+        self.verify_signed_bytes(
+            org,
+            org_pk,
+            &canonical::encode_serialize(INVITATION, &self.body)?,
+        )
+    }
+
+    /// [`SignedInvitation::verify`], the signature checked over `signed` (the body's canonical
+    /// bytes as they arrived, when it came inside a canonical record).
+    fn verify_signed_bytes(&self, org: Uuid, org_pk: &SignPublicKey, signed: &[u8]) -> Result<()> {
         if self.body.format != INVITATION_FORMAT {
             return Err(LedgerError::malformed(INVITATION, "not an invitation"));
         }
@@ -136,7 +148,7 @@ impl SignedInvitation {
                 ours: org.to_string(),
             });
         }
-        sign::verify(org_pk, &Self::hash(&self.body)?, &self.org_sig).map_err(|_| {
+        sign::verify(org_pk, &sign::sha256(signed), &self.org_sig).map_err(|_| {
             LedgerError::BadSignature {
                 what: "the invitation (by the organisation's key)".into(),
             }
@@ -234,6 +246,12 @@ impl Invitation {
 
     /// Reads an invitation file and checks it belongs to the organisation of `profile`.
     pub fn from_file_bytes(bytes: &[u8], profile: &OrgProfile) -> Result<Invitation> {
+        if bytes.len() > MAX_DOCUMENT_BYTES {
+            return Err(LedgerError::malformed(
+                INVITATION,
+                format!("{} bytes, far more than an invitation", bytes.len()),
+            ));
+        }
         let value = canonical::parse_strict(INVITATION, bytes)?;
         if value.get("format").and_then(|f| f.as_str()) != Some(INVITATION_FILE_FORMAT) {
             return Err(LedgerError::malformed(
@@ -405,6 +423,12 @@ impl Certificate {
     /// Checks everything the certificate proves, for the organisation `org` whose key is
     /// `org_pk` (see the module documentation).
     pub fn verify(&self, org: Uuid, org_pk: &SignPublicKey) -> Result<VerifiedCertificate> {
+        if self.bytes.len() > MAX_DOCUMENT_BYTES {
+            return Err(LedgerError::malformed(
+                CERTIFICATE,
+                format!("{} bytes, far more than a certificate", self.bytes.len()),
+            ));
+        }
         let mut value = canonical::parse(CERTIFICATE, &self.bytes)?;
         if value.get("format").and_then(|f| f.as_str()) != Some(CERTIFICATE_FORMAT) {
             return Err(LedgerError::malformed(
@@ -423,11 +447,13 @@ impl Certificate {
         }
         let doc = CertificateDoc::deserialize(&value)
             .map_err(|e| LedgerError::malformed(CERTIFICATE, e.to_string()))?;
+        // The certificate is canonical, so its invitation's bytes within it are exactly those
+        // the organisation signed: checked as they are, never re-encoded from the parsed body.
         SignedInvitation {
             body: doc.invitation.clone(),
             org_sig: doc.org_sig,
         }
-        .verify(org, org_pk)?;
+        .verify_signed_bytes(org, org_pk, &canonical::encode(&value["invitation"]))?;
         let derived = device_id_for(&doc.device_keys.sign_pk);
         if doc.device != derived {
             return Err(LedgerError::DeviceIdForged {

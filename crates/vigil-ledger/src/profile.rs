@@ -64,6 +64,12 @@ impl OrgProfile {
     /// Parses a profile (as people see it, so any JSON layout) and checks its signature against
     /// its own `org_sign_pk`.
     pub fn parse_and_verify(text: &str) -> Result<OrgProfile> {
+        if text.len() > crate::enrolment::MAX_DOCUMENT_BYTES {
+            return Err(bad(format!(
+                "{} bytes, far more than a profile",
+                text.len()
+            )));
+        }
         let mut value = canonical::parse_strict(WHAT, text.as_bytes())?;
         let obj = value
             .as_object_mut()

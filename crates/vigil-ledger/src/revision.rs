@@ -216,27 +216,45 @@ fn tail_signature(tail: &[u8]) -> Option<Signature> {
     (entry_tail(&sig).as_bytes() == tail).then_some(sig)
 }
 
-/// A revision entry as it is written in a bundle.
-#[derive(Debug, Serialize, Deserialize)]
+/// A revision entry as it is read: the document as the bytes it is within the entry.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RevisionEntry {
-    format: String,
-    version: u32,
-    doc: serde_json::Value,
+struct RawEntry<'a> {
+    #[serde(borrow)]
+    doc: &'a serde_json::value::RawValue,
+    #[allow(dead_code)]
+    format: &'a str,
     sig: Signature,
+    #[allow(dead_code)]
+    version: u32,
 }
 
 fn what(id: &str) -> String {
     format!("revision {id}")
 }
 
+/// The format and version of a record, read without building anything else of it.
+#[derive(Deserialize)]
+pub(crate) struct Probe {
+    pub(crate) format: Option<String>,
+    pub(crate) version: Option<u64>,
+}
+
+impl Probe {
+    pub(crate) fn read(what: &str, bytes: &[u8]) -> Result<Probe> {
+        serde_json::from_slice(bytes).map_err(|e| LedgerError::malformed(what, e.to_string()))
+    }
+}
+
 /// Reads a revision document: canonical, of a version this build reads, in its typed form.
+/// Nothing but the typed document is built, whatever the bytes hold.
 fn read_doc(bytes: &[u8], id: &str) -> Result<RevisionDoc> {
-    let value = canonical::parse(&what(id), bytes)?;
-    if value.get("format").and_then(|f| f.as_str()) != Some(REVISION_FORMAT) {
+    let shape = canonical::check(&what(id), bytes)?;
+    let probe = Probe::read(&what(id), bytes)?;
+    if probe.format.as_deref() != Some(REVISION_FORMAT) {
         return Err(LedgerError::malformed(what(id), "not a revision document"));
     }
-    let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+    let version = probe.version.unwrap_or(0);
     if version > u64::from(REVISION_VERSION) {
         return Err(LedgerError::NewerVersion {
             what: what(id),
@@ -248,15 +266,13 @@ fn read_doc(bytes: &[u8], id: &str) -> Result<RevisionDoc> {
         return Err(LedgerError::malformed(what(id), "no version"));
     }
     // Version 1 never names an organisation; version 2 always does (or says null).
-    if value.get("org").is_some() != (version >= 2) {
+    if shape.top_keys.iter().any(|k| k == "org") != (version >= 2) {
         return Err(LedgerError::malformed(
             what(id),
             format!("an `org` field does not belong in version {version}"),
         ));
     }
-    let doc = RevisionDoc::deserialize(&value)
-        .map_err(|e| LedgerError::malformed(what(id), e.to_string()))?;
-    Ok(doc)
+    serde_json::from_slice(bytes).map_err(|e| LedgerError::malformed(what(id), e.to_string()))
 }
 
 impl Revision {
@@ -417,23 +433,26 @@ impl Revision {
             bytes.drain(..ENTRY_HEAD.len());
             return Ok((bytes, sig));
         }
-        let value = canonical::parse(what, &bytes)?;
-        if value.get("format").and_then(|f| f.as_str()) != Some(REVISION_ENTRY_FORMAT) {
+        canonical::check(what, &bytes)?;
+        let probe = Probe::read(what, &bytes)?;
+        if probe.format.as_deref() != Some(REVISION_ENTRY_FORMAT) {
             return Err(LedgerError::malformed(what, "not a revision entry"));
         }
-        if let Some(v) = value.get("version").and_then(|v| v.as_u64())
-            && v > u64::from(REVISION_ENTRY_VERSION)
-        {
-            return Err(LedgerError::NewerVersion {
-                what: what.to_owned(),
-                found: v,
-                supported: u64::from(REVISION_ENTRY_VERSION),
-            });
+        match probe.version {
+            Some(v) if v > u64::from(REVISION_ENTRY_VERSION) => {
+                return Err(LedgerError::NewerVersion {
+                    what: what.to_owned(),
+                    found: v,
+                    supported: u64::from(REVISION_ENTRY_VERSION),
+                });
+            }
+            Some(v) if v == u64::from(REVISION_ENTRY_VERSION) => {}
+            _ => return Err(LedgerError::malformed(what, "no version this build reads")),
         }
-        let entry = RevisionEntry::deserialize(value)
+        let entry: RawEntry<'_> = serde_json::from_slice(&bytes)
             .map_err(|e| LedgerError::malformed(what, e.to_string()))?;
         // The entry is canonical, so this is exactly the document's own bytes within it.
-        Ok((canonical::encode(&entry.doc), entry.sig))
+        Ok((entry.doc.get().as_bytes().to_vec(), entry.sig))
     }
 }
 
@@ -601,7 +620,11 @@ mod tests {
             "not_canonical"
         );
         let text = String::from_utf8(entry).unwrap();
-        let doubled = text.replacen("{\"doc\":{", "{\"doc\":{\"format\":\"x\",", 1);
+        let doubled = text.replacen(
+            "\"format\":\"vigil-revision\",",
+            "\"format\":\"vigil-revision\",\"format\":\"vigil-revision\",",
+            1,
+        );
         assert_eq!(
             Revision::from_entry("e", doubled.as_bytes())
                 .unwrap_err()
