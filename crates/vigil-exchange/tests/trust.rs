@@ -428,8 +428,9 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Revocation: what a device sealed before it stays, and what it sealed after is refused,
-/// even when a person accepts the bundle.
+/// Revocation: what a device sealed before it stays. Whatever new it sends afterwards waits for
+/// a person, because its key may be a thief's and a thief sets the clock back; and even a person
+/// accepting cannot bring in what claims to be sealed after the revocation.
 #[test]
 fn a_revoked_device_keeps_its_past_and_loses_its_future() {
     let tmp = tempfile::tempdir().unwrap();
@@ -445,6 +446,7 @@ fn a_revoked_device_keeps_its_past_and_loses_its_future() {
         "Aigul's laptop",
         clock.clone(),
     );
+    let key = hex::encode(monitor.device_public().sign_pk);
     clock.advance(Duration::hours(1));
     let x = seal_new(&mut monitor, "Lawyers' meeting broken up");
     assert_eq!(
@@ -460,24 +462,49 @@ fn a_revoked_device_keeps_its_past_and_loses_its_future() {
     hq_clock.advance(Duration::hours(4));
     let revoked = hq.revoke_device(&monitor.device().to_string()).unwrap();
     assert_eq!(revoked.revoked_at, Some(t0 + Duration::hours(4)));
-    // Sealed before the revocation, sent after it: taken.
+    // Sealed before the revocation, sent after it: kept for a person, who confirms it with the
+    // monitor and accepts it.
     assert_eq!(
         outcome(&mut hq, &send(&mut monitor, root, "2.vigil")),
-        "applied 1"
+        "quarantined:device_revoked"
+    );
+    assert_eq!(hq.log_entries(x).unwrap().len(), 2, "nothing applied yet");
+    let reports = accept(&mut hq, &key).unwrap();
+    assert_eq!(
+        (reports[0].applied, reports[0].refused_after_revocation),
+        (1, 0)
     );
     assert_eq!(hq.lineage(x).unwrap().heads, vec![before_revocation.id]);
 
-    clock.advance(Duration::hours(2));
+    // The laptop is seized; the thief sets its clock back before the revocation and seals.
+    clock.set(t0 + Duration::hours(5));
+    clock.set(t0 + Duration::minutes(210));
+    monitor
+        .append_log(x, "forged by whoever holds the laptop", false)
+        .unwrap();
+    let forged = monitor.seal_now(x).unwrap();
+    assert!(forged.sealed_at < revoked.revoked_at.unwrap());
+    let digest = hq.content_digest().unwrap();
+    assert_eq!(
+        outcome(&mut hq, &send(&mut monitor, root, "3.vigil")),
+        "quarantined:device_revoked"
+    );
+    assert_eq!(hq.lineage(x).unwrap().heads, vec![before_revocation.id]);
+    // The monitor does not recognise it: HQ drops it, and nothing of it was ever applied.
+    assert_eq!(hq.drop_quarantined(&key).unwrap(), 1);
+    assert_eq!(hq.content_digest().unwrap(), digest);
+
+    // Sealed after the revocation by the device's own clock: refused even when accepted.
+    clock.set(t0 + Duration::hours(6));
     monitor
         .append_log(x, "after the revocation", false)
         .unwrap();
     monitor.seal_now(x).unwrap();
-    let late = send(&mut monitor, root, "3.vigil");
-    let digest = hq.content_digest().unwrap();
-    assert_eq!(outcome(&mut hq, &late), "quarantined:device_revoked");
-    assert_eq!(hq.lineage(x).unwrap().heads, vec![before_revocation.id]);
-    // A person accepting it still gets nothing sealed after the revocation.
-    let reports = accept(&mut hq, &monitor.device().to_string()).unwrap();
+    assert_eq!(
+        outcome(&mut hq, &send(&mut monitor, root, "4.vigil")),
+        "quarantined:device_revoked"
+    );
+    let reports = accept(&mut hq, &key).unwrap();
     assert_eq!(
         (reports[0].applied, reports[0].refused_after_revocation),
         (0, 1)
@@ -485,7 +512,6 @@ fn a_revoked_device_keeps_its_past_and_loses_its_future() {
     assert!(hq.quarantine().unwrap().is_empty());
     assert_eq!(hq.lineage(x).unwrap().heads, vec![before_revocation.id]);
     assert_eq!(hq.log_entries(x).unwrap().len(), 3);
-    let _ = digest;
     assert!(hq.devices().unwrap()[0].revoked_at.is_some());
 }
 

@@ -6,9 +6,11 @@
 //!
 //! - the vault's **own** device (restoring from its own bundle) is itself;
 //! - a device in the register (by its key) is **trusted**, unless it was revoked and sent
-//!   revisions sealed after the revocation (as the vault knows it), or presents its key under
-//!   another id than the register's (allowed only for the id its key makes: a device made
-//!   before enrolment takes that id when it enrols);
+//!   any revision the vault does not hold yet, or presents its key under another id than the
+//!   register's (allowed only for the id its key makes: a device made before enrolment takes
+//!   that id when it enrols). A revoked device's key may be in a thief's hands, and a thief
+//!   can set the clock back: so nothing new from it is applied by date alone. A person
+//!   decides, and even then what claims to be sealed after the revocation is refused;
 //! - a device not in the register is trusted if its certificate verifies for this organisation,
 //!   it enrolled while its invitation was valid, and no other device used that invitation
 //!   first;
@@ -60,7 +62,7 @@ pub enum QuarantineReason {
         /// The device that used it first.
         first: DeviceId,
     },
-    /// The organisation revoked the device, and it sent revisions sealed after that.
+    /// The organisation revoked the device, and it sent revisions this vault does not hold.
     DeviceRevoked {
         /// When it was revoked.
         revoked_at: DateTime<FixedOffset>,
@@ -110,7 +112,9 @@ impl QuarantineReason {
                  device only"
             ),
             QuarantineReason::DeviceRevoked { revoked_at } => format!(
-                "the device was revoked on {} and sent revisions sealed after that",
+                "the device was revoked on {} and sent revisions this vault does not hold; its \
+                 key may be in other hands, and its clock cannot be trusted: accept only what \
+                 the monitor confirms (anything sealed after the revocation is refused even then)",
                 revoked_at.to_rfc3339()
             ),
             QuarantineReason::KeyConflict => {
@@ -146,8 +150,8 @@ pub struct Sender<'a> {
     pub sign_pk: SignPublicKey,
     /// Its certificate, checked for this organisation (`None` if it sent none).
     pub certificate: Option<&'a Result<VerifiedCertificate, LedgerError>>,
-    /// The newest `sealed_at` among the revisions it sent that the vault does not hold.
-    pub newest_sealed: Option<DateTime<FixedOffset>>,
+    /// How many of the revisions it sent the vault does not hold.
+    pub new_revisions: usize,
 }
 
 /// What the vault's register says about a sender.
@@ -172,8 +176,8 @@ pub fn judge(sender: &Sender<'_>, own_key: &SignPublicKey, register: &RegisterVi
         if r.device != sender.device && !is_derived(sender.device, &sender.sign_pk) {
             return Standing::Quarantine(QuarantineReason::KeyConflict);
         }
-        if let (Some(revoked_at), Some(newest)) = (r.revoked_at, sender.newest_sealed)
-            && newest > revoked_at
+        if let Some(revoked_at) = r.revoked_at
+            && sender.new_revisions > 0
         {
             return Standing::Quarantine(QuarantineReason::DeviceRevoked { revoked_at });
         }
@@ -251,7 +255,7 @@ mod tests {
             device,
             sign_pk: pk,
             certificate: c,
-            newest_sealed: Some(t("2019-05-25T00:00:00Z")),
+            new_revisions: 1,
         };
         let none = RegisterView::default();
         let code = |s: Standing| match s {
@@ -305,12 +309,16 @@ mod tests {
             ..RegisterView::default()
         };
         assert_eq!(code(judge(&sender(None), &own, &reg(&me))), "registered");
+        // Revoked: whatever it sends that is new waits for a person, whatever date it claims.
         me.revoked_at = Some(t("2019-05-30T00:00:00Z"));
-        assert_eq!(code(judge(&sender(None), &own, &reg(&me))), "registered");
-        me.revoked_at = Some(t("2019-05-24T00:00:00Z"));
         assert_eq!(
             code(judge(&sender(None), &own, &reg(&me))),
             "device_revoked"
         );
+        let nothing_new = Sender {
+            new_revisions: 0,
+            ..sender(None)
+        };
+        assert_eq!(code(judge(&nothing_new, &own, &reg(&me))), "registered");
     }
 }

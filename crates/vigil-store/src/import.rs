@@ -233,15 +233,13 @@ impl Vault {
                 ))),
                 (None, _) => None,
             };
-        let mut newest: Option<DateTime<FixedOffset>> = None;
+        let mut new_revisions = 0;
         for r in &incoming.revisions {
             let held = self
                 .conn
                 .prepare_cached("SELECT 1 FROM revisions WHERE id = ?1")?
                 .exists([r.id.0.as_bytes().as_slice()])?;
-            if !held {
-                newest = newest.max(Some(r.sealed_at));
-            }
+            new_revisions += usize::from(!held);
         }
         let other_key = |rec: Option<register::DeviceRecord>| {
             rec.filter(|r| r.sign_pk != incoming.sender_key)
@@ -260,7 +258,7 @@ impl Vault {
                 device: incoming.sender,
                 sign_pk: incoming.sender_key,
                 certificate: certificate.as_ref(),
-                newest_sealed: newest,
+                new_revisions,
             },
             &own_key,
             &view,
@@ -504,10 +502,19 @@ impl Vault {
 
         // The sender's custody log, kept as history. After its first event that is skipped
         // or contradicts the history kept here, the rest are not taken either: they continue
-        // from it.
+        // from it. A revoked device's account is taken only when a person accepted it, and
+        // then only up to the revocation.
         let own_device = self.device;
-        for slot in std::mem::take(&mut incoming.custody) {
+        let custody = std::mem::take(&mut incoming.custody);
+        let custody = match (revoked_at, accepted) {
+            (Some(_), None) => Vec::new(),
+            _ => custody,
+        };
+        for slot in custody {
             let ev = incoming.load_custody(slot)?;
+            if revoked_at.is_some_and(|at| ev.doc.at > at) {
+                break;
+            }
             if let (Some(found), Some(ours)) = (ev.doc.org, vantage.org)
                 && found != ours
             {
