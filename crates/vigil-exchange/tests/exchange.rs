@@ -236,6 +236,36 @@ fn overlapping_bundles_and_amendments_apply_once() {
     assert_eq!(w.hq.incident(a).unwrap().title, "First, amended");
 }
 
+/// The same photo attached twice (to one incident, and to another): the bundle carries it
+/// once, HQ keeps it under each id, and each copy stays readable when the other is gone.
+#[test]
+fn the_same_file_under_several_ids_arrives_under_each() {
+    let mut w = world();
+    let photo: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let a = sealed_incident(&mut w.monitor, "First", &photo);
+    let mut b = Incident::new(IncidentId::new(), "Second", w.monitor.now());
+    b.summary = "The same van, the next day.".into();
+    w.monitor.create_incident(&b).unwrap();
+    for _ in 0..2 {
+        w.monitor
+            .add_attachment(b.id, "van.jpg", "image/jpeg", photo.as_slice(), None)
+            .unwrap();
+    }
+    w.monitor.seal(b.id).unwrap();
+    let bundle = w.root.join("same.vigil");
+    let report = export(&mut w.monitor, &Selection::Unsent, &bundle).unwrap();
+    assert_eq!(
+        (report.revisions, report.attachments),
+        (2, 1),
+        "carried once"
+    );
+    let r = import(&mut w.hq, &bundle).unwrap();
+    assert_eq!((r.applied, r.attachments), (2, 3));
+    assert_eq!(attachment_bytes(&w.hq, a), vec![photo.clone()]);
+    assert_eq!(attachment_bytes(&w.hq, b.id), vec![photo.clone(), photo]);
+    w.hq.verify_chain().unwrap();
+}
+
 #[test]
 fn a_bundle_missing_an_earlier_revision_is_a_broken_chain() {
     let mut w = world();

@@ -351,12 +351,20 @@ fn forks_are_kept_and_shown_whatever_the_order() {
     let r1 = hq1.lineage(x).unwrap().heads[0];
     let title = hq1.incident(x).unwrap().title;
     hq1.grant(x, &b.device().to_string()).unwrap();
-    // B's amendment of r1 (its first revision): the summary changed.
+    // B's amendment of r1 (its first revision): the summary changed, and B's own running-log
+    // entry at the next place, the same place A's next entry takes (places are per device).
     let oa = Opened::open(&hq1, &first);
     let mut doc = oa.doc();
     doc["id"] = new_id();
     doc["amends"] = json!(r1.to_string());
     doc["incident"]["summary"] = json!("Two lawyers were taken away.");
+    let log = doc["log"].as_array_mut().unwrap();
+    let mut mine = log[0].clone();
+    mine["id"] = new_id();
+    mine["seq"] = json!(log.len() + 1);
+    mine["device"] = json!(b.device().to_string());
+    mine["text"] = json!("10:53 a van at the door");
+    log.push(mine);
     let b_rev = revision_entry(&mut doc, &b);
     let b_id: vigil_store::RevisionId = doc["id"].as_str().unwrap().parse().unwrap();
     let b_cert = b.certificate().unwrap().map(|c| c.bytes().to_vec());
@@ -391,7 +399,9 @@ fn forks_are_kept_and_shown_whatever_the_order() {
             (shown.title.as_str(), shown.summary.as_str()),
             (title.as_str(), "Nine men broke into the lawyers' meeting.")
         );
-        assert_eq!(hq.log_entries(x).unwrap().len(), 3);
+        let log = hq.log_entries(x).unwrap();
+        assert_eq!(log.len(), 4);
+        assert_eq!(log[2].seq, log[3].seq, "{log:?}");
         let p = hq.provenance(x).unwrap();
         assert_eq!(p.heads, heads, "history shows the conflict");
     }

@@ -15,7 +15,8 @@
 //! 4. **Running-log entries.** Every entry the revision carries must belong to its incident.
 //!    An entry the vault already holds must be held identically. A new entry must be the
 //!    sealing device's own (its id, or an id the vault knows for the same key) and must take a
-//!    free place in the incident's log.
+//!    free place in that device's part of the log: places (`seq`) are numbered per device, so
+//!    two devices writing the same incident at once never take each other's.
 //! 5. **Attachments.** An attachment id already held must be the same file of the same incident.
 //!
 //! Which revision is the incident's current state is [`crate::lineage`]'s business, never a
@@ -29,31 +30,29 @@ use vigil_model::{AttachmentId, DeviceId, IncidentId, LogEntry, Sha256};
 
 use crate::ids::is_derived;
 use crate::revision::VerifiedRevision;
-use crate::{LedgerError, Result, RevisionId};
+use crate::{LedgerError, Result};
 
-/// A revision of the incident held here.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeldRevision {
-    /// The revision.
-    pub id: RevisionId,
-    /// The key that sealed it.
-    pub sign_pk: SignPublicKey,
-}
-
-/// What the vault holds of the incident a revision is about (and of what the revision names).
+/// What the vault holds that bears on one revision: of its incident, and of what it names.
+/// Each is a lookup the vault answers from an index, so a revision is checked in the same time
+/// however many revisions its incident has.
 #[derive(Debug, Clone, Default)]
 pub struct IncidentFacts {
     /// Whether the incident is here at all.
     pub exists: bool,
-    /// Its revisions held here.
-    pub revisions: Vec<HeldRevision>,
-    /// Devices the organisation granted it to.
-    pub granted: Vec<DeviceId>,
+    /// Whether any revision of it is held here.
+    pub sealed: bool,
+    /// Whether the revision it amends is held here, as a revision of this incident.
+    pub holds_amended: bool,
+    /// Whether its key sealed a revision of this incident held here.
+    pub sealed_by_key: bool,
+    /// Devices the organisation granted the incident to, each with the key known here for it
+    /// (a grant follows the key when its device later speaks under another id).
+    pub granted: Vec<(DeviceId, Option<SignPublicKey>)>,
     /// The running-log entries the revision carries that are held here, by id, each as its
     /// [`entry_digest`] (a long log is compared without holding a second copy of it).
     pub entries: BTreeMap<vigil_model::EntryId, Sha256>,
-    /// Which entry holds each place of its log.
-    pub places: BTreeMap<u64, vigil_model::EntryId>,
+    /// Which entry holds each place the revision's new entries want, by device and place.
+    pub places: BTreeMap<(DeviceId, u64), vigil_model::EntryId>,
     /// The key known here for each device the revision's entries name.
     pub device_keys: BTreeMap<DeviceId, SignPublicKey>,
     /// The attachments the revision names that are held here: incident and hash.
@@ -101,8 +100,7 @@ pub fn authorise(rev: &VerifiedRevision, at: &Vantage, facts: &IncidentFacts) ->
         });
     }
 
-    let holds = |id: RevisionId| facts.revisions.iter().any(|h| h.id == id);
-    match (facts.revisions.is_empty(), r.amends) {
+    match (!facts.sealed, r.amends) {
         // Nothing sealed here yet: a first sealing creates the incident (or seals this vault's
         // own draft of it).
         (true, None) if !facts.exists || *key == at.own_key => {}
@@ -118,7 +116,7 @@ pub fn authorise(rev: &VerifiedRevision, at: &Vantage, facts: &IncidentFacts) ->
                 incident,
             });
         }
-        (_, Some(amends)) if !holds(amends) => {
+        (_, Some(amends)) if !facts.holds_amended => {
             return Err(LedgerError::AmendsUnknown {
                 revision: rid,
                 amends: amends.to_string(),
@@ -126,8 +124,11 @@ pub fn authorise(rev: &VerifiedRevision, at: &Vantage, facts: &IncidentFacts) ->
             });
         }
         (_, Some(_)) => {
-            let sealed_before = facts.revisions.iter().any(|h| h.sign_pk == *key);
-            if !sealed_before && !facts.granted.contains(&r.device) {
+            let granted = facts
+                .granted
+                .iter()
+                .any(|(d, k)| *d == r.device || k.as_ref() == Some(key));
+            if !facts.sealed_by_key && !granted {
                 return Err(LedgerError::NotAuthorised {
                     device: r.device.to_string(),
                     revision: rid,
@@ -161,7 +162,11 @@ pub fn authorise(rev: &VerifiedRevision, at: &Vantage, facts: &IncidentFacts) ->
                 entry_device: e.device.to_string(),
             });
         }
-        if facts.places.get(&e.seq).is_some_and(|held| *held != e.id) {
+        if facts
+            .places
+            .get(&(e.device, e.seq))
+            .is_some_and(|held| *held != e.id)
+        {
             return Err(LedgerError::EntryPlaceTaken {
                 entry: e.id.to_string(),
                 seq: e.seq,
@@ -187,6 +192,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::ids::device_id_for;
+    use crate::RevisionId;
     use crate::revision::{AttachmentRef, RevisionDoc};
     use vigil_crypto::sign::DeviceKeys;
     use vigil_model::{EntryId, Incident};
@@ -244,15 +250,15 @@ mod tests {
         doc.seal(&d.keys).unwrap().verify().unwrap()
     }
 
+    /// The facts once `rev` is held, for a revision by the same key that amends it.
     fn held(rev: &VerifiedRevision, facts: &mut IncidentFacts) {
         facts.exists = true;
-        facts.revisions.push(HeldRevision {
-            id: rev.revision().id,
-            sign_pk: *rev.sign_pk(),
-        });
+        facts.sealed = true;
+        facts.holds_amended = true;
+        facts.sealed_by_key = true;
         for e in &rev.document().log {
             facts.entries.insert(e.id, entry_digest(e));
-            facts.places.insert(e.seq, e.id);
+            facts.places.insert((e.device, e.seq), e.id);
         }
     }
 
@@ -288,9 +294,13 @@ mod tests {
             code(&seal(&a, inc, vec![], Some(org), None), &facts),
             Err("incident_taken")
         );
-        // An amendment of something not held.
+        // An amendment of something not held (here, or as a revision of this incident).
         let stray = seal(&a, inc, vec![], Some(org), Some(RevisionId::new()));
-        assert_eq!(code(&stray, &facts), Err("amends_unknown"));
+        let unheld = IncidentFacts {
+            holds_amended: false,
+            ..facts.clone()
+        };
+        assert_eq!(code(&stray, &unheld), Err("amends_unknown"));
         // By its device: fine. By another device: not without a grant.
         let id1 = first.revision().id;
         let e2 = entry(inc, 2, a.id);
@@ -302,12 +312,28 @@ mod tests {
             Ok(())
         );
         let by_b = seal(&b, inc, vec![e1.clone()], Some(org), Some(id1));
-        assert_eq!(code(&by_b, &facts), Err("not_authorised"));
-        let mut granted = facts.clone();
-        granted.granted.push(b.id);
+        let for_b = IncidentFacts {
+            sealed_by_key: false,
+            ..facts.clone()
+        };
+        assert_eq!(code(&by_b, &for_b), Err("not_authorised"));
+        // A grant to another device, or to b's id under another key, is not b's.
+        let mut others = for_b.clone();
+        others.granted.push((a.id, Some(a.keys.public().sign_pk)));
+        assert_eq!(code(&by_b, &others), Err("not_authorised"));
+        let mut granted = for_b.clone();
+        granted.granted.push((b.id, None));
         assert_eq!(code(&by_b, &granted), Ok(()));
+        // A grant to an earlier id of b's key holds for b.
+        let mut earlier = for_b.clone();
+        earlier
+            .granted
+            .push((DeviceId::new(), Some(b.keys.public().sign_pk)));
+        assert_eq!(code(&by_b, &earlier), Ok(()));
         // With the grant, b's own new entries are fine; entries under a's name are not.
+        // Places are per device: b's entry 2 takes nothing from a's entry 2, already held.
         let b_entry = entry(inc, 2, b.id);
+        granted.places.insert((a.id, 2), e2.id);
         assert_eq!(
             code(
                 &seal(&b, inc, vec![e1.clone(), b_entry], Some(org), Some(id1)),

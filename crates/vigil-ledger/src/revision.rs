@@ -365,11 +365,16 @@ impl Revision {
                 format!("place {} in its device's chain", doc.device_seq),
             ));
         }
-        // The running log: each entry once, each place once, and places within SQLite integers.
+        // The running log: each entry once, each device's place once, and places within SQLite
+        // integers.
         let mut ids = std::collections::BTreeSet::new();
         let mut places = std::collections::BTreeSet::new();
         for e in &doc.log {
-            if !ids.insert(e.id) || !places.insert(e.seq) || e.seq == 0 || e.seq > i64::MAX as u64 {
+            if !ids.insert(e.id)
+                || !places.insert((e.device, e.seq))
+                || e.seq == 0
+                || e.seq > i64::MAX as u64
+            {
                 return Err(LedgerError::malformed(
                     what(&id),
                     format!("running-log entry {} is repeated or out of place", e.id),

@@ -460,6 +460,53 @@ impl StagedAttachment {
     pub(crate) fn is_in(&self, dir: &Path) -> bool {
         self.dir == dir
     }
+
+    /// A second copy of the staged chunks under new names, for the same content arriving
+    /// under a second attachment id: each id keeps chunks of its own, so removing one never
+    /// breaks the other. On error nothing of the copy is left.
+    pub(crate) fn duplicate(&self) -> Result<StagedAttachment> {
+        let mut copy = StagedAttachment {
+            dir: self.dir.clone(),
+            key: Key256::from_bytes(*self.key.expose_bytes()),
+            names: Vec::with_capacity(self.names.len()),
+            size: self.size,
+            sha256: self.sha256,
+        };
+        let mut dirs: HashSet<PathBuf> = HashSet::new();
+        let copied = (|| -> Result<()> {
+            let io = || StoreError::io("copying an attachment chunk");
+            for name in &self.names {
+                let bytes = fs::read(blob_path(&self.dir, name)).map_err(io())?;
+                let new = random_name()?;
+                let path = blob_path(&self.dir, &new);
+                let parent = path.parent().map(PathBuf::from).unwrap_or_default();
+                if !dirs.contains(&parent) {
+                    crate::create_private_dir(&parent)?;
+                    dirs.insert(parent);
+                }
+                copy.names.push(new);
+                let mut f = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path)
+                    .map_err(io())?;
+                f.write_all(&bytes).map_err(io())?;
+                f.sync_all().map_err(io())?;
+            }
+            for d in &dirs {
+                fsync_dir(d)?;
+            }
+            Ok(())
+        })();
+        match copied {
+            Ok(()) => Ok(copy),
+            Err(e) => {
+                copy.discard();
+                Err(e)
+            }
+        }
+    }
 }
 
 /// Removes chunk files of `dir`'s chunk store by name (after the rows naming them are gone).

@@ -21,7 +21,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 use uuid::Uuid;
 use vigil_crypto::sign::{DevicePublic, SignPublicKey, Signature};
-use vigil_ledger::authorise::{HeldRevision, IncidentFacts, Vantage, authorise};
+use vigil_ledger::authorise::{IncidentFacts, Vantage, authorise};
 use vigil_ledger::chain::{self, Completeness, Link};
 use vigil_ledger::custody::{CustodyEvent, CustodyKind};
 use vigil_ledger::enrolment::{Certificate, VerifiedCertificate};
@@ -33,9 +33,7 @@ use vigil_model::{AttachmentId, DeviceId, EntryId, IncidentId, IncidentStatus, L
 use crate::attachments::{StagedAttachment, insert_staged, remove_chunks};
 use crate::custody::{Received, append_custody, org_of, store_received};
 use crate::error::{Result, StoreError};
-use crate::rows::{
-    insert_revision, key_from, known_device, register_device, revision_hash_at, sha_from,
-};
+use crate::rows::{insert_revision, known_device, register_device, revision_hash_at, sha_from};
 use crate::spill::{Slot, Spill};
 use crate::{Vault, register, sql, uuid_from};
 
@@ -445,11 +443,19 @@ impl Vault {
                 if facts.attachments.contains_key(&a.id) || attachment_held(&tx, a.id)? {
                     continue;
                 }
-                let Some(staged) = incoming.attachments.remove(&a.sha256) else {
-                    return Err(StoreError::MissingAttachment {
-                        revision: r.id.to_string(),
-                        sha256: a.sha256.to_string(),
-                    });
+                // A bundle carries each content once; a second id with the same content gets a
+                // copy of the chunks staged for the first.
+                let staged = match incoming.attachments.remove(&a.sha256) {
+                    Some(s) => s,
+                    None => match used.iter().find(|u| u.sha256() == a.sha256.0) {
+                        Some(earlier) => earlier.duplicate()?,
+                        None => {
+                            return Err(StoreError::MissingAttachment {
+                                revision: r.id.to_string(),
+                                sha256: a.sha256.to_string(),
+                            });
+                        }
+                    },
                 };
                 // Recorded in this transaction: the chunks are the vault's once it commits, and
                 // the caller removes them if it does not.
@@ -565,36 +571,37 @@ fn attachment_held(tx: &Transaction<'_>, id: AttachmentId) -> Result<bool> {
         .exists([id.as_uuid().as_bytes().as_slice()])?)
 }
 
-/// What the vault holds that bears on one revision (see [`IncidentFacts`]).
+/// What the vault holds that bears on one revision (see [`IncidentFacts`]): each an indexed
+/// lookup, so a bundle of many revisions of one incident is checked in linear time.
 fn facts_for(tx: &Transaction<'_>, v: &VerifiedRevision) -> Result<IncidentFacts> {
     let doc = v.document();
-    let incident = doc.incident.id;
-    let inc = incident.as_uuid().as_bytes().as_slice();
+    let r = v.revision();
+    let inc = r.incident.as_uuid().as_bytes().as_slice();
+    let key = v.sign_pk().as_slice();
     let exists = tx
         .prepare_cached("SELECT 1 FROM incidents WHERE id = ?1")?
         .exists([inc])?;
-    let mut revisions = Vec::new();
-    {
-        let mut stmt = tx.prepare_cached(
-            "SELECT r.id, k.sign_pk FROM revisions r JOIN known_devices k ON k.device = r.device
-             WHERE r.incident = ?1",
-        )?;
-        let rows = stmt
-            .query_map([inc], |r| {
-                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        for (id, pk) in rows {
-            revisions.push(HeldRevision {
-                id: RevisionId(uuid_from(&id)?),
-                sign_pk: key_from(&pk)?,
-            });
-        }
-    }
+    let sealed = tx
+        .prepare_cached("SELECT 1 FROM revisions WHERE incident = ?1 LIMIT 1")?
+        .exists([inc])?;
+    let holds_amended = match r.amends {
+        Some(a) => tx
+            .prepare_cached("SELECT 1 FROM revisions WHERE id = ?1 AND incident = ?2")?
+            .exists(params![a.0.as_bytes().as_slice(), inc])?,
+        None => false,
+    };
+    let sealed_by_key = tx
+        .prepare_cached(
+            "SELECT 1 FROM known_devices k JOIN revisions r ON r.device = k.device
+             WHERE k.sign_pk = ?1 AND r.incident = ?2 LIMIT 1",
+        )?
+        .exists(params![key, inc])?;
     let mut facts = IncidentFacts {
         exists,
-        revisions,
-        granted: register::granted(tx, incident)?,
+        sealed,
+        holds_amended,
+        sealed_by_key,
+        granted: register::granted(tx, r.incident)?,
         ..IncidentFacts::default()
     };
     let mut devices: BTreeSet<DeviceId> = BTreeSet::new();
@@ -603,15 +610,21 @@ fn facts_for(tx: &Transaction<'_>, v: &VerifiedRevision) -> Result<IncidentFacts
             facts
                 .entries
                 .insert(e.id, vigil_ledger::authorise::entry_digest(&held));
+            continue;
         }
         let at: Option<Vec<u8>> = tx
-            .prepare_cached("SELECT id FROM log_entries WHERE incident_id = ?1 AND seq = ?2")?
-            .query_row(params![inc, e.seq as i64], |r| r.get(0))
+            .prepare_cached(
+                "SELECT id FROM log_entries WHERE incident_id = ?1 AND device = ?2 AND seq = ?3",
+            )?
+            .query_row(
+                params![inc, e.device.as_uuid().as_bytes().as_slice(), e.seq as i64],
+                |r| r.get(0),
+            )
             .optional()?;
         if let Some(id) = at {
             facts
                 .places
-                .insert(e.seq, EntryId::from_uuid(uuid_from(&id)?));
+                .insert((e.device, e.seq), EntryId::from_uuid(uuid_from(&id)?));
         }
         devices.insert(e.device);
     }

@@ -687,7 +687,7 @@ impl Vault {
     /// The running log of an incident, in sequence order.
     pub fn log_entries(&self, incident: IncidentId) -> Result<Vec<LogEntry>> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {} FROM log_entries WHERE incident_id = ?1 ORDER BY seq",
+            "SELECT {} FROM log_entries WHERE incident_id = ?1 ORDER BY seq, at, device",
             rows::ENTRY_COLUMNS
         ))?;
         let raws = stmt

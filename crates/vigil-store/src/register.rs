@@ -238,16 +238,27 @@ pub(crate) fn seen(
     Ok(())
 }
 
-/// Devices the organisation granted `incident` to.
-pub(crate) fn granted(conn: &Connection, incident: IncidentId) -> Result<Vec<DeviceId>> {
-    let mut stmt = conn.prepare_cached("SELECT device FROM grants WHERE incident = ?1")?;
+/// Devices the organisation granted `incident` to, each with the key known for it here.
+pub(crate) fn granted(
+    conn: &Connection,
+    incident: IncidentId,
+) -> Result<Vec<(DeviceId, Option<SignPublicKey>)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT g.device, k.sign_pk FROM grants g LEFT JOIN known_devices k ON k.device = g.device
+         WHERE g.incident = ?1",
+    )?;
     let rows = stmt
         .query_map([incident.as_uuid().as_bytes().as_slice()], |r| {
-            r.get::<_, Vec<u8>>(0)
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Option<Vec<u8>>>(1)?))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.iter()
-        .map(|d| Ok(DeviceId::from_uuid(uuid_from(d)?)))
+        .map(|(d, k)| {
+            Ok((
+                DeviceId::from_uuid(uuid_from(d)?),
+                k.as_deref().map(key_from).transpose()?,
+            ))
+        })
         .collect()
 }
 

@@ -180,8 +180,36 @@ const MIGRATIONS: &[&str] = &[
     BEGIN SELECT RAISE(ABORT, 'the custody log is append-only'); END;
     "#,
     // 3: enrolment, HQ's register of trusted devices, grants and quarantine (see
-    // docs/vault-format.md and docs/threat-model.md).
+    // docs/vault-format.md and docs/threat-model.md); running-log places per device.
     r#"
+    -- Running-log places are numbered per device, so two devices writing one incident at once
+    -- never take each other's place: the table is rebuilt with that uniqueness (its triggers
+    -- go with the old table and are made again).
+    CREATE TABLE log_entries_3 (
+        id BLOB PRIMARY KEY,
+        incident_id BLOB NOT NULL REFERENCES incidents (id),
+        seq INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        text TEXT NOT NULL,
+        device BLOB NOT NULL,
+        flagged INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (incident_id, device, seq)
+    ) STRICT;
+    INSERT INTO log_entries_3 (id, incident_id, seq, at, text, device, flagged)
+        SELECT id, incident_id, seq, at, text, device, flagged FROM log_entries;
+    DROP TABLE log_entries;
+    ALTER TABLE log_entries_3 RENAME TO log_entries;
+    CREATE INDEX log_entries_in_order ON log_entries (incident_id, seq);
+    CREATE TRIGGER log_entries_append_only_update BEFORE UPDATE ON log_entries
+    BEGIN SELECT RAISE(ABORT, 'running-log entries are append-only'); END;
+    CREATE TRIGGER log_entries_append_only_delete BEFORE DELETE ON log_entries
+    BEGIN SELECT RAISE(ABORT, 'running-log entries are append-only'); END;
+
+    -- What authorising one revision looks up, answered from an index however long the
+    -- incident's history is.
+    CREATE INDEX revisions_by_incident_device ON revisions (incident, device);
+    CREATE INDEX known_devices_by_key ON known_devices (sign_pk);
+
     -- This vault's own enrolment in its organisation (a monitor's): the certificate its
     -- bundles carry. One row.
     CREATE TABLE enrolment (
