@@ -177,16 +177,20 @@ pub fn import_with_progress(
     };
     match standing {
         Standing::Quarantine(reason) => {
+            let name = match vault.certified_name(&incoming, &Standing::Quarantine(reason.clone()))
+            {
+                Ok(n) => n,
+                Err(e) => {
+                    incoming.discard();
+                    return Err(e.into());
+                }
+            };
             let note = QuarantineNote {
                 bundle_id: manifest.bundle_id.to_string(),
                 device: incoming.sender,
                 sign_pk: incoming.sender_key,
                 reason,
-                name: incoming
-                    .certificate
-                    .as_ref()
-                    .and_then(|c| serde_json::from_slice::<serde_json::Value>(c).ok())
-                    .and_then(|v| v["invitation"]["name"].as_str().map(str::to_owned)),
+                name,
                 revisions: incoming.revisions.len() as u64,
             };
             incoming.discard();

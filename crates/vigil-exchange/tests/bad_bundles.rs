@@ -202,6 +202,11 @@ fn run(hq: &mut Vault, cases: &[Case], scratch: &Path) -> Vec<String> {
             Ok(r) => match r.quarantined {
                 Some(q) => {
                     assert_eq!(hq.drop_quarantined(&hex::encode(q.sign_pk)).unwrap(), 1);
+                    // A name is shown only from a certificate that holds and is not a copy.
+                    let unverified = ["no_certificate", "certificate_invalid", "invitation_reused"];
+                    if q.name.is_some() && unverified.contains(&q.reason.as_str()) {
+                        wrong.push(format!("{}: shows the name {:?}", case.name, q.name));
+                    }
                     format!("quarantined:{}", q.reason)
                 }
                 None => format!("ok (applied {})", r.applied),

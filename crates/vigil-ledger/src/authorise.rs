@@ -191,8 +191,8 @@ pub fn authorise(rev: &VerifiedRevision, at: &Vantage, facts: &IncidentFacts) ->
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::ids::device_id_for;
     use crate::RevisionId;
+    use crate::ids::device_id_for;
     use crate::revision::{AttachmentRef, RevisionDoc};
     use vigil_crypto::sign::DeviceKeys;
     use vigil_model::{EntryId, Incident};

@@ -219,18 +219,7 @@ impl Vault {
     /// What this vault makes of the sender of `incoming` (see [`vigil_ledger::trust::judge`]).
     pub fn judge_sender(&self, incoming: &Incoming) -> Result<Standing> {
         let own_key = self.keys.public().sign_pk;
-        let profile = self.org_profile()?;
-        let certificate: Option<Result<VerifiedCertificate, LedgerError>> =
-            match (&incoming.certificate, &profile) {
-                (Some(bytes), Some(p)) => {
-                    Some(Certificate::from_bytes(bytes.clone()).verify(p.org_id, &p.org_sign_pk))
-                }
-                (Some(_), None) => Some(Err(LedgerError::malformed(
-                    "the device certificate",
-                    "this vault belongs to no organisation to check it against",
-                ))),
-                (None, _) => None,
-            };
+        let certificate = self.check_certificate(incoming)?;
         let mut new_revisions = 0;
         for r in &incoming.revisions {
             let held = self
@@ -276,6 +265,50 @@ impl Vault {
             }
         }
         Ok(standing)
+    }
+
+    /// The sender's certificate, checked for this vault's organisation (`None` if it sent
+    /// none).
+    fn check_certificate(
+        &self,
+        incoming: &Incoming,
+    ) -> Result<Option<std::result::Result<VerifiedCertificate, LedgerError>>> {
+        let profile = self.org_profile()?;
+        Ok(match (&incoming.certificate, &profile) {
+            (Some(bytes), Some(p)) => {
+                Some(Certificate::from_bytes(bytes.clone()).verify(p.org_id, &p.org_sign_pk))
+            }
+            (Some(_), None) => Some(Err(LedgerError::malformed(
+                "the device certificate",
+                "this vault belongs to no organisation to check it against",
+            ))),
+            (None, _) => None,
+        })
+    }
+
+    /// The name the organisation gave the sender, shown to the person who decides on it: only
+    /// from a certificate that verifies for this organisation and is the sender's own, and
+    /// never when another device used its invitation first (a copied invitation file would
+    /// otherwise lend a thief the monitor's name).
+    pub fn certified_name(
+        &self,
+        incoming: &Incoming,
+        standing: &Standing,
+    ) -> Result<Option<String>> {
+        if matches!(
+            standing,
+            Standing::Quarantine(QuarantineReason::InvitationReused { .. })
+        ) {
+            return Ok(None);
+        }
+        Ok(match self.check_certificate(incoming)? {
+            Some(Ok(c))
+                if c.device == incoming.sender && c.device_keys.sign_pk == incoming.sender_key =>
+            {
+                Some(c.invitation.name)
+            }
+            _ => None,
+        })
     }
 
     /// Applies `incoming` (see the module documentation), its sender having `standing`. A
@@ -335,6 +368,7 @@ impl Vault {
             .partition(|r| revoked_at.is_none_or(|at| r.sealed_at <= at));
         report.refused_after_revocation = late.iter().map(|r| r.id).collect();
 
+        let certified_name = self.certified_name(incoming, standing)?;
         let tx = self.conn.transaction()?;
         match standing {
             Standing::Enrolled(cert) => {
@@ -351,12 +385,7 @@ impl Vault {
                         device: other.device.to_string(),
                     });
                 }
-                let name = incoming
-                    .certificate
-                    .as_ref()
-                    .and_then(|c| serde_json::from_slice::<serde_json::Value>(c).ok())
-                    .and_then(|v| v["invitation"]["name"].as_str().map(str::to_owned))
-                    .unwrap_or_else(|| "accepted by a person".into());
+                let name = certified_name.unwrap_or_else(|| "accepted by a person".into());
                 register::register_accepted(
                     &tx,
                     incoming.sender,
