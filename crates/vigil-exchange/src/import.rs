@@ -77,12 +77,18 @@ impl ImportReport {
 }
 
 /// Keeps what passes the checks in an [`Incoming`], made when the manifest is read.
-struct Receiver {
-    dir: std::path::PathBuf,
+struct Receiver<'a> {
+    vault: &'a Vault,
     incoming: Option<Incoming>,
+    /// Whether to judge the sender before the first attachment, and leave the attachments
+    /// unstaged (still hashed) when it goes to quarantine anyway: then nothing of an
+    /// untrusted sender's files is written into the vault's chunk store but the bundle itself.
+    prejudge: bool,
+    /// The sender goes to quarantine (known at the first attachment).
+    quarantined: Option<bool>,
 }
 
-impl Receiver {
+impl Receiver<'_> {
     fn incoming(&mut self) -> Result<&mut Incoming> {
         self.incoming.as_mut().ok_or_else(|| {
             vigil_bundle::BundleError::Malformed("an entry before the manifest".into()).into()
@@ -90,11 +96,11 @@ impl Receiver {
     }
 }
 
-impl Keep for Receiver {
+impl Keep for Receiver<'_> {
     fn manifest(&mut self, m: &Manifest) -> Result<()> {
         let key: SignPublicKey = device_key(m)?;
         self.incoming = Some(Incoming::new(
-            &self.dir,
+            self.vault.dir(),
             m.bundle_id.to_string(),
             DeviceId::from_uuid(m.device.id),
             key,
@@ -112,12 +118,26 @@ impl Keep for Receiver {
         let sha: Sha256 = sha256
             .parse()
             .map_err(|_| vigil_bundle::BundleError::Malformed(format!("attachment {sha256}")))?;
-        let dir = self.dir.clone();
-        let incoming = self.incoming()?;
-        if incoming.has_attachment(&sha) {
+        let vault = self.vault;
+        let prejudge = self.prejudge;
+        let known = self.quarantined;
+        let incoming = self.incoming.as_mut().ok_or_else(|| {
+            crate::ExchangeError::from(vigil_bundle::BundleError::Malformed(
+                "an entry before the manifest".into(),
+            ))
+        })?;
+        // Revisions and the certificate come before attachments, so the judgement is the one
+        // the whole bundle will get.
+        let quarantined = match known {
+            Some(q) => q,
+            None if prejudge => matches!(vault.judge_sender(incoming)?, Standing::Quarantine(_)),
+            None => false,
+        };
+        self.quarantined = Some(quarantined);
+        if quarantined || incoming.has_attachment(&sha) {
             return Ok(());
         }
-        let staged = vigil_store::stage_attachment(&dir, content, None)?;
+        let staged = vigil_store::stage_attachment(vault.dir(), content, None)?;
         incoming.add_attachment(sha, staged);
         Ok(())
     }
@@ -131,11 +151,14 @@ impl Keep for Receiver {
 /// if anything fails).
 fn receive(
     vault: &Vault,
+    prejudge: bool,
     read: impl FnOnce(&mut dyn Keep) -> Result<(Manifest, crate::check::Seen)>,
 ) -> Result<(Manifest, Incoming)> {
     let mut receiver = Receiver {
-        dir: vault.dir().to_path_buf(),
+        vault,
         incoming: None,
+        prejudge,
+        quarantined: None,
     };
     match (read(&mut receiver), receiver.incoming) {
         (Ok((manifest, _)), Some(incoming)) => Ok((manifest, incoming)),
@@ -166,8 +189,9 @@ pub fn import_with_progress(
     let expect = Expect {
         org: vault.org_profile()?.map(|p| p.org_id),
     };
-    let (manifest, incoming) =
-        receive(vault, |keep| read_file(path, &ids, expect, keep, progress))?;
+    let (manifest, incoming) = receive(vault, true, |keep| {
+        read_file(path, &ids, expect, keep, progress)
+    })?;
     let standing = match vault.judge_sender(&incoming) {
         Ok(s) => s,
         Err(e) => {
@@ -194,6 +218,7 @@ pub fn import_with_progress(
                 revisions: incoming.revisions.len() as u64,
             };
             incoming.discard();
+            vault.quarantine_room(std::fs::metadata(path)?.len())?;
             // The bundle is kept as it is: its own encryption to HQ, inside the vault's.
             let file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
             let staged = vigil_store::stage_attachment(vault.dir(), file, None)?;
@@ -224,7 +249,8 @@ pub fn accept(vault: &mut Vault, who: &str) -> Result<Vec<ImportReport>> {
     let mut reports = Vec::new();
     for entry in entries {
         let stored = vault.quarantine_reader(entry.id)?;
-        let (manifest, incoming) = receive(vault, |keep| read_stream(stored, &ids, expect, keep))?;
+        let (manifest, incoming) =
+            receive(vault, false, |keep| read_stream(stored, &ids, expect, keep))?;
         if incoming.sender != entry.device || incoming.sender_key != entry.sign_pk {
             incoming.discard();
             return Err(vigil_bundle::BundleError::Tampered(

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use support::*;
 use vigil_crypto::sign::DeviceKeys;
 use vigil_exchange::{accept, import};
-use vigil_store::{FixedClock, Vault};
+use vigil_store::{FixedClock, QuarantineLimits, Vault};
 
 fn new_id() -> Value {
     json!(uuid::Uuid::now_v7().to_string())
@@ -523,6 +523,83 @@ fn a_revoked_device_keeps_its_past_and_loses_its_future() {
     assert_eq!(hq.lineage(x).unwrap().heads, vec![before_revocation.id]);
     assert_eq!(hq.log_entries(x).unwrap().len(), 3);
     assert!(hq.devices().unwrap()[0].revoked_at.is_some());
+}
+
+/// Quarantine is bounded (by bundles and by bytes), and a forger cannot hide another sender's
+/// bundle by sending its id first.
+#[test]
+fn quarantine_is_bounded_and_a_bundle_id_cannot_be_taken() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let mut hq = hq(&root.join("hq"));
+    let mut bundles = Vec::new();
+    let mut keys = Vec::new();
+    for i in 0..3 {
+        let mut stranger = vault(&root.join(format!("stranger{i}")));
+        stranger.join_org(&profile(&hq)).unwrap();
+        seal_new(&mut stranger, "Detention visit");
+        bundles.push(send(&mut stranger, root, &format!("{i}.vigil")));
+        keys.push(hex::encode(stranger.device_public().sign_pk));
+    }
+
+    // Someone who saw the third bundle's id sends a bundle of its own under it, first.
+    let genuine = Opened::open(&hq, &bundles[2]);
+    let forger = DeviceKeys::generate().unwrap();
+    let mut doc = genuine.doc();
+    doc["id"] = new_id();
+    doc["device"] = json!(forger.device().to_string());
+    let rev = revision_entry(&mut doc, &forger);
+    let forged = forge_with_id(
+        &genuine,
+        &forger,
+        None,
+        vec![rev],
+        &root.join("forged.vigil"),
+        genuine.manifest.bundle_id,
+    );
+    assert_eq!(outcome(&mut hq, &forged), "quarantined:no_certificate");
+    assert_eq!(outcome(&mut hq, &bundles[2]), "quarantined:no_certificate");
+    let held = hq.quarantine().unwrap();
+    assert_eq!(held.len(), 2, "the genuine bundle is kept on its own");
+    assert!(held.iter().any(|e| hex::encode(e.sign_pk) == keys[2]));
+    // The same file again is kept once.
+    assert_eq!(outcome(&mut hq, &bundles[2]), "quarantined:no_certificate");
+    assert_eq!(hq.quarantine().unwrap().len(), 2);
+
+    // Full by count: refused, nothing changes.
+    hq.set_quarantine_limits(QuarantineLimits {
+        bundles: 2,
+        bytes: 1 << 30,
+    });
+    let digest = hq.content_digest().unwrap();
+    assert_eq!(outcome(&mut hq, &bundles[0]), "quarantine_full");
+    assert_eq!(hq.content_digest().unwrap(), digest);
+    // Full by size: likewise.
+    let size = |p: &Path| std::fs::metadata(p).unwrap().len();
+    hq.set_quarantine_limits(QuarantineLimits {
+        bundles: 10,
+        bytes: size(&forged) + size(&bundles[2]) + size(&bundles[0]) - 1,
+    });
+    assert_eq!(outcome(&mut hq, &bundles[0]), "quarantine_full");
+    assert_eq!(hq.content_digest().unwrap(), digest);
+    // A person drops one; there is room again.
+    assert_eq!(
+        hq.drop_quarantined(&hex::encode(forger.public().sign_pk))
+            .unwrap(),
+        1
+    );
+    assert_eq!(outcome(&mut hq, &bundles[0]), "quarantined:no_certificate");
+    // A trusted sender is never held up by a full quarantine.
+    let mut monitor = enrolled(&mut hq, &root.join("monitor"), "Aigul's laptop");
+    hq.set_quarantine_limits(QuarantineLimits {
+        bundles: 0,
+        bytes: 0,
+    });
+    seal_new(&mut monitor, "Hearing");
+    assert_eq!(
+        outcome(&mut hq, &send(&mut monitor, root, "m.vigil")),
+        "applied 1"
+    );
 }
 
 /// An invitation used by two devices: the first wins, the second is kept in quarantine and

@@ -97,6 +97,16 @@ pub enum StoreError {
         /// The revision.
         id: String,
     },
+    /// Quarantine holds as much as it may: a person must accept or drop what waits there.
+    #[error(
+        "quarantine is full ({bundles} bundles, {bytes} bytes): accept or drop what waits there before importing more from devices HQ does not trust; nothing was changed"
+    )]
+    QuarantineFull {
+        /// Bundles waiting.
+        bundles: u64,
+        /// Their bytes.
+        bytes: u64,
+    },
     /// A revision refers to an attachment that is neither in what arrived nor in the vault.
     #[error(
         "revision {revision} refers to attachment {sha256}, which did not arrive with it; nothing was changed"
@@ -206,6 +216,7 @@ impl StoreError {
             StoreError::RevisionConflict { .. } => "revision_conflict",
             StoreError::DeviceKeyConflict { .. } => "device_key_conflict",
             StoreError::MissingAttachment { .. } => "missing_attachment",
+            StoreError::QuarantineFull { .. } => "quarantine_full",
             StoreError::Ledger(e) => e.code(),
             StoreError::AmbiguousDevice { .. } => "ambiguous_device",
             StoreError::NotEnrolled => "not_enrolled",

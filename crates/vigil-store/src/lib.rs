@@ -56,7 +56,7 @@ pub use error::{Result, StoreError};
 pub use import::{ApplyReport, Incoming, IncomingRevision};
 pub use org::{Enrolment, JoinOutcome, OrgProfile, PROFILE_FORMAT, PROFILE_VERSION};
 pub use provenance::{CustodyRecord, Provenance, RevisionProof};
-pub use quarantine::{QuarantineEntry, QuarantineNote};
+pub use quarantine::{QuarantineEntry, QuarantineLimits, QuarantineNote};
 pub use register::{DeviceRecord, DeviceTrust, PendingInvitation};
 pub use schema::SCHEMA_VERSION;
 pub use search::SearchHit;
@@ -138,6 +138,7 @@ pub struct Vault {
     keys: DeviceKeys,
     clock: Arc<dyn Clock>,
     thesaurus: Thesaurus,
+    quarantine_limits: QuarantineLimits,
     _lock: File,
 }
 
@@ -339,6 +340,7 @@ impl Vault {
             keys,
             clock,
             thesaurus: Thesaurus::default_terms(),
+            quarantine_limits: QuarantineLimits::default(),
             _lock: lock,
         })
     }
@@ -416,6 +418,7 @@ impl Vault {
             keys,
             clock,
             thesaurus: Thesaurus::default_terms(),
+            quarantine_limits: QuarantineLimits::default(),
             _lock: lock,
         };
         vault.load_custom_terms()?;

@@ -139,9 +139,53 @@ pub(crate) fn remove_entry(tx: &Transaction<'_>, id: Uuid) -> Result<Vec<String>
     Ok(names)
 }
 
+/// How much may wait in quarantine, so that senders nobody trusts cannot fill HQ's disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuarantineLimits {
+    /// Bundles (1,000 unless set).
+    pub bundles: u64,
+    /// Bytes of bundles (4 GiB unless set).
+    pub bytes: u64,
+}
+
+impl Default for QuarantineLimits {
+    fn default() -> Self {
+        QuarantineLimits {
+            bundles: 1_000,
+            bytes: 4 << 30,
+        }
+    }
+}
+
 impl Vault {
+    /// Sets how much may wait in quarantine while this vault is open.
+    pub fn set_quarantine_limits(&mut self, limits: QuarantineLimits) {
+        self.quarantine_limits = limits;
+    }
+
+    /// Whether a bundle of `size` bytes still fits in quarantine ([`QuarantineLimits`]);
+    /// checked before it is copied in, and again when it is recorded.
+    pub fn quarantine_room(&self, size: u64) -> Result<()> {
+        let (count, bytes): (i64, i64) = self.conn.query_row(
+            "SELECT count(*), coalesce(sum(size), 0) FROM quarantine",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let (count, bytes) = (count as u64, bytes as u64);
+        let limits = self.quarantine_limits;
+        if count >= limits.bundles || bytes.saturating_add(size) > limits.bytes {
+            return Err(StoreError::QuarantineFull {
+                bundles: count,
+                bytes,
+            });
+        }
+        Ok(())
+    }
+
     /// Keeps a bundle (staged whole into this vault's chunk store) in quarantine. A bundle
-    /// already there is not kept twice: the entry it has is returned and the staged copy goes.
+    /// already there (the same id and the same bytes) is not kept twice: the entry it has is
+    /// returned and the staged copy goes. Another file under a used bundle id is kept on its
+    /// own: a forger cannot hide a bundle by sending its id first.
     pub fn quarantine_bundle(
         &mut self,
         staged: StagedAttachment,
@@ -165,9 +209,16 @@ impl Vault {
                 detail: "a bundle staged for another vault".into(),
             });
         }
-        if let Some(e) = entries(&self.conn, "WHERE bundle_id = ?1", [&note.bundle_id])?.pop() {
+        if let Some(e) = entries(
+            &self.conn,
+            "WHERE bundle_id = ?1 AND sha256 = ?2",
+            params![note.bundle_id, staged.sha256().as_slice()],
+        )?
+        .pop()
+        {
             return Ok((e, false));
         }
+        self.quarantine_room(staged.size())?;
         let id = Uuid::now_v7();
         let (key, names) = staged.parts();
         let now = self.clock.now();

@@ -256,7 +256,7 @@ const MIGRATIONS: &[&str] = &[
     -- the chunk store under its own key, like an attachment.
     CREATE TABLE quarantine (
         id BLOB PRIMARY KEY,
-        bundle_id TEXT NOT NULL UNIQUE,
+        bundle_id TEXT NOT NULL,
         device BLOB NOT NULL,
         sign_pk BLOB NOT NULL,
         reason TEXT NOT NULL,
@@ -267,7 +267,8 @@ const MIGRATIONS: &[&str] = &[
         size INTEGER NOT NULL,
         sha256 BLOB NOT NULL,
         file_key BLOB NOT NULL,
-        chunk_count INTEGER NOT NULL
+        chunk_count INTEGER NOT NULL,
+        UNIQUE (bundle_id, sha256)
     ) STRICT;
     CREATE TABLE quarantine_chunks (
         quarantine BLOB NOT NULL REFERENCES quarantine (id),

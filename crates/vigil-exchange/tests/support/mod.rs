@@ -235,6 +235,18 @@ pub fn forge(
     files: Vec<(String, Vec<u8>)>,
     dest: &Path,
 ) -> PathBuf {
+    forge_with_id(o, by, certificate, files, dest, uuid::Uuid::now_v7())
+}
+
+/// [`forge`], under a bundle id of the forger's choosing.
+pub fn forge_with_id(
+    o: &Opened,
+    by: &dyn Signer,
+    certificate: Option<Vec<u8>>,
+    files: Vec<(String, Vec<u8>)>,
+    dest: &Path,
+    bundle_id: uuid::Uuid,
+) -> PathBuf {
     let mut all = Vec::new();
     if let Some(c) = certificate {
         all.push((vigil_bundle::CERTIFICATE.to_owned(), c));
@@ -242,7 +254,7 @@ pub fn forge(
     all.extend(files);
     let public = by.public();
     let manifest = Manifest::new(
-        uuid::Uuid::now_v7(),
+        bundle_id,
         chrono::Utc::now(),
         o.manifest.org_id,
         DeviceInfo {
