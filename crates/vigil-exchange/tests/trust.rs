@@ -808,6 +808,22 @@ fn an_older_bundle_arrives_in_quarantine_and_its_monitor_can_enrol() {
     assert_eq!(hq.log_entries(x).unwrap(), monitor.log_entries(x).unwrap());
     assert_eq!(hq.devices().unwrap()[0].device, monitor.device());
     hq.verify_chain().unwrap();
+
+    // Another HQ of the organisation (the fixture's, as it was) receives everything at once:
+    // revisions under both ids, the newest amending one under the old id. It holds the old id
+    // for a person (never seen with this key); accepted, each is applied after the one it
+    // amends and its chain's previous, whatever order the ids sort in.
+    copy_dir(&fixture.join("hq"), &root.join("v1/hq2"));
+    std::fs::create_dir_all(root.join("v1/hq2/blobs")).unwrap();
+    let mut hq2 = open("hq2");
+    let all = root.join("all.vigil");
+    vigil_exchange::export(&mut monitor, &vigil_exchange::Selection::All, &all).unwrap();
+    assert_eq!(outcome(&mut hq2, &all), "quarantined:former_id");
+    let reports = accept(&mut hq2, &monitor.device().to_string()).unwrap();
+    assert_eq!(reports[0].applied, 3);
+    assert_eq!(hq2.lineage(x).unwrap().heads, vec![rev.id]);
+    assert_eq!(hq2.log_entries(x).unwrap(), monitor.log_entries(x).unwrap());
+    hq2.verify_chain().unwrap();
 }
 
 /// The limits a bundle's manifest must keep are checked before any entry is read.

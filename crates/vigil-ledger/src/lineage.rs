@@ -119,6 +119,69 @@ impl Lineage {
     }
 }
 
+/// A revision arriving with others, as [`apply_order`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arriving {
+    /// The revision.
+    pub id: RevisionId,
+    /// Its device.
+    pub device: vigil_model::DeviceId,
+    /// Its place in the device's chain.
+    pub device_seq: u64,
+    /// The revision it amends.
+    pub amends: Option<RevisionId>,
+}
+
+/// The order to apply revisions that arrive together in: each after the one it amends and
+/// after its chain's previous, when those arrive too; otherwise by device and place. (A device
+/// that enrolled speaks under a new id and amends what it sealed under its old one: sorting by
+/// id alone could put the amendment first.) Returns indexes into `revs`. Links that loop are
+/// broken somewhere; the rules then refuse what does not hold.
+pub fn apply_order(revs: &[Arriving]) -> Vec<usize> {
+    let mut by_place: Vec<usize> = (0..revs.len()).collect();
+    by_place.sort_by_key(|&i| (revs[i].device, revs[i].device_seq));
+    let index: HashMap<RevisionId, usize> =
+        revs.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    let previous: HashMap<(vigil_model::DeviceId, u64), usize> = revs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| ((r.device, r.device_seq), i))
+        .collect();
+    let deps = |i: usize| {
+        let r = &revs[i];
+        let chain = r
+            .device_seq
+            .checked_sub(1)
+            .and_then(|s| previous.get(&(r.device, s)).copied());
+        let amended = r.amends.and_then(|a| index.get(&a).copied());
+        [amended, chain]
+    };
+    // Depth first, after-order, without recursion.
+    let mut state = vec![0u8; revs.len()];
+    let mut out = Vec::with_capacity(revs.len());
+    for &start in &by_place {
+        let mut stack = vec![(start, false)];
+        while let Some((i, expanded)) = stack.pop() {
+            if expanded {
+                state[i] = 2;
+                out.push(i);
+                continue;
+            }
+            if state[i] != 0 {
+                continue;
+            }
+            state[i] = 1;
+            stack.push((i, true));
+            for d in deps(i).into_iter().flatten() {
+                if state[d] == 0 {
+                    stack.push((d, false));
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -176,6 +239,36 @@ mod tests {
         ];
         assert_eq!(Lineage::of(&nodes).shown, Some(id(1)));
         assert_eq!(Lineage::of(&nodes[..5]).shown, Some(id(3)));
+    }
+
+    #[test]
+    fn what_arrives_together_is_applied_after_what_it_builds_on() {
+        use vigil_model::DeviceId;
+        // The new id sorts before the old one, and its revision amends the old id's last.
+        let old = DeviceId::from_uuid(Uuid::from_u128(2 << 100));
+        let new = DeviceId::from_uuid(Uuid::from_u128(1 << 100));
+        let arriving = |n: u128, device, seq, amends: Option<u128>| Arriving {
+            id: id(n),
+            device,
+            device_seq: seq,
+            amends: amends.map(id),
+        };
+        let revs = [
+            arriving(12, new, 2, Some(11)),
+            arriving(11, new, 1, Some(2)),
+            arriving(2, old, 2, Some(1)),
+            arriving(1, old, 1, None),
+            arriving(7, old, 3, None),
+        ];
+        let order: Vec<RevisionId> = apply_order(&revs).iter().map(|&i| revs[i].id).collect();
+        let at = |n| order.iter().position(|r| *r == id(n)).unwrap();
+        assert_eq!(order.len(), 5);
+        assert!(at(1) < at(2) && at(2) < at(11) && at(11) < at(12) && at(2) < at(7));
+        // A loop does not hang, and everything is still in the order once.
+        let looped = [arriving(1, old, 1, Some(2)), arriving(2, old, 2, Some(1))];
+        let mut order = apply_order(&looped);
+        order.sort();
+        assert_eq!(order, vec![0, 1]);
     }
 
     #[test]

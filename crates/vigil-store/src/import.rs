@@ -25,6 +25,7 @@ use vigil_ledger::authorise::{IncidentFacts, Vantage, authorise};
 use vigil_ledger::chain::{self, Completeness, Link};
 use vigil_ledger::custody::{CustodyEvent, CustodyKind};
 use vigil_ledger::enrolment::{Certificate, VerifiedCertificate};
+use vigil_ledger::lineage::{Arriving, apply_order};
 use vigil_ledger::revision::{Revision, VerifiedRevision};
 use vigil_ledger::trust::{self, QuarantineReason, RegisterView, Sender, Standing};
 use vigil_ledger::{LedgerError, RevisionId};
@@ -50,6 +51,8 @@ pub struct IncomingRevision {
     pub device_seq: u64,
     /// The hash it names as the previous one's.
     pub prev: Option<Sha256>,
+    /// The revision it amends.
+    pub amends: Option<RevisionId>,
     /// Its hash.
     pub hash: Sha256,
     /// When it was sealed.
@@ -109,6 +112,7 @@ impl Incoming {
             device: r.device,
             device_seq: r.device_seq,
             prev: r.prev_hash,
+            amends: r.amends,
             hash: r.hash,
             sealed_at: r.sealed_at,
             sign_pk,
@@ -361,8 +365,21 @@ impl Vault {
             }));
         }
         let mut report = ApplyReport::default();
-        let mut order = std::mem::take(&mut incoming.revisions);
-        order.sort_by_key(|r| (r.device, r.device_seq));
+        let arrived = std::mem::take(&mut incoming.revisions);
+        let arriving: Vec<Arriving> = arrived
+            .iter()
+            .map(|r| Arriving {
+                id: r.id,
+                device: r.device,
+                device_seq: r.device_seq,
+                amends: r.amends,
+            })
+            .collect();
+        let mut slots: Vec<Option<IncomingRevision>> = arrived.into_iter().map(Some).collect();
+        let order: Vec<IncomingRevision> = apply_order(&arriving)
+            .into_iter()
+            .filter_map(|i| slots.get_mut(i).and_then(Option::take))
+            .collect();
         let (order, late): (Vec<_>, Vec<_>) = order
             .into_iter()
             .partition(|r| revoked_at.is_none_or(|at| r.sealed_at <= at));
