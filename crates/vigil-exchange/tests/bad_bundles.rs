@@ -810,6 +810,31 @@ fn every_bad_bundle_is_refused_and_hq_is_unchanged() {
     let wrong = run(&mut hq, &other.0, root);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 
+    // That device enrols and speaks under the id its key makes: its old id is no longer in the
+    // register, but HQ still knows it with its key, and no one else may take it.
+    let renamed = Claim(
+        &legacy_keys,
+        vigil_ledger::ids::device_id_for(&legacy_keys.public().sign_pk),
+    );
+    std::fs::write(
+        root.join("renamed.vigil"),
+        forged(&renamed, None, vec![fresh_revision(&renamed)]),
+    )
+    .unwrap();
+    assert_eq!(
+        import(&mut hq, &root.join("renamed.vigil"))
+            .unwrap()
+            .applied,
+        1
+    );
+    let squatter = Cases(vec![Case {
+        name: "a device's earlier id, under another key".into(),
+        bytes: forged(&impostor, None, vec![fresh_revision(&impostor)]),
+        code: "quarantined:key_conflict",
+    }]);
+    let wrong = run(&mut hq, &squatter.0, root);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+
     // Revoked: a revision sealed after the revocation keeps the bundle in quarantine.
     hq.revoke_device(&monitor.device().to_string()).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(5));

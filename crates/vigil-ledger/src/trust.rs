@@ -69,11 +69,11 @@ pub enum QuarantineReason {
     },
     /// Its id is registered here with another key.
     KeyConflict,
-    /// It carries revisions under another id (one its key had before it enrolled) that this
+    /// It carries revisions under other ids (ones its key had before it enrolled) that this
     /// vault has never seen with its key.
     FormerId {
-        /// That id.
-        device: DeviceId,
+        /// Those ids.
+        devices: Vec<DeviceId>,
     },
 }
 
@@ -120,9 +120,14 @@ impl QuarantineReason {
             QuarantineReason::KeyConflict => {
                 "its device id is registered here with another key".into()
             }
-            QuarantineReason::FormerId { device } => format!(
-                "it carries revisions under an earlier id, {device}, that this vault has not seen \
-                 with its key; compare the key with the monitor before accepting"
+            QuarantineReason::FormerId { devices } => format!(
+                "it carries revisions under earlier ids this vault has not seen with its key ({}); \
+                 compare the key with the monitor before accepting",
+                devices
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         }
     }

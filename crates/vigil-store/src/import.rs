@@ -236,9 +236,22 @@ impl Vault {
             rec.filter(|r| r.sign_pk != incoming.sender_key)
                 .map(|r| r.registered())
         };
+        // The sender's id held by another key: in the register, or known from what was
+        // imported before the register existed.
+        let by_device = match other_key(register::by_device(&self.conn, incoming.sender)?) {
+            Some(r) => Some(r),
+            None => known_device(&self.conn, incoming.sender)?
+                .filter(|k| k.sign_pk != incoming.sender_key)
+                .map(|k| trust::Registered {
+                    device: incoming.sender,
+                    sign_pk: k.sign_pk,
+                    invitation: None,
+                    revoked_at: None,
+                }),
+        };
         let view = RegisterView {
             by_key: register::by_key(&self.conn, &incoming.sender_key)?.map(|r| r.registered()),
-            by_device: other_key(register::by_device(&self.conn, incoming.sender)?),
+            by_device,
             by_invitation: match &certificate {
                 Some(Ok(c)) => other_key(register::by_invitation(&self.conn, c.invitation.id)?),
                 _ => None,
@@ -257,15 +270,20 @@ impl Vault {
         // Revisions under another id of the same key (sealed before the device enrolled) are
         // taken only when this vault already knows that id with this key.
         if matches!(standing, Standing::Registered(_) | Standing::Enrolled(_)) {
+            let mut former: BTreeSet<DeviceId> = BTreeSet::new();
             for r in &incoming.revisions {
                 if r.device != incoming.sender
+                    && !former.contains(&r.device)
                     && known_device(&self.conn, r.device)?.map(|k| k.sign_pk)
                         != Some(incoming.sender_key)
                 {
-                    return Ok(Standing::Quarantine(QuarantineReason::FormerId {
-                        device: r.device,
-                    }));
+                    former.insert(r.device);
                 }
+            }
+            if !former.is_empty() {
+                return Ok(Standing::Quarantine(QuarantineReason::FormerId {
+                    devices: former.into_iter().collect(),
+                }));
             }
         }
         Ok(standing)
