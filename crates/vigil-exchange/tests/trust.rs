@@ -807,6 +807,12 @@ fn an_older_bundle_arrives_in_quarantine_and_its_monitor_can_enrol() {
     assert_eq!(hq.lineage(x).unwrap().heads, vec![rev.id]);
     assert_eq!(hq.log_entries(x).unwrap(), monitor.log_entries(x).unwrap());
     assert_eq!(hq.devices().unwrap()[0].device, monitor.device());
+    // Its invitation is recorded now: it is enrolled, and no other device can use it.
+    assert_eq!(
+        hq.devices().unwrap()[0].trust,
+        vigil_store::DeviceTrust::Enrolled
+    );
+    assert!(hq.pending_invitations().unwrap().is_empty());
     hq.verify_chain().unwrap();
 
     // Another HQ of the organisation (the fixture's, as it was) receives everything at once:

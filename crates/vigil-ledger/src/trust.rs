@@ -12,8 +12,9 @@
 //!   can set the clock back: so nothing new from it is applied by date alone. A person
 //!   decides, and even then what claims to be sealed after the revocation is refused;
 //! - a device not in the register is trusted if its certificate verifies for this organisation,
-//!   it enrolled while its invitation was valid, and no other device used that invitation
-//!   first;
+//!   it enrolled while its invitation was valid, its first bundle arrives within
+//!   [`DELIVERY_GRACE_DAYS`] of the invitation's expiry (by the vault's clock), and no other
+//!   device used that invitation first;
 //! - anything else goes to **quarantine**: nothing is applied, what arrived is kept encrypted,
 //!   and a person decides ([`QuarantineReason`] says why).
 
@@ -157,7 +158,15 @@ pub struct Sender<'a> {
     pub certificate: Option<&'a Result<VerifiedCertificate, LedgerError>>,
     /// How many of the revisions it sent the vault does not hold.
     pub new_revisions: usize,
+    /// When the vault receives it, on the vault's clock.
+    pub received_at: DateTime<FixedOffset>,
 }
+
+/// How long after its invitation expired (on the receiving vault's clock) a device's first
+/// bundle may still arrive: a USB stick can take weeks to reach HQ. Beyond it, a device whose
+/// own clock says it enrolled in time is still held for a person, since that clock may have
+/// been set back.
+pub const DELIVERY_GRACE_DAYS: i64 = 30;
 
 /// What the vault's register says about a sender.
 #[derive(Debug, Clone, Default)]
@@ -210,7 +219,9 @@ pub fn judge(sender: &Sender<'_>, own_key: &SignPublicKey, register: &RegisterVi
             first: first.device,
         });
     }
-    if !cert.in_time() {
+    let delivered_late = sender.received_at
+        > cert.invitation.expires_at + chrono::Duration::days(DELIVERY_GRACE_DAYS);
+    if !cert.in_time() || delivered_late {
         return Standing::Quarantine(QuarantineReason::InvitationExpired {
             expires_at: cert.invitation.expires_at,
         });
@@ -261,6 +272,7 @@ mod tests {
             sign_pk: pk,
             certificate: c,
             new_revisions: 1,
+            received_at: t("2019-06-10T00:00:00Z"),
         };
         let none = RegisterView::default();
         let code = |s: Standing| match s {
@@ -280,6 +292,18 @@ mod tests {
             code(judge(&sender(Some(&late)), &own, &none)),
             "invitation_expired"
         );
+        // Enrolled in time by its own clock, but first heard of long after the invitation
+        // expired by HQ's: that clock may have been set back.
+        let long_after = Sender {
+            received_at: t("2019-07-04T00:00:00Z"),
+            ..sender(Some(&good))
+        };
+        assert_eq!(code(judge(&long_after, &own, &none)), "invitation_expired");
+        let within_grace = Sender {
+            received_at: t("2019-07-02T00:00:00Z"),
+            ..sender(Some(&good))
+        };
+        assert_eq!(code(judge(&within_grace, &own, &none)), "enrolled");
         let other = Registered {
             device: DeviceId::new(),
             sign_pk: [2u8; 32],

@@ -263,6 +263,7 @@ impl Vault {
                 sign_pk: incoming.sender_key,
                 certificate: certificate.as_ref(),
                 new_revisions,
+                received_at: self.clock.now(),
             },
             &own_key,
             &view,
@@ -404,7 +405,28 @@ impl Vault {
         report.refused_after_revocation = late.iter().map(|r| r.id).collect();
 
         let certified_name = self.certified_name(incoming, standing)?;
+        let certificate = match self.check_certificate(incoming)? {
+            Some(Ok(c))
+                if c.device == incoming.sender && c.device_keys.sign_pk == incoming.sender_key =>
+            {
+                Some(c)
+            }
+            _ => None,
+        };
         let tx = self.conn.transaction()?;
+        // A device in the register without an invitation (accepted by a person) that now
+        // enrolled: its invitation is recorded, so that no other device can use it.
+        if let (Standing::Registered(r), Some(c)) = (standing, &certificate)
+            && r.invitation.is_none()
+            && register::by_invitation(&tx, c.invitation.id)?.is_none()
+        {
+            register::record_enrolment(
+                &tx,
+                &key,
+                c,
+                incoming.certificate.as_deref().unwrap_or_default(),
+            )?;
+        }
         match standing {
             Standing::Enrolled(cert) => {
                 let bytes = incoming.certificate.as_deref().unwrap_or_default();

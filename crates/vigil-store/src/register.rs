@@ -212,6 +212,27 @@ pub(crate) fn register_accepted(
     Ok(())
 }
 
+/// A device in the register without an invitation (accepted by a person) enrolled since: its
+/// invitation and certificate are recorded.
+pub(crate) fn record_enrolment(
+    tx: &Transaction<'_>,
+    key: &SignPublicKey,
+    cert: &VerifiedCertificate,
+    bytes: &[u8],
+) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE device_register SET invitation = ?1, certificate = ?2, enrolled_at = ?3
+         WHERE sign_pk = ?4 AND invitation IS NULL",
+    )?
+    .execute(params![
+        cert.invitation.id.as_bytes().as_slice(),
+        bytes,
+        cert.enrolled_at.to_rfc3339(),
+        key.as_slice(),
+    ])?;
+    Ok(())
+}
+
 /// A registered key now speaks under the id it makes (a device made before enrolment, which
 /// enrolled since); its earlier id stays known with the same key.
 pub(crate) fn reidentify(
