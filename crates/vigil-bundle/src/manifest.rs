@@ -31,7 +31,7 @@ pub const CUSTODY_LOG: &str = "custody/log.jsonl";
 
 /// The manifest: every entry with its size and SHA-256, and the device that signs it.
 ///
-/// Written as [canonical JSON](canonical_json); `manifest.sig` signs exactly those bytes.
+/// Written as canonical JSON ([`vigil_ledger::canonical`]); `manifest.sig` signs exactly those bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {

@@ -1,7 +1,7 @@
 //! Import: everything in a bundle is checked before anything changes, the sender is judged,
 //! and then the bundle is applied in one transaction, or kept in quarantine for a person.
 //!
-//! 1. The bundle is read once ([`crate::check`]): every entry's hash and every record's form
+//! 1. The bundle is read once (`check.rs`): every entry's hash and every record's form
 //!    and signature. Revisions and custody events wait in the vault's spill, attachments are
 //!    staged into its chunk store.
 //! 2. The vault judges the sender ([`vigil_store::Vault::judge_sender`]). A trusted sender's

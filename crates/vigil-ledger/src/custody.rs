@@ -1,7 +1,7 @@
 //! The custody log: what happened to the records, signed by the device that saw it happen.
 //!
 //! Every vault keeps a log of events (`created`, `sealed`, `exported`, `imported`). Each event is
-//! a small [canonical](crate::canonical) JSON document ([`CustodyDoc`]) naming its device, its
+//! a small [canonical] JSON document ([`CustodyDoc`]) naming its device, its
 //! place in that device's log (`seq`, from 1) and the hash of the device's previous event
 //! (`prev`), signed by the device over its SHA-256, so the log is a hash chain like the device's
 //! revisions ([`crate::chain`]).

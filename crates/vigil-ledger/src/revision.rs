@@ -3,7 +3,7 @@
 //! A revision is a JSON document ([`RevisionDoc`]) holding the incident, its running log,
 //! references to its attachments (by SHA-256), the organisation it was sealed for, the device
 //! that sealed it and that device's public keys. The document's bytes are its
-//! [canonical](crate::canonical) JSON; its SHA-256 is its hash, and the device signs that hash
+//! [canonical] JSON; its SHA-256 is its hash, and the device signs that hash
 //! with its Ed25519 key.
 //!
 //! Each device numbers its revisions 1, 2, 3 ... (`device_seq`) and every revision carries the
