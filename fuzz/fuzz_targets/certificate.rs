@@ -100,7 +100,9 @@ fuzz_target!(|data: &[u8]| {
             device: derived,
             sign_pk: public(&device),
             certificate: Some(&checked),
-            newest_sealed: None,
+            new_revisions: 1,
+            received_at: chrono::DateTime::parse_from_rfc3339("2019-05-23T10:00:00+06:00")
+                .unwrap_or_default(),
         },
         &[9u8; 32],
         &RegisterView::default(),
