@@ -108,6 +108,12 @@ impl<'k> Checker<'k> {
         // Ids made from keys (version 8) cannot be claimed with another key. Vaults made before
         // enrolment have random (version 7) ids, which only a person can vouch for.
         let claimed = vigil_model::DeviceId::from_uuid(manifest.device.id);
+        if !matches!(manifest.device.id.get_version_num(), 7 | 8) {
+            return Err(BundleError::Malformed(format!(
+                "the manifest's device id {claimed} is of a kind Vigil never made"
+            ))
+            .into());
+        }
         if manifest.device.id.get_version_num() == 8
             && !vigil_ledger::ids::is_derived(claimed, &device_pk)
         {

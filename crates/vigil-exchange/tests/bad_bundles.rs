@@ -662,6 +662,43 @@ fn every_bad_bundle_is_refused_and_hq_is_unchanged() {
         m.bundle(&m.with(REV, under_other_id), |_| {}, &device),
         "quarantined:former_id",
     );
+    // Device ids of a kind Vigil never made: neither random (version 7) nor made from a key
+    // (version 8), or made from a key in a document of version 1 (older than such ids).
+    let other_kind = "6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f";
+    cases.add(
+        "a revision under a device id of another kind",
+        m.bundle(
+            &m.with(
+                REV,
+                resign_revision(rev, |d| d["device"] = json!(other_kind), &device),
+            ),
+            |_| {},
+            &device,
+        ),
+        "record_malformed",
+    );
+    let as_version_1 = resign_revision(
+        rev,
+        |d| {
+            d["version"] = json!(1);
+            d.as_object_mut().unwrap().remove("org");
+        },
+        &device,
+    );
+    cases.add(
+        "a version-1 revision under an id made from a key",
+        m.bundle(&m.with(REV, as_version_1), |_| {}, &device),
+        "record_malformed",
+    );
+    cases.add(
+        "a manifest naming a device id of another kind",
+        m.bundle(
+            &m.files,
+            |mf| mf.device.id = other_kind.parse().unwrap(),
+            &device,
+        ),
+        "bundle.malformed",
+    );
     let wrong = run(&mut hq, &cases.0, root);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 
@@ -850,5 +887,18 @@ fn every_bad_bundle_is_refused_and_hq_is_unchanged() {
         code: "quarantined:device_revoked",
     }]);
     let wrong = run(&mut hq, &revoked.0, root);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+
+    // Quarantine full: what would wait there is refused, and nothing is kept.
+    hq.set_quarantine_limits(vigil_store::QuarantineLimits {
+        bundles: 0,
+        bytes: 0,
+    });
+    let full = Cases(vec![Case {
+        name: "a bundle for quarantine when it is full".into(),
+        bytes: std::fs::read(&after).unwrap(),
+        code: "quarantine_full",
+    }]);
+    let wrong = run(&mut hq, &full.0, root);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

@@ -381,8 +381,22 @@ impl Revision {
                 ));
             }
         }
-        // An id made from a key (version 8) must be the one this key makes; random (version 7)
-        // ids come from vaults made before enrolment.
+        // Vigil makes two kinds of device id: random (version 7), in vaults made before
+        // enrolment and so only in documents of either version, and made from the key
+        // (version 8), only since documents of version 2. Anything else is not a device of ours.
+        match (doc.device.as_uuid().get_version_num(), doc.version) {
+            (7, _) | (8, 2..) => {}
+            _ => {
+                return Err(LedgerError::malformed(
+                    what(&id),
+                    format!(
+                        "device id {} is of a kind Vigil never made for this version",
+                        doc.device
+                    ),
+                ));
+            }
+        }
+        // An id made from a key must be the one this key makes.
         if doc.device.as_uuid().get_version_num() == 8
             && !crate::ids::is_derived(doc.device, &doc.device_keys.sign_pk)
         {
