@@ -1,4 +1,5 @@
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -222,6 +223,18 @@ pub struct Session {
     settings: Mutex<Settings>,
     vault: Mutex<Option<Vault>>,
     activity: Mutex<Activity>,
+    /// Exports and imports under way: the vault is not held while their files are written and
+    /// read, and auto-lock waits for them.
+    exchanges: AtomicUsize,
+}
+
+/// One exchange under way, for as long as it lives.
+struct Exchanging<'a>(&'a AtomicUsize);
+
+impl Drop for Exchanging<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -286,6 +299,7 @@ impl Session {
                 last: Instant::now(),
                 failures: 0,
             }),
+            exchanges: AtomicUsize::new(0),
         }
     }
 
@@ -378,7 +392,8 @@ impl Session {
     pub fn lock_if_idle(&self) -> bool {
         let limit = Duration::from_secs(u64::from(guard(&self.settings).auto_lock_seconds));
         let idle = guard(&self.activity).last.elapsed();
-        if idle >= limit && self.is_unlocked() {
+        let exchanging = self.exchanges.load(Ordering::SeqCst) > 0;
+        if idle >= limit && !exchanging && self.is_unlocked() {
             self.lock();
             return true;
         }
@@ -451,10 +466,12 @@ impl Session {
         })
     }
 
-    /// Appends a running-log entry; durable when this returns.
+    /// Appends a running-log entry, stamped with the moment the call arrived (before waiting
+    /// for the vault); durable when this returns.
     pub fn append_log(&self, id: &str, text: &str, flagged: bool) -> Result<LogEntry, AppError> {
+        let at = self.clock.now();
         let id: IncidentId = id.parse().map_err(|_| AppError::invalid_id(id))?;
-        self.with_vault_mut(|v| Ok(v.append_log(id, text, flagged)?))
+        self.with_vault_mut(|v| Ok(v.append_log_at(id, text, flagged, at)?))
     }
 
     /// Autosave from the editor: saves the incident if it validates; otherwise keeps it as an
@@ -599,6 +616,9 @@ impl Session {
     /// Exports every revision not yet sent into a new bundle in `folder` (a USB stick, say),
     /// named by date; read back and verified before this returns. `progress(phase, done, all)`
     /// follows the writing, then the reading back.
+    ///
+    /// The vault is held only to plan the bundle and, at the end, to record it: while the file
+    /// is written and read back, the running log and everything else go on.
     pub fn export_unsent(
         &self,
         folder: &Path,
@@ -610,31 +630,75 @@ impl Session {
                 folder.display()
             )));
         }
-        self.with_vault_mut(|v| {
+        let _exchanging = self.exchanging();
+        let plan = self.with_vault(|v| {
             let name = format!("vigil-{}.vigil", v.now().format("%Y%m%d-%H%M%S"));
-            let dest = folder.join(name);
-            let r = vigil_exchange::export_with_progress(
+            Ok(vigil_exchange::plan(
                 v,
                 &vigil_exchange::Selection::Unsent,
-                &dest,
-                &mut |phase, done, all| progress(phase.into(), done, all),
-            )?;
-            Ok(ExportSummary {
-                path: r.path.display().to_string(),
-                revisions: r.revisions as u32,
-                attachments: r.attachments as u32,
-            })
+                &folder.join(name),
+            )?)
+        })?;
+        let written = plan.write(&mut |phase, done, all| progress(phase.into(), done, all))?;
+        let r = self.with_vault_mut(|v| Ok(vigil_exchange::record(v, written)?))?;
+        Ok(ExportSummary {
+            path: r.path.display().to_string(),
+            revisions: r.revisions as u32,
+            attachments: r.attachments as u32,
         })
     }
 
     /// Imports a bundle (all checked first; nothing is added twice); `progress` gets the bytes
     /// of the file read so far, and of all.
+    ///
+    /// The bundle is read, checked and staged without holding the vault; the vault is held to
+    /// judge the sender and apply the bundle in one transaction (or, for a sender it cannot
+    /// trust, to record the copy kept in quarantine).
     pub fn import_bundle(
         &self,
         path: &Path,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<ImportSummary, AppError> {
-        self.with_vault_mut(|v| Ok(vigil_exchange::import_with_progress(v, path, progress)?.into()))
+        let _exchanging = self.exchanging();
+        let reading = self.with_vault(|v| Ok(vigil_exchange::Reading::of(v)?))?;
+        let mut prejudge = |incoming: &vigil_store::Incoming| match guard(&self.vault).as_ref() {
+            Some(v) => vigil_exchange::goes_to_quarantine(v, incoming),
+            // Locked meanwhile: stage everything; applying it will say the vault is locked.
+            None => Ok(false),
+        };
+        let staged = vigil_exchange::stage(&reading, path, Some(&mut prejudge), progress)?;
+        let size = std::fs::metadata(path)
+            .map_err(|e| AppError::io(&format!("{}: {e}", path.display())))?
+            .len();
+        let settled = {
+            let mut slot = guard(&self.vault);
+            match slot.as_mut() {
+                Some(v) => vigil_exchange::settle(v, staged, size)?,
+                None => {
+                    staged.discard();
+                    return Err(AppError::locked());
+                }
+            }
+        };
+        match settled {
+            vigil_exchange::Settled::Applied(report) => Ok((*report).into()),
+            vigil_exchange::Settled::Held(held) => {
+                let file = vigil_exchange::stage_for_quarantine(&self.dir, path)?;
+                let mut slot = guard(&self.vault);
+                match slot.as_mut() {
+                    Some(v) => Ok(vigil_exchange::quarantine(v, *held, file)?.into()),
+                    None => {
+                        file.discard();
+                        Err(AppError::locked())
+                    }
+                }
+            }
+        }
+    }
+
+    fn exchanging(&self) -> Exchanging<'_> {
+        self.exchanges.fetch_add(1, Ordering::SeqCst);
+        Exchanging(&self.exchanges)
     }
 
     /// Folders where removable drives are mounted (USB sticks), to offer as export targets.

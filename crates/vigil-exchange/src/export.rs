@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use vigil_bundle::{BundleError, DeviceInfo, Manifest, ManifestEntry};
 use vigil_model::{AttachmentId, IncidentId};
-use vigil_store::{RevisionId, StoreError, Vault};
+use vigil_store::{AttachmentReader, RevisionId, Slot, Spill, StoreError, Vault};
 
 use crate::check::Nothing;
 use crate::error::{ExchangeError, Result};
@@ -65,12 +65,15 @@ pub enum ExportPhase {
     Checking,
 }
 
+/// What an entry of a planned bundle holds. Nothing here borrows the vault: the write phase
+/// runs while the vault serves other work.
 enum Content {
     Bytes(Vec<u8>),
-    /// A revision entry, made again from the vault as it is written (its hash is in the
-    /// manifest already), so an export holds one revision in memory at a time.
-    Revision(RevisionId),
-    Attachment(AttachmentId),
+    /// A revision entry, waiting in the plan's spill (encrypted, nameless), so that a plan
+    /// holds one revision in memory at a time.
+    Revision(RevisionId, Slot),
+    /// An attachment, read from the vault's chunk files by a reader that owns what it needs.
+    Attachment(Option<Box<AttachmentReader>>),
 }
 
 fn sha256_hex(b: &[u8]) -> String {
@@ -116,10 +119,6 @@ fn entry_bytes(rev: &vigil_store::Revision) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-fn entry_of(vault: &Vault, id: RevisionId) -> Result<Vec<u8>> {
-    entry_bytes(&vault.revision(id)?)
-}
-
 /// The most of a bundle's JSON its custody log may take, so revisions always have room.
 const CUSTODY_SHARE: u64 = vigil_bundle::MAX_JSON_BYTES / 8;
 
@@ -129,13 +128,55 @@ pub fn export(vault: &mut Vault, selection: &Selection, dest: &Path) -> Result<E
 }
 
 /// [`export`], calling `progress(phase, bytes done, bytes in all)`: first while the bundle is
-/// written, then while it is read back.
+/// written, then while it is read back. The three phases ([`plan`], [`ExportPlan::write`],
+/// [`record`]) in one call; a caller that shares the vault runs them itself, holding the vault
+/// only for the first and the last.
 pub fn export_with_progress(
     vault: &mut Vault,
     selection: &Selection,
     dest: &Path,
     progress: &mut dyn FnMut(ExportPhase, u64, u64),
 ) -> Result<ExportReport> {
+    let written = plan(vault, selection, dest)?.write(progress)?;
+    record(vault, written)
+}
+
+/// A bundle planned from the vault, to be written without it (see [`plan`]).
+pub struct ExportPlan {
+    dest: PathBuf,
+    recipients: Vec<age::x25519::Recipient>,
+    manifest: Manifest,
+    signature: [u8; 64],
+    entries: Vec<(ManifestEntry, Content)>,
+    spill: Spill,
+    identities: Vec<age::x25519::Identity>,
+    sent: Vec<RevisionId>,
+    left: usize,
+    attachments: usize,
+}
+
+impl std::fmt::Debug for ExportPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExportPlan")
+            .field("dest", &self.dest)
+            .field("bundle", &self.manifest.bundle_id)
+            .field("revisions", &self.sent.len())
+            .field("attachments", &self.attachments)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A bundle written, verified and renamed into place, to be recorded in the vault ([`record`]).
+#[derive(Debug)]
+pub struct Written {
+    report: ExportReport,
+    sent: Vec<RevisionId>,
+}
+
+/// The first phase of an export, a short read of the vault: which revisions go (as many as one
+/// bundle holds), their entries (kept in an encrypted spill), the custody log, a reader for
+/// each attachment, and the signed manifest. The plan borrows nothing from the vault.
+pub fn plan(vault: &Vault, selection: &Selection, dest: &Path) -> Result<ExportPlan> {
     let org = vault
         .org_profile()?
         .ok_or(StoreError::NoOrganisation)?
@@ -191,6 +232,7 @@ pub fn export_with_progress(
     let log: Vec<u8> = lines.into_iter().rev().flatten().collect();
     let log_entry = bytes_entry(vigil_bundle::CUSTODY_LOG.into(), log);
 
+    let mut spill = Spill::new(vault.dir())?;
     let mut json: u64 = head.iter().map(|(e, _)| e.size).sum::<u64>() + log_entry.0.size;
     let mut count: u64 = head.len() as u64 + 1;
     let mut revisions: Vec<(ManifestEntry, Content)> = Vec::new();
@@ -218,33 +260,36 @@ pub fn export_with_progress(
                 .entry(a.sha256.to_string())
                 .or_insert((a.id, a.size));
         }
-        revisions.push((
-            ManifestEntry {
-                path: format!("revisions/{}.json", rev.id),
-                size: bytes.len() as u64,
-                sha256: sha256_hex(&bytes),
-            },
-            Content::Revision(rev.id),
-        ));
+        let entry = ManifestEntry {
+            path: format!("revisions/{}.json", rev.id),
+            size: bytes.len() as u64,
+            sha256: sha256_hex(&bytes),
+        };
+        revisions.push((entry, Content::Revision(rev.id, spill.put(bytes)?)));
         sent.push(rev.id);
     }
     let mut entries = head;
     entries.extend(revisions);
     entries.push(log_entry);
     for (sha, (id, size)) in &attachments {
+        // No second SHA-256 when written: the chunks are authenticated as they are decrypted,
+        // and the read-back hashes every entry of the bundle.
+        let reader = vault
+            .attachment_reader(*id)
+            .map_err(ExchangeError::Store)?
+            .authenticated_only();
         entries.push((
             ManifestEntry {
                 path: format!("attachments/{sha}"),
                 size: *size,
                 sha256: sha.clone(),
             },
-            Content::Attachment(*id),
+            Content::Attachment(Some(Box::new(reader))),
         ));
     }
 
-    let bundle_id = uuid::Uuid::now_v7();
     let manifest = Manifest::new(
-        bundle_id,
+        uuid::Uuid::now_v7(),
         chrono::Utc::now(),
         org,
         DeviceInfo {
@@ -254,86 +299,133 @@ pub fn export_with_progress(
         },
         entries.iter().map(|(e, _)| e.clone()).collect(),
     );
-    let v: &Vault = vault;
-    let total = manifest.totals.bytes;
-    let mut done = 0u64;
-    let mut writing = |d: u64, t: u64| progress(ExportPhase::Writing, d, t);
-    let pending = vigil_bundle::write_pending(dest, &recipients, |w| {
-        w.write_manifest(&manifest, &|bytes| v.device_sign(bytes))?;
-        for (entry, content) in &entries {
-            writing(done, total);
-            match content {
-                Content::Bytes(b) => w.add_entry(&entry.path, entry.size, &mut &b[..])?,
-                Content::Revision(id) => {
-                    let b = entry_of(v, *id)
-                        .map_err(|e| BundleError::Io(std::io::Error::other(e.to_string())))?;
-                    if sha256_hex(&b) != entry.sha256 {
-                        return Err(BundleError::Malformed(format!(
-                            "revision {id} changed while it was exported"
-                        )));
-                    }
-                    w.add_entry(&entry.path, entry.size, &mut &b[..])?
-                }
-                Content::Attachment(id) => {
-                    // No second SHA-256 here: the chunks are authenticated as they are
-                    // decrypted, and the read-back below hashes every entry of the bundle.
-                    let r = v
-                        .attachment_reader(*id)
-                        .map_err(|e| BundleError::Io(std::io::Error::other(e)))?
-                        .authenticated_only();
-                    // Two stages on two cores: one thread decrypts the vault's chunks while
-                    // this one archives and encrypts (a third writes to disk); the writer takes
-                    // the hash the reader vouches for at the end.
-                    let hashed = std::cell::Cell::new(None);
-                    std::thread::scope(|scope| -> vigil_bundle::Result<()> {
-                        let (tx, rx) = std::sync::mpsc::sync_channel(PIPE_DEPTH);
-                        let (back, spare) = std::sync::mpsc::sync_channel(PIPE_DEPTH + 2);
-                        scope.spawn(move || pump(r, tx, spare));
-                        let mut piped = ChannelReader {
-                            rx,
-                            back,
-                            buf: Vec::new(),
-                            pos: 0,
-                            hashed: &hashed,
-                        };
-                        let mut counted = Counted {
-                            inner: &mut piped,
-                            base: done,
-                            total,
-                            progress: &mut writing,
-                        };
-                        w.add_entry_hashed(&entry.path, entry.size, &mut counted, || hashed.get())
-                    })?;
-                }
-            }
-            done += entry.size;
-        }
-        writing(done, total);
-        Ok(())
-    })
-    .map_err(vault_error_inside)?;
-    // Read the whole file back from the drive and check every byte before it takes its name
-    // (a bundle that fails is removed with its temporary name) and before saying it is done.
-    let (read_back, _) = read_file(
-        pending.path(),
-        &identities(vault),
-        Expect::default(),
-        &mut Nothing,
-        &mut |d, t| progress(ExportPhase::Checking, d, t),
-    )?;
-    if read_back.bundle_id != bundle_id {
-        return Err(BundleError::Malformed("read-back found another bundle".into()).into());
-    }
-    pending.commit()?;
-    vault.mark_exported(&sent, &bundle_id.to_string())?;
-    Ok(ExportReport {
-        id: bundle_id.to_string(),
-        path: dest.to_path_buf(),
-        revisions: sent.len(),
+    let signature = vault.device_sign(&manifest.to_canonical_json()?);
+    Ok(ExportPlan {
+        dest: dest.to_path_buf(),
+        recipients,
+        manifest,
+        signature,
+        entries,
+        spill,
+        identities: identities(vault),
         left: chosen.len() - sent.len(),
+        sent,
         attachments: attachments.len(),
-        bytes: std::fs::metadata(dest)?.len(),
     })
+}
+
+impl ExportPlan {
+    /// The second phase, without the vault: writes the bundle under a temporary name and
+    /// fsyncs it, reads the whole file back from the drive and checks every byte, and only
+    /// then renames it into place. A bundle that fails is removed. `progress(phase, done,
+    /// all)` follows the writing, then the reading back.
+    pub fn write(self, progress: &mut dyn FnMut(ExportPhase, u64, u64)) -> Result<Written> {
+        let ExportPlan {
+            dest,
+            recipients,
+            manifest,
+            signature,
+            mut entries,
+            mut spill,
+            identities,
+            sent,
+            left,
+            attachments,
+        } = self;
+        let bundle_id = manifest.bundle_id;
+        let total = manifest.totals.bytes;
+        let mut done = 0u64;
+        let mut writing = |d: u64, t: u64| progress(ExportPhase::Writing, d, t);
+        let pending = vigil_bundle::write_pending(&dest, &recipients, |w| {
+            w.write_manifest(&manifest, &|_| signature)?;
+            for (entry, content) in &mut entries {
+                writing(done, total);
+                match content {
+                    Content::Bytes(b) => w.add_entry(&entry.path, entry.size, &mut &b[..])?,
+                    Content::Revision(id, slot) => {
+                        let b = spill
+                            .get(*slot)
+                            .map_err(|e| BundleError::Io(std::io::Error::other(e)))?;
+                        if sha256_hex(&b) != entry.sha256 {
+                            return Err(BundleError::Malformed(format!(
+                                "revision {id} changed while it was exported"
+                            )));
+                        }
+                        w.add_entry(&entry.path, entry.size, &mut &b[..])?
+                    }
+                    Content::Attachment(reader) => {
+                        let Some(r) = reader.take() else {
+                            return Err(BundleError::Malformed(format!(
+                                "{} is planned twice",
+                                entry.path
+                            )));
+                        };
+                        // Two stages on two cores: one thread decrypts the vault's chunks while
+                        // this one archives and encrypts (a third writes to disk); the writer
+                        // takes the hash the reader vouches for at the end.
+                        let hashed = std::cell::Cell::new(None);
+                        std::thread::scope(|scope| -> vigil_bundle::Result<()> {
+                            let (tx, rx) = std::sync::mpsc::sync_channel(PIPE_DEPTH);
+                            let (back, spare) = std::sync::mpsc::sync_channel(PIPE_DEPTH + 2);
+                            scope.spawn(move || pump(*r, tx, spare));
+                            let mut piped = ChannelReader {
+                                rx,
+                                back,
+                                buf: Vec::new(),
+                                pos: 0,
+                                hashed: &hashed,
+                            };
+                            let mut counted = Counted {
+                                inner: &mut piped,
+                                base: done,
+                                total,
+                                progress: &mut writing,
+                            };
+                            w.add_entry_hashed(&entry.path, entry.size, &mut counted, || {
+                                hashed.get()
+                            })
+                        })?;
+                    }
+                }
+                done += entry.size;
+            }
+            writing(done, total);
+            Ok(())
+        })
+        .map_err(vault_error_inside)?;
+        // Read the whole file back from the drive and check every byte before it takes its
+        // name (a bundle that fails is removed with its temporary name) and before saying it is
+        // done.
+        let (read_back, _) = read_file(
+            pending.path(),
+            &identities,
+            Expect::default(),
+            &mut Nothing,
+            &mut |d, t| progress(ExportPhase::Checking, d, t),
+        )?;
+        if read_back.bundle_id != bundle_id {
+            return Err(BundleError::Malformed("read-back found another bundle".into()).into());
+        }
+        pending.commit()?;
+        Ok(Written {
+            report: ExportReport {
+                id: bundle_id.to_string(),
+                bytes: std::fs::metadata(&dest)?.len(),
+                path: dest,
+                revisions: sent.len(),
+                left,
+                attachments,
+            },
+            sent,
+        })
+    }
+}
+
+/// The last phase of an export, a short write: the vault records which revisions the bundle
+/// carries (they are no longer unsent) and the export in its custody log.
+pub fn record(vault: &mut Vault, written: Written) -> Result<ExportReport> {
+    vault.mark_exported(&written.sent, &written.report.id)?;
+    Ok(written.report)
 }
 
 /// The vault's own error (a damaged attachment, say) when it reached the bundle writer through a

@@ -14,7 +14,7 @@
 //!    person has compared the key; [`vigil_store::Vault::drop_quarantined`] discards it.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use vigil_bundle::Manifest;
@@ -22,7 +22,9 @@ use vigil_crypto::sign::SignPublicKey;
 use vigil_ledger::custody::CustodyEvent;
 use vigil_ledger::revision::VerifiedRevision;
 use vigil_model::{DeviceId, Sha256};
-use vigil_store::{ApplyReport, Incoming, QuarantineEntry, QuarantineNote, Standing, Vault};
+use vigil_store::{
+    ApplyReport, Incoming, QuarantineEntry, QuarantineNote, StagedAttachment, Standing, Vault,
+};
 
 use crate::check::{Keep, device_key};
 use crate::error::Result;
@@ -76,19 +78,22 @@ impl ImportReport {
     }
 }
 
+/// Whether the sender of what has been read so far goes to quarantine (see [`stage`]).
+pub type Prejudge<'a> = &'a mut dyn FnMut(&Incoming) -> Result<bool>;
+
 /// Keeps what passes the checks in an [`Incoming`], made when the manifest is read.
-struct Receiver<'a> {
-    vault: &'a Vault,
+struct Receiver<'d, 'p> {
+    dir: &'d Path,
     incoming: Option<Incoming>,
-    /// Whether to judge the sender before the first attachment, and leave the attachments
-    /// unstaged (still hashed) when it goes to quarantine anyway: then nothing of an
-    /// untrusted sender's files is written into the vault's chunk store but the bundle itself.
-    prejudge: bool,
-    /// The sender goes to quarantine (known at the first attachment).
+    /// Asked before the first attachment whether the sender goes to quarantine anyway; then
+    /// its attachments are hashed but not staged, so nothing of an untrusted sender's files is
+    /// written into the vault's chunk store but the bundle itself.
+    prejudge: Option<Prejudge<'p>>,
+    /// The answer, once asked.
     quarantined: Option<bool>,
 }
 
-impl Receiver<'_> {
+impl Receiver<'_, '_> {
     fn incoming(&mut self) -> Result<&mut Incoming> {
         self.incoming.as_mut().ok_or_else(|| {
             vigil_bundle::BundleError::Malformed("an entry before the manifest".into()).into()
@@ -96,11 +101,11 @@ impl Receiver<'_> {
     }
 }
 
-impl Keep for Receiver<'_> {
+impl Keep for Receiver<'_, '_> {
     fn manifest(&mut self, m: &Manifest) -> Result<()> {
         let key: SignPublicKey = device_key(m)?;
         self.incoming = Some(Incoming::new(
-            self.vault.dir(),
+            self.dir,
             m.bundle_id.to_string(),
             DeviceId::from_uuid(m.device.id),
             key,
@@ -118,9 +123,7 @@ impl Keep for Receiver<'_> {
         let sha: Sha256 = sha256
             .parse()
             .map_err(|_| vigil_bundle::BundleError::Malformed(format!("attachment {sha256}")))?;
-        let vault = self.vault;
-        let prejudge = self.prejudge;
-        let known = self.quarantined;
+        let dir = self.dir;
         let incoming = self.incoming.as_mut().ok_or_else(|| {
             crate::ExchangeError::from(vigil_bundle::BundleError::Malformed(
                 "an entry before the manifest".into(),
@@ -128,16 +131,16 @@ impl Keep for Receiver<'_> {
         })?;
         // Revisions and the certificate come before attachments, so the judgement is the one
         // the whole bundle will get.
-        let quarantined = match known {
-            Some(q) => q,
-            None if prejudge => matches!(vault.judge_sender(incoming)?, Standing::Quarantine(_)),
-            None => false,
+        let quarantined = match (self.quarantined, self.prejudge.as_mut()) {
+            (Some(q), _) => q,
+            (None, Some(judge)) => judge(incoming)?,
+            (None, None) => false,
         };
         self.quarantined = Some(quarantined);
         if quarantined || incoming.has_attachment(&sha) {
             return Ok(());
         }
-        let staged = vigil_store::stage_attachment(vault.dir(), content, None)?;
+        let staged = vigil_store::stage_attachment(dir, content, None)?;
         incoming.add_attachment(sha, staged);
         Ok(())
     }
@@ -150,18 +153,18 @@ impl Keep for Receiver<'_> {
 /// Reads and checks a whole bundle into an [`Incoming`] (staged attachments are removed again
 /// if anything fails).
 fn receive(
-    vault: &Vault,
-    prejudge: bool,
+    dir: &Path,
+    prejudge: Option<Prejudge<'_>>,
     read: impl FnOnce(&mut dyn Keep) -> Result<(Manifest, crate::check::Seen)>,
-) -> Result<(Manifest, Incoming)> {
+) -> Result<Staged> {
     let mut receiver = Receiver {
-        vault,
+        dir,
         incoming: None,
         prejudge,
         quarantined: None,
     };
     match (read(&mut receiver), receiver.incoming) {
-        (Ok((manifest, _)), Some(incoming)) => Ok((manifest, incoming)),
+        (Ok((manifest, _)), Some(incoming)) => Ok(Staged { manifest, incoming }),
         (Ok(_), None) => Err(vigil_bundle::BundleError::Malformed("no manifest".into()).into()),
         (Err(e), incoming) => {
             if let Some(i) = incoming {
@@ -172,26 +175,95 @@ fn receive(
     }
 }
 
-/// Imports a bundle: everything is checked first, then applied in one transaction, or the
-/// bundle is kept in quarantine; nothing changes if anything is wrong. Importing the same
-/// bundle again changes nothing.
-pub fn import(vault: &mut Vault, path: &Path) -> Result<ImportReport> {
-    import_with_progress(vault, path, &mut |_, _| {})
+/// What reading a bundle needs of the vault, taken in a moment (see [`stage`]).
+pub struct Reading {
+    dir: PathBuf,
+    identities: Vec<age::x25519::Identity>,
+    expect: Expect,
 }
 
-/// [`import`], reporting the bytes of the bundle file read so far, of all, as it goes.
-pub fn import_with_progress(
-    vault: &mut Vault,
+impl std::fmt::Debug for Reading {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reading")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reading {
+    /// The vault's folder, the identities it opens bundles with, and its organisation.
+    pub fn of(vault: &Vault) -> Result<Reading> {
+        Ok(Reading {
+            dir: vault.dir().to_path_buf(),
+            identities: identities(vault),
+            expect: Expect {
+                org: vault.org_profile()?.map(|p| p.org_id),
+            },
+        })
+    }
+}
+
+/// A bundle read and checked whole, its records waiting in a spill and its attachments staged
+/// in the vault's chunk store (see [`settle`]).
+#[derive(Debug)]
+pub struct Staged {
+    manifest: Manifest,
+    incoming: Incoming,
+}
+
+impl Staged {
+    /// Removes what was staged (nothing is applied).
+    pub fn discard(self) {
+        self.incoming.discard();
+    }
+}
+
+/// A bundle from a sender the vault cannot trust yet: its file goes to quarantine
+/// ([`stage_for_quarantine`], then [`quarantine`]).
+#[derive(Debug)]
+pub struct Held {
+    manifest: Manifest,
+    note: QuarantineNote,
+}
+
+/// What [`settle`] made of a staged bundle.
+#[derive(Debug)]
+pub enum Settled {
+    /// Applied, all or nothing (or there was nothing new).
+    Applied(Box<ImportReport>),
+    /// Nothing applied: the sender cannot be trusted yet, and the bundle file is to be kept.
+    Held(Box<Held>),
+}
+
+/// The first phase of an import, without the vault: reads the bundle once and checks all of it
+/// (every hash, form, signature and chain), keeping its records in a spill and staging its
+/// attachments. `prejudge`, asked once before the first attachment, says whether the sender
+/// goes to quarantine (then attachments are hashed, not staged). Nothing in the vault changes.
+pub fn stage(
+    reading: &Reading,
     path: &Path,
+    prejudge: Option<Prejudge<'_>>,
     progress: &mut dyn FnMut(u64, u64),
-) -> Result<ImportReport> {
-    let ids = identities(vault);
-    let expect = Expect {
-        org: vault.org_profile()?.map(|p| p.org_id),
-    };
-    let (manifest, incoming) = receive(vault, true, |keep| {
-        read_file(path, &ids, expect, keep, progress)
-    })?;
+) -> Result<Staged> {
+    receive(&reading.dir, prejudge, |keep| {
+        read_file(path, &reading.identities, reading.expect, keep, progress)
+    })
+}
+
+/// Whether the vault would hold the sender of what was staged so far in quarantine (for
+/// [`stage`]'s `prejudge`).
+pub fn goes_to_quarantine(vault: &Vault, incoming: &Incoming) -> Result<bool> {
+    Ok(matches!(
+        vault.judge_sender(incoming)?,
+        Standing::Quarantine(_)
+    ))
+}
+
+/// The second phase, a short write: the vault judges the sender and applies a trusted one's
+/// bundle in one transaction. An untrusted sender's comes back [`Settled::Held`], once the
+/// vault has checked quarantine has room for `size` bytes (the bundle file's).
+pub fn settle(vault: &mut Vault, staged: Staged, size: u64) -> Result<Settled> {
+    let Staged { manifest, incoming } = staged;
     let standing = match vault.judge_sender(&incoming) {
         Ok(s) => s,
         Err(e) => {
@@ -201,8 +273,10 @@ pub fn import_with_progress(
     };
     match standing {
         Standing::Quarantine(reason) => {
-            let name = match vault.certified_name(&incoming, &Standing::Quarantine(reason.clone()))
-            {
+            let checked = vault
+                .certified_name(&incoming, &Standing::Quarantine(reason.clone()))
+                .and_then(|name| vault.quarantine_room(size).map(|()| name));
+            let name = match checked {
                 Ok(n) => n,
                 Err(e) => {
                     incoming.discard();
@@ -218,19 +292,60 @@ pub fn import_with_progress(
                 revisions: incoming.revisions.len() as u64,
             };
             incoming.discard();
-            vault.quarantine_room(std::fs::metadata(path)?.len())?;
-            // The bundle is kept as it is: its own encryption to HQ, inside the vault's.
-            let file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
-            let staged = vigil_store::stage_attachment(vault.dir(), file, None)?;
-            let entry = vault.quarantine_bundle(staged, note)?;
-            Ok(ImportReport {
-                quarantined: Some(entry),
-                ..ImportReport::applied(&manifest, ApplyReport::default())
-            })
+            Ok(Settled::Held(Box::new(Held { manifest, note })))
         }
         standing => {
             let report = vault.apply_incoming(incoming, &standing, None)?;
-            Ok(ImportReport::applied(&manifest, report))
+            Ok(Settled::Applied(Box::new(ImportReport::applied(
+                &manifest, report,
+            ))))
+        }
+    }
+}
+
+/// Copies a bundle file into the vault's chunk store in `dir`, as it is (its own encryption to
+/// HQ, inside the vault's), without the vault: for [`quarantine`].
+pub fn stage_for_quarantine(dir: &Path, path: &Path) -> Result<StagedAttachment> {
+    let file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+    Ok(vigil_store::stage_attachment(dir, file, None)?)
+}
+
+/// Records a held bundle's staged copy in quarantine (a short write).
+pub fn quarantine(vault: &mut Vault, held: Held, file: StagedAttachment) -> Result<ImportReport> {
+    let Held { manifest, note } = held;
+    let entry = vault.quarantine_bundle(file, note)?;
+    Ok(ImportReport {
+        quarantined: Some(entry),
+        ..ImportReport::applied(&manifest, ApplyReport::default())
+    })
+}
+
+/// Imports a bundle: everything is checked first, then applied in one transaction, or the
+/// bundle is kept in quarantine; nothing changes if anything is wrong. Importing the same
+/// bundle again changes nothing.
+pub fn import(vault: &mut Vault, path: &Path) -> Result<ImportReport> {
+    import_with_progress(vault, path, &mut |_, _| {})
+}
+
+/// [`import`], reporting the bytes of the bundle file read so far, of all, as it goes. The
+/// phases ([`stage`], [`settle`], and for a held bundle [`stage_for_quarantine`] and
+/// [`quarantine`]) in one call; a caller that shares the vault runs them itself, holding it
+/// only for the short ones.
+pub fn import_with_progress(
+    vault: &mut Vault,
+    path: &Path,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ImportReport> {
+    let reading = Reading::of(vault)?;
+    let shared: &Vault = vault;
+    let mut prejudge = |incoming: &Incoming| goes_to_quarantine(shared, incoming);
+    let staged = stage(&reading, path, Some(&mut prejudge), progress)?;
+    let size = std::fs::metadata(path)?.len();
+    match settle(vault, staged, size)? {
+        Settled::Applied(report) => Ok(*report),
+        Settled::Held(held) => {
+            let file = stage_for_quarantine(vault.dir(), path)?;
+            quarantine(vault, *held, file)
         }
     }
 }
@@ -249,8 +364,9 @@ pub fn accept(vault: &mut Vault, who: &str) -> Result<Vec<ImportReport>> {
     let mut reports = Vec::new();
     for entry in entries {
         let stored = vault.quarantine_reader(entry.id)?;
-        let (manifest, incoming) =
-            receive(vault, false, |keep| read_stream(stored, &ids, expect, keep))?;
+        let Staged { manifest, incoming } = receive(vault.dir(), None, |keep| {
+            read_stream(stored, &ids, expect, keep)
+        })?;
         if incoming.sender != entry.device || incoming.sender_key != entry.sign_pk {
             incoming.discard();
             return Err(vigil_bundle::BundleError::Tampered(

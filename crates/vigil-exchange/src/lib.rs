@@ -23,8 +23,14 @@ pub mod proof;
 mod read;
 
 pub use error::{ExchangeError, Result};
-pub use export::{ExportPhase, ExportReport, Selection, export, export_with_progress};
-pub use import::{ImportReport, accept, import, import_with_progress};
+pub use export::{
+    ExportPhase, ExportPlan, ExportReport, Selection, Written, export, export_with_progress, plan,
+    record,
+};
+pub use import::{
+    Held, ImportReport, Prejudge, Reading, Settled, Staged, accept, goes_to_quarantine, import,
+    import_with_progress, quarantine, settle, stage, stage_for_quarantine,
+};
 pub use proof::{
     Proof, ProvenAttachment, ProvenEnrolment, ProvenRevision, verify_extracted, verify_with_vault,
 };

@@ -684,6 +684,18 @@ impl Vault {
         flagged: bool,
     ) -> Result<LogEntry> {
         let at = self.clock.now();
+        self.append_log_at(incident, text, flagged, at)
+    }
+
+    /// [`Vault::append_log`], stamped `at`: the moment the person pressed Enter, taken before
+    /// the caller waited for the vault (which may have been busy with a short write).
+    pub fn append_log_at(
+        &mut self,
+        incident: IncidentId,
+        text: &str,
+        flagged: bool,
+        at: DateTime<FixedOffset>,
+    ) -> Result<LogEntry> {
         sql::append_log(&mut self.conn, self.device, incident, text, flagged, at)
     }
 

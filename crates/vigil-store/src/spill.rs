@@ -1,5 +1,5 @@
-//! A place for what an import has checked but not yet applied, so that its memory stays flat
-//! whatever the bundle holds.
+//! A place for what an import has checked but not yet applied, or an export has planned but
+//! not yet written, so that memory stays flat whatever the bundle holds.
 //!
 //! Revisions and custody events are read from a bundle and checked one at a time; each is then
 //! written here and read back, one at a time again, when the import applies them. A spill is a
