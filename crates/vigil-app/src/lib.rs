@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod exchange;
 mod history;
 mod location;
 mod org;
@@ -19,13 +20,14 @@ mod settings;
 mod webview;
 
 pub use error::AppError;
+pub use exchange::{ExportPhase, ExportSummary, ImportSummary};
 pub use history::{CustodyRow, HistoryView, RevisionRow};
 pub use location::{VaultDirError, process_vault_dir, vault_dir};
 pub use org::{DeviceRow, DevicesView, EnrolmentView, InvitationRow, OrgRole, OrgView};
 pub use quarantine::{AcceptOutcome, QuarantineRow};
 pub use session::{
-    AppStatus, ExportPhase, ExportSummary, FieldProblem, ImportSummary, IncidentPage, IncidentView,
-    ListRequest, SaveOutcome, Session, TermView, VaultOverview, unlock_delay,
+    AppStatus, FieldProblem, IncidentPage, IncidentView, ListRequest, SaveOutcome, Session,
+    TermView, VaultOverview, unlock_delay,
 };
 pub use settings::{Language, Settings};
 pub use webview::WebviewDir;

@@ -137,73 +137,6 @@ pub struct TermView {
     pub labels: std::collections::BTreeMap<String, String>,
 }
 
-/// What an export from the window wrote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct ExportSummary {
-    /// The bundle file.
-    pub path: String,
-    /// Sealed revisions in it.
-    pub revisions: u32,
-    /// Attachments in it.
-    pub attachments: u32,
-}
-
-/// What an export from the window is doing, sent with its progress.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[serde(rename_all = "lowercase")]
-pub enum ExportPhase {
-    /// Writing the bundle (bytes of its entries).
-    Writing,
-    /// Reading it back from the drive and verifying it (bytes of the file).
-    Checking,
-}
-
-impl From<vigil_exchange::ExportPhase> for ExportPhase {
-    fn from(p: vigil_exchange::ExportPhase) -> Self {
-        match p {
-            vigil_exchange::ExportPhase::Writing => ExportPhase::Writing,
-            vigil_exchange::ExportPhase::Checking => ExportPhase::Checking,
-        }
-    }
-}
-
-/// What an import from the window did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct ImportSummary {
-    /// Revisions stored now.
-    pub applied: u32,
-    /// Revisions that were already here.
-    pub skipped: u32,
-    /// Attachments stored now.
-    pub attachments: u32,
-    /// Custody events that contradict the history already kept here (which was kept).
-    pub custody_conflicts: u32,
-    /// Incidents that now have two versions amending the same revision.
-    pub forks: u32,
-    /// Revisions of a revoked device sealed after its revocation: refused.
-    pub refused_after_revocation: u32,
-    /// Set when nothing was applied: the sender cannot be trusted yet, and the bundle is kept
-    /// in quarantine for a person to accept or drop.
-    pub quarantined: Option<crate::QuarantineRow>,
-}
-
-impl From<vigil_exchange::ImportReport> for ImportSummary {
-    fn from(r: vigil_exchange::ImportReport) -> Self {
-        ImportSummary {
-            applied: r.applied as u32,
-            skipped: r.skipped as u32,
-            attachments: r.attachments as u32,
-            custody_conflicts: r.custody_conflicts.len() as u32,
-            forks: r.forks.len() as u32,
-            refused_after_revocation: r.refused_after_revocation as u32,
-            quarantined: r.quarantined.as_ref().map(crate::QuarantineRow::from),
-        }
-    }
-}
-
 #[derive(Debug)]
 struct Activity {
     last: Instant,
@@ -216,28 +149,19 @@ struct Activity {
 /// they are serialised on the vault, which is one SQLCipher connection.
 #[derive(Debug)]
 pub struct Session {
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
     clock: Arc<dyn Clock>,
     kdf: KdfChoice,
     settings_path: Option<PathBuf>,
     settings: Mutex<Settings>,
-    vault: Mutex<Option<Vault>>,
+    pub(crate) vault: Mutex<Option<Vault>>,
     activity: Mutex<Activity>,
     /// Exports and imports under way: the vault is not held while their files are written and
     /// read, and auto-lock waits for them.
-    exchanges: AtomicUsize,
+    pub(crate) exchanges: AtomicUsize,
 }
 
-/// One exchange under way, for as long as it lives.
-struct Exchanging<'a>(&'a AtomicUsize);
-
-impl Drop for Exchanging<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while a lock was held cannot leave the vault half-changed (every change is one
     // SQLite transaction), so carry on with it.
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -613,119 +537,6 @@ impl Session {
         self.incident(id)
     }
 
-    /// Exports every revision not yet sent into a new bundle in `folder` (a USB stick, say),
-    /// named by date; read back and verified before this returns. `progress(phase, done, all)`
-    /// follows the writing, then the reading back.
-    ///
-    /// The vault is held only to plan the bundle and, at the end, to record it: while the file
-    /// is written and read back, the running log and everything else go on.
-    pub fn export_unsent(
-        &self,
-        folder: &Path,
-        progress: &mut dyn FnMut(ExportPhase, u64, u64),
-    ) -> Result<ExportSummary, AppError> {
-        if !folder.is_dir() {
-            return Err(AppError::io(&format!(
-                "{} is not a folder",
-                folder.display()
-            )));
-        }
-        let _exchanging = self.exchanging();
-        let plan = self.with_vault(|v| {
-            let name = format!("vigil-{}.vigil", v.now().format("%Y%m%d-%H%M%S"));
-            Ok(vigil_exchange::plan(
-                v,
-                &vigil_exchange::Selection::Unsent,
-                &folder.join(name),
-            )?)
-        })?;
-        let written = plan.write(&mut |phase, done, all| progress(phase.into(), done, all))?;
-        let r = self.with_vault_mut(|v| Ok(vigil_exchange::record(v, written)?))?;
-        Ok(ExportSummary {
-            path: r.path.display().to_string(),
-            revisions: r.revisions as u32,
-            attachments: r.attachments as u32,
-        })
-    }
-
-    /// Imports a bundle (all checked first; nothing is added twice); `progress` gets the bytes
-    /// of the file read so far, and of all.
-    ///
-    /// The bundle is read, checked and staged without holding the vault; the vault is held to
-    /// judge the sender and apply the bundle in one transaction (or, for a sender it cannot
-    /// trust, to record the copy kept in quarantine).
-    pub fn import_bundle(
-        &self,
-        path: &Path,
-        progress: &mut dyn FnMut(u64, u64),
-    ) -> Result<ImportSummary, AppError> {
-        let _exchanging = self.exchanging();
-        let reading = self.with_vault(|v| Ok(vigil_exchange::Reading::of(v)?))?;
-        let mut prejudge = |incoming: &vigil_store::Incoming| match guard(&self.vault).as_ref() {
-            Some(v) => vigil_exchange::goes_to_quarantine(v, incoming),
-            // Locked meanwhile: stage everything; applying it will say the vault is locked.
-            None => Ok(false),
-        };
-        let staged = vigil_exchange::stage(&reading, path, Some(&mut prejudge), progress)?;
-        let size = std::fs::metadata(path)
-            .map_err(|e| AppError::io(&format!("{}: {e}", path.display())))?
-            .len();
-        let settled = {
-            let mut slot = guard(&self.vault);
-            match slot.as_mut() {
-                Some(v) => vigil_exchange::settle(v, staged, size)?,
-                None => {
-                    staged.discard();
-                    return Err(AppError::locked());
-                }
-            }
-        };
-        match settled {
-            vigil_exchange::Settled::Applied(report) => Ok((*report).into()),
-            vigil_exchange::Settled::Held(held) => {
-                let file = vigil_exchange::stage_for_quarantine(&self.dir, path)?;
-                let mut slot = guard(&self.vault);
-                match slot.as_mut() {
-                    Some(v) => Ok(vigil_exchange::quarantine(v, *held, file)?.into()),
-                    None => {
-                        file.discard();
-                        Err(AppError::locked())
-                    }
-                }
-            }
-        }
-    }
-
-    fn exchanging(&self) -> Exchanging<'_> {
-        self.exchanges.fetch_add(1, Ordering::SeqCst);
-        Exchanging(&self.exchanges)
-    }
-
-    /// Folders where removable drives are mounted (USB sticks), to offer as export targets.
-    pub fn removable_drives(&self) -> Vec<String> {
-        let user = std::env::var("USER").unwrap_or_default();
-        let mut roots = vec![
-            PathBuf::from("/media").join(&user),
-            PathBuf::from("/run/media").join(&user),
-        ];
-        roots.push(PathBuf::from("/media"));
-        let mut out = Vec::new();
-        for root in roots {
-            let Ok(entries) = std::fs::read_dir(&root) else {
-                continue;
-            };
-            for e in entries.flatten() {
-                let p = e.path();
-                if p.is_dir() && !roots_contains(&p, &user) {
-                    out.push(p.display().to_string());
-                }
-            }
-        }
-        out.sort();
-        out.dedup();
-        out
-    }
-
     pub(crate) fn with_vault<T>(
         &self,
         f: impl FnOnce(&Vault) -> Result<T, AppError>,
@@ -747,11 +558,6 @@ impl Session {
             None => Err(AppError::locked()),
         }
     }
-}
-
-/// `/media/<user>` is a folder of drives, not a drive.
-fn roots_contains(p: &Path, user: &str) -> bool {
-    !user.is_empty() && p == Path::new("/media").join(user)
 }
 
 /// Closes `vault`, ignoring a failure: every write was committed when it returned, so a failed

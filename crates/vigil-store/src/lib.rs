@@ -22,6 +22,7 @@ mod attachments;
 mod clock;
 mod custody;
 mod error;
+mod facts;
 mod import;
 mod integrity;
 mod org;
