@@ -466,6 +466,20 @@ impl App {
         }
     }
 
+    /// How long a script run by `eval_async` may take before WebDriver gives up (30 s unless
+    /// set).
+    #[allow(dead_code)] // the benchmarks use it; the tests' scripts are short
+    pub async fn set_script_timeout(&self, limit: Duration) {
+        self.client()
+            .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
+                Some(limit),
+                None,
+                None,
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("could not set the script timeout: {e}"));
+    }
+
     /// The app's processes (the app and its WebKit helpers; not the drivers).
     pub fn process_ids(&self) -> Vec<u32> {
         our_processes(&self.driver.tmp, None)
