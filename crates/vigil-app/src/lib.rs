@@ -12,11 +12,13 @@
 mod error;
 mod exchange;
 mod history;
+mod incidents;
 mod location;
 mod org;
 mod quarantine;
 mod session;
 mod settings;
+mod views;
 mod webview;
 
 pub use error::AppError;
@@ -25,11 +27,12 @@ pub use history::{CustodyRow, HistoryView, RevisionRow};
 pub use location::{VaultDirError, process_vault_dir, vault_dir};
 pub use org::{DeviceRow, DevicesView, EnrolmentView, InvitationRow, OrgRole, OrgView};
 pub use quarantine::{AcceptOutcome, QuarantineRow};
-pub use session::{
-    AppStatus, FieldProblem, IncidentPage, IncidentView, ListRequest, SaveOutcome, Session,
-    TermView, VaultOverview, unlock_delay,
-};
+pub use session::{Session, unlock_delay};
 pub use settings::{Language, Settings};
+pub use views::{
+    AppStatus, FieldProblem, IncidentPage, IncidentView, ListRequest, SaveOutcome, TermView,
+    VaultOverview,
+};
 pub use webview::WebviewDir;
 
 /// How new vaults derive their key: calibrated (the default), or the minimum when the

@@ -1,141 +1,17 @@
+//! The session: one vault folder, locked or open, its settings, and the lock's lifecycle
+//! (create, unlock with a growing delay after wrong passphrases, lock, auto-lock). What the
+//! session does with an open vault is in `incidents`, `exchange`, `org`, `history` and
+//! `quarantine`, one `impl Session` block each.
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, FixedOffset, NaiveDate};
-use serde::{Deserialize, Serialize};
 use vigil_crypto::Passphrase;
-use vigil_model::{
-    AttachmentId, AttachmentMeta, Incident, IncidentId, IncidentStatus, LogEntry, TermKind,
-};
-use vigil_store::{Clock, IncidentSummary, KdfChoice, ListQuery, SearchHit, StoreError, Vault};
+use vigil_store::{Clock, KdfChoice, StoreError, Vault};
 
-use crate::{AppError, Settings};
-
-/// Largest page of the incident list or of search results the UI can ask for.
-const MAX_PAGE: u32 = 500;
-/// Largest attachment the UI may preview (it is decrypted into memory, never to disk).
-const MAX_PREVIEW: u64 = 32 * 1024 * 1024;
-
-/// What the UI needs to know at start and after each lock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct AppStatus {
-    /// The vault folder.
-    pub vault_dir: String,
-    /// Whether a vault exists there (else the UI offers to create one).
-    pub vault_exists: bool,
-    /// Whether it is open.
-    pub unlocked: bool,
-    /// The settings.
-    pub settings: Settings,
-}
-
-/// What the UI shows right after unlocking.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct VaultOverview {
-    /// The vault folder, so the person can see which vault is open.
-    #[cfg_attr(feature = "ts", ts(type = "string"))]
-    pub dir: PathBuf,
-    /// How many incidents it holds.
-    #[cfg_attr(feature = "ts", ts(type = "number"))]
-    pub incidents: u64,
-}
-
-/// What the incident list asks for: a page, and filters that must all hold.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[serde(default)]
-pub struct ListRequest {
-    /// Rows to skip.
-    pub offset: u32,
-    /// Page size (at most 500).
-    pub limit: u32,
-    /// Words to search for (incident, parties, running log); the last may be a prefix.
-    pub query: Option<String>,
-    /// `draft` or `sealed`.
-    pub status: Option<IncidentStatus>,
-    /// A violation term code.
-    pub violation: Option<String>,
-    /// A tag.
-    pub tag: Option<String>,
-    /// First day, `YYYY-MM-DD` (local to the incident's offset).
-    pub from: Option<String>,
-    /// Last day, `YYYY-MM-DD`, included.
-    pub to: Option<String>,
-}
-
-/// One page of the incident list, newest first.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct IncidentPage {
-    /// The rows of this page.
-    pub incidents: Vec<IncidentSummary>,
-    /// How many incidents pass the filters in all.
-    #[cfg_attr(feature = "ts", ts(type = "number"))]
-    pub total: u64,
-}
-
-/// One incident with everything the live log and the editor show.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct IncidentView {
-    /// The saved record.
-    pub incident: Incident,
-    /// The editor's unsaved state, if the last edit did not validate yet: show this instead.
-    pub draft: Option<Incident>,
-    /// The running log, in order.
-    pub log: Vec<LogEntry>,
-    /// The attachments.
-    pub attachments: Vec<AttachmentMeta>,
-    /// When two versions of the sealed record amend the same revision (two devices amended
-    /// it), their revision ids: the record is shown as it was where they part, until a person
-    /// settles it. Empty otherwise.
-    pub versions: Vec<String>,
-}
-
-/// One problem with one field, for the editor to show beside it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct FieldProblem {
-    /// Path of the field, e.g. `parties[2].size`.
-    pub field: String,
-    /// Stable code, e.g. `required`.
-    pub code: String,
-    /// English text.
-    pub message: String,
-    /// Values for the translated message (`max`, `code`, `id`, `party`, `role`, `version`).
-    pub params: std::collections::BTreeMap<String, String>,
-}
-
-/// The result of an autosave.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct SaveOutcome {
-    /// True when the incident itself was saved; false when it was kept as a draft.
-    pub saved: bool,
-    /// The saved incident (with its new `updated_at`), when saved.
-    pub incident: Option<Incident>,
-    /// What must be fixed before it can be saved (empty when saved).
-    pub errors: Vec<FieldProblem>,
-    /// The incident is sealed: the edit is kept (encrypted) and becomes an amendment when the
-    /// incident is sealed again.
-    pub pending_amendment: bool,
-}
-
-/// A thesaurus term for the UI's pickers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct TermView {
-    /// The code stored in incidents.
-    pub code: String,
-    /// `violation` or `act`.
-    pub kind: TermKind,
-    /// Labels by language.
-    pub labels: std::collections::BTreeMap<String, String>,
-}
+use crate::{AppError, AppStatus, Settings, VaultOverview};
 
 #[derive(Debug)]
 struct Activity {
@@ -150,7 +26,7 @@ struct Activity {
 #[derive(Debug)]
 pub struct Session {
     pub(crate) dir: PathBuf,
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
     kdf: KdfChoice,
     settings_path: Option<PathBuf>,
     settings: Mutex<Settings>,
@@ -174,29 +50,6 @@ pub fn unlock_delay(failures: u32) -> Duration {
     }
     let ms = 500u64.saturating_mul(1 << (failures - 1).min(10));
     Duration::from_millis(ms.min(30_000))
-}
-
-fn parse_day(
-    s: &Option<String>,
-    field: &str,
-    end: bool,
-    offset: FixedOffset,
-) -> Result<Option<DateTime<FixedOffset>>, AppError> {
-    let Some(s) = s.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
-        return Ok(None);
-    };
-    let day = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-        AppError::invalid_setting(field, format!("{s:?} is not a date (YYYY-MM-DD)"))
-    })?;
-    let day = if end {
-        day.succ_opt().unwrap_or(day)
-    } else {
-        day
-    };
-    let t = day
-        .and_hms_opt(0, 0, 0)
-        .and_then(|t| t.and_local_timezone(offset).single());
-    Ok(t)
 }
 
 impl Session {
@@ -241,7 +94,7 @@ impl Session {
     pub fn status(&self) -> AppStatus {
         AppStatus {
             vault_dir: self.dir.display().to_string(),
-            vault_exists: self.dir.join("vault.key").exists(),
+            vault_exists: Vault::exists(&self.dir),
             unlocked: self.is_unlocked(),
             settings: self.settings(),
         }
@@ -339,204 +192,6 @@ impl Session {
         Ok(settings)
     }
 
-    /// A page of the incident list, newest first, filtered.
-    pub fn list(&self, req: &ListRequest) -> Result<IncidentPage, AppError> {
-        let offset = self.clock.now().offset().to_owned();
-        let q = ListQuery {
-            status: req.status,
-            violation: req.violation.clone(),
-            tag: req.tag.clone(),
-            from: parse_day(&req.from, "from", false, offset)?,
-            to: parse_day(&req.to, "to", true, offset)?,
-            text: req.query.clone().filter(|q| !q.trim().is_empty()),
-            limit: req.limit.clamp(1, MAX_PAGE),
-            offset: req.offset,
-        };
-        self.with_vault(|v| {
-            Ok(IncidentPage {
-                incidents: v.list_incidents(&q)?,
-                total: v.count_matching(&q)?,
-            })
-        })
-    }
-
-    /// One incident, its unsaved editor state, running log and attachments.
-    pub fn incident(&self, id: &str) -> Result<IncidentView, AppError> {
-        let id: IncidentId = id.parse().map_err(|_| AppError::invalid_id(id))?;
-        self.with_vault(|v| {
-            Ok(IncidentView {
-                incident: v.incident(id)?,
-                draft: v.draft(id)?,
-                log: v.log_entries(id)?,
-                attachments: v.attachments(id)?,
-                versions: {
-                    let l = v.lineage(id)?;
-                    if l.is_fork() {
-                        l.heads.iter().map(ToString::to_string).collect()
-                    } else {
-                        Vec::new()
-                    }
-                },
-            })
-        })
-    }
-
-    /// Starts a new incident (a live log usually begins this way).
-    pub fn new_incident(&self, title: &str) -> Result<Incident, AppError> {
-        self.with_vault_mut(|v| {
-            let incident = Incident::new(IncidentId::new(), title, v.now());
-            v.create_incident(&incident)?;
-            Ok(incident)
-        })
-    }
-
-    /// Appends a running-log entry, stamped with the moment the call arrived (before waiting
-    /// for the vault); durable when this returns.
-    pub fn append_log(&self, id: &str, text: &str, flagged: bool) -> Result<LogEntry, AppError> {
-        let at = self.clock.now();
-        let id: IncidentId = id.parse().map_err(|_| AppError::invalid_id(id))?;
-        self.with_vault_mut(|v| Ok(v.append_log_at(id, text, flagged, at)?))
-    }
-
-    /// Autosave from the editor: saves the incident if it validates; otherwise keeps it as an
-    /// encrypted draft and returns what to fix. Either way nothing typed is lost.
-    pub fn save_incident(&self, incident: Incident) -> Result<SaveOutcome, AppError> {
-        let problems = |errors: &vigil_model::ValidationErrors| -> Vec<FieldProblem> {
-            errors
-                .iter()
-                .map(|e| FieldProblem {
-                    field: e.field.clone(),
-                    code: e.problem.code().to_owned(),
-                    message: e.problem.to_string(),
-                    params: e
-                        .problem
-                        .params()
-                        .into_iter()
-                        .map(|(k, v)| (k.to_owned(), v))
-                        .collect(),
-                })
-                .collect()
-        };
-        self.with_vault_mut(|v| match v.update_incident(&incident) {
-            Ok(saved) => Ok(SaveOutcome {
-                saved: true,
-                incident: Some(saved),
-                errors: Vec::new(),
-                pending_amendment: false,
-            }),
-            Err(StoreError::Invalid(errors)) => {
-                v.save_draft(&incident)?;
-                Ok(SaveOutcome {
-                    saved: false,
-                    incident: None,
-                    errors: problems(&errors),
-                    pending_amendment: false,
-                })
-            }
-            Err(StoreError::Sealed(_)) => {
-                // Nothing sealed changes in place: keep the edit for the next amendment.
-                let errors = match incident.validate(v.thesaurus()) {
-                    Ok(()) => Vec::new(),
-                    Err(e) => problems(&e),
-                };
-                v.save_draft(&incident)?;
-                Ok(SaveOutcome {
-                    saved: false,
-                    incident: None,
-                    errors,
-                    pending_amendment: true,
-                })
-            }
-            Err(e) => Err(e.into()),
-        })
-    }
-
-    /// Adds a file from disk as an attachment, streaming it; `progress` gets the bytes done.
-    pub fn add_attachment(
-        &self,
-        id: &str,
-        path: &Path,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<AttachmentMeta, AppError> {
-        let id: IncidentId = id.parse().map_err(|_| AppError::invalid_id(id))?;
-        let file = std::fs::File::open(path)
-            .map_err(|e| AppError::io(&format!("{}: {e}", path.display())))?;
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("attachment")
-            .to_owned();
-        let media = vigil_model::media_type_for_name(&name);
-        // The vault is held only to check the incident and, at the end, to record the chunks:
-        // while a large file is encrypted and copied, the running log keeps being saved.
-        self.with_vault(|v| Ok(v.incident(id).map(|_| ())?))?;
-        let staged = vigil_store::stage_attachment(
-            &self.dir,
-            std::io::BufReader::new(file),
-            Some(progress),
-        )?;
-        let mut slot = guard(&self.vault);
-        match slot.as_mut() {
-            Some(v) => Ok(v.commit_attachment(id, &name, media, staged)?),
-            None => {
-                staged.discard();
-                Err(AppError::locked())
-            }
-        }
-    }
-
-    /// An image or text attachment's bytes, for preview in memory.
-    pub fn attachment_bytes(&self, id: &str) -> Result<Vec<u8>, AppError> {
-        let id: AttachmentId = id.parse().map_err(|_| AppError::invalid_id(id))?;
-        self.with_vault(|v| {
-            let meta = v.attachment_meta(id)?;
-            let previewable =
-                meta.media_type.starts_with("image/") || meta.media_type.starts_with("text/");
-            if !previewable || meta.size > MAX_PREVIEW {
-                return Err(AppError::not_previewable(&meta.original_name));
-            }
-            let mut out = Vec::with_capacity(meta.size as usize);
-            v.read_attachment(id, &mut out)?;
-            Ok(out)
-        })
-    }
-
-    /// Full-text search over incidents, parties and log entries (at most 100 hits).
-    pub fn search(&self, query: &str) -> Result<Vec<SearchHit>, AppError> {
-        self.with_vault(|v| Ok(v.search(query, 100)?))
-    }
-
-    /// The thesaurus terms for the pickers.
-    pub fn thesaurus(&self) -> Result<Vec<TermView>, AppError> {
-        self.with_vault(|v| {
-            let th = v.thesaurus();
-            Ok([TermKind::Violation, TermKind::Act]
-                .into_iter()
-                .flat_map(|k| th.terms(k))
-                .map(|t| TermView {
-                    code: t.code.as_str().to_owned(),
-                    kind: t.kind,
-                    labels: t.labels.clone(),
-                })
-                .collect())
-        })
-    }
-
-    /// Seals an incident: a signed revision; sealing it again records an amendment with what
-    /// changed since (running-log entries, attachments, edits kept from the editor).
-    pub fn seal(&self, id: &str) -> Result<IncidentView, AppError> {
-        let incident: IncidentId = id.parse().map_err(|_| AppError::invalid_id(id))?;
-        self.with_vault_mut(|v| Ok(v.seal_now(incident).map(|_| ())?))?;
-        self.incident(id)
-    }
-
-    /// Throws away the edit waiting to amend a sealed incident (the person chose to).
-    pub fn discard_edit(&self, id: &str) -> Result<IncidentView, AppError> {
-        let incident: IncidentId = id.parse().map_err(|_| AppError::invalid_id(id))?;
-        self.with_vault_mut(|v| Ok(v.discard_draft(incident)?))?;
-        self.incident(id)
-    }
-
     pub(crate) fn with_vault<T>(
         &self,
         f: impl FnOnce(&Vault) -> Result<T, AppError>,
@@ -566,23 +221,28 @@ fn close_quietly(vault: Vault) {
     let _ = vault.close();
 }
 
+/// What the session's tests share: a fixed clock and a small vault.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     #![allow(clippy::unwrap_used)]
-    use super::*;
+    use std::path::Path;
+    use std::sync::Arc;
+
     use chrono::DateTime;
+    use vigil_crypto::Passphrase;
     use vigil_crypto::kdf::KdfParams;
-    use vigil_store::{FixedClock, KdfChoice};
+    use vigil_model::{Incident, IncidentId};
+    use vigil_store::{Clock, FixedClock, KdfChoice, Vault};
 
-    const PASS: &str = "correct horse battery staple";
+    pub(crate) const PASS: &str = "correct horse battery staple";
 
-    fn clock() -> Arc<dyn Clock> {
+    pub(crate) fn clock() -> Arc<dyn Clock> {
         let t = DateTime::parse_from_rfc3339("2024-03-08T14:30:00+06:00").unwrap();
         Arc::new(FixedClock::new(t))
     }
 
     /// A vault with one incident and one log entry, closed again. Returns the incident's id.
-    fn make_vault(dir: &Path) -> IncidentId {
+    pub(crate) fn make_vault(dir: &Path) -> IncidentId {
         let clock = clock();
         let mut vault = Vault::create(
             dir,
@@ -604,94 +264,16 @@ mod tests {
         vault.close().unwrap();
         incident.id
     }
+}
 
-    #[test]
-    fn unlock_list_show_search_lock() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("vault");
-        let id = make_vault(&dir);
-        let session = Session::new(
-            dir.clone(),
-            clock(),
-            KdfChoice::Params(KdfParams::FLOOR),
-            None,
-        );
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use vigil_crypto::kdf::KdfParams;
+    use vigil_model::IncidentId;
 
-        let overview = session.unlock(PASS.into()).unwrap();
-        assert_eq!(overview, VaultOverview { dir, incidents: 1 });
-
-        let page = session
-            .list(&ListRequest {
-                limit: 50,
-                ..ListRequest::default()
-            })
-            .unwrap();
-        assert_eq!(page.total, 1);
-        assert_eq!(page.incidents[0].title, "Lawyer beaten outside court");
-        assert_eq!(page.incidents[0].log_entries, 1);
-
-        let view = session.incident(&id.to_string()).unwrap();
-        assert_eq!(view.incident.summary, "Nine men in plain clothes.");
-        assert_eq!(view.log.len(), 1);
-        assert_eq!(view.log[0].text, "Ambulance called");
-
-        let hits = session.search("ambul").unwrap();
-        assert_eq!(hits.len(), 1);
-        assert_eq!(hits[0].id, id);
-
-        session.lock();
-        assert!(!session.is_unlocked());
-        assert_eq!(
-            session
-                .list(&ListRequest {
-                    limit: 50,
-                    ..ListRequest::default()
-                })
-                .unwrap_err()
-                .code,
-            "locked"
-        );
-        assert_eq!(session.search("ambul").unwrap_err().code, "locked");
-        // The vault lock file was released: it opens again.
-        assert_eq!(session.unlock(PASS.into()).unwrap().incidents, 1);
-    }
-
-    #[test]
-    fn edits_of_a_sealed_incident_are_kept_and_sealed_as_an_amendment() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("vault");
-        let id = make_vault(&dir);
-        let session = Session::new(dir, clock(), KdfChoice::Params(KdfParams::FLOOR), None);
-        session.unlock(PASS.into()).unwrap();
-        let sid = id.to_string();
-        session.seal(&sid).unwrap();
-        assert_eq!(session.seal(&sid).unwrap_err().code, "nothing_to_seal");
-
-        let mut edited = session.incident(&sid).unwrap().incident;
-        edited.title = "Lawyer beaten outside court; hospitalised".into();
-        let outcome = session.save_incident(edited).unwrap();
-        assert!(!outcome.saved && outcome.pending_amendment && outcome.errors.is_empty());
-        let view = session.incident(&sid).unwrap();
-        assert_eq!(view.incident.title, "Lawyer beaten outside court");
-        assert_eq!(
-            view.draft.unwrap().title,
-            "Lawyer beaten outside court; hospitalised",
-            "the edit waits, encrypted, for the amendment"
-        );
-
-        let sealed = session.seal(&sid).unwrap();
-        assert_eq!(
-            sealed.incident.title,
-            "Lawyer beaten outside court; hospitalised"
-        );
-        assert!(sealed.draft.is_none());
-        let history = session.history(&sid).unwrap();
-        assert_eq!(history.revisions.len(), 2);
-        assert_eq!(
-            history.revisions[1].amends.as_deref(),
-            Some(history.revisions[0].id.as_str())
-        );
-    }
+    use super::testing::{PASS, clock, make_vault};
+    use super::*;
 
     #[test]
     fn wrong_passphrase_is_reported_by_code() {
@@ -722,60 +304,6 @@ mod tests {
                 .unwrap_err()
                 .code,
             "locked"
-        );
-    }
-
-    /// While a file is being added (here: a pipe that delivers it slowly), the running log is
-    /// still saved: the vault is not held during the copy.
-    #[test]
-    fn the_running_log_is_saved_while_an_attachment_is_being_added() {
-        use std::io::Write;
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("vault");
-        let id = make_vault(&dir);
-        let session = Arc::new(Session::new(
-            dir,
-            clock(),
-            KdfChoice::Params(KdfParams::FLOOR),
-            None,
-        ));
-        session.unlock(PASS.into()).unwrap();
-        let fifo = tmp.path().join("video.mp4");
-        assert!(
-            std::process::Command::new("mkfifo")
-                .arg(&fifo)
-                .status()
-                .unwrap()
-                .success()
-        );
-        let adder = {
-            let (session, fifo, id) = (Arc::clone(&session), fifo.clone(), id.to_string());
-            std::thread::spawn(move || session.add_attachment(&id, &fifo, &mut |_| {}))
-        };
-        let mut pipe = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-        pipe.write_all(&[7u8; 300_000]).unwrap();
-        // The import is now blocked reading the pipe. Appending must still go through; a
-        // timeout (not a timing assertion) turns a deadlock into a failure instead of a hang.
-        let (tx, rx) = std::sync::mpsc::channel();
-        {
-            let (session, id) = (Arc::clone(&session), id.to_string());
-            std::thread::spawn(move || {
-                let _ = tx.send(session.append_log(&id, "typed during the import", false));
-            });
-        }
-        let entry = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("append_log waited for the attachment import")
-            .unwrap();
-        assert_eq!(entry.seq, 2);
-        pipe.write_all(&[8u8; 1000]).unwrap();
-        drop(pipe);
-        let meta = adder.join().unwrap().unwrap();
-        assert_eq!(meta.size, 301_000);
-        assert_eq!(meta.original_name, "video.mp4");
-        assert_eq!(
-            session.incident(&id.to_string()).unwrap().attachments.len(),
-            1
         );
     }
 }

@@ -635,7 +635,7 @@ fn bench_size(dbs: &Databases, sizes: Sizes) -> Result<Section> {
     // Both were closed with a TRUNCATE checkpoint, so the -wal files are empty or absent.
     let vault_db =
         file_len(&dbs.vault_dir.join("vault.db")) + file_len(&dbs.vault_dir.join("vault.db-wal"));
-    let vault_all = vault_db + file_len(&dbs.vault_dir.join("vault.key"));
+    let vault_all = vault_db + file_len(&Vault::key_header_path(&dbs.vault_dir));
     let plain_db = file_len(&dbs.plain_path) + file_len(&plain_wal(&dbs.plain_path));
     if vault_db == 0 || plain_db == 0 {
         bail!("a database file is missing");
@@ -701,16 +701,20 @@ fn bench_open(work: &Path, dbs: &Databases, sizes: Sizes) -> Result<Section> {
     })?;
     probe.close()?;
     let calibrated =
-        KeyHeader::from_json(&fs::read_to_string(probe_dir.join("vault.key"))?)?.params();
+        KeyHeader::from_json(&fs::read_to_string(Vault::key_header_path(&probe_dir))?)?.params();
 
     // The same database under a header sealed with the calibrated parameters.
     let cal_dir = work.join("vault-calibrated");
     fs::create_dir(&cal_dir)?;
     fs::create_dir(cal_dir.join("blobs"))?;
     fs::copy(dbs.vault_dir.join("vault.db"), cal_dir.join("vault.db"))?;
-    let header = KeyHeader::from_json(&fs::read_to_string(dbs.vault_dir.join("vault.key"))?)?;
+    let header =
+        KeyHeader::from_json(&fs::read_to_string(Vault::key_header_path(&dbs.vault_dir))?)?;
     let resealed = header.rewrap(&pass(), &pass(), calibrated)?;
-    vigil_store::write_atomic(&cal_dir.join("vault.key"), resealed.to_json().as_bytes())?;
+    vigil_store::write_atomic(
+        &Vault::key_header_path(&cal_dir),
+        resealed.to_json().as_bytes(),
+    )?;
 
     let key = Vault::unwrap_key(&dbs.vault_dir, &pass())?;
     let (mut floor, mut cal, mut nokdf, mut plain) = (vec![], vec![], vec![], vec![]);

@@ -56,6 +56,18 @@ impl CustodyKind {
             CustodyKind::Imported => "imported",
         }
     }
+
+    /// What an event of this kind about `subject` (an incident, a revision or a bundle id)
+    /// says, in English, for the CLI's and the docs' plain-text history. The window shows
+    /// [`CustodyKind::as_str`] through its translations instead.
+    pub fn describe(self, subject: &str) -> String {
+        match self {
+            CustodyKind::Created => "created".to_owned(),
+            CustodyKind::Sealed => format!("sealed revision {subject}"),
+            CustodyKind::Exported => format!("exported in bundle {subject}"),
+            CustodyKind::Imported => format!("imported from bundle {subject}"),
+        }
+    }
 }
 
 impl fmt::Display for CustodyKind {
@@ -295,5 +307,9 @@ mod tests {
             "not_canonical"
         );
         assert_eq!(CustodyKind::Exported.to_string(), "exported");
+        assert_eq!(
+            CustodyKind::Imported.describe("b-1"),
+            "imported from bundle b-1"
+        );
     }
 }

@@ -88,6 +88,12 @@ pub enum StoreError {
     /// Only a sealed incident can be amended.
     #[error("incident {0} is a draft: seal it first, then amend it")]
     NotSealed(String),
+    /// An edit of the sealed incident waits to be sealed as an amendment: amending it with
+    /// other fields now would lose that edit.
+    #[error(
+        "an edit of incident {0} made in the app is waiting to be sealed; seal it first (Seal amendment in the app, or `vigil seal ID`), then amend"
+    )]
+    EditWaiting(String),
     /// A revision with this id, or at this place of its device's chain, is already stored with
     /// different content.
     #[error(
@@ -210,6 +216,7 @@ impl StoreError {
             StoreError::Invalid(_) => "invalid",
             StoreError::Thesaurus(_) => "thesaurus",
             StoreError::NotSealed(_) => "not_sealed",
+            StoreError::EditWaiting(_) => "edit_waiting",
             StoreError::Forked(_) => "incident_forked",
             StoreError::NothingToSeal(_) => "nothing_to_seal",
             StoreError::DraftOutdated(_) => "draft_outdated",

@@ -247,6 +247,18 @@ fn is_not_a_db(e: &rusqlite::Error) -> bool {
 }
 
 impl Vault {
+    /// Whether `dir` holds a vault (its key header is there): what the first screen asks
+    /// before offering to create one or to unlock. Says nothing about whether it opens.
+    pub fn exists(dir: &Path) -> bool {
+        dir.join(KEY_FILE).is_file()
+    }
+
+    /// The vault's key header file in `dir` (for tools that measure or recalibrate it; the
+    /// app and the CLI go through [`Vault::exists`] and [`Vault::open`]).
+    pub fn key_header_path(dir: &Path) -> PathBuf {
+        dir.join(KEY_FILE)
+    }
+
     /// Creates a new vault in `dir` (which must not exist or be empty).
     pub fn create(
         dir: &Path,

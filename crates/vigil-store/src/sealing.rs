@@ -70,8 +70,17 @@ impl Vault {
 
     /// Amends a sealed incident: `next` becomes a new sealed revision that names the incident's
     /// latest revision in `amends`. Nothing sealed before is changed. Refused while the
-    /// incident is forked ([`StoreError::Forked`]).
+    /// incident is forked ([`StoreError::Forked`]), and while an edit made in the app waits to
+    /// be sealed ([`StoreError::EditWaiting`]: `next` would silently drop it).
     pub fn amend(&mut self, incident: IncidentId, next: &Incident) -> Result<Revision> {
+        if self.draft(incident)?.is_some() && self.incident(incident)?.is_sealed() {
+            return Err(StoreError::EditWaiting(incident.to_string()));
+        }
+        self.amend_with(incident, next)
+    }
+
+    /// [`Vault::amend`] without the check for a waiting edit: `seal_now` seals that edit.
+    fn amend_with(&mut self, incident: IncidentId, next: &Incident) -> Result<Revision> {
         let current = self.incident(incident)?;
         if !current.is_sealed() {
             return Err(StoreError::NotSealed(incident.to_string()));
@@ -136,7 +145,7 @@ impl Vault {
                 return Err(StoreError::NothingToSeal(incident.to_string()));
             }
         }
-        self.amend(incident, &next)
+        self.amend_with(incident, &next)
     }
 
     /// The revision an amendment of `incident` amends: its only head. With a fork there is no

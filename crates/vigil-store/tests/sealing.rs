@@ -108,6 +108,32 @@ fn sealing_round_trip_and_sealed_incidents_refuse_updates() {
     assert_eq!(kinds, vec![CustodyKind::Created, CustodyKind::Sealed]);
 }
 
+/// An edit made in the app waits for the next seal: amending with other fields meanwhile would
+/// drop it, so the vault refuses (in every caller: the CLI and the app alike), and changes
+/// nothing. Sealing takes the edit.
+#[test]
+fn amend_is_refused_while_an_edit_waits_and_seal_takes_the_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut v = new_vault(&dir.path().join("v"));
+    let a = incident(&mut v, "First");
+    let r1 = v.seal(a).unwrap();
+    let mut edit = v.incident(a).unwrap();
+    edit.summary = "Nine men entered the meeting room.".into();
+    v.save_draft(&edit).unwrap();
+    let mut other = v.incident(a).unwrap();
+    other.title = "Another title".into();
+    let err = v.amend(a, &other).unwrap_err();
+    assert!(matches!(err, StoreError::EditWaiting(_)), "{err}");
+    assert_eq!(err.code(), "edit_waiting");
+    assert_eq!(v.revisions(a).unwrap(), vec![r1.clone()]);
+    assert_eq!(v.draft(a).unwrap().unwrap().summary, edit.summary);
+    let r2 = v.seal_now(a).unwrap();
+    assert_eq!(r2.amends, Some(r1.id));
+    assert_eq!(v.incident(a).unwrap().summary, edit.summary);
+    assert!(v.draft(a).unwrap().is_none());
+    v.amend(a, &other).unwrap();
+}
+
 #[test]
 fn amendments_chain_and_nothing_sealed_is_rewritten() {
     let dir = tempfile::tempdir().unwrap();

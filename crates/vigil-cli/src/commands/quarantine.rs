@@ -1,28 +1,12 @@
 //! `vigil quarantine`, and what `vigil import` says about a bundle.
 
-use clap::Subcommand;
 use vigil_crypto::sign::grouped_hex;
 use vigil_exchange::ImportReport;
 use vigil_store::Vault;
 
-use crate::{Failure, output};
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum QuarantineCommand {
-    /// The bundles kept in quarantine, with why and the device's key to compare by phone.
-    List,
-    /// A person compared the device's key: import everything it sent, exactly as an import
-    /// would (each bundle is still checked, and refused if anything is wrong).
-    Accept {
-        /// The device: its id, or the start of its key (at least 8 hex digits).
-        device: String,
-    },
-    /// Discard everything a device sent that is in quarantine.
-    Drop {
-        /// The device: its id, or the start of its key (at least 8 hex digits).
-        device: String,
-    },
-}
+use crate::cli::QuarantineCommand;
+use crate::error::Failure;
+use crate::output;
 
 /// What an import did, for people or scripts.
 pub(crate) fn print_import(report: &ImportReport, json: bool) {

@@ -2,78 +2,15 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use clap::Subcommand;
 use vigil_crypto::sign::grouped_hex;
 use vigil_store::{DeviceTrust, JoinOutcome, Vault};
 
-use crate::{Failure, output, parse_incident_id, usage};
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum OrgCommand {
-    /// Create an organisation with this vault as its HQ, and write the signed profile that
-    /// monitors join with.
-    Create {
-        /// The organisation's name.
-        #[arg(long)]
-        name: String,
-        /// Where to write the org profile (must not exist).
-        #[arg(long, value_name = "FILE")]
-        profile_out: PathBuf,
-        /// How many HQ reader identities to make.
-        #[arg(long, default_value_t = 1)]
-        readers: usize,
-    },
-    /// Join the organisation of a signed org profile; with --invite, enrol this device with an
-    /// invitation from HQ in the same step (HQ keeps the bundles of devices it did not enrol in
-    /// quarantine).
-    Join {
-        /// The org profile file from HQ.
-        profile: PathBuf,
-        /// The invitation file HQ made for this device (`vigil org invite`).
-        #[arg(long, value_name = "FILE")]
-        invite: Option<PathBuf>,
-    },
-    /// HQ only: write a single-use invitation for one device, signed by the organisation. It
-    /// is a secret: hand it over in person or on a stick, never over a network.
-    Invite {
-        /// The device's name, as HQ will list it (e.g. "Aigul's laptop").
-        #[arg(long)]
-        name: String,
-        /// For how many days it may be used.
-        #[arg(long, default_value_t = 14)]
-        expires: u32,
-        /// Where to write it (must not exist; created with mode 0600).
-        #[arg(long, value_name = "FILE")]
-        out: PathBuf,
-    },
-    /// HQ only: the devices HQ trusts (enrolled or accepted), with their keys to compare by
-    /// phone, and the invitations not used yet.
-    Devices,
-    /// HQ only: revoke a device (its id, or the start of its key): revisions it seals from now
-    /// on are refused; what it sealed before stays.
-    Revoke {
-        /// The device.
-        device: String,
-    },
-    /// HQ only: hand an incident to another registered device, which may then amend it.
-    Grant {
-        /// The incident.
-        incident: String,
-        /// The device (its id, or the start of its key).
-        device: String,
-    },
-    /// HQ only: write an HQ reader's age identity, for use with the standard age tool.
-    Identity {
-        /// Where to write it (must not exist; created with mode 0600).
-        #[arg(long, value_name = "FILE")]
-        out: PathBuf,
-        /// Which HQ reader (from 1).
-        #[arg(long, default_value_t = 1)]
-        reader: usize,
-    },
-}
+use crate::cli::OrgCommand;
+use crate::commands::parse_incident_id;
+use crate::error::{Failure, usage};
+use crate::output;
 
 fn refuse_existing(path: &Path) -> Result<(), Failure> {
     if path.exists() {

@@ -1,0 +1,129 @@
+//! What the session hands to the window: the views and requests that cross the IPC boundary
+//! (their TypeScript twins are generated into ui/src/bindings).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use vigil_model::{AttachmentMeta, Incident, IncidentStatus, LogEntry, TermKind};
+use vigil_store::IncidentSummary;
+
+use crate::Settings;
+
+/// What the UI needs to know at start and after each lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct AppStatus {
+    /// The vault folder.
+    pub vault_dir: String,
+    /// Whether a vault exists there (else the UI offers to create one).
+    pub vault_exists: bool,
+    /// Whether it is open.
+    pub unlocked: bool,
+    /// The settings.
+    pub settings: Settings,
+}
+
+/// What the UI shows right after unlocking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct VaultOverview {
+    /// The vault folder, so the person can see which vault is open.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
+    pub dir: PathBuf,
+    /// How many incidents it holds.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub incidents: u64,
+}
+
+/// What the incident list asks for: a page, and filters that must all hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[serde(default)]
+pub struct ListRequest {
+    /// Rows to skip.
+    pub offset: u32,
+    /// Page size (at most 500).
+    pub limit: u32,
+    /// Words to search for (incident, parties, running log); the last may be a prefix.
+    pub query: Option<String>,
+    /// `draft` or `sealed`.
+    pub status: Option<IncidentStatus>,
+    /// A violation term code.
+    pub violation: Option<String>,
+    /// A tag.
+    pub tag: Option<String>,
+    /// First day, `YYYY-MM-DD` (local to the incident's offset).
+    pub from: Option<String>,
+    /// Last day, `YYYY-MM-DD`, included.
+    pub to: Option<String>,
+}
+
+/// One page of the incident list, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct IncidentPage {
+    /// The rows of this page.
+    pub incidents: Vec<IncidentSummary>,
+    /// How many incidents pass the filters in all.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub total: u64,
+}
+
+/// One incident with everything the live log and the editor show.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct IncidentView {
+    /// The saved record.
+    pub incident: Incident,
+    /// The editor's unsaved state, if the last edit did not validate yet: show this instead.
+    pub draft: Option<Incident>,
+    /// The running log, in order.
+    pub log: Vec<LogEntry>,
+    /// The attachments.
+    pub attachments: Vec<AttachmentMeta>,
+    /// When two versions of the sealed record amend the same revision (two devices amended
+    /// it), their revision ids: the record is shown as it was where they part, until a person
+    /// settles it. Empty otherwise.
+    pub versions: Vec<String>,
+}
+
+/// One problem with one field, for the editor to show beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct FieldProblem {
+    /// Path of the field, e.g. `parties[2].size`.
+    pub field: String,
+    /// Stable code, e.g. `required`.
+    pub code: String,
+    /// English text.
+    pub message: String,
+    /// Values for the translated message (`max`, `code`, `id`, `party`, `role`, `version`).
+    pub params: std::collections::BTreeMap<String, String>,
+}
+
+/// The result of an autosave.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct SaveOutcome {
+    /// True when the incident itself was saved; false when it was kept as a draft.
+    pub saved: bool,
+    /// The saved incident (with its new `updated_at`), when saved.
+    pub incident: Option<Incident>,
+    /// What must be fixed before it can be saved (empty when saved).
+    pub errors: Vec<FieldProblem>,
+    /// The incident is sealed: the edit is kept (encrypted) and becomes an amendment when the
+    /// incident is sealed again.
+    pub pending_amendment: bool,
+}
+
+/// A thesaurus term for the UI's pickers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct TermView {
+    /// The code stored in incidents.
+    pub code: String,
+    /// `violation` or `act`.
+    pub kind: TermKind,
+    /// Labels by language.
+    pub labels: std::collections::BTreeMap<String, String>,
+}

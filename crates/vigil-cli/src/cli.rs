@@ -1,0 +1,283 @@
+//! The command line: every command and option `vigil` takes (clap definitions only; what each
+//! command does is in `commands/`).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use vigil_crypto::kdf::KdfParams;
+use vigil_store::KdfChoice;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vigil",
+    version,
+    about = "Record human-rights incidents in an encrypted local vault"
+)]
+pub(crate) struct Cli {
+    /// The vault folder (default: the platform data directory, e.g. ~/.local/share/vigil/vault).
+    #[arg(long, global = true, env = "VIGIL_VAULT", value_name = "DIR")]
+    pub(crate) vault: Option<PathBuf>,
+    /// Read the passphrase from the first line of FILE ('-' = standard input) instead of asking.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) passphrase_file: Option<PathBuf>,
+    /// Print machine-readable JSON.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum KdfArg {
+    /// Calibrate the key derivation on this machine towards 0.5-1 s per unlock.
+    Calibrate,
+    /// The minimum parameters (Argon2id m=64 MiB, t=3, p=4): for slow machines and tests.
+    Minimum,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create a new, empty vault.
+    Init {
+        /// How expensive unlocking is made.
+        #[arg(long, value_enum, default_value = "calibrate")]
+        kdf: KdfArg,
+    },
+    /// Create an incident and print its id.
+    New {
+        #[command(flatten)]
+        fields: ReportFields,
+    },
+    /// Append an entry to an incident's running log. TEXT '-' reads one entry per line from
+    /// standard input, committing each and printing its id as soon as it is on disk.
+    Log {
+        /// The incident.
+        id: String,
+        /// The entry text, or '-' for standard input.
+        text: String,
+        /// Flag the entry as a key moment.
+        #[arg(long)]
+        flag: bool,
+    },
+    /// Attach a file to an incident (stored encrypted, streamed).
+    Attach {
+        /// The incident.
+        id: String,
+        /// The file.
+        file: PathBuf,
+        /// Media type (default: guessed from the file name).
+        #[arg(long)]
+        media_type: Option<String>,
+    },
+    /// Write an attachment's original bytes to FILE (after checking them).
+    Extract {
+        /// The attachment.
+        attachment_id: String,
+        /// Where to write it (must not exist).
+        file: PathBuf,
+    },
+    /// List incidents, newest first.
+    List {
+        /// Only drafts or only sealed incidents.
+        #[arg(long)]
+        status: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Skip this many.
+        #[arg(long, default_value_t = 0)]
+        offset: u32,
+    },
+    /// Show an incident with its running log and attachments.
+    Show {
+        /// The incident.
+        id: String,
+    },
+    /// Where a sealed record has been: its revisions (signatures checked again) and every
+    /// device's custody events for it (created, sealed, exported, imported).
+    History {
+        /// The incident.
+        id: String,
+    },
+    /// Full-text search over incidents, parties and running logs.
+    Search {
+        /// Words to look for (the last one may be a prefix).
+        query: String,
+        /// How many results.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Change the vault passphrase.
+    Passwd {
+        /// Read the new passphrase from FILE instead of asking.
+        #[arg(long, value_name = "FILE")]
+        new_passphrase_file: Option<PathBuf>,
+    },
+    /// Seal an incident: a signed revision, chained to this device's previous ones; the
+    /// incident can no longer be changed in place. Sealing it again records an amendment with
+    /// what was added since (running-log entries, attachments).
+    Seal {
+        /// The incident.
+        id: String,
+    },
+    /// Amend a sealed incident: a new signed revision with changed fields that names the one it
+    /// amends; nothing sealed before is changed.
+    Amend {
+        /// The incident.
+        id: String,
+        #[command(flatten)]
+        fields: ReportFields,
+    },
+    /// Write sealed revisions, their attachments and the custody log to one encrypted bundle
+    /// that only the organisation's HQ (and this device) can open.
+    Export {
+        /// The bundle file to write (e.g. on a USB stick); replaced only once complete.
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+        /// Incidents to export (all their sealed revisions).
+        ids: Vec<String>,
+        /// Every revision not yet exported.
+        #[arg(long, conflicts_with_all = ["ids", "all"])]
+        unsent: bool,
+        /// Every revision.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+    },
+    /// Import a bundle: verified completely, then applied all or nothing; importing it again
+    /// changes nothing.
+    Import {
+        /// The bundle file.
+        file: PathBuf,
+    },
+    /// Say what a bundle proves: who signed it, which revisions, which attachments match. FILE
+    /// is a bundle (opened with this vault's keys) or a folder where a bundle was extracted
+    /// with `age -d` and `tar -x` (needs no vault).
+    Verify {
+        /// The bundle, or the extracted folder.
+        file: PathBuf,
+    },
+    /// The organisation this vault belongs to: create it (HQ), join it (a monitor), invite and
+    /// list devices, revoke them, hand an incident to another device.
+    Org {
+        #[command(subcommand)]
+        action: OrgCommand,
+    },
+    /// Bundles HQ keeps unapplied because it cannot trust their device yet: list them, accept
+    /// them once a person compared the device's key, or drop them.
+    Quarantine {
+        #[command(subcommand)]
+        action: QuarantineCommand,
+    },
+    /// Create a demo vault with a sample incident (Bishkek, 23 May 2019).
+    Demo {
+        /// How expensive unlocking is made.
+        #[arg(long, value_enum, default_value = "calibrate")]
+        kdf: KdfArg,
+    },
+}
+
+/// The report fields `new` and `amend` take.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReportFields {
+    /// Title.
+    #[arg(long)]
+    pub(crate) title: Option<String>,
+    /// Summary.
+    #[arg(long)]
+    pub(crate) summary: Option<String>,
+    /// The whole report from a JSON file (see docs); --title and --summary override it.
+    #[arg(long, value_name = "FILE.json")]
+    pub(crate) from: Option<PathBuf>,
+}
+
+impl KdfArg {
+    /// The key derivation a new vault gets.
+    pub(crate) fn choice(self) -> KdfChoice {
+        match self {
+            KdfArg::Calibrate => KdfChoice::Calibrate,
+            KdfArg::Minimum => KdfChoice::Params(KdfParams::FLOOR),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum OrgCommand {
+    /// Create an organisation with this vault as its HQ, and write the signed profile that
+    /// monitors join with.
+    Create {
+        /// The organisation's name.
+        #[arg(long)]
+        name: String,
+        /// Where to write the org profile (must not exist).
+        #[arg(long, value_name = "FILE")]
+        profile_out: PathBuf,
+        /// How many HQ reader identities to make.
+        #[arg(long, default_value_t = 1)]
+        readers: usize,
+    },
+    /// Join the organisation of a signed org profile; with --invite, enrol this device with an
+    /// invitation from HQ in the same step (HQ keeps the bundles of devices it did not enrol in
+    /// quarantine).
+    Join {
+        /// The org profile file from HQ.
+        profile: PathBuf,
+        /// The invitation file HQ made for this device (`vigil org invite`).
+        #[arg(long, value_name = "FILE")]
+        invite: Option<PathBuf>,
+    },
+    /// HQ only: write a single-use invitation for one device, signed by the organisation. It
+    /// is a secret: hand it over in person or on a stick, never over a network.
+    Invite {
+        /// The device's name, as HQ will list it (e.g. "Aigul's laptop").
+        #[arg(long)]
+        name: String,
+        /// For how many days it may be used.
+        #[arg(long, default_value_t = 14)]
+        expires: u32,
+        /// Where to write it (must not exist; created with mode 0600).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// HQ only: the devices HQ trusts (enrolled or accepted), with their keys to compare by
+    /// phone, and the invitations not used yet.
+    Devices,
+    /// HQ only: revoke a device (its id, or the start of its key): revisions it seals from now
+    /// on are refused; what it sealed before stays.
+    Revoke {
+        /// The device.
+        device: String,
+    },
+    /// HQ only: hand an incident to another registered device, which may then amend it.
+    Grant {
+        /// The incident.
+        incident: String,
+        /// The device (its id, or the start of its key).
+        device: String,
+    },
+    /// HQ only: write an HQ reader's age identity, for use with the standard age tool.
+    Identity {
+        /// Where to write it (must not exist; created with mode 0600).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Which HQ reader (from 1).
+        #[arg(long, default_value_t = 1)]
+        reader: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum QuarantineCommand {
+    /// The bundles kept in quarantine, with why and the device's key to compare by phone.
+    List,
+    /// A person compared the device's key: import everything it sent, exactly as an import
+    /// would (each bundle is still checked, and refused if anything is wrong).
+    Accept {
+        /// The device: its id, or the start of its key (at least 8 hex digits).
+        device: String,
+    },
+    /// Discard everything a device sent that is in quarantine.
+    Drop {
+        /// The device: its id, or the start of its key (at least 8 hex digits).
+        device: String,
+    },
+}

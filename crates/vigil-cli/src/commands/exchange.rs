@@ -1,0 +1,143 @@
+//! `vigil export`, `import` and `verify`: bundles on a USB stick.
+
+use std::path::Path;
+
+use super::{Ctx, parse_incident_id};
+use crate::commands::quarantine;
+use crate::error::{Failure, QUARANTINED};
+
+/// Writes sealed revisions into a bundle, reads it back and verifies it.
+pub(crate) fn export(
+    ctx: &Ctx,
+    to: &Path,
+    ids: &[String],
+    unsent: bool,
+    all: bool,
+) -> Result<(), Failure> {
+    let selection = if all {
+        vigil_exchange::Selection::All
+    } else if unsent || ids.is_empty() {
+        vigil_exchange::Selection::Unsent
+    } else {
+        vigil_exchange::Selection::Incidents(
+            ids.iter()
+                .map(|i| parse_incident_id(i))
+                .collect::<Result<_, _>>()?,
+        )
+    };
+    let mut vault = ctx.open()?;
+    let mut writing = TerminalProgress::new("Writing the bundle");
+    let mut checking = TerminalProgress::new("Reading it back");
+    let report =
+        vigil_exchange::export_with_progress(&mut vault, &selection, to, &mut |phase, d, t| {
+            match phase {
+                vigil_exchange::ExportPhase::Writing => writing.show(d, t),
+                vigil_exchange::ExportPhase::Checking => {
+                    writing.finish("done.");
+                    checking.show(d, t)
+                }
+            }
+        });
+    let outcome = if report.is_ok() { "done." } else { "failed." };
+    // Still writing when it failed: the writing line says so (it said "done." if the
+    // checking had begun).
+    writing.finish(outcome);
+    checking.finish(if report.is_ok() {
+        "verified."
+    } else {
+        "failed."
+    });
+    let report = report?;
+    vault.close()?;
+    if ctx.json() {
+        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    } else {
+        println!(
+            "Wrote {} ({} revisions, {} attachments, {} bytes), read back and verified.",
+            report.path.display(),
+            report.revisions,
+            report.attachments,
+            report.bytes
+        );
+        if report.left > 0 {
+            println!(
+                "{} more revisions did not fit in one bundle: export again to write them.",
+                report.left
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Imports a bundle, all or nothing; exit code 4 when it is kept in quarantine.
+pub(crate) fn import(ctx: &Ctx, file: &Path) -> Result<(), Failure> {
+    let mut vault = ctx.open()?;
+    let mut progress = TerminalProgress::new("Checking the bundle");
+    let report =
+        vigil_exchange::import_with_progress(&mut vault, file, &mut |d, t| progress.show(d, t));
+    progress.finish(if report.is_ok() { "done." } else { "refused." });
+    let report = report?;
+    vault.close()?;
+    quarantine::print_import(&report, ctx.json());
+    if report.quarantined.is_some() {
+        return Err(Failure {
+            code: QUARANTINED,
+            kind: "quarantined".into(),
+            message: "nothing was applied: the bundle is kept in quarantine until a person \
+                      accepts or drops it (vigil quarantine list)"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
+/// Says what a bundle (or an extracted one) proves.
+pub(crate) fn verify(ctx: &Ctx, file: &Path) -> Result<(), Failure> {
+    let proof = if file.is_dir() {
+        vigil_exchange::verify_extracted(file)?
+    } else {
+        let vault = ctx.open()?;
+        let proof = vigil_exchange::verify_with_vault(&vault, file)?;
+        vault.close()?;
+        proof
+    };
+    if ctx.json() {
+        println!("{}", serde_json::to_string(&proof).unwrap_or_default());
+    } else {
+        print!("{}", proof.describe());
+    }
+    Ok(())
+}
+
+/// A percentage on standard error while a long task runs, when that is a terminal.
+struct TerminalProgress {
+    what: &'static str,
+    tty: bool,
+    shown: u64,
+}
+
+impl TerminalProgress {
+    fn new(what: &'static str) -> Self {
+        Self {
+            what,
+            tty: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            shown: u64::MAX,
+        }
+    }
+
+    fn show(&mut self, done: u64, total: u64) {
+        let pct = (done * 100).checked_div(total).unwrap_or(100);
+        if self.tty && pct != self.shown {
+            self.shown = pct;
+            eprint!("\r{}... {pct:3}%", self.what);
+        }
+    }
+
+    /// Ends the line with `outcome` (once; nothing if nothing was shown).
+    fn finish(&mut self, outcome: &str) {
+        if self.tty && self.shown != u64::MAX {
+            eprintln!("\r{}... {outcome}", self.what);
+        }
+        self.shown = u64::MAX;
+    }
+}

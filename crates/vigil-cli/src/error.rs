@@ -1,0 +1,84 @@
+//! Errors and the exit codes they map to (see the crate's documentation): each failure carries
+//! its exit code, a stable code for `--json`, and a message.
+
+use vigil_store::StoreError;
+
+/// Usage or validation error, or a bad input file (a bundle, a profile): nothing was changed.
+pub(crate) const USAGE: u8 = 1;
+/// The passphrase is wrong.
+pub(crate) const WRONG_PASSPHRASE: u8 = 2;
+/// The vault is damaged or unreadable.
+pub(crate) const DAMAGED: u8 = 3;
+/// A bundle was kept in quarantine: nothing applied, a person must decide.
+pub(crate) const QUARANTINED: u8 = 4;
+
+/// An error with the exit code it maps to.
+pub(crate) struct Failure {
+    /// The exit code.
+    pub(crate) code: u8,
+    /// The stable error code (`--json` prints it).
+    pub(crate) kind: String,
+    /// What went wrong, for people.
+    pub(crate) message: String,
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        let code = match &e {
+            StoreError::WrongPassphrase => WRONG_PASSPHRASE,
+            e if e.is_damage() => DAMAGED,
+            _ => USAGE,
+        };
+        Failure {
+            code,
+            kind: e.code().into(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<vigil_exchange::ExchangeError> for Failure {
+    fn from(e: vigil_exchange::ExchangeError) -> Self {
+        match e {
+            vigil_exchange::ExchangeError::Store(s) if !e_is_bad(&s) => s.into(),
+            // A bad bundle is bad input (exit 1); the vault itself is untouched.
+            other => Failure {
+                code: USAGE,
+                kind: other.code().into(),
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+/// A vault error that is about what was offered, not about the vault.
+fn e_is_bad(s: &StoreError) -> bool {
+    matches!(
+        s,
+        StoreError::RevisionConflict { .. }
+            | StoreError::DeviceKeyConflict { .. }
+            | StoreError::MissingAttachment { .. }
+            | StoreError::Ledger(_)
+    )
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        match e.downcast::<StoreError>() {
+            Ok(se) => se.into(),
+            Err(e) => Failure {
+                code: USAGE,
+                kind: "usage".into(),
+                message: format!("{e:#}"),
+            },
+        }
+    }
+}
+
+pub(crate) fn usage(message: impl Into<String>) -> Failure {
+    Failure {
+        code: USAGE,
+        kind: "usage".into(),
+        message: message.into(),
+    }
+}
