@@ -306,7 +306,7 @@ pub fn settle(vault: &mut Vault, staged: Staged, size: u64) -> Result<Settled> {
 /// Copies a bundle file into the vault's chunk store in `dir`, as it is (its own encryption to
 /// HQ, inside the vault's), without the vault: for [`quarantine`].
 pub fn stage_for_quarantine(dir: &Path, path: &Path) -> Result<StagedAttachment> {
-    let file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+    let file = std::io::BufReader::with_capacity(1 << 20, crate::read::open_bundle(path)?);
     Ok(vigil_store::stage_attachment(dir, file, None)?)
 }
 
@@ -340,7 +340,9 @@ pub fn import_with_progress(
     let shared: &Vault = vault;
     let mut prejudge = |incoming: &Incoming| goes_to_quarantine(shared, incoming);
     let staged = stage(&reading, path, Some(&mut prejudge), progress)?;
-    let size = std::fs::metadata(path)?.len();
+    let size = std::fs::metadata(path)
+        .map_err(|e| crate::read::named(path, e))?
+        .len();
     match settle(vault, staged, size)? {
         Settled::Applied(report) => Ok(*report),
         Settled::Held(held) => {

@@ -52,6 +52,19 @@ pub(crate) fn read_stream(
 }
 
 /// [`read_stream`] over a file, reporting the bytes read so far, of all, as it goes.
+/// Opens a bundle file; an error names the file (the person chose it, and may have mistyped it).
+pub(crate) fn open_bundle(path: &Path) -> Result<File> {
+    File::open(path).map_err(|e| named(path, e))
+}
+
+/// An I/O error about `path`, saying which file.
+pub(crate) fn named(path: &Path, e: std::io::Error) -> crate::ExchangeError {
+    crate::ExchangeError::Io(std::io::Error::new(
+        e.kind(),
+        format!("{}: {e}", path.display()),
+    ))
+}
+
 pub(crate) fn read_file(
     path: &Path,
     identities: &[age::x25519::Identity],
@@ -59,7 +72,7 @@ pub(crate) fn read_file(
     keep: &mut dyn Keep,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(Manifest, Seen)> {
-    let file = File::open(path)?;
+    let file = open_bundle(path)?;
     let total = file.metadata()?.len();
     let mut file = BufReader::with_capacity(1 << 20, file);
     let counted = Counted {

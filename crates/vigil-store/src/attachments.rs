@@ -11,9 +11,8 @@
 //! one chunk, whatever the attachment's size.
 
 use std::collections::HashSet;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use ring::digest;
@@ -485,12 +484,7 @@ impl StagedAttachment {
                     dirs.insert(parent);
                 }
                 copy.names.push(new);
-                let mut f = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&path)
-                    .map_err(io())?;
+                let mut f = vigil_durable::create_private(&path).map_err(io())?;
                 f.write_all(&bytes).map_err(io())?;
                 f.sync_all().map_err(io())?;
             }
@@ -573,16 +567,24 @@ fn blob_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(BLOB_DIR).join(&name[..2]).join(name)
 }
 
-/// Threads that fsync chunk files while the next are written, and files waiting for them.
-const SYNCERS: usize = 4;
-const SYNC_QUEUE: usize = 8;
-
 /// Encrypts a stream into chunk files of the vault in `dir`, one chunk at a time, with a fresh
 /// key; the result is recorded with [`Vault::commit_attachment`]. On error nothing is left.
 pub fn stage_attachment(
     dir: &Path,
+    reader: impl Read,
+    progress: Option<AttachmentWriteProgress<'_>>,
+) -> Result<StagedAttachment> {
+    stage_with(dir, reader, progress, vigil_durable::create_private)
+}
+
+/// [`stage_attachment`], creating each chunk file with `create` (tests make files whose write
+/// or fsync fails). Chunk files are fsynced by a [`vigil_durable::SyncPool`] while the next
+/// ones are encrypted; the error returned is the root cause.
+fn stage_with<F: Write + vigil_durable::Syncable>(
+    dir: &Path,
     mut reader: impl Read,
     mut progress: Option<AttachmentWriteProgress<'_>>,
+    create: impl Fn(&Path) -> std::io::Result<F>,
 ) -> Result<StagedAttachment> {
     let key = Key256::generate()?;
     let cipher = ChunkCipher::new(&key)?;
@@ -593,48 +595,9 @@ pub fn stage_attachment(
     let mut plain = vec![0u8; PAYLOAD_LEN];
     let mut next = vec![0u8; PAYLOAD_LEN];
     let mut sealed = Vec::with_capacity(CHUNK_SEALED_LEN);
-    // Chunk files are fsynced by a few threads while the next ones are encrypted: several
-    // fsyncs in flight share the file system's journal commits, where one after another each
-    // waited for its own.
-    let (to_sync, queue) = std::sync::mpsc::sync_channel::<File>(SYNC_QUEUE);
-    let queue = std::sync::Mutex::new(queue);
-    // The first sync error. The thread that met it keeps taking files (and dropping them), so
-    // the writer never waits on a queue nobody empties; the writer stops at its next chunk.
-    let sync_error: std::sync::Mutex<Option<std::io::Error>> = std::sync::Mutex::new(None);
-    let sync_failed = std::sync::atomic::AtomicBool::new(false);
-    let fail_sync = |e: std::io::Error| {
-        if let Ok(mut slot) = sync_error.lock() {
-            slot.get_or_insert(e);
-        }
-        sync_failed.store(true, std::sync::atomic::Ordering::Relaxed);
-    };
-    let mut stopped_by_sync = false;
-    let result = std::thread::scope(|scope| -> Result<()> {
-        let mut syncers = Vec::with_capacity(SYNCERS);
-        for _ in 0..SYNCERS {
-            let (queue, sync_failed, fail_sync) = (&queue, &sync_failed, &fail_sync);
-            let t = std::thread::Builder::new()
-                .name("vigil-chunk-sync".into())
-                .spawn_scoped(scope, move || {
-                    loop {
-                        let next = match queue.lock() {
-                            Ok(q) => q.recv(),
-                            Err(_) => return,
-                        };
-                        let Ok(f) = next else { return };
-                        if !sync_failed.load(std::sync::atomic::Ordering::Relaxed)
-                            && let Err(e) = f.sync_all()
-                        {
-                            fail_sync(e);
-                        }
-                    }
-                })
-                .map_err(StoreError::io(
-                    "starting the threads that sync attachment chunks",
-                ))?;
-            syncers.push(t);
-        }
-        let written = (|| -> Result<()> {
+    let written = vigil_durable::SyncPool::run(
+        |e| StoreError::io("writing an attachment chunk")(e),
+        |pool| -> Result<()> {
             // Read one chunk ahead so the last chunk can be marked as last.
             let mut n = read_full(&mut reader, &mut plain)
                 .map_err(StoreError::io("reading the file to attach"))?;
@@ -657,23 +620,11 @@ pub fn stage_attachment(
                     dirs.insert(parent);
                 }
                 names.push(name);
-                let mut f = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&path)
-                    .map_err(StoreError::io("writing an attachment chunk"))?;
+                let mut f = create(&path).map_err(StoreError::io("writing an attachment chunk"))?;
                 f.write_all(&sealed)
                     .map_err(StoreError::io("writing an attachment chunk"))?;
-                let stopped = || StoreError::Io {
-                    context: "writing an attachment chunk".into(),
-                    source: std::io::Error::other("syncing the chunks stopped"),
-                };
-                to_sync.send(f).map_err(|_| stopped())?;
-                if sync_failed.load(std::sync::atomic::Ordering::Relaxed) {
-                    stopped_by_sync = true;
-                    return Err(stopped());
-                }
+                pool.sync(f)
+                    .map_err(StoreError::io("writing an attachment chunk"))?;
                 if let Some(p) = progress.as_mut() {
                     p(size);
                 }
@@ -684,21 +635,9 @@ pub fn stage_attachment(
                 n = m;
             }
             Ok(())
-        })();
-        drop(to_sync);
-        for t in syncers {
-            if t.join().is_err() {
-                fail_sync(std::io::Error::other("a thread syncing chunks panicked"));
-            }
-        }
-        let sync_error = sync_error.lock().ok().and_then(|mut e| e.take());
-        match (written, sync_error) {
-            // The writer's own failure is the cause, unless it stopped because syncing failed.
-            (Err(e), _) if !stopped_by_sync => return Err(e),
-            (_, Some(e)) => return Err(StoreError::io("writing an attachment chunk")(e)),
-            (Err(e), None) => return Err(e),
-            (Ok(()), None) => {}
-        }
+        },
+    )
+    .and_then(|()| {
         for d in &dirs {
             fsync_dir(d)?;
         }
@@ -713,7 +652,7 @@ pub fn stage_attachment(
         size,
         sha256: sha,
     };
-    match result {
+    match written {
         Ok(()) => Ok(staged),
         Err(e) => {
             staged.discard();
@@ -727,3 +666,7 @@ fn random_name() -> Result<String> {
     random_bytes(&mut b)?;
     Ok(hex::encode(b))
 }
+
+#[cfg(test)]
+#[path = "staging_faults.rs"]
+mod staging_faults;

@@ -34,7 +34,12 @@ mod schema;
 mod sealing;
 mod search;
 mod spill;
+// The SQL the vault runs: crate-private. The benchmark (vigil-bench) runs the very same
+// statements on an unkeyed SQLite database as its reference, through the `bench` feature.
+#[cfg(feature = "bench")]
 pub mod sql;
+#[cfg(not(feature = "bench"))]
+mod sql;
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -148,40 +153,15 @@ fn db_path(dir: &Path) -> PathBuf {
 }
 
 fn fsync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
+    vigil_durable::sync_dir(dir)
         .map_err(StoreError::io(format!("syncing folder {}", dir.display())))
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsynced, renamed
-/// over the target, and the folder fsynced.
+/// Writes `bytes` to `path` atomically (see [`vigil_durable::write_atomic`]): a private
+/// temporary file in the same folder, fsynced, renamed over the target, and the folder fsynced.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-        std::process::id()
-    ));
-    let ctx = format!("writing {}", path.display());
-    let mut f = {
-        use std::os::unix::fs::OpenOptionsExt;
-        OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(StoreError::io(&ctx))?
-    };
-    f.write_all(bytes).map_err(StoreError::io(&ctx))?;
-    f.sync_all().map_err(StoreError::io(&ctx))?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(StoreError::io(&ctx))?;
-    fsync_dir(dir)
+    vigil_durable::write_atomic(path, bytes)
+        .map_err(StoreError::io(format!("writing {}", path.display())))
 }
 
 fn lock_vault(dir: &Path) -> Result<File> {
@@ -802,18 +782,8 @@ fn custody_created(
 }
 
 pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    match fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-    {
-        Ok(()) => Ok(()),
-        Err(e) => Err(StoreError::Io {
-            context: format!("creating {}", dir.display()),
-            source: e,
-        }),
-    }
+    vigil_durable::create_private_dir(dir)
+        .map_err(StoreError::io(format!("creating {}", dir.display())))
 }
 
 pub(crate) fn uuid_from(bytes: &[u8]) -> Result<uuid::Uuid> {
