@@ -76,6 +76,34 @@ impl From<vigil_exchange::ImportReport> for ImportSummary {
     }
 }
 
+/// Progress reports sent to the window at most this often (plus the first and the last of each
+/// phase): every report crosses the IPC boundary and is handled on the webview's main thread,
+/// and a report per 64 KiB chunk (16,384 per GiB) kept that thread from answering the running
+/// log's own calls promptly.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Decides which progress reports go to the window (see [`PROGRESS_EVERY`]).
+#[derive(Debug, Default)]
+pub(crate) struct Pace {
+    last: Option<(std::time::Instant, u8)>,
+}
+
+impl Pace {
+    /// Whether a report of `done` of `all` in `phase` should be sent now.
+    pub(crate) fn due(&mut self, phase: u8, done: u64, all: u64) -> bool {
+        let now = std::time::Instant::now();
+        let due = done >= all
+            || match self.last {
+                None => true,
+                Some((at, p)) => p != phase || now.duration_since(at) >= PROGRESS_EVERY,
+            };
+        if due {
+            self.last = Some((now, phase));
+        }
+        due
+    }
+}
+
 /// One exchange under way, for as long as it lives.
 struct Exchanging<'a>(&'a AtomicUsize);
 
@@ -112,7 +140,12 @@ impl Session {
                 &folder.join(name),
             )?)
         })?;
-        let written = plan.write(&mut |phase, done, all| progress(phase.into(), done, all))?;
+        let mut pace = Pace::default();
+        let written = plan.write(&mut |phase, done, all| {
+            if pace.due(phase as u8, done, all) {
+                progress(phase.into(), done, all);
+            }
+        })?;
         let r = self.with_vault_mut(|v| Ok(vigil_exchange::record(v, written)?))?;
         Ok(ExportSummary {
             path: r.path.display().to_string(),
@@ -139,7 +172,13 @@ impl Session {
             // Locked meanwhile: stage everything; applying it will say the vault is locked.
             None => Ok(false),
         };
-        let staged = vigil_exchange::stage(&reading, path, Some(&mut prejudge), progress)?;
+        let mut pace = Pace::default();
+        let mut paced = |done, all| {
+            if pace.due(0, done, all) {
+                progress(done, all);
+            }
+        };
+        let staged = vigil_exchange::stage(&reading, path, Some(&mut prejudge), &mut paced)?;
         let size = std::fs::metadata(path)
             .map_err(|e| AppError::io(&format!("{}: {e}", path.display())))?
             .len();
@@ -203,4 +242,25 @@ impl Session {
 /// `/media/<user>` is a folder of drives, not a drive.
 fn roots_contains(p: &Path, user: &str) -> bool {
     !user.is_empty() && p == Path::new("/media").join(user)
+}
+
+#[cfg(test)]
+mod pace_tests {
+    use super::Pace;
+
+    /// The first report of each phase and the last are always sent; the many in between only
+    /// every PROGRESS_EVERY.
+    #[test]
+    fn progress_is_paced_but_never_loses_a_phase_or_the_end() {
+        let mut pace = Pace::default();
+        let sent: Vec<(u8, u64)> = (0..10_000u64)
+            .map(|i| (0u8, i))
+            .chain((0..=10_000u64).map(|i| (1u8, i)))
+            .filter(|&(phase, done)| pace.due(phase, done, 10_000))
+            .collect();
+        assert!(sent.len() < 100, "{} reports", sent.len());
+        assert_eq!(sent[0], (0, 0));
+        assert!(sent.contains(&(1, 0)), "the second phase's first report");
+        assert_eq!(sent.last(), Some(&(1, 10_000)), "the end");
+    }
 }

@@ -172,10 +172,17 @@ impl Session {
         // The vault is held only to check the incident and, at the end, to record the chunks:
         // while a large file is encrypted and copied, the running log keeps being saved.
         self.with_vault(|v| Ok(v.incident(id).map(|_| ())?))?;
+        // Paced like an exchange's progress (the command's answer says when it is done).
+        let mut pace = crate::exchange::Pace::default();
+        let mut paced = |done| {
+            if pace.due(0, done, u64::MAX) {
+                progress(done);
+            }
+        };
         let staged = vigil_store::stage_attachment(
             &self.dir,
             std::io::BufReader::new(file),
-            Some(progress),
+            Some(&mut paced),
         )?;
         let mut slot = guard(&self.vault);
         match slot.as_mut() {
