@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
+use vigil_crypto::sign::grouped_hex;
+use vigil_store::QuarantineEntry;
 
 use crate::AppError;
 use crate::session::{Session, guard};
@@ -59,7 +61,7 @@ pub struct ImportSummary {
     pub refused_after_revocation: u32,
     /// Set when nothing was applied: the sender cannot be trusted yet, and the bundle is kept
     /// in quarantine for a person to accept or drop.
-    pub quarantined: Option<crate::QuarantineRow>,
+    pub quarantined: Option<QuarantineRow>,
 }
 
 impl From<vigil_exchange::ImportReport> for ImportSummary {
@@ -71,7 +73,7 @@ impl From<vigil_exchange::ImportReport> for ImportSummary {
             custody_conflicts: r.custody_conflicts.len() as u32,
             forks: r.forks.len() as u32,
             refused_after_revocation: r.refused_after_revocation as u32,
-            quarantined: r.quarantined.as_ref().map(crate::QuarantineRow::from),
+            quarantined: r.quarantined.as_ref().map(QuarantineRow::from),
         }
     }
 }
@@ -101,6 +103,49 @@ impl Pace {
             self.last = Some((now, phase));
         }
         due
+    }
+}
+
+/// A bundle kept in quarantine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct QuarantineRow {
+    /// The bundle's id.
+    pub bundle_id: String,
+    /// The device that sent it.
+    pub device: String,
+    /// Its key, in groups of four hex digits, to read aloud.
+    pub device_key: String,
+    /// The name its certificate gives it, if it carried one.
+    pub name: Option<String>,
+    /// Why it is kept: `no_certificate`, `certificate_invalid`, `invitation_expired`,
+    /// `invitation_reused`, `device_revoked`, `key_conflict` or `former_id`.
+    pub reason: String,
+    /// Why, in English (details such as dates and device ids).
+    pub detail: String,
+    /// When HQ received it (RFC 3339).
+    pub received_at: String,
+    /// Revisions it holds.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub revisions: u64,
+    /// Its size in bytes.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub size: u64,
+}
+
+impl From<&QuarantineEntry> for QuarantineRow {
+    fn from(e: &QuarantineEntry) -> Self {
+        QuarantineRow {
+            bundle_id: e.bundle_id.clone(),
+            device: e.device.to_string(),
+            device_key: grouped_hex(&e.sign_pk),
+            name: e.name.clone(),
+            reason: e.reason.clone(),
+            detail: e.detail.clone(),
+            received_at: e.received_at.to_rfc3339(),
+            revisions: e.revisions,
+            size: e.size,
+        }
     }
 }
 

@@ -22,11 +22,11 @@ mod views;
 mod webview;
 
 pub use error::AppError;
-pub use exchange::{ExportPhase, ExportSummary, ImportSummary};
+pub use exchange::{ExportPhase, ExportSummary, ImportSummary, QuarantineRow};
 pub use history::{CustodyRow, HistoryView, RevisionRow};
 pub use location::{VaultDirError, process_vault_dir, vault_dir};
 pub use org::{DeviceRow, DevicesView, EnrolmentView, InvitationRow, OrgRole, OrgView};
-pub use quarantine::{AcceptOutcome, QuarantineRow};
+pub use quarantine::AcceptOutcome;
 pub use session::{Session, unlock_delay};
 pub use settings::{Language, Settings};
 pub use views::{

@@ -2,53 +2,8 @@
 //! why and the device's key to compare by phone, to accept or drop.
 
 use serde::Serialize;
-use vigil_crypto::sign::grouped_hex;
-use vigil_store::QuarantineEntry;
 
-use crate::{AppError, ImportSummary, Session};
-
-/// A bundle kept in quarantine.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct QuarantineRow {
-    /// The bundle's id.
-    pub bundle_id: String,
-    /// The device that sent it.
-    pub device: String,
-    /// Its key, in groups of four hex digits, to read aloud.
-    pub device_key: String,
-    /// The name its certificate gives it, if it carried one.
-    pub name: Option<String>,
-    /// Why it is kept: `no_certificate`, `certificate_invalid`, `invitation_expired`,
-    /// `invitation_reused`, `device_revoked`, `key_conflict` or `former_id`.
-    pub reason: String,
-    /// Why, in English (details such as dates and device ids).
-    pub detail: String,
-    /// When HQ received it (RFC 3339).
-    pub received_at: String,
-    /// Revisions it holds.
-    #[cfg_attr(feature = "ts", ts(type = "number"))]
-    pub revisions: u64,
-    /// Its size in bytes.
-    #[cfg_attr(feature = "ts", ts(type = "number"))]
-    pub size: u64,
-}
-
-impl From<&QuarantineEntry> for QuarantineRow {
-    fn from(e: &QuarantineEntry) -> Self {
-        QuarantineRow {
-            bundle_id: e.bundle_id.clone(),
-            device: e.device.to_string(),
-            device_key: grouped_hex(&e.sign_pk),
-            name: e.name.clone(),
-            reason: e.reason.clone(),
-            detail: e.detail.clone(),
-            received_at: e.received_at.to_rfc3339(),
-            revisions: e.revisions,
-            size: e.size,
-        }
-    }
-}
+use crate::{AppError, ImportSummary, QuarantineRow, Session};
 
 /// What accepting a device's quarantined bundles did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

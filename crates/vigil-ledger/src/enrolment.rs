@@ -71,8 +71,9 @@ pub const ENROLMENT_VERSION: u32 = 1;
 pub const DEFAULT_INVITATION_DAYS: i64 = 14;
 /// How far before its issue a device's clock may put its enrolment (clocks differ).
 pub const CLOCK_SKEW_HOURS: i64 = 24;
-/// The largest invitation file or certificate read (real ones are about 1 KiB).
-pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
+/// The largest invitation file or certificate read (real ones are about 1 KiB); the same
+/// limit as for a profile.
+pub use crate::profile::MAX_DOCUMENT_BYTES;
 /// The longest name an invitation gives a device.
 pub const MAX_NAME_CHARS: usize = 200;
 

@@ -22,6 +22,10 @@ use vigil_crypto::sign::{self, AgeRecipient, OrgKeys, SignPublicKey, Signature};
 
 use crate::{LedgerError, Result, canonical};
 
+/// The largest organisation document read (a profile, an invitation, a certificate): real ones
+/// are about 1 KiB.
+pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
+
 /// The `format` of an org profile.
 pub const PROFILE_FORMAT: &str = "vigil-org-profile";
 /// The profile version this build writes and the newest it reads.
@@ -64,7 +68,7 @@ impl OrgProfile {
     /// Parses a profile (as people see it, so any JSON layout) and checks its signature against
     /// its own `org_sign_pk`.
     pub fn parse_and_verify(text: &str) -> Result<OrgProfile> {
-        if text.len() > crate::enrolment::MAX_DOCUMENT_BYTES {
+        if text.len() > MAX_DOCUMENT_BYTES {
             return Err(bad(format!(
                 "{} bytes, far more than a profile",
                 text.len()

@@ -16,181 +16,26 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{DateTime, FixedOffset};
 use rusqlite::OptionalExtension;
 use serde::Serialize;
 use uuid::Uuid;
-use vigil_crypto::sign::{SignPublicKey, Signature};
 use vigil_ledger::authorise::{Vantage, authorise};
 use vigil_ledger::chain::{self, Completeness, Link};
-use vigil_ledger::custody::{CustodyEvent, CustodyKind};
+use vigil_ledger::custody::CustodyKind;
 use vigil_ledger::enrolment::{Certificate, VerifiedCertificate};
 use vigil_ledger::lineage::{Arriving, apply_order};
-use vigil_ledger::revision::{Revision, VerifiedRevision};
 use vigil_ledger::trust::{self, QuarantineReason, RegisterView, Sender, Standing};
 use vigil_ledger::{LedgerError, RevisionId};
-use vigil_model::{DeviceId, IncidentId, IncidentStatus, Sha256};
+use vigil_model::{DeviceId, IncidentId, IncidentStatus};
 
-use crate::attachments::{StagedAttachment, insert_staged, remove_chunks};
+use crate::attachments::insert_staged;
 use crate::custody::{Received, append_custody, org_of, store_received};
 use crate::error::{Result, StoreError};
 use crate::facts::{attachment_held, facts_for, insert_log_entry};
+use crate::incoming::IncomingRevision;
 use crate::rows::{insert_revision, known_device, register_device, revision_hash_at};
-use crate::spill::{Slot, Spill};
-use crate::{Vault, register, sql};
-
-/// A revision a bundle brought: checked, and waiting in the spill.
-#[derive(Debug, Clone)]
-pub struct IncomingRevision {
-    /// The revision.
-    pub id: RevisionId,
-    /// Its incident.
-    pub incident: IncidentId,
-    /// Its device.
-    pub device: DeviceId,
-    /// Its place in the device's chain.
-    pub device_seq: u64,
-    /// The hash it names as the previous one's.
-    pub prev: Option<Sha256>,
-    /// The revision it amends.
-    pub amends: Option<RevisionId>,
-    /// Its hash.
-    pub hash: Sha256,
-    /// When it was sealed.
-    pub sealed_at: DateTime<FixedOffset>,
-    /// The key that signed it.
-    pub sign_pk: SignPublicKey,
-    slot: Slot,
-}
-
-/// Everything a bundle brought, checked and waiting to be applied.
-#[derive(Debug)]
-pub struct Incoming {
-    /// The bundle's id.
-    pub origin: String,
-    /// The device that made the bundle.
-    pub sender: DeviceId,
-    /// Its key.
-    pub sender_key: SignPublicKey,
-    /// Its certificate, as it came.
-    pub certificate: Option<Vec<u8>>,
-    /// Its revisions.
-    pub revisions: Vec<IncomingRevision>,
-    custody: Vec<Slot>,
-    attachments: HashMap<Sha256, StagedAttachment>,
-    spill: Spill,
-}
-
-impl Incoming {
-    /// An empty delivery from `sender`, its records to be kept in a spill in `dir` (the vault's
-    /// folder).
-    pub fn new(
-        dir: &std::path::Path,
-        origin: String,
-        sender: DeviceId,
-        sender_key: SignPublicKey,
-        certificate: Option<Vec<u8>>,
-    ) -> Result<Incoming> {
-        Ok(Incoming {
-            origin,
-            sender,
-            sender_key,
-            certificate,
-            revisions: Vec::new(),
-            custody: Vec::new(),
-            attachments: HashMap::new(),
-            spill: Spill::new(dir)?,
-        })
-    }
-
-    /// Adds a checked revision (it waits in the spill; its document is not copied).
-    pub fn push_revision(&mut self, v: VerifiedRevision) -> Result<()> {
-        let sign_pk = *v.sign_pk();
-        let r = v.into_revision();
-        let header = IncomingRevision {
-            id: r.id,
-            incident: r.incident,
-            device: r.device,
-            device_seq: r.device_seq,
-            prev: r.prev_hash,
-            amends: r.amends,
-            hash: r.hash,
-            sealed_at: r.sealed_at,
-            sign_pk,
-            slot: Slot::default(),
-        };
-        let mut bytes = r.doc;
-        bytes.extend_from_slice(&r.sig.0);
-        let slot = self.spill.put(bytes)?;
-        self.revisions.push(IncomingRevision { slot, ..header });
-        Ok(())
-    }
-
-    /// Adds a custody event of the sender (in the order of its log).
-    pub fn push_custody(&mut self, ev: &CustodyEvent) -> Result<()> {
-        let mut bytes = Vec::with_capacity(ev.bytes.len() + 64);
-        bytes.extend_from_slice(&ev.bytes);
-        bytes.extend_from_slice(&ev.sig.0);
-        let slot = self.spill.put(bytes)?;
-        self.custody.push(slot);
-        Ok(())
-    }
-
-    /// Adds an attachment's content, staged into the vault's chunk store.
-    pub fn add_attachment(&mut self, sha256: Sha256, staged: StagedAttachment) {
-        if let Some(old) = self.attachments.insert(sha256, staged) {
-            old.discard();
-        }
-    }
-
-    /// Whether the content with this hash came.
-    pub fn has_attachment(&self, sha256: &Sha256) -> bool {
-        self.attachments.contains_key(sha256)
-    }
-
-    /// How many custody events came.
-    pub fn custody_events(&self) -> usize {
-        self.custody.len()
-    }
-
-    /// Removes the staged attachments (nothing was applied).
-    pub fn discard(self) {
-        for (_, s) in self.attachments {
-            s.discard();
-        }
-    }
-
-    fn load_revision(&mut self, r: &IncomingRevision) -> Result<VerifiedRevision> {
-        let bytes = self.spill.get(r.slot)?;
-        let (doc, sig) = split_signed(bytes)?;
-        let v = Revision::verified_from_signed(doc, sig)?;
-        if v.revision().id != r.id || v.revision().hash != r.hash {
-            return Err(StoreError::Corrupted {
-                detail: "an import's temporary record is not the revision it was".into(),
-            });
-        }
-        Ok(v)
-    }
-
-    fn load_custody(&mut self, slot: Slot) -> Result<CustodyEvent> {
-        let (bytes, sig) = split_signed(self.spill.get(slot)?)?;
-        Ok(CustodyEvent::from_signed(bytes, sig)?)
-    }
-}
-
-fn split_signed(mut bytes: Vec<u8>) -> Result<(Vec<u8>, Signature)> {
-    let at = bytes
-        .len()
-        .checked_sub(64)
-        .ok_or_else(|| StoreError::Corrupted {
-            detail: "an import's temporary record is cut".into(),
-        })?;
-    let sig = Signature::from_slice(&bytes[at..]).map_err(|_| StoreError::Corrupted {
-        detail: "an import's temporary record is cut".into(),
-    })?;
-    bytes.truncate(at);
-    Ok((bytes, sig))
-}
+use crate::staging::{StagedAttachment, remove_chunks};
+use crate::{Incoming, Vault, register, sql};
 
 /// The page cache while a bundle is applied, in KiB as SQLite counts it (negative).
 const IMPORT_CACHE_KIB: i64 = -4096;

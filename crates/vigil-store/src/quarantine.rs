@@ -18,9 +18,10 @@ use vigil_crypto::sign::SignPublicKey;
 use vigil_ledger::trust::QuarantineReason;
 use vigil_model::{AttachmentId, AttachmentMeta, DeviceId, IncidentId, Sha256};
 
-use crate::attachments::{AttachmentReader, StagedAttachment, remove_chunks};
+use crate::attachments::AttachmentReader;
 use crate::error::{Result, StoreError};
 use crate::rows::{key_from, time_from};
+use crate::staging::{StagedAttachment, remove_chunks};
 use crate::{Vault, uuid_from};
 
 /// A bundle held in quarantine.

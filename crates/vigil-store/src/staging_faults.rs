@@ -2,6 +2,7 @@
 //! not fit on a full disk. The root cause is the error returned, and no chunk file is left.
 #![allow(clippy::unwrap_used)]
 
+use std::fs::File;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

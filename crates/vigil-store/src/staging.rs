@@ -1,0 +1,229 @@
+//! Staging an attachment: its bytes encrypted into chunk files of the vault's chunk store,
+//! fsynced through [`vigil_durable::SyncPool`], before (and without) the vault recording them.
+//! A staged attachment is recorded by `Vault::commit_attachment` or an import, or discarded.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use ring::digest;
+use vigil_crypto::chunk::{CHUNK_SEALED_LEN, ChunkCipher, PAYLOAD_LEN};
+use vigil_crypto::{Key256, secret::random_bytes};
+
+use crate::error::{Result, StoreError};
+use crate::{BLOB_DIR, fsync_dir};
+
+/// Called after each chunk with the bytes processed so far.
+pub type AttachmentWriteProgress<'a> = &'a mut dyn FnMut(u64);
+
+pub(crate) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+pub(crate) fn blob_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(BLOB_DIR).join(&name[..2]).join(name)
+}
+
+/// An attachment whose encrypted chunks are on disk (fsynced) but not yet recorded in the
+/// database. Staging needs no database access, so a long file can be added while the vault keeps
+/// serving other work (the running log must never wait for a video to be copied).
+#[derive(Debug)]
+pub struct StagedAttachment {
+    pub(crate) dir: PathBuf,
+    pub(crate) key: Key256,
+    pub(crate) names: Vec<String>,
+    pub(crate) size: u64,
+    pub(crate) sha256: [u8; 32],
+}
+
+impl StagedAttachment {
+    /// Removes the staged chunk files.
+    pub fn discard(self) {
+        for name in &self.names {
+            let _ = fs::remove_file(blob_path(&self.dir, name));
+        }
+    }
+
+    /// Bytes staged.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// SHA-256 of the staged plaintext.
+    pub fn sha256(&self) -> [u8; 32] {
+        self.sha256
+    }
+
+    /// Its key and chunk file names, to record (inside the vault only).
+    pub(crate) fn parts(&self) -> (&Key256, &[String]) {
+        (&self.key, &self.names)
+    }
+
+    /// Whether it was staged into `dir`'s chunk store.
+    pub(crate) fn is_in(&self, dir: &Path) -> bool {
+        self.dir == dir
+    }
+
+    /// A second copy of the staged chunks under new names, for the same content arriving
+    /// under a second attachment id: each id keeps chunks of its own, so removing one never
+    /// breaks the other. On error nothing of the copy is left.
+    pub(crate) fn duplicate(&self) -> Result<StagedAttachment> {
+        let mut copy = StagedAttachment {
+            dir: self.dir.clone(),
+            key: Key256::from_bytes(*self.key.expose_bytes()),
+            names: Vec::with_capacity(self.names.len()),
+            size: self.size,
+            sha256: self.sha256,
+        };
+        let mut dirs: HashSet<PathBuf> = HashSet::new();
+        let copied = (|| -> Result<()> {
+            let io = || StoreError::io("copying an attachment chunk");
+            for name in &self.names {
+                let bytes = fs::read(blob_path(&self.dir, name)).map_err(io())?;
+                let new = random_name()?;
+                let path = blob_path(&self.dir, &new);
+                let parent = path.parent().map(PathBuf::from).unwrap_or_default();
+                if !dirs.contains(&parent) {
+                    crate::create_private_dir(&parent)?;
+                    dirs.insert(parent);
+                }
+                copy.names.push(new);
+                let mut f = vigil_durable::create_private(&path).map_err(io())?;
+                f.write_all(&bytes).map_err(io())?;
+                f.sync_all().map_err(io())?;
+            }
+            for d in &dirs {
+                fsync_dir(d)?;
+            }
+            Ok(())
+        })();
+        match copied {
+            Ok(()) => Ok(copy),
+            Err(e) => {
+                copy.discard();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Removes chunk files of `dir`'s chunk store by name (after the rows naming them are gone).
+pub(crate) fn remove_chunks(dir: &Path, names: &[String]) {
+    for name in names {
+        let _ = fs::remove_file(blob_path(dir, name));
+    }
+}
+
+/// Encrypts a stream into chunk files of the vault in `dir`, one chunk at a time, with a fresh
+/// key; the result is recorded with [`Vault::commit_attachment`]. On error nothing is left.
+pub fn stage_attachment(
+    dir: &Path,
+    reader: impl Read,
+    progress: Option<AttachmentWriteProgress<'_>>,
+) -> Result<StagedAttachment> {
+    stage_with(dir, reader, progress, vigil_durable::create_private)
+}
+
+/// [`stage_attachment`], creating each chunk file with `create` (tests make files whose write
+/// or fsync fails). Chunk files are fsynced by a [`vigil_durable::SyncPool`] while the next
+/// ones are encrypted; the error returned is the root cause.
+fn stage_with<F: Write + vigil_durable::Syncable>(
+    dir: &Path,
+    mut reader: impl Read,
+    mut progress: Option<AttachmentWriteProgress<'_>>,
+    create: impl Fn(&Path) -> std::io::Result<F>,
+) -> Result<StagedAttachment> {
+    let key = Key256::generate()?;
+    let cipher = ChunkCipher::new(&key)?;
+    let mut hasher = digest::Context::new(&digest::SHA256);
+    let mut size: u64 = 0;
+    let mut names: Vec<String> = Vec::new();
+    let mut dirs: HashSet<PathBuf> = HashSet::new();
+    let mut plain = vec![0u8; PAYLOAD_LEN];
+    let mut next = vec![0u8; PAYLOAD_LEN];
+    let mut sealed = Vec::with_capacity(CHUNK_SEALED_LEN);
+    let written = vigil_durable::SyncPool::run(
+        |e| StoreError::io("writing an attachment chunk")(e),
+        |pool| -> Result<()> {
+            // Read one chunk ahead so the last chunk can be marked as last.
+            let mut n = read_full(&mut reader, &mut plain)
+                .map_err(StoreError::io("reading the file to attach"))?;
+            loop {
+                let m = if n == PAYLOAD_LEN {
+                    read_full(&mut reader, &mut next)
+                        .map_err(StoreError::io("reading the file to attach"))?
+                } else {
+                    0
+                };
+                let last = m == 0;
+                hasher.update(&plain[..n]);
+                size += n as u64;
+                cipher.seal(names.len() as u64, last, &plain[..n], &mut sealed)?;
+                let name = random_name()?;
+                let path = blob_path(dir, &name);
+                let parent = path.parent().map(PathBuf::from).unwrap_or_default();
+                if !dirs.contains(&parent) {
+                    crate::create_private_dir(&parent)?;
+                    dirs.insert(parent);
+                }
+                names.push(name);
+                let mut f = create(&path).map_err(StoreError::io("writing an attachment chunk"))?;
+                f.write_all(&sealed)
+                    .map_err(StoreError::io("writing an attachment chunk"))?;
+                pool.sync(f)
+                    .map_err(StoreError::io("writing an attachment chunk"))?;
+                if let Some(p) = progress.as_mut() {
+                    p(size);
+                }
+                if last {
+                    break;
+                }
+                std::mem::swap(&mut plain, &mut next);
+                n = m;
+            }
+            Ok(())
+        },
+    )
+    .and_then(|()| {
+        for d in &dirs {
+            fsync_dir(d)?;
+        }
+        fsync_dir(&dir.join(BLOB_DIR))
+    });
+    let mut sha = [0u8; 32];
+    sha.copy_from_slice(hasher.finish().as_ref());
+    let staged = StagedAttachment {
+        dir: dir.to_path_buf(),
+        key,
+        names,
+        size,
+        sha256: sha,
+    };
+    match written {
+        Ok(()) => Ok(staged),
+        Err(e) => {
+            staged.discard();
+            Err(e)
+        }
+    }
+}
+
+fn random_name() -> Result<String> {
+    let mut b = [0u8; 16];
+    random_bytes(&mut b)?;
+    Ok(hex::encode(b))
+}
+
+#[cfg(test)]
+#[path = "staging_faults.rs"]
+mod staging_faults;
