@@ -149,6 +149,43 @@ impl From<&QuarantineEntry> for QuarantineRow {
     }
 }
 
+/// Runs `work` on a thread of its own at a lower CPU priority (nice 10 on Linux; the threads it
+/// starts inherit it), and waits for it. An exchange keeps both cores of a small laptop busy
+/// (encryption, the disk, reading back); at normal priority the window and the running log's
+/// calls queued behind it. Where the priority cannot be lowered, it runs as it is.
+pub(crate) fn in_background<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    let mut job = Some(work);
+    let ran = std::thread::scope(|scope| {
+        let slot = &mut job;
+        let spawned = std::thread::Builder::new()
+            .name("vigil-exchange".into())
+            .spawn_scoped(scope, move || {
+                lower_priority();
+                slot.take().map(|w| w())
+            });
+        spawned.ok().map(|handle| {
+            handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    });
+    match (ran.flatten(), job.take()) {
+        (Some(value), _) => value,
+        // No thread to be had: run it here, at normal priority, rather than not at all.
+        (None, Some(work)) => work(),
+        (None, None) => unreachable!("the exchange's thread ran its work but returned nothing"),
+    }
+}
+
+/// Lowers the calling thread's CPU priority (advice: an error changes nothing else).
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
+
 /// One exchange under way, for as long as it lives.
 struct Exchanging<'a>(&'a AtomicUsize);
 
@@ -168,7 +205,7 @@ impl Session {
     pub fn export_unsent(
         &self,
         folder: &Path,
-        progress: &mut dyn FnMut(ExportPhase, u64, u64),
+        progress: &mut (dyn FnMut(ExportPhase, u64, u64) + Send),
     ) -> Result<ExportSummary, AppError> {
         if !folder.is_dir() {
             return Err(AppError::io(&format!(
@@ -186,10 +223,12 @@ impl Session {
             )?)
         })?;
         let mut pace = Pace::default();
-        let written = plan.write(&mut |phase, done, all| {
-            if pace.due(phase as u8, done, all) {
-                progress(phase.into(), done, all);
-            }
+        let written = in_background(|| {
+            plan.write(&mut |phase, done, all| {
+                if pace.due(phase as u8, done, all) {
+                    progress(phase.into(), done, all);
+                }
+            })
         })?;
         let r = self.with_vault_mut(|v| Ok(vigil_exchange::record(v, written)?))?;
         Ok(ExportSummary {
@@ -208,7 +247,7 @@ impl Session {
     pub fn import_bundle(
         &self,
         path: &Path,
-        progress: &mut dyn FnMut(u64, u64),
+        progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<ImportSummary, AppError> {
         let _exchanging = self.exchanging();
         let reading = self.with_vault(|v| Ok(vigil_exchange::Reading::of(v)?))?;
@@ -223,7 +262,9 @@ impl Session {
                 progress(done, all);
             }
         };
-        let staged = vigil_exchange::stage(&reading, path, Some(&mut prejudge), &mut paced)?;
+        let staged = in_background(|| {
+            vigil_exchange::stage(&reading, path, Some(&mut prejudge), &mut paced)
+        })?;
         let size = std::fs::metadata(path)
             .map_err(|e| AppError::io(&format!("{}: {e}", path.display())))?
             .len();
@@ -290,8 +331,27 @@ fn roots_contains(p: &Path, user: &str) -> bool {
 }
 
 #[cfg(test)]
-mod pace_tests {
-    use super::Pace;
+mod tests {
+    use super::{Pace, in_background};
+
+    /// The work runs on a thread of lower priority (nice 10 or lower still, never higher than
+    /// the caller's), its value comes back, and a panic in it reaches the caller.
+    #[test]
+    fn background_work_runs_at_a_lower_priority_and_returns_its_value() {
+        let (value, nice) = in_background(|| {
+            #[cfg(target_os = "linux")]
+            let nice = rustix::process::getpriority_process(Some(rustix::thread::gettid())).ok();
+            #[cfg(not(target_os = "linux"))]
+            let nice: Option<i32> = None;
+            (42, nice)
+        });
+        assert_eq!(value, 42);
+        if cfg!(target_os = "linux") {
+            assert!(nice.is_some_and(|n| n >= 10), "nice {nice:?}");
+        }
+        let caught = std::panic::catch_unwind(|| in_background(|| panic!("the work failed")));
+        assert!(caught.is_err());
+    }
 
     /// The first report of each phase and the last are always sent; the many in between only
     /// every PROGRESS_EVERY.

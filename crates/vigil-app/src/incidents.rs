@@ -158,7 +158,7 @@ impl Session {
         &self,
         id: &str,
         path: &Path,
-        progress: &mut dyn FnMut(u64),
+        progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<AttachmentMeta, AppError> {
         let id: IncidentId = id.parse().map_err(|_| AppError::invalid_id(id))?;
         let file = std::fs::File::open(path)
@@ -179,11 +179,13 @@ impl Session {
                 progress(done);
             }
         };
-        let staged = vigil_store::stage_attachment(
-            &self.dir,
-            std::io::BufReader::new(file),
-            Some(&mut paced),
-        )?;
+        let staged = crate::exchange::in_background(|| {
+            vigil_store::stage_attachment(
+                &self.dir,
+                std::io::BufReader::new(file),
+                Some(&mut paced),
+            )
+        })?;
         let mut slot = guard(&self.vault);
         match slot.as_mut() {
             Some(v) => Ok(v.commit_attachment(id, &name, media, staged)?),
