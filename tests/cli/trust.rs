@@ -12,8 +12,7 @@ use vigil_crypto::sign::DeviceKeys;
 
 use crate::common::*;
 
-#[path = "../../crates/vigil-exchange/tests/support/mod.rs"]
-pub mod support;
+pub(crate) use vigil_fixtures as support;
 
 use support::{Opened, Signer, forge, hash_of, revision_entry};
 

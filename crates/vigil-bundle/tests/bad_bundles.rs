@@ -1,7 +1,7 @@
 //! A corpus of bad bundles, each rejected with the right error code.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use vigil_fixtures::bundle as common;
 
 use common::{Fixture, corpus, outcome, sha256_hex};
 use vigil_bundle::{BundleReader, Manifest};

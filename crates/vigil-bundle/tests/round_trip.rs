@@ -1,7 +1,7 @@
 //! Writing and reading bundles, and opening them with the Debian `age` and `tar` commands.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use vigil_fixtures::bundle as common;
 
 use std::io::{self, Read};
 use std::process::Command;

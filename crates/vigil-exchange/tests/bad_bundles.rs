@@ -8,7 +8,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use vigil_fixtures as support;
 
 use support::bundle as common;
 

@@ -2,8 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-#[path = "../../vigil-bundle/tests/common/mod.rs"]
-mod common;
+use vigil_fixtures::bundle as common;
 
 use std::path::{Path, PathBuf};
 

@@ -9,7 +9,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use vigil_fixtures as support;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,5 +1,4 @@
-//! Keys, manifests and hand-made archives shared by the integration tests.
-#![allow(dead_code, clippy::unwrap_used)]
+//! Keys, manifests and hand-made bundle archives, and the corpus of bad bundles ([`corpus`]).
 
 pub mod corpus;
 
@@ -12,28 +11,43 @@ use vigil_bundle::{BundleError, BundleReader, BundleWriter, DeviceInfo, Manifest
 
 /// An HQ reader, a device (age identity + Ed25519 key) and an organisation.
 pub struct Fixture {
+    /// HQ's age identity (a recipient of every bundle).
     pub hq: Identity,
+    /// The sending device's own age identity.
     pub device: Identity,
+    /// The device's Ed25519 signing key.
     pub key: Ed25519KeyPair,
+    /// The organisation.
     pub org: Uuid,
+    /// The device.
     pub device_id: Uuid,
 }
 
+/// SHA-256 of `bytes`, in hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes))
 }
 
+/// A fresh Ed25519 key pair.
 pub fn new_key() -> Ed25519KeyPair {
     let rng = ring::rand::SystemRandom::new();
     let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
     Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap()
 }
 
+/// `key`'s Ed25519 signature of `bytes`.
 pub fn sign_with(key: &Ed25519KeyPair, bytes: &[u8]) -> [u8; 64] {
     key.sign(bytes).as_ref().try_into().unwrap()
 }
 
+impl Default for Fixture {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Fixture {
+    /// A sender with fresh keys and ids.
     pub fn new() -> Self {
         Self {
             hq: Identity::generate(),
@@ -44,10 +58,12 @@ impl Fixture {
         }
     }
 
+    /// The bundle's age recipients: HQ and the device itself.
     pub fn recipients(&self) -> Vec<Recipient> {
         vec![self.hq.to_public(), self.device.to_public()]
     }
 
+    /// The manifest's `device` block for this sender.
     pub fn device_info(&self) -> DeviceInfo {
         DeviceInfo {
             id: self.device_id,
@@ -56,6 +72,7 @@ impl Fixture {
         }
     }
 
+    /// A manifest listing `files` (path, bytes) in order.
     pub fn manifest(&self, files: &[(&str, &[u8])]) -> Manifest {
         let entries = files
             .iter()
@@ -74,6 +91,7 @@ impl Fixture {
         )
     }
 
+    /// The device's signature of `bytes`.
     pub fn sign(&self, bytes: &[u8]) -> [u8; 64] {
         sign_with(&self.key, bytes)
     }
@@ -103,6 +121,7 @@ impl Fixture {
     }
 }
 
+/// `plaintext` encrypted to `recipients` with age.
 pub fn encrypt_to(plaintext: &[u8], recipients: &[Recipient]) -> Vec<u8> {
     let enc = age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
         .unwrap();
@@ -113,7 +132,9 @@ pub fn encrypt_to(plaintext: &[u8], recipients: &[Recipient]) -> Vec<u8> {
 
 /// A hand-made ustar archive, for bundles `BundleWriter` refuses to make.
 #[derive(Default)]
+/// A ustar archive built by hand, header by header (to make archives the writer never would).
 pub struct Tar {
+    /// The archive so far.
     pub bytes: Vec<u8>,
     /// Entries that come right after the manifest and its signature in every archive made
     /// with [`Tar::head`] (a device's certificate).
@@ -159,6 +180,7 @@ impl Tar {
         self
     }
 
+    /// Ends the archive (two zero blocks).
     pub fn end(&mut self) -> &mut Self {
         self.bytes.extend_from_slice(&[0u8; 1024]);
         self

@@ -1,6 +1,13 @@
-//! What the trust tests share: vaults in an organisation, and bundles forged from a real
-//! monitor's bundle with whatever keys an attacker holds.
-#![allow(dead_code, clippy::unwrap_used)]
+//! Test fixtures shared by Vigil's test suites (a dev-dependency only, never shipped): vaults in
+//! an organisation, the sample incident, bundles forged from a real monitor's bundle with
+//! whatever keys an attacker holds, and hand-made bundle archives ([`bundle`]).
+//!
+//! A fixture that cannot be set up is a broken test, so these panic rather than return errors.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+// Fixtures hold age identities and key pairs, which have no Debug of their own (on purpose).
+#![allow(missing_debug_implementations)]
+
+pub mod incidents;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,17 +22,19 @@ use vigil_ledger::canonical;
 use vigil_model::{DeviceId, Incident, IncidentId};
 use vigil_store::{Clock, KdfChoice, SystemClock, Vault};
 
-#[path = "../../../vigil-bundle/tests/common/mod.rs"]
 pub mod bundle;
 
+/// The passphrase of every fixture vault.
 pub fn pass() -> Passphrase {
     Passphrase::new("pass".into())
 }
 
+/// A new vault at `path` (the floor KDF, so tests stay fast) on `clock`.
 pub fn vault_with(path: &Path, clock: Arc<dyn Clock>) -> Vault {
     Vault::create(path, &pass(), KdfChoice::Params(KdfParams::FLOOR), clock).unwrap()
 }
 
+/// A new vault at `path` on the system clock.
 pub fn vault(path: &Path) -> Vault {
     vault_with(path, Arc::new(SystemClock))
 }
@@ -42,6 +51,7 @@ pub fn enrolled(hq: &mut Vault, path: &Path, name: &str) -> Vault {
     enrolled_with(hq, path, name, Arc::new(SystemClock))
 }
 
+/// [`enrolled`] on `clock`.
 pub fn enrolled_with(hq: &mut Vault, path: &Path, name: &str, clock: Arc<dyn Clock>) -> Vault {
     let mut v = vault_with(path, clock);
     let invitation = hq.issue_invitation(name, 14).unwrap();
@@ -50,6 +60,7 @@ pub fn enrolled_with(hq: &mut Vault, path: &Path, name: &str, clock: Arc<dyn Clo
     v
 }
 
+/// HQ's signed organisation profile, as a monitor receives it.
 pub fn profile(hq: &Vault) -> String {
     hq.org_profile().unwrap().unwrap().to_json_pretty()
 }
@@ -105,8 +116,11 @@ pub fn view(hq: &Vault, id: IncidentId) -> Value {
 
 /// Whoever signs a forged bundle: a real vault, or bare keys an attacker made.
 pub trait Signer {
+    /// The signer's device id.
     fn device(&self) -> DeviceId;
+    /// Its public keys.
     fn public(&self) -> DevicePublic;
+    /// Its Ed25519 signature of `bytes`.
     fn sign(&self, bytes: &[u8]) -> [u8; 64];
 }
 
@@ -135,12 +149,18 @@ impl Signer for DeviceKeys {
 }
 
 /// A real bundle, opened with HQ's keys, to forge others from.
+/// A real bundle opened with HQ's key: its files, manifest and recipients, to forge from.
+#[derive(Debug)]
 pub struct Opened {
+    /// Every entry (path, bytes), in order.
     pub files: Vec<(String, Vec<u8>)>,
+    /// The manifest.
     pub manifest: Manifest,
+    /// HQ's recipients, to encrypt a forged bundle to.
     pub hq_recipients: Vec<age::x25519::Recipient>,
 }
 
+/// HQ's first reader identity (what `age -d -i` would use).
 pub fn hq_identity(hq: &Vault) -> age::x25519::Identity {
     hq.org_identity_file(0)
         .unwrap()
@@ -152,6 +172,7 @@ pub fn hq_identity(hq: &Vault) -> age::x25519::Identity {
 }
 
 impl Opened {
+    /// Opens `bundle` with HQ's key.
     pub fn open(hq: &Vault, bundle: &Path) -> Opened {
         let bytes = std::fs::read(bundle).unwrap();
         let id = hq_identity(hq);
@@ -196,6 +217,7 @@ impl Opened {
             .collect()
     }
 
+    /// The sender's certificate entry, if the bundle carries one.
     pub fn certificate(&self) -> Option<Vec<u8>> {
         self.files
             .iter()

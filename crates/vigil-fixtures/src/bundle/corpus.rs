@@ -30,9 +30,13 @@ pub struct Source<'a> {
 }
 
 /// One bad bundle and the error code it must be rejected with.
+/// One bad bundle and the error code a reader must give for it.
 pub struct Case {
+    /// What is wrong with it.
     pub name: String,
+    /// The bundle file.
     pub bytes: Vec<u8>,
+    /// The expected error code.
     pub code: &'static str,
 }
 
