@@ -12,7 +12,7 @@ use std::sync::Arc;
 use vigil_crypto::Passphrase;
 use vigil_crypto::kdf::KdfParams;
 use vigil_exchange::{ExchangeError, ExportPhase, Selection, export, import, verify_extracted};
-use vigil_model::{Incident, IncidentId, Party, PartyId, PartyKind, Precision, Role};
+use vigil_model::{Incident, IncidentId};
 use vigil_store::{KdfChoice, SystemClock, Vault};
 
 struct World {
@@ -57,17 +57,8 @@ fn world() -> World {
 fn sealed_incident(v: &mut Vault, title: &str, attachment: &[u8]) -> IncidentId {
     let mut inc = Incident::new(IncidentId::new(), title, v.now());
     inc.summary = "Nine men broke into the lawyers' meeting.".into();
-    inc.parties.push(Party::new(
-        PartyId::new(),
-        PartyKind::Group {
-            name: String::new(),
-            description: "unknown individuals".into(),
-            unit: "individuals".into(),
-            size: Some(9),
-            size_precision: Precision::Exact,
-        },
-        vec![Role::Perpetrator],
-    ));
+    inc.parties
+        .push(vigil_fixtures::incidents::nine_unknown_individuals());
     v.create_incident(&inc).unwrap();
     v.append_log(inc.id, "10:30 nine men enter", true).unwrap();
     v.append_log(inc.id, "10:41 they name their movement", false)

@@ -8,9 +8,7 @@ use chrono::{DateTime, Duration, FixedOffset};
 use proptest::prelude::*;
 use vigil_crypto::Passphrase;
 use vigil_crypto::kdf::KdfParams;
-use vigil_model::{
-    Incident, IncidentId, Party, PartyId, PartyKind, Precision, Role, TermCode, TimePoint,
-};
+use vigil_model::{Incident, IncidentId, PartyKind, Precision, TermCode, TimePoint};
 use vigil_store::{FixedClock, KdfChoice, ListQuery, StoreError, SystemClock, Vault};
 
 fn pass() -> Passphrase {
@@ -39,17 +37,8 @@ fn sample(title: &str) -> Incident {
     let mut i = Incident::new(IncidentId::new(), title, t0());
     i.summary = "Nine men broke into the meeting".into();
     i.violations = vec![TermCode::new("obstruction_of_lawyers")];
-    i.parties.push(Party::new(
-        PartyId::new(),
-        PartyKind::Group {
-            name: String::new(),
-            description: "unknown individuals".into(),
-            unit: "individuals".into(),
-            size: Some(9),
-            size_precision: Precision::Exact,
-        },
-        vec![Role::Perpetrator],
-    ));
+    i.parties
+        .push(vigil_fixtures::incidents::nine_unknown_individuals());
     i.start = TimePoint {
         precision: Precision::Approximate,
         at: Some(t0()),
