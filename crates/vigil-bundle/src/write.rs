@@ -251,7 +251,7 @@ impl<W: Write> BundleWriter<W> {
 /// The file a bundle is written to, as the encrypting side sees it: the producer's end of
 /// [`vigil_durable::write_through`]'s pipe. Bytes are gathered into 1 MiB blocks that a disk
 /// thread writes, so encryption never waits for a system call; on Linux what is written is
-/// synced every 16 MiB, so the final `fsync` only waits for the last few MiB. Memory stays
+/// synced every 8 MiB, so the final `fsync` only waits for the last few MiB. Memory stays
 /// bounded: at most a few blocks are in flight.
 pub type BundleFile<'a> = &'a mut vigil_durable::BlockWriter;
 

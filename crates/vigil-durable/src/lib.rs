@@ -198,8 +198,9 @@ impl Drop for Pending {
 pub const BLOCK_LEN: usize = 1 << 20;
 /// Blocks queued for the disk thread: memory stays bounded whatever the file's size.
 const DISK_QUEUE: usize = 4;
-/// Bytes written between two requests to start putting the file on disk.
-const SYNC_EVERY: u64 = 16 << 20;
+/// Bytes written between two requests to start putting the file on disk: small enough that a
+/// running-log entry's own fsync, which waits for the journal, never queues behind much of it.
+const SYNC_EVERY: u64 = 8 << 20;
 /// Whether [`write_through`] syncs as it goes: on Linux `fdatasync` is cheap enough to repeat;
 /// elsewhere it may flush the drive's own cache, too slow to repeat.
 const PERIODIC_SYNC: bool = cfg!(target_os = "linux");
@@ -255,7 +256,7 @@ impl Write for BlockWriter {
 }
 
 /// Moves what `produce` writes to `file` through a disk thread and, on Linux, a thread that
-/// `fdatasync`s every 16 MiB (so the disk works while the producer still produces, and the
+/// `fdatasync`s every 8 MiB (so the disk works while the producer still produces, and the
 /// final `fsync` waits only for the last few MiB), then `fsync`s the file.
 ///
 /// The error returned is the root cause: a failed sync first (it stops the disk thread), then a
