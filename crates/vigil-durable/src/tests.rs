@@ -20,7 +20,8 @@ struct State {
     fsynced: bool,
 }
 
-struct FakeDisk(Arc<Mutex<State>>);
+/// A real file (a [`Pending`] one) whose writes and syncs fail as its [`State`] says.
+struct FakeDisk(Arc<Mutex<State>>, File);
 
 impl Write for FakeDisk {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -34,6 +35,7 @@ impl Write for FakeDisk {
                 io::Error::other("input/output error on the stick")
             });
         }
+        self.1.write_all(buf)?;
         s.written += buf.len() as u64;
         Ok(buf.len())
     }
@@ -45,7 +47,7 @@ impl Write for FakeDisk {
 
 impl Disk for FakeDisk {
     fn handle(&self) -> io::Result<Self> {
-        Ok(FakeDisk(Arc::clone(&self.0)))
+        Ok(FakeDisk(Arc::clone(&self.0), self.1.try_clone()?))
     }
 
     fn sync_data(&self) -> io::Result<()> {
@@ -80,17 +82,37 @@ impl From<io::Error> for ProduceError {
     }
 }
 
-/// Writes 40 MiB of zeros to a fake disk set up by `setup`; the producer gives up halfway
-/// when `gives_up`.
+/// Writes 40 MiB of zeros through a [`Pending`] file on a disk set up by `setup`, committing
+/// it only if all went well (as the bundle writer does); the producer gives up halfway when
+/// `gives_up`. Also checks that a failure leaves nothing: not the final name, not the
+/// temporary file.
 fn write_to_fake(setup: State, gives_up: bool) -> (Result<u64, ProduceError>, State) {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("bundle.vigil");
+    let (pending, file) = Pending::create(&dest).unwrap();
     let state = Arc::new(Mutex::new(setup));
-    let result = write_through(FakeDisk(Arc::clone(&state)), |w| {
+    let result = write_through(FakeDisk(Arc::clone(&state), file), |w| {
         let half = io::copy(&mut io::repeat(0).take(LEN / 2), w)?;
         if gives_up {
             return Err(ProduceError::GaveUp);
         }
         Ok(half + io::copy(&mut io::repeat(0).take(LEN / 2), w)?)
     });
+    match &result {
+        Ok(_) => {
+            pending.commit().unwrap();
+            assert_eq!(fs::metadata(&dest).unwrap().len(), LEN);
+        }
+        Err(_) => {
+            drop(pending);
+            assert!(!dest.exists(), "a partial file under the final name");
+            assert_eq!(
+                fs::read_dir(dir.path()).unwrap().count(),
+                0,
+                "a temporary file left"
+            );
+        }
+    }
     let state = std::mem::take(&mut *state.lock().unwrap());
     (result, state)
 }
