@@ -125,7 +125,7 @@ pub(crate) fn remove_chunks(dir: &Path, names: &[String]) {
 }
 
 /// Encrypts a stream into chunk files of the vault in `dir`, one chunk at a time, with a fresh
-/// key; the result is recorded with [`Vault::commit_attachment`]. On error nothing is left.
+/// key; the result is recorded with [`crate::Vault::commit_attachment`]. On error nothing is left.
 pub fn stage_attachment(
     dir: &Path,
     reader: impl Read,
