@@ -152,8 +152,7 @@ async fn hq_creates_monitor_joins_seals_exports_and_hq_imports_all_in_the_window
     hq.wait_count(".incident-row", 1).await;
     // The record's history at HQ: sealed by the monitor's key, signature checked, and where it
     // has been (created and sealed on the monitor's device, imported here).
-    hq.click(".incident-row").await;
-    hq.wait_for("#live-log-screen").await;
+    hq.click_until(".incident-row", "#live-log-screen").await;
     hq.click("#open-history").await;
     hq.wait_count("#history-events li", 3).await;
     assert_eq!(hq.text(".revision-key").await, device_key);

@@ -669,6 +669,30 @@ impl App {
         }
     }
 
+    /// Clicks `css` until `opens` is visible: for a list that may render once more after it
+    /// settles (a search's results), replacing the element just clicked.
+    pub async fn click_until(&mut self, css: &str, opens: &str) {
+        let (sel, target) = (css.to_owned(), opens.to_owned());
+        self.wait_until(
+            &format!("`{opens}` to be visible after clicking `{css}`"),
+            TIMEOUT,
+            move |c| {
+                let (sel, target) = (sel.clone(), target.clone());
+                async move {
+                    if let Ok(e) = c.find(Locator::Css(&sel)).await {
+                        let _ = e.click().await;
+                    }
+                    tokio::time::sleep(POLL * 3).await;
+                    matches!(
+                        c.execute(VISIBLE_JS, vec![json!(target)]).await,
+                        Ok(Value::Bool(true))
+                    )
+                }
+            },
+        )
+        .await;
+    }
+
     /// Waits for `css` and selects the option with `value` in it (a `<select>`).
     pub async fn select(&mut self, css: &str, value: &str) {
         let e = self.wait_for(css).await;

@@ -58,8 +58,7 @@ async fn an_outdated_edit_is_shown_as_such_and_can_be_discarded() {
     app.type_into("#passphrase", PASSPHRASE).await;
     app.click("#unlock").await;
     app.wait_for("#main-screen").await;
-    app.click(".incident-row").await;
-    app.wait_for("#live-log-screen").await;
+    app.click_until(".incident-row", "#live-log-screen").await;
     app.click("#open-editor").await;
     app.wait_for("#draft-outdated").await;
     assert_eq!(

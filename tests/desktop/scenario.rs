@@ -81,8 +81,7 @@ async fn create_log_search_edit_relaunch_and_leave_no_traces() {
     app.wait_count(".incident-row", 0).await;
     app.replace_text("#search", SEARCH_WORD).await;
     app.wait_count(".incident-row", 1).await;
-    app.click(".incident-row").await;
-    app.wait_for("#live-log-screen").await;
+    app.click_until(".incident-row", "#live-log-screen").await;
     app.wait_count(".log-entry", ENTRIES.len() as u64).await;
     let timeline = app.text("#log-timeline").await;
     assert!(
@@ -126,8 +125,7 @@ async fn create_log_search_edit_relaunch_and_leave_no_traces() {
     let mut app = env.launch().await;
     unlock(&mut app).await;
     app.wait_count(".incident-row", 1).await;
-    app.click(".incident-row").await;
-    app.wait_for("#live-log-screen").await;
+    app.click_until(".incident-row", "#live-log-screen").await;
     app.wait_count(".log-entry", ENTRIES.len() as u64).await;
     app.click("#open-editor").await;
     app.wait_for("#editor-screen").await;
