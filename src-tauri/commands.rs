@@ -4,8 +4,8 @@
 //! in Argon2id, and typing in the live log must never wait for the disk). Errors reach the UI as
 //! `AppError { code, message, .. }`. See docs/ui-contract.md.
 
-use tauri::State;
 use tauri::ipc::{Channel, Response};
+use tauri::{AppHandle, Manager, State};
 use vigil_app::{
     AcceptOutcome, AppError, AppStatus, DevicesView, ExportPhase, ExportSummary, HistoryView,
     ImportSummary, IncidentPage, IncidentView, ListRequest, OrgView, QuarantineRow, SaveOutcome,
@@ -16,19 +16,31 @@ use vigil_store::SearchHit;
 
 type Res<T> = Result<T, AppError>;
 
+/// Runs a long call (an exchange, a large attachment, Argon2id) on Tauri's blocking pool: the
+/// async runtime has one worker per core, two on a small laptop, and a call that held one for
+/// the length of a 1 GiB export left the running log's calls one worker to share.
+async fn blocking<T: Send + 'static>(
+    app: AppHandle,
+    call: impl FnOnce(&Session) -> Res<T> + Send + 'static,
+) -> Res<T> {
+    tauri::async_runtime::spawn_blocking(move || call(&app.state::<Session>()))
+        .await
+        .unwrap_or_else(|e| Err(AppError::io(&e)))
+}
+
 #[tauri::command]
 pub async fn app_status(s: State<'_, Session>) -> Res<AppStatus> {
     Ok(s.status())
 }
 
 #[tauri::command]
-pub async fn create_vault(s: State<'_, Session>, passphrase: String) -> Res<VaultOverview> {
-    s.create_vault(passphrase)
+pub async fn create_vault(app: AppHandle, passphrase: String) -> Res<VaultOverview> {
+    blocking(app, move |s| s.create_vault(passphrase)).await
 }
 
 #[tauri::command]
-pub async fn unlock(s: State<'_, Session>, passphrase: String) -> Res<VaultOverview> {
-    s.unlock(passphrase)
+pub async fn unlock(app: AppHandle, passphrase: String) -> Res<VaultOverview> {
+    blocking(app, move |s| s.unlock(passphrase)).await
 }
 
 #[tauri::command]
@@ -75,12 +87,15 @@ pub async fn save_incident(s: State<'_, Session>, incident: Incident) -> Res<Sav
 
 #[tauri::command]
 pub async fn add_attachment(
-    s: State<'_, Session>,
+    app: AppHandle,
     id: String,
     path: std::path::PathBuf,
     on_progress: Channel<u64>,
 ) -> Res<AttachmentMeta> {
-    s.add_attachment(&id, &path, &mut |done| drop(on_progress.send(done)))
+    blocking(app, move |s| {
+        s.add_attachment(&id, &path, &mut |done| drop(on_progress.send(done)))
+    })
+    .await
 }
 
 #[tauri::command]
@@ -115,24 +130,30 @@ pub async fn seal_incident(s: State<'_, Session>, id: String) -> Res<IncidentVie
 
 #[tauri::command]
 pub async fn export_bundle(
-    s: State<'_, Session>,
+    app: AppHandle,
     folder: std::path::PathBuf,
     on_progress: Channel<(ExportPhase, u64, u64)>,
 ) -> Res<ExportSummary> {
-    s.export_unsent(&folder, &mut |phase, done, total| {
-        drop(on_progress.send((phase, done, total)))
+    blocking(app, move |s| {
+        s.export_unsent(&folder, &mut |phase, done, total| {
+            drop(on_progress.send((phase, done, total)))
+        })
     })
+    .await
 }
 
 #[tauri::command]
 pub async fn import_bundle(
-    s: State<'_, Session>,
+    app: AppHandle,
     path: std::path::PathBuf,
     on_progress: Channel<(u64, u64)>,
 ) -> Res<ImportSummary> {
-    s.import_bundle(&path, &mut |done, total| {
-        drop(on_progress.send((done, total)))
+    blocking(app, move |s| {
+        s.import_bundle(&path, &mut |done, total| {
+            drop(on_progress.send((done, total)))
+        })
     })
+    .await
 }
 
 #[tauri::command]

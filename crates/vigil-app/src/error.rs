@@ -57,7 +57,8 @@ impl AppError {
         }
     }
 
-    pub(crate) fn io(e: &dyn std::fmt::Display) -> Self {
+    /// A file or the system failed (code `io`), with what happened.
+    pub fn io(e: &dyn std::fmt::Display) -> Self {
         Self::new("io", e.to_string())
     }
 
