@@ -149,7 +149,7 @@ impl From<&QuarantineEntry> for QuarantineRow {
     }
 }
 
-/// Runs `work` on a thread of its own at a lower CPU priority (nice 10 on Linux; the threads it
+/// Runs `work` on a thread of its own at a lower CPU priority (nice 19, the lowest, on Linux; the threads it
 /// starts inherit it), and waits for it. An exchange keeps both cores of a small laptop busy
 /// (encryption, the disk, reading back); at normal priority the window and the running log's
 /// calls queued behind it. Where the priority cannot be lowered, it runs as it is.
@@ -180,7 +180,7 @@ pub(crate) fn in_background<T: Send>(work: impl FnOnce() -> T + Send) -> T {
 /// Lowers the calling thread's CPU priority (advice: an error changes nothing else).
 #[cfg(target_os = "linux")]
 fn lower_priority() {
-    let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10);
+    let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19);
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -334,7 +334,7 @@ fn roots_contains(p: &Path, user: &str) -> bool {
 mod tests {
     use super::{Pace, in_background};
 
-    /// The work runs on a thread of lower priority (nice 10 or lower still, never higher than
+    /// The work runs on a thread of lower priority (nice 19, never higher than
     /// the caller's), its value comes back, and a panic in it reaches the caller.
     #[test]
     fn background_work_runs_at_a_lower_priority_and_returns_its_value() {
@@ -347,7 +347,7 @@ mod tests {
         });
         assert_eq!(value, 42);
         if cfg!(target_os = "linux") {
-            assert!(nice.is_some_and(|n| n >= 10), "nice {nice:?}");
+            assert!(nice.is_some_and(|n| n >= 19), "nice {nice:?}");
         }
         let caught = std::panic::catch_unwind(|| in_background(|| panic!("the work failed")));
         assert!(caught.is_err());
