@@ -149,8 +149,8 @@ impl From<&QuarantineEntry> for QuarantineRow {
     }
 }
 
-/// Runs `work` on a thread of its own at a lower CPU priority (nice 19, the lowest, on Linux; the threads it
-/// starts inherit it), and waits for it. An exchange keeps both cores of a small laptop busy
+/// Runs `work` on a thread of its own at the lowest CPU priority (nice 19 on Linux; the threads
+/// it starts inherit it), and waits for it. An exchange keeps both cores of a small laptop busy
 /// (encryption, the disk, reading back); at normal priority the window and the running log's
 /// calls queued behind it. Where the priority cannot be lowered, it runs as it is.
 pub(crate) fn in_background<T: Send>(work: impl FnOnce() -> T + Send) -> T {
