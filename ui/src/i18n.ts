@@ -1,3 +1,5 @@
+// One cohesive thing: the translation tables (English, Russian, Kyrgyz), one key per line, and
+// the `t()` that reads them; splitting the tables apart would only scatter the keys.
 // Every visible string goes through `t(key, params)`. The English table defines the keys; the
 // Russian and Kyrgyz tables are typed `Record<Key, string>`, so a missing or misspelt key is a
 // compile error. Values may hold `{name}` placeholders; numbers in params are formatted for the

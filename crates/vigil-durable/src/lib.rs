@@ -123,7 +123,7 @@ pub fn folder_of(path: &Path) -> &Path {
 /// renamed over the target, and the folder fsynced. A crash leaves the old file or the new one,
 /// never a mix; on error the temporary file is removed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let (pending, mut f) = Pending::create(path)?;
+    let (pending, mut f) = Pending::create_private(path)?;
     f.write_all(bytes)?;
     f.sync_all()?;
     drop(f);
@@ -142,8 +142,24 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// Creates the temporary file for `dest` (private, 0600), named after it and this process.
+    /// Creates the temporary file for `dest`, named after it and this process, with the
+    /// permissions any new file gets (a bundle on a stick must stay readable by HQ's user).
     pub fn create(dest: &Path) -> io::Result<(Pending, File)> {
+        Self::create_with(dest, |tmp| {
+            OpenOptions::new().write(true).create_new(true).open(tmp)
+        })
+    }
+
+    /// [`Pending::create`], readable and writable by the owner only (0600): for the vault's
+    /// own files.
+    pub fn create_private(dest: &Path) -> io::Result<(Pending, File)> {
+        Self::create_with(dest, create_private)
+    }
+
+    fn create_with(
+        dest: &Path,
+        open: impl FnOnce(&Path) -> io::Result<File>,
+    ) -> io::Result<(Pending, File)> {
         let name = dest.file_name().ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -156,7 +172,7 @@ impl Pending {
         let tmp = folder_of(dest).join(tmp_name);
         // A temporary file left by a crash of an earlier process with the same id.
         let _ = fs::remove_file(&tmp);
-        let file = create_private(&tmp)?;
+        let file = open(&tmp)?;
         Ok((
             Pending {
                 tmp,

@@ -214,7 +214,7 @@ fn a_panicking_producer_leaves_no_file_and_no_thread_waiting() {
 fn a_pending_file_appears_whole_once_committed_and_never_before() {
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("bundle.vigil");
-    let (pending, file) = Pending::create(&dest).unwrap();
+    let (pending, file) = Pending::create_private(&dest).unwrap();
     let n = write_through(file, |w| io::copy(&mut io::repeat(9).take(5 << 20), w)).unwrap();
     assert_eq!(n, 5 << 20);
     assert!(!dest.exists(), "not under its final name before the commit");
