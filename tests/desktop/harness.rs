@@ -135,10 +135,15 @@ impl Env {
     /// Creates the vault directly through the store (the floor KDF parameters, so it is quick),
     /// for tests that start at the unlock screen.
     pub fn create_vault(&self) {
+        self.create_vault_with(vigil_crypto::kdf::KdfParams::FLOOR);
+    }
+
+    /// Creates the vault with the given Argon2id parameters (a slow unlock, say).
+    pub fn create_vault_with(&self, kdf: vigil_crypto::kdf::KdfParams) {
         let vault = vigil_store::Vault::create(
             &self.vault,
             &vigil_crypto::Passphrase::new(PASSPHRASE.to_owned()),
-            vigil_store::KdfChoice::Params(vigil_crypto::kdf::KdfParams::FLOOR),
+            vigil_store::KdfChoice::Params(kdf),
             Arc::new(vigil_store::SystemClock),
         )
         .unwrap();
@@ -480,6 +485,37 @@ impl App {
             .unwrap_or_else(|e| panic!("could not set the script timeout: {e}"));
     }
 
+    /// Types `text` wherever the focus is, through WebDriver key actions, as a person at the
+    /// keyboard does (`type_into` focuses its element first).
+    pub async fn type_keys(&self, text: &str) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let mut keys = KeyActions::new("keyboard".to_owned());
+        for c in text.chars() {
+            keys = keys
+                .then(KeyAction::Down { value: c })
+                .then(KeyAction::Up { value: c });
+        }
+        if let Err(e) = self.client().perform_actions(keys).await {
+            panic!("typing {text:?} at the focus failed: {e}");
+        }
+    }
+
+    /// SIGKILLs the app, as a crash or a flat battery ends it, and waits until it is gone. The
+    /// WebDriver session dies with it: drop this `App` and launch again.
+    pub fn kill_app(&self) {
+        for pid in our_processes(&self.driver.tmp, Some("vigil-desktop")) {
+            signal(pid, libc::SIGKILL);
+        }
+        assert!(
+            wait_gone(
+                &self.driver.tmp,
+                Some("vigil-desktop"),
+                Duration::from_secs(10)
+            ),
+            "the app outlived SIGKILL"
+        );
+    }
+
     /// The app's processes (the app and its WebKit helpers; not the drivers).
     pub fn process_ids(&self) -> Vec<u32> {
         our_processes(&self.driver.tmp, None)
@@ -543,6 +579,20 @@ impl App {
              screenshot: {}",
             path.display()
         )
+    }
+
+    /// Waits up to `limit` for the unlock screen to be shown (the app locked by itself).
+    pub async fn wait_unlock_screen(&mut self, what: &str, limit: Duration) {
+        self.wait_until(what, limit, |c| async move {
+            c.execute(
+                "const e = document.querySelector('#unlock-screen');
+                 return !!e && !e.closest('[hidden]') && e.getClientRects().length > 0",
+                vec![],
+            )
+            .await
+            .is_ok_and(|v| v == Value::Bool(true))
+        })
+        .await;
     }
 
     /// Waits for a rendered element matching `css` and returns it.

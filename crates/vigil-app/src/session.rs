@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
 use vigil_crypto::Passphrase;
@@ -166,15 +166,30 @@ impl Session {
     }
 
     /// Locks if there was no input for the auto-lock time. Returns true if it locked now.
+    ///
+    /// It never waits for the vault: a vault in use (an unlock deriving its key, say) is not
+    /// idle, and the question is asked again a second later. The idle time is read only once
+    /// the vault is held, so an unlock that has just finished (and reset the clock) is seen:
+    /// reading it first had locked a vault opened after a long wait on the unlock screen.
     pub fn lock_if_idle(&self) -> bool {
         let limit = Duration::from_secs(u64::from(guard(&self.settings).auto_lock_seconds));
+        let mut slot = match self.vault.try_lock() {
+            Ok(slot) => slot,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return false,
+        };
         let idle = guard(&self.activity).last.elapsed();
         let exchanging = self.exchanges.load(Ordering::SeqCst) > 0;
-        if idle >= limit && !exchanging && self.is_unlocked() {
-            self.lock();
-            return true;
+        match slot.take() {
+            Some(vault) if idle >= limit && !exchanging => {
+                close_quietly(vault);
+                true
+            }
+            open => {
+                *slot = open;
+                false
+            }
         }
-        false
     }
 
     /// The current settings.
@@ -274,6 +289,57 @@ mod tests {
 
     use super::testing::{PASS, clock, make_vault};
     use super::*;
+
+    /// The auto-lock's question lands while an unlock holds the vault (Argon2id takes about a
+    /// second), after a long wait on the unlock screen. The vault that unlock opens stays open:
+    /// the check had read the old idle time, waited for the vault, then locked the new one.
+    #[test]
+    fn an_unlock_after_a_long_wait_is_not_undone_by_the_auto_lock() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("vault");
+        make_vault(&dir);
+        let session = Arc::new(Session::new(
+            dir.clone(),
+            clock(),
+            KdfChoice::Params(KdfParams::FLOOR),
+            None,
+        ));
+        let mut settings = session.settings();
+        settings.auto_lock_seconds = 60;
+        session.save_settings(settings).unwrap();
+        // Two minutes on the unlock screen.
+        guard(&session.activity).last = Instant::now() - Duration::from_secs(120);
+
+        // The unlock is under way: it holds the vault while it derives the key.
+        let mut slot = guard(&session.vault);
+        let (asked_tx, asked_rx) = std::sync::mpsc::channel();
+        let checker = {
+            let session = Arc::clone(&session);
+            std::thread::spawn(move || {
+                asked_tx.send(()).unwrap();
+                session.lock_if_idle()
+            })
+        };
+        asked_rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        // ...and finishes as `unlock` does: the vault in place, the idle clock reset.
+        *slot = Some(Vault::open(&dir, &Passphrase::new(PASS.into()), clock()).unwrap());
+        guard(&session.activity).last = Instant::now();
+        drop(slot);
+
+        assert!(
+            !checker.join().unwrap(),
+            "the auto-lock locked a vault just opened"
+        );
+        assert!(session.is_unlocked());
+        assert!(!session.lock_if_idle(), "a fresh unlock is not idle");
+        assert!(session.is_unlocked());
+
+        // Idle for real: it locks.
+        guard(&session.activity).last = Instant::now() - Duration::from_secs(61);
+        assert!(session.lock_if_idle());
+        assert!(!session.is_unlocked());
+    }
 
     #[test]
     fn wrong_passphrase_is_reported_by_code() {
