@@ -69,3 +69,53 @@ async fn switching_to_russian_translates_the_window() {
     );
     app.quit().await;
 }
+
+/// Issue 11: counts in Kyrgyz read "2 жазуу", not the raw template "other=2 жазуу". Two
+/// incidents, with 2 and 5 running-log entries, in a window started in Kyrgyz.
+#[tokio::test]
+async fn kyrgyz_counts_read_as_words() {
+    use std::sync::Arc;
+    use vigil_model::{Incident, IncidentId};
+
+    let _turn = serial().await;
+    let mut env = Env::new("kyrgyz-plurals");
+    env.create_vault();
+    env.write_settings("ky", 300);
+    let mut vault = vigil_store::Vault::open(
+        &env.vault,
+        &vigil_crypto::Passphrase::new(PASSPHRASE.to_owned()),
+        Arc::new(vigil_store::SystemClock),
+    )
+    .unwrap();
+    for (title, entries) in [("Сот отуруму", 2), ("Митинг", 5)] {
+        let id = IncidentId::new();
+        vault
+            .create_incident(&Incident::new(id, title, vault.now()))
+            .unwrap();
+        for i in 0..entries {
+            vault.append_log(id, &format!("жазуу {i}"), false).unwrap();
+        }
+    }
+    vault.close().unwrap();
+
+    let mut app = env.launch().await;
+    app.type_into("#passphrase", PASSPHRASE).await;
+    app.click("#unlock").await;
+    app.wait_for("#main-screen").await;
+    app.wait_count(".incident-row", 2).await;
+    let list = app
+        .eval("return document.body.innerText", vec![])
+        .await
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    app.screenshot("list-ky-counts").await;
+    assert!(
+        !list.contains("other=") && !list.contains("one="),
+        "a raw plural template in: {list}"
+    );
+    for want in ["2 жазуу", "5 жазуу", "2 окуя"] {
+        assert!(list.contains(want), "{want:?} is not in: {list}");
+    }
+    app.quit().await;
+}

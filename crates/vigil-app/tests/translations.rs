@@ -49,10 +49,10 @@ fn literals(text: &str, marker: &str) -> BTreeSet<String> {
     out
 }
 
-/// The keys of the English table in ui/src/i18n.ts.
+/// The keys of the English table in ui/src/lang/en.ts.
 fn english_keys() -> BTreeSet<String> {
-    let ts = read("ui/src/i18n.ts");
-    let start = ts.find("const en = {").unwrap();
+    let ts = read("ui/src/lang/en.ts");
+    let start = ts.find("export const en = {").unwrap();
     let end = start + ts[start..].find("} as const;").unwrap();
     ts[start..end]
         .lines()
@@ -110,6 +110,6 @@ fn every_error_and_problem_code_has_a_message() {
         .collect();
     assert!(
         missing.is_empty(),
-        "no message in ui/src/i18n.ts for: {missing:?}"
+        "no message in ui/src/lang/en.ts for: {missing:?}"
     );
 }
