@@ -76,8 +76,14 @@ pub async fn append_log(
     id: String,
     text: String,
     flagged: bool,
+    draft_after: String,
 ) -> Res<LogEntry> {
-    s.append_log(&id, &text, flagged)
+    s.append_log_from_input(&id, &text, flagged, &draft_after)
+}
+
+#[tauri::command]
+pub async fn save_log_draft(s: State<'_, Session>, id: String, text: String) -> Res<()> {
+    s.save_log_draft(&id, &text)
 }
 
 #[tauri::command]

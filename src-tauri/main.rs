@@ -44,6 +44,7 @@ fn main() {
             commands::get_incident,
             commands::new_incident,
             commands::append_log,
+            commands::save_log_draft,
             commands::save_incident,
             commands::add_attachment,
             commands::attachment_bytes,

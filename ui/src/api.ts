@@ -87,8 +87,9 @@ export const touch = () => call<null>("touch");
 export const listIncidents = (request: ListRequest) => call<IncidentPage>("list_incidents", { request });
 export const getIncident = (id: string) => call<IncidentView>("get_incident", { id });
 export const newIncident = (title: string) => call<Incident>("new_incident", { title });
-export const appendLog = (id: string, text: string, flagged: boolean) =>
-  call<LogEntry>("append_log", { id, text, flagged });
+export const appendLog = (id: string, text: string, flagged: boolean, draftAfter: string) =>
+  call<LogEntry>("append_log", { id, text, flagged, draftAfter });
+export const saveLogDraft = (id: string, text: string) => call<null>("save_log_draft", { id, text });
 export const saveIncident = (incident: Incident) => call<SaveOutcome>("save_incident", { incident });
 export const thesaurus = () => call<TermView[]>("thesaurus");
 export const getSettings = () => call<Settings>("get_settings");

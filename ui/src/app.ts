@@ -147,7 +147,9 @@ function resetAll(): void {
 
 /** For command failures: a locked vault sends the person to the unlock screen. */
 export function handleLockedError(err: AppError): boolean {
-  if (err.code === "locked" || err.code === "vault_locked") {
+  // Only "locked" (this window's session is locked). "vault_locked" means another window or
+  // command has the vault open: its own message says so, where the call was made.
+  if (err.code === "locked") {
     void lockNow(true);
     return true;
   }

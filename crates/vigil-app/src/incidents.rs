@@ -79,6 +79,7 @@ impl Session {
                         Vec::new()
                     }
                 },
+                log_draft: v.log_draft(id)?.unwrap_or_default(),
             })
         })
     }
@@ -98,6 +99,28 @@ impl Session {
         let at = self.clock.now();
         let id: IncidentId = id.parse().map_err(|_| AppError::invalid_id(id))?;
         self.with_vault_mut(|v| Ok(v.append_log_at(id, text, flagged, at)?))
+    }
+
+    /// [`Session::append_log`] from the window: in the same write, the input's draft becomes
+    /// `draft_after` (what is left in the input, usually nothing), so that neither a crash nor
+    /// a lock can lose the entry or bring its text back as a draft.
+    pub fn append_log_from_input(
+        &self,
+        id: &str,
+        text: &str,
+        flagged: bool,
+        draft_after: &str,
+    ) -> Result<LogEntry, AppError> {
+        let at = self.clock.now();
+        let id: IncidentId = id.parse().map_err(|_| AppError::invalid_id(id))?;
+        self.with_vault_mut(|v| Ok(v.append_log_with_draft(id, text, flagged, at, draft_after)?))
+    }
+
+    /// Keeps what is typed in an incident's running-log input but not yet entered (encrypted,
+    /// in the vault); blank text removes it.
+    pub fn save_log_draft(&self, id: &str, text: &str) -> Result<(), AppError> {
+        let id: IncidentId = id.parse().map_err(|_| AppError::invalid_id(id))?;
+        self.with_vault_mut(|v| Ok(v.save_log_draft(id, text)?))
     }
 
     /// Autosave from the editor: saves the incident if it validates; otherwise keeps it as an

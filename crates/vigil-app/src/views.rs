@@ -85,6 +85,9 @@ pub struct IncidentView {
     /// it), their revision ids: the record is shown as it was where they part, until a person
     /// settles it. Empty otherwise.
     pub versions: Vec<String>,
+    /// What was typed in the running log's input and not yet entered (kept through a lock, an
+    /// auto-lock or a crash); empty if nothing.
+    pub log_draft: String,
 }
 
 /// One problem with one field, for the editor to show beside it.

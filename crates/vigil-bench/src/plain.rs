@@ -149,6 +149,7 @@ impl PlainDb {
             text,
             flagged,
             at,
+            None,
         )?)
     }
 

@@ -169,7 +169,50 @@ impl Vault {
         flagged: bool,
         at: DateTime<FixedOffset>,
     ) -> Result<LogEntry> {
-        sql::append_log(&mut self.conn, self.device, incident, text, flagged, at)
+        sql::append_log(
+            &mut self.conn,
+            self.device,
+            incident,
+            text,
+            flagged,
+            at,
+            None,
+        )
+    }
+
+    /// [`Vault::append_log_at`], and in the same transaction the incident's input draft set to
+    /// `draft_after`: what is left in the input once the entry has left it (usually nothing).
+    /// A crash can then neither lose the entry nor bring its text back as a draft.
+    pub fn append_log_with_draft(
+        &mut self,
+        incident: IncidentId,
+        text: &str,
+        flagged: bool,
+        at: DateTime<FixedOffset>,
+        draft_after: &str,
+    ) -> Result<LogEntry> {
+        sql::append_log(
+            &mut self.conn,
+            self.device,
+            incident,
+            text,
+            flagged,
+            at,
+            Some(draft_after),
+        )
+    }
+
+    /// Keeps what is typed in an incident's running-log input but not yet entered, encrypted
+    /// like everything else, so that a lock, an auto-lock or a crash does not lose it. Blank
+    /// text removes the draft.
+    pub fn save_log_draft(&mut self, incident: IncidentId, text: &str) -> Result<()> {
+        let now = self.clock.now();
+        sql::set_log_draft(&self.conn, incident, text, &now)
+    }
+
+    /// What was typed in an incident's running-log input and not yet entered, if anything.
+    pub fn log_draft(&self, incident: IncidentId) -> Result<Option<String>> {
+        sql::log_draft(&self.conn, incident)
     }
 
     /// The running log of an incident, in sequence order.

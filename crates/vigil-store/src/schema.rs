@@ -277,6 +277,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (quarantine, idx)
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 4: what is typed in a running log's input but not yet entered, per incident, so that it
+    // survives a lock, an auto-lock or a crash. Never exported: it is not part of the record.
+    r#"
+    CREATE TABLE log_drafts (
+        incident BLOB PRIMARY KEY REFERENCES incidents (id),
+        text TEXT NOT NULL,
+        saved_ms INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this build writes.

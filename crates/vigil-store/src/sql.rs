@@ -250,18 +250,11 @@ pub fn append_log(
     text: &str,
     flagged: bool,
     at: DateTime<FixedOffset>,
+    draft_after: Option<&str>,
 ) -> Result<LogEntry> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let key = incident.as_uuid().as_bytes().to_vec();
-    let exists = tx
-        .prepare_cached("SELECT 1 FROM incidents WHERE id = ?1")?
-        .exists([&key])?;
-    if !exists {
-        return Err(StoreError::NotFound {
-            what: "incident",
-            id: incident.to_string(),
-        });
-    }
+    require_incident(&tx, incident)?;
     let seq: i64 = tx
         .prepare_cached("SELECT coalesce(max(seq), 0) + 1 FROM log_entries WHERE incident_id = ?1")?
         .query_row([&key], |r| r.get(0))?;
@@ -289,6 +282,64 @@ pub fn append_log(
         entry.flagged,
     ])?;
     index_entry(&tx, &entry)?;
+    if let Some(draft) = draft_after {
+        set_log_draft(&tx, incident, draft, &at)?;
+    }
     tx.commit()?;
     Ok(entry)
+}
+
+/// `NotFound` unless the incident is in the vault.
+fn require_incident(conn: &Connection, incident: IncidentId) -> Result<()> {
+    let exists = conn
+        .prepare_cached("SELECT 1 FROM incidents WHERE id = ?1")?
+        .exists([incident.as_uuid().as_bytes().as_slice()])?;
+    if exists {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound {
+            what: "incident",
+            id: incident.to_string(),
+        })
+    }
+}
+
+/// Keeps what is typed in an incident's running-log input but not yet entered; blank text
+/// removes it. Longer than an entry may be: refused, as the entry would be.
+pub fn set_log_draft(
+    conn: &Connection,
+    incident: IncidentId,
+    text: &str,
+    now: &DateTime<FixedOffset>,
+) -> Result<()> {
+    let key = incident.as_uuid().as_bytes().to_vec();
+    if text.trim().is_empty() {
+        conn.prepare_cached("DELETE FROM log_drafts WHERE incident = ?1")?
+            .execute([&key])?;
+        return Ok(());
+    }
+    if text.chars().count() > vigil_model::MAX_ENTRY_CHARS {
+        let too_long = vigil_model::Problem::TooLong {
+            max: vigil_model::MAX_ENTRY_CHARS,
+        };
+        return Err(
+            vigil_model::ValidationErrors(vec![vigil_model::FieldError::new("text", too_long)])
+                .into(),
+        );
+    }
+    require_incident(conn, incident)?;
+    conn.prepare_cached(
+        "INSERT INTO log_drafts (incident, text, saved_ms) VALUES (?1, ?2, ?3)
+         ON CONFLICT (incident) DO UPDATE SET text = excluded.text, saved_ms = excluded.saved_ms",
+    )?
+    .execute(params![key, text, to_ms(now)])?;
+    Ok(())
+}
+
+/// The running-log input's draft of an incident, if any.
+pub fn log_draft(conn: &Connection, incident: IncidentId) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT text FROM log_drafts WHERE incident = ?1")?
+        .query_row([incident.as_uuid().as_bytes().as_slice()], |r| r.get(0))
+        .optional()?)
 }

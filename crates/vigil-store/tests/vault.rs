@@ -107,6 +107,70 @@ fn running_log_is_ordered_even_when_the_clock_jumps_back_and_is_append_only() {
 }
 
 /// A raw keyed SQLCipher connection to the vault's database, for checks below the API.
+/// The running log's input draft: kept per incident across a reopen, replaced by newer text,
+/// removed by blank text, cleared in the same write as the entry it became, refused when too
+/// long or for an unknown incident, and left alone by a seal.
+#[test]
+fn the_input_draft_is_kept_until_it_is_entered() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v");
+    let mut v = new_vault(&path);
+    let inc = sample("Meeting interrupted");
+    let other = sample("Trial of the lawyers");
+    v.create_incident(&inc).unwrap();
+    v.create_incident(&other).unwrap();
+    assert_eq!(v.log_draft(inc.id).unwrap(), None);
+    v.save_log_draft(inc.id, "nine men").unwrap();
+    v.save_log_draft(inc.id, "nine men enter").unwrap();
+    v.save_log_draft(other.id, "judge arrives").unwrap();
+    v.close().unwrap();
+
+    let mut v = reopen(&path);
+    assert_eq!(
+        v.log_draft(inc.id).unwrap().as_deref(),
+        Some("nine men enter")
+    );
+    let entry = v
+        .append_log_with_draft(inc.id, "nine men enter", true, t0(), "")
+        .unwrap();
+    assert_eq!(entry.text, "nine men enter");
+    assert_eq!(
+        v.log_draft(inc.id).unwrap(),
+        None,
+        "cleared by the entry's write"
+    );
+    assert_eq!(
+        v.log_draft(other.id).unwrap().as_deref(),
+        Some("judge arrives")
+    );
+    v.append_log_with_draft(other.id, "judge arrives", false, t0(), "she")
+        .unwrap();
+    assert_eq!(v.log_draft(other.id).unwrap().as_deref(), Some("she"));
+    v.save_log_draft(other.id, "  \n").unwrap();
+    assert_eq!(
+        v.log_draft(other.id).unwrap(),
+        None,
+        "blank text removes it"
+    );
+
+    let too_long = "x".repeat(vigil_model::MAX_ENTRY_CHARS + 1);
+    let err = v.save_log_draft(inc.id, &too_long).unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    let err = v.save_log_draft(IncidentId::new(), "text").unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    // A failed entry leaves the draft as it was.
+    v.save_log_draft(inc.id, "kept").unwrap();
+    assert!(
+        v.append_log_with_draft(inc.id, " ", false, t0(), "")
+            .is_err()
+    );
+    assert_eq!(v.log_draft(inc.id).unwrap().as_deref(), Some("kept"));
+
+    // Sealing leaves the draft in the input: it is not part of the record.
+    v.seal(inc.id).unwrap();
+    assert_eq!(v.log_draft(inc.id).unwrap().as_deref(), Some("kept"));
+}
+
 fn raw_connection(path: &std::path::Path) -> rusqlite::Connection {
     let key = Vault::unwrap_key(path, &pass()).unwrap();
     let conn = rusqlite::Connection::open(path.join("vault.db")).unwrap();

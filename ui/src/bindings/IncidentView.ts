@@ -28,4 +28,9 @@ attachments: Array<AttachmentMeta>,
  * it), their revision ids: the record is shown as it was where they part, until a person
  * settles it. Empty otherwise.
  */
-versions: Array<string>, };
+versions: Array<string>, 
+/**
+ * What was typed in the running log's input and not yet entered (kept through a lock, an
+ * auto-lock or a crash); empty if nothing.
+ */
+log_draft: string, };

@@ -4,6 +4,12 @@
 // shows a pending mark until `append_log` resolves (then it is durable). A failed entry stays
 // at the head of the queue with its error and is retried (by the button, or after a pause);
 // nothing typed is dropped while the vault is open.
+//
+// What is typed but not yet entered is a draft, kept encrypted in the vault: saved a moment
+// after typing stops, on leaving the screen and before a lock, and restored when the log opens
+// again, so a lock, an auto-lock or a crash loses none of it. Drafts go through the same
+// one-at-a-time pump as the entries, after them; an entry's own write clears the draft in the
+// same transaction, so a crash can never leave an entered text in the input as well.
 
 import type { AppError } from "../bindings/AppError";
 import type { IncidentSummary } from "../bindings/IncidentSummary";
@@ -23,23 +29,30 @@ interface Pending {
   incident: string;
   text: string;
   flagged: boolean;
+  /** What was left in the input when the entry left it: the draft the entry's write keeps. */
+  draftAfter: string;
   typedAt: Date;
   failed: AppError | null;
 }
 
 const RETRY_MS = 5000;
+/** How long after the last keystroke the input's draft is saved. */
+const DRAFT_DELAY_MS = 400;
 
 let queue: Pending[] = [];
 let sending = false;
 let nextKey = 1;
 let retryTimer: ReturnType<typeof setTimeout> | undefined;
 const drained = new Set<() => void>();
+/** Drafts to save, by incident: always newer than every queued entry of that incident. */
+const drafts = new Map<string, string>();
 
 /** The live log on screen, if any. */
 let screen: LiveLog | null = null;
 
 onReset(() => {
   queue = [];
+  drafts.clear();
   clearTimeout(retryTimer);
   screen = null;
   for (const done of drained) done();
@@ -49,15 +62,29 @@ onReset(() => {
 onBeforeLock(
   () =>
     new Promise<void>((resolve) => {
-      if (queue.length === 0 || queue[0]!.failed) return resolve();
+      screen?.keepDraft();
+      if (idle()) return resolve();
       drained.add(resolve);
     }),
 );
 
+/** Nothing left to send, or stopped at an entry that failed. */
+function idle(): boolean {
+  return queue.length === 0 ? drafts.size === 0 && !sending : queue[0]!.failed !== null;
+}
+
+/** Saves `text` as the input's draft of `incident` once the entries before it are stored. */
+function keepDraft(incident: string, text: string): void {
+  drafts.set(incident, text);
+  void pump();
+}
+
 onLanguageChange(() => screen?.retranslate());
 
-function enqueue(incident: string, text: string, flagged: boolean): void {
-  const item: Pending = { key: nextKey++, incident, text, flagged, typedAt: new Date(), failed: null };
+function enqueue(incident: string, text: string, flagged: boolean, draftAfter: string): void {
+  const item: Pending = { key: nextKey++, incident, text, flagged, draftAfter, typedAt: new Date(), failed: null };
+  // The entry's own write sets the draft; an older draft must not follow and undo it.
+  drafts.delete(incident);
   queue.push(item);
   screen?.showPending(item);
   void pump();
@@ -73,7 +100,7 @@ async function pump(): Promise<void> {
       item.failed = null;
       screen?.showPending(item);
       try {
-        const entry = await api.appendLog(item.incident, item.text, item.flagged);
+        const entry = await api.appendLog(item.incident, item.text, item.flagged, item.draftAfter);
         if (queue[0] !== item) break; // Locked meanwhile: the queue was dropped.
         queue.shift();
         screen?.stored(item, entry);
@@ -86,10 +113,25 @@ async function pump(): Promise<void> {
         break;
       }
     }
+    // Then the drafts, newest text of each incident, once no entry is waiting before them.
+    while (queue.length === 0 && drafts.size > 0) {
+      const [incident, text] = drafts.entries().next().value as [string, string];
+      drafts.delete(incident);
+      try {
+        await api.saveLogDraft(incident, text);
+        if (!drafts.has(incident)) screen?.draftSaved(incident, text);
+      } catch (err) {
+        if (handleLockedError(err as AppError)) break;
+        // Kept for the next try, unless newer text replaced it meanwhile.
+        if (!drafts.has(incident)) drafts.set(incident, text);
+        retryTimer = setTimeout(() => void pump(), RETRY_MS);
+        break;
+      }
+    }
   } finally {
     sending = false;
     screen?.updateQueueNote();
-    if (queue.length === 0 || queue[0]!.failed) {
+    if (idle()) {
       for (const done of drained) done();
       drained.clear();
     }
@@ -110,6 +152,9 @@ class LiveLog {
   private flagNext = false;
   private lineBreakByKey = false;
   private entries: LogEntry[];
+  private draftTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The input changed since its draft was last handed to the pump. */
+  private draftDirty = false;
 
   constructor(
     readonly incidentId: string,
@@ -117,6 +162,7 @@ class LiveLog {
     entries: LogEntry[],
     panel: AttachmentsPanel,
     versions: string[] = [],
+    draft = "",
   ) {
     this.entries = [...entries];
     this.panel = panel;
@@ -135,6 +181,8 @@ class LiveLog {
         input: (e) => this.onInput(e as InputEvent),
       },
     });
+    this.input.value = draft;
+    this.input.dataset.draft = draft === "" ? "none" : "saved";
     this.flagButton = h("button", {
       id: "log-flag",
       type: "button",
@@ -171,7 +219,7 @@ class LiveLog {
           versions.length > 1
             ? h("p", { id: "conflict-notice", class: "warning small", t: "log.conflict", tParams: { n: versions.length } })
             : null,
-          h("div", { class: "timeline-scroll" }, this.empty, this.timeline),
+          h("div", { class: "timeline-scroll", on: { mouseup: () => this.focusUnlessSelecting() } }, this.empty, this.timeline),
           h(
             "div",
             { class: "composer" },
@@ -188,10 +236,35 @@ class LiveLog {
 
   focus(): void {
     this.input.focus();
+    const end = this.input.value.length;
+    this.input.setSelectionRange(end, end);
+  }
+
+  /** A click on the timeline gives the input its focus back, unless it selected text to copy. */
+  private focusUnlessSelecting(): void {
+    const selection = window.getSelection();
+    if (selection && !selection.isCollapsed) return;
+    if (document.activeElement !== this.input) this.input.focus({ preventScroll: true });
   }
 
   dispose(): void {
+    this.keepDraft();
     this.panel.dispose();
+  }
+
+  /** Hands the input's text to the pump as its draft now, if it changed since the last time. */
+  keepDraft(): void {
+    clearTimeout(this.draftTimer);
+    if (!this.draftDirty) return;
+    this.draftDirty = false;
+    this.input.dataset.draft = "saving";
+    keepDraft(this.incidentId, this.input.value);
+  }
+
+  /** The pump stored `text` as this incident's draft. */
+  draftSaved(incident: string, text: string): void {
+    if (incident !== this.incidentId || this.draftDirty || this.input.value !== text) return;
+    this.input.dataset.draft = text === "" ? "none" : "saved";
   }
 
   retranslate(): void {
@@ -314,8 +387,15 @@ class LiveLog {
     const text = this.input.value.replace(/\s+$/u, "");
     this.input.value = "";
     this.autosize();
-    if (text.trim() === "") return;
-    enqueue(this.incidentId, text, this.flagNext);
+    clearTimeout(this.draftTimer);
+    this.draftDirty = false;
+    if (text.trim() === "") {
+      // Only blank lines were there: the draft, if any, goes.
+      keepDraft(this.incidentId, "");
+      return;
+    }
+    this.input.dataset.draft = "none";
+    enqueue(this.incidentId, text, this.flagNext, this.input.value);
     if (this.flagNext) this.toggleFlag();
   }
 
@@ -334,6 +414,11 @@ class LiveLog {
     const breakInserted = e.inputType === "insertLineBreak" || e.inputType === "insertParagraph";
     if (breakInserted && !this.lineBreakByKey) {
       this.submit();
+    } else {
+      this.draftDirty = true;
+      this.input.dataset.draft = "typing";
+      clearTimeout(this.draftTimer);
+      this.draftTimer = setTimeout(() => this.keepDraft(), DRAFT_DELAY_MS);
     }
     this.lineBreakByKey = false;
     this.autosize();
@@ -345,7 +430,14 @@ class LiveLog {
   }
 
   onKey(e: KeyboardEvent): boolean {
-    if (!e.ctrlKey || e.altKey || e.metaKey || overlayOpen()) return false;
+    if (overlayOpen()) return false;
+    if (!e.ctrlKey && !e.altKey && !e.metaKey && e.key.length === 1 && !takesTyping(document.activeElement, e.key)) {
+      // Typing while the focus is elsewhere on the screen (a clicked entry, the header) goes
+      // into the input: moving the focus during keydown sends this very key there.
+      this.input.focus({ preventScroll: true });
+      return false;
+    }
+    if (!e.ctrlKey || e.altKey || e.metaKey) return false;
     switch (e.key.toLowerCase()) {
       case "k":
         this.toggleFlag();
@@ -365,6 +457,14 @@ class LiveLog {
   }
 }
 
+/** Whether `el` has a use for the typed `key` itself: a text field, or a button's Space. */
+function takesTyping(el: Element | null, key: string): boolean {
+  if (!(el instanceof HTMLElement)) return false;
+  if (el.isContentEditable || el instanceof HTMLTextAreaElement || el instanceof HTMLSelectElement) return true;
+  if (el instanceof HTMLInputElement) return !["button", "checkbox", "radio", "submit", "reset", "file"].includes(el.type) || key === " ";
+  return key === " " && (el instanceof HTMLButtonElement || el instanceof HTMLAnchorElement || el.getAttribute("role") === "button");
+}
+
 /** Opens the live log of an incident. */
 export async function openLiveLog(id: string): Promise<void> {
   let view;
@@ -382,7 +482,7 @@ export async function openLiveLog(id: string): Promise<void> {
   }
   const incident = view.draft ?? view.incident;
   const panel = new AttachmentsPanel(id, view.attachments);
-  const log = new LiveLog(id, incident.title, view.log, panel, view.versions);
+  const log = new LiveLog(id, incident.title, view.log, panel, view.versions, view.log_draft);
   const onKey = (e: KeyboardEvent) => {
     if (log.onKey(e)) e.preventDefault();
   };

@@ -1,0 +1,189 @@
+//! The window in a meeting (issue 11): what a monitor types is never lost, and the keyboard
+//! always reaches the running log's input.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use vigil_model::{Incident, IncidentId};
+
+use crate::harness::{App, Env, PASSPHRASE, TIMEOUT, open_vault_after_app, serial};
+
+/// A vault with one incident and `entries` running-log entries, made through the store.
+fn seed(env: &Env, entries: usize) -> IncidentId {
+    env.create_vault();
+    let mut vault = vigil_store::Vault::open(
+        &env.vault,
+        &vigil_crypto::Passphrase::new(PASSPHRASE.to_owned()),
+        Arc::new(vigil_store::SystemClock),
+    )
+    .unwrap();
+    let id = IncidentId::new();
+    vault
+        .create_incident(&Incident::new(id, "Lawyers' meeting, Bishkek", vault.now()))
+        .unwrap();
+    for i in 0..entries {
+        vault
+            .append_log(id, &format!("10:0{i} entry {i}"), false)
+            .unwrap();
+    }
+    vault.close().unwrap();
+    id
+}
+
+/// Unlocks and opens the running log of the only incident.
+async fn open_log(app: &mut App) {
+    app.type_into("#passphrase", PASSPHRASE).await;
+    app.click("#unlock").await;
+    app.wait_for("#main-screen").await;
+    app.click_until(".incident-row", "#live-log-screen").await;
+    app.wait_for("#log-input").await;
+}
+
+/// Waits until the input holds exactly `want` (a restored draft arrives with the screen).
+async fn wait_input(app: &mut App, want: &str) {
+    let expected = want.to_owned();
+    let what = format!("the input to hold {want:?}");
+    app.wait_until(&what, TIMEOUT, move |c| {
+        let expected = expected.clone();
+        async move {
+            c.execute(
+                "const e = document.querySelector('#log-input'); return e ? e.value : null",
+                vec![],
+            )
+            .await
+            .is_ok_and(|v| v == Value::String(expected))
+        }
+    })
+    .await;
+}
+
+/// Every file under `dir`, read whole.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.push((path, bytes));
+        }
+    }
+    out
+}
+
+/// Text typed but not entered comes back after Ctrl+L, after an auto-lock and after SIGKILL,
+/// and is in no file of the vault folder in plaintext (the database, its journal, the chunks).
+#[tokio::test]
+async fn half_typed_text_survives_ctrl_l_auto_lock_and_a_kill() {
+    let _turn = serial().await;
+    let mut env = Env::new("draft-survives");
+    let id = seed(&env, 2);
+
+    // Ctrl+L straight after typing: no time for the pause-after-typing save.
+    env.write_settings("en", 300);
+    let mut app = env.launch().await;
+    open_log(&mut app).await;
+    app.type_into("#log-input", "nine men enter, one films")
+        .await;
+    app.type_into("#log-input", "\u{E009}l\u{E000}").await;
+    app.wait_for("#unlock-screen").await;
+    open_log(&mut app).await;
+    wait_input(&mut app, "nine men enter, one films").await;
+    app.quit().await;
+
+    // The auto-lock, with no input for its 5 s.
+    env.write_settings("en", 5);
+    let mut app = env.launch().await;
+    open_log(&mut app).await;
+    wait_input(&mut app, "nine men enter, one films").await;
+    app.type_into("#log-input", " the").await;
+    app.wait_unlock_screen(
+        "the auto-lock to show the unlock screen",
+        Duration::from_secs(30),
+    )
+    .await;
+    env.write_settings("en", 300);
+    app.quit().await;
+
+    // SIGKILL once the window says the draft is saved.
+    let mut app = env.launch().await;
+    open_log(&mut app).await;
+    wait_input(&mut app, "nine men enter, one films the").await;
+    app.type_into("#log-input", " camera").await;
+    app.wait_until("the draft to be saved", TIMEOUT, |c| async move {
+        c.execute(
+            "return document.querySelector('#log-input').dataset.draft",
+            vec![],
+        )
+        .await
+        .is_ok_and(|v| v == Value::String("saved".into()))
+    })
+    .await;
+    app.kill_app();
+    drop(app);
+    for (path, bytes) in files_under(&env.vault) {
+        assert!(
+            !bytes.windows(10).any(|w| w == b"the camera"),
+            "the draft is in plaintext in {}",
+            path.display()
+        );
+    }
+
+    let vault = open_vault_after_app(&env.vault);
+    assert_eq!(
+        vault.log_draft(id).unwrap().as_deref(),
+        Some("nine men enter, one films the camera"),
+    );
+    assert_eq!(
+        vault.log_entries(id).unwrap().len(),
+        2,
+        "nothing was entered"
+    );
+    vault.close().unwrap();
+
+    let mut app = env.launch().await;
+    open_log(&mut app).await;
+    wait_input(&mut app, "nine men enter, one films the camera").await;
+    // Entered, it is an entry and no longer a draft.
+    app.press_enter("#log-input").await;
+    app.wait_count("#log-timeline .log-entry:not(.pending)", 3)
+        .await;
+    app.quit().await;
+    let vault = open_vault_after_app(&env.vault);
+    assert_eq!(vault.log_draft(id).unwrap(), None);
+    let entries = vault.log_entries(id).unwrap();
+    assert_eq!(
+        entries.last().unwrap().text,
+        "nine men enter, one films the camera"
+    );
+    vault.close().unwrap();
+}
+
+/// A click on the timeline (to read an entry) and then typing: the keys reach the input.
+#[tokio::test]
+async fn typing_after_a_click_on_the_timeline_reaches_the_input() {
+    let _turn = serial().await;
+    let mut env = Env::new("timeline-focus");
+    seed(&env, 3);
+    env.write_settings("en", 300);
+    let mut app = env.launch().await;
+    open_log(&mut app).await;
+
+    app.click("#log-timeline .log-entry").await;
+    app.type_keys("police take the phones").await;
+    wait_input(&mut app, "police take the phones").await;
+    let focused = app
+        .eval(
+            "return document.activeElement && document.activeElement.id",
+            vec![],
+        )
+        .await;
+    assert_eq!(focused, Value::String("log-input".into()));
+
+    // Also after a click on the header, which is not a text field either.
+    app.click("#log-title").await;
+    app.type_keys(", one by one").await;
+    wait_input(&mut app, "police take the phones, one by one").await;
+    app.quit().await;
+}
