@@ -187,3 +187,63 @@ async fn typing_after_a_click_on_the_timeline_reaches_the_input() {
     wait_input(&mut app, "police take the phones, one by one").await;
     app.quit().await;
 }
+
+/// Typing a name and at once clicking a role checkbox keeps every character: five parties,
+/// each named and ticked as fast as WebDriver can, are all stored whole (issue 11 saw "Ms
+/// Osmonova" saved once as "Ms Osmono").
+#[tokio::test]
+async fn typing_then_clicking_a_checkbox_at_once_keeps_every_character() {
+    let _turn = serial().await;
+    let mut env = Env::new("editor-fast");
+    let id = seed(&env, 1);
+    env.write_settings("en", 300);
+    let mut app = env.launch().await;
+    open_log(&mut app).await;
+    app.click("#open-editor").await;
+    app.wait_for("#editor-screen").await;
+
+    let names: Vec<String> = (1..=5).map(|i| format!("Ms Osmonova {i}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        app.click("#add-party").await;
+        app.wait_count(".party", i as u64 + 1).await;
+        let party = format!(".party:nth-child({})", i + 1);
+        app.type_into(&format!("{party} [data-field=name]"), name)
+            .await;
+        app.click(&format!("{party} [data-role=victim]")).await;
+    }
+    app.wait_until("the last edit to be stored", TIMEOUT, |c| async move {
+        c.execute(
+            "const s = document.querySelector('#save-state');
+             return !!s && s.dataset.state !== 'saving'",
+            vec![],
+        )
+        .await
+        .is_ok_and(|v| v == Value::Bool(true))
+    })
+    .await;
+    app.quit().await;
+
+    let vault = open_vault_after_app(&env.vault);
+    let incident = match vault.draft(id).unwrap() {
+        Some(draft) => draft,
+        None => vault.incident(id).unwrap(),
+    };
+    vault.close().unwrap();
+    let stored: Vec<(String, bool)> = incident
+        .parties
+        .iter()
+        .map(|p| {
+            let name = serde_json::to_value(&p.kind).unwrap()["name"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned();
+            let victim = serde_json::to_value(&p.roles)
+                .unwrap()
+                .to_string()
+                .contains("victim");
+            (name, victim)
+        })
+        .collect();
+    let want: Vec<(String, bool)> = names.iter().map(|n| (n.clone(), true)).collect();
+    assert_eq!(stored, want);
+}

@@ -59,6 +59,9 @@ async fn switching_to_russian_translates_the_window() {
     )
     .await;
     app.screenshot("settings-ru").await;
+    // It says that the choice was saved, in the new language.
+    let saved = app.wait_text("#settings-saved", "Сохранено").await;
+    assert!(saved.contains("Сохранено"), "{saved:?}");
 
     app.click("#settings-close").await;
     app.wait_for("#main-screen").await;

@@ -62,6 +62,9 @@ async fn locks_itself_when_idle() {
     )
     .await;
     assert!(!app.is_visible("#main-screen").await);
+    // It says why it locked.
+    let reason = app.text("#unlock-reason").await;
+    assert!(reason.contains("without input"), "{reason:?}");
     app.quit().await;
 }
 

@@ -18,6 +18,8 @@ export const state = {
   terms: [] as TermView[],
   /** Incidents in the vault (unfiltered), for the status bar. */
   total: 0,
+  /** Why the vault last locked without being asked to (shown on the unlock screen once). */
+  autoLocked: false,
 };
 
 type Leave = () => void;
@@ -109,9 +111,10 @@ export function setUnlockScreen(show: () => void): void {
  * Locks: first lets pending writes finish (bounded, so a hung write cannot keep the vault
  * open), then locks the backend unless it already locked itself, then forgets everything.
  */
-export async function lockNow(backendAlreadyLocked = false): Promise<void> {
+export async function lockNow(backendAlreadyLocked = false, idle = false): Promise<void> {
   if (locking) return;
   locking = true;
+  state.autoLocked = idle && state.unlocked;
   try {
     if (state.unlocked && !backendAlreadyLocked) {
       const flushes = Promise.allSettled([...flushers].map((f) => f()));

@@ -53,7 +53,9 @@ async function onUnlocked(overview: VaultOverview): Promise<void> {
 }
 
 function showLocked(): void {
-  showUnlock((overview) => void onUnlocked(overview));
+  const idleSeconds = state.autoLocked ? autoLockSeconds() : null;
+  state.autoLocked = false;
+  showUnlock((overview) => void onUnlocked(overview), idleSeconds);
 }
 
 function activity(): void {
@@ -114,14 +116,21 @@ async function start(): Promise<void> {
   });
 
   document.addEventListener("keydown", onGlobalKey);
+  // WebKit's own menu (Back, Reload, Inspect Element) has nothing for a monitor, and Reload
+  // would drop the screen: it is kept only where it offers copy and paste.
+  document.addEventListener("contextmenu", (e) => {
+    const editable = e.target instanceof Element && e.target.closest("input, textarea, [contenteditable]") !== null;
+    const selected = !(window.getSelection()?.isCollapsed ?? true);
+    if (!editable && !selected) e.preventDefault();
+  });
   document.addEventListener("keydown", activity, true);
   document.addEventListener("mousedown", activity, true);
   setInterval(() => {
-    if (state.unlocked && Date.now() - lastActivity > autoLockSeconds() * 1000) void lockNow();
+    if (state.unlocked && Date.now() - lastActivity > autoLockSeconds() * 1000) void lockNow(false, true);
   }, 1000);
 
   try {
-    await api.onLocked(() => void lockNow(true));
+    await api.onLocked(() => void lockNow(true, true));
     await wireDragDrop();
   } catch {
     // Without the event API (a browser preview) the app still works, minus these.

@@ -35,6 +35,8 @@ export const en = {
   "unlock.busy": "Unlocking…",
   "unlock.empty": "Enter the passphrase.",
   "unlock.retry_in": "You can try again in {seconds} s.",
+  "unlock.auto_locked": { one: "Locked after {n} minute without input. Nothing typed was lost.", other: "Locked after {n} minutes without input. Nothing typed was lost." },
+  "unlock.auto_locked_seconds": { one: "Locked after {n} second without input. Nothing typed was lost.", other: "Locked after {n} seconds without input. Nothing typed was lost." },
 
   "status.locked": "Locked",
   "status.unlocked": "Unlocked",
@@ -234,6 +236,7 @@ export const en = {
   "settings.vault_dir": "Vault folder",
   "settings.vault_dir_note": "The folder is chosen when Vigil starts; a change applies after a restart.",
   "settings.close": "Close",
+  "settings.saved": "Saved.",
   "settings.error": "Could not save the settings: {error}",
 
   "error.wrong_passphrase": "Wrong passphrase.",

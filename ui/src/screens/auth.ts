@@ -10,7 +10,7 @@ import { type Key, onLanguageChange, t } from "../i18n";
 import { fillOf, strengthOf } from "../strength";
 import { languagePicker } from "./settings";
 
-function card(id: string, ...children: HTMLElement[]): HTMLElement {
+function card(id: string, ...children: (HTMLElement | null)[]): HTMLElement {
   return h("main", { id, class: "auth-screen" }, h("div", { class: "auth-card" }, ...children));
 }
 
@@ -100,7 +100,14 @@ export function showCreate(onCreated: (overview: VaultOverview) => void): void {
   passphrase.focus();
 }
 
-export function showUnlock(onUnlocked: (overview: VaultOverview) => void): void {
+/** The unlock screen; `idleSeconds` says that the vault locked itself after that long idle. */
+export function showUnlock(onUnlocked: (overview: VaultOverview) => void, idleSeconds: number | null = null): void {
+  const reason =
+    idleSeconds === null
+      ? null
+      : idleSeconds % 60 === 0
+        ? { t: "unlock.auto_locked" as const, tParams: { n: idleSeconds / 60 } }
+        : { t: "unlock.auto_locked_seconds" as const, tParams: { n: idleSeconds } };
   const passphrase = h("input", { id: "passphrase", type: "password", autocomplete: "off", spellcheck: false });
   const button = h("button", { id: "unlock", type: "submit", class: "primary", t: "unlock.button" });
   const error = h("p", { id: "unlock-error", class: "error", hidden: true, attrs: { role: "alert" } });
@@ -198,7 +205,7 @@ export function showUnlock(onUnlocked: (overview: VaultOverview) => void): void 
 
   showScreen(
     "unlock",
-    card("unlock-screen", h("div", { class: "mark", attrs: { "aria-hidden": "true" } }), h("h1", { t: "unlock.title" }), h("p", { class: "muted", t: "unlock.intro" }), form, languagePicker("unlock-language")),
+    card("unlock-screen", h("div", { class: "mark", attrs: { "aria-hidden": "true" } }), h("h1", { t: "unlock.title" }), h("p", { class: "muted", t: "unlock.intro" }), reason && h("p", { id: "unlock-reason", class: "warning small", attrs: { role: "status" }, ...reason }), form, languagePicker("unlock-language")),
     () => {
       clearInterval(timer);
       clearTimeout(deferred);

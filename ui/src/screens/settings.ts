@@ -8,26 +8,27 @@ import { errorText, num } from "../format";
 import { type Key, LANGS, type Lang, isLang, language, setLanguage, t } from "../i18n";
 
 /** Applies and stores a language choice. Storing may fail while locked; the choice still applies. */
-async function chooseLanguage(lang: Lang, report?: (message: string) => void): Promise<void> {
+async function chooseLanguage(lang: Lang, report?: (message: string) => void, saved?: () => void): Promise<void> {
   setLanguage(lang);
   if (!state.settings) return;
   const settings: Settings = { ...state.settings, language: lang as Settings["language"] };
   state.settings = settings;
   try {
     await api.saveSettings(settings);
+    saved?.();
   } catch (err) {
     report?.(t("settings.error", { error: errorText(err) }));
   }
 }
 
-function languageSelect(id: string, report?: (message: string) => void): HTMLSelectElement {
+function languageSelect(id: string, report?: (message: string) => void, saved?: () => void): HTMLSelectElement {
   const select = h(
     "select",
     {
       id,
       on: {
         change: () => {
-          if (isLang(select.value)) void chooseLanguage(select.value, report);
+          if (isLang(select.value)) void chooseLanguage(select.value, report, saved);
         },
       },
     },
@@ -43,9 +44,15 @@ export function languagePicker(id: string): HTMLElement {
 
 export function showSettings(): void {
   const message = h("p", { class: "error", hidden: true, attrs: { role: "alert" } });
+  const savedNote = h("p", { id: "settings-saved", class: "muted small", hidden: true, attrs: { role: "status" }, t: "settings.saved" });
   const report = (text: string) => {
     setText(message, text);
     message.hidden = false;
+    savedNote.hidden = true;
+  };
+  const saved = () => {
+    message.hidden = true;
+    savedNote.hidden = false;
   };
   const autolock = h("input", {
     id: "setting-autolock",
@@ -66,6 +73,7 @@ export function showSettings(): void {
         message.hidden = true;
         try {
           await api.saveSettings(settings);
+          saved();
         } catch (err) {
           report(t("settings.error", { error: errorText(err) }));
         }
@@ -78,10 +86,11 @@ export function showSettings(): void {
     "section",
     { id: "settings-screen", class: "dialog", attrs: { role: "dialog", "aria-modal": "true", "aria-labelledby": "settings-heading" } },
     h("h2", { id: "settings-heading", t: "settings.title" }),
-    h("label", { class: "field" }, h("span", { class: "caption", t: "settings.language" }), languageSelect("setting-language", report)),
+    h("label", { class: "field" }, h("span", { class: "caption", t: "settings.language" }), languageSelect("setting-language", report, saved)),
     h("label", { class: "field" }, h("span", { class: "caption", t: "settings.autolock" }), autolock),
     h("div", { class: "field" }, h("span", { class: "caption", t: "settings.vault_dir" }), dir, h("span", { class: "muted small", t: "settings.vault_dir_note" })),
     message,
+    savedNote,
     h("div", { class: "actions" }, close),
   );
   const closeOverlay = openOverlay(panel);
