@@ -16,6 +16,7 @@
 mod amend;
 mod exchange;
 mod harness;
+mod layout;
 mod meeting;
 mod outdated;
 mod scenario;
