@@ -149,8 +149,8 @@ impl From<&QuarantineEntry> for QuarantineRow {
     }
 }
 
-/// Runs `work` on a thread of its own at the lowest CPU priority (`SCHED_IDLE` and nice 19 on
-/// Linux; the threads it starts inherit both), and waits for it. An exchange keeps both cores of a small laptop busy
+/// Runs `work` on a thread of its own at the lowest CPU priority (nice 19 on Linux; the threads
+/// it starts inherit it), and waits for it. An exchange keeps both cores of a small laptop busy
 /// (encryption, the disk, reading back); at normal priority the window and the running log's
 /// calls queued behind it. Where the priority cannot be lowered, it runs as it is.
 pub(crate) fn in_background<T: Send>(work: impl FnOnce() -> T + Send) -> T {
@@ -177,18 +177,9 @@ pub(crate) fn in_background<T: Send>(work: impl FnOnce() -> T + Send) -> T {
     }
 }
 
-/// Lowers the calling thread's CPU priority (advice: an error changes nothing else):
-/// `SCHED_IDLE` and nice 19, under which the thread runs only when no ordinary thread wants the core,
-/// so the window's and the running log's threads never wait for a time slice to run out.
+/// Lowers the calling thread's CPU priority (advice: an error changes nothing else).
 #[cfg(target_os = "linux")]
 fn lower_priority() {
-    use thread_priority::{NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy};
-    // In this order: the policy change sets the nice value too (to 0).
-    let _ = thread_priority::set_thread_priority_and_policy(
-        thread_priority::thread_native_id(),
-        ThreadPriority::Min,
-        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
-    );
     let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19);
 }
 
@@ -343,30 +334,21 @@ fn roots_contains(p: &Path, user: &str) -> bool {
 mod tests {
     use super::{Pace, in_background};
 
-    /// The work runs on a thread of lower priority (nice 19 and SCHED_IDLE on Linux), its
-    /// value comes back, and a panic in it reaches the caller.
+    /// The work runs on a thread of lower priority (nice 19, never higher than
+    /// the caller's), its value comes back, and a panic in it reaches the caller.
     #[test]
     fn background_work_runs_at_a_lower_priority_and_returns_its_value() {
-        let (value, nice, idle) = in_background(|| {
+        let (value, nice) = in_background(|| {
             #[cfg(target_os = "linux")]
-            let (nice, idle) = (
-                rustix::process::getpriority_process(Some(rustix::thread::gettid())).ok(),
-                thread_priority::unix::thread_schedule_policy().ok(),
-            );
+            let nice = rustix::process::getpriority_process(Some(rustix::thread::gettid())).ok();
             #[cfg(not(target_os = "linux"))]
-            let (nice, idle): (Option<i32>, Option<()>) = (None, None);
-            (42, nice, idle)
+            let nice: Option<i32> = None;
+            (42, nice)
         });
         assert_eq!(value, 42);
-        #[cfg(target_os = "linux")]
-        {
-            use thread_priority::{NormalThreadSchedulePolicy, ThreadSchedulePolicy};
+        if cfg!(target_os = "linux") {
             assert!(nice.is_some_and(|n| n >= 19), "nice {nice:?}");
-            let want = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
-            assert_eq!(idle, Some(want), "scheduling policy");
         }
-        #[cfg(not(target_os = "linux"))]
-        let _ = (nice, idle);
         let caught = std::panic::catch_unwind(|| in_background(|| panic!("the work failed")));
         assert!(caught.is_err());
     }
