@@ -20,11 +20,14 @@ async fn the_log_goes_on_after_a_seal_and_edits_become_signed_amendments() {
         .await;
     app.press_enter("#log-input").await;
     app.wait_count(".log-entry", 1).await;
-    app.click("#seal").await;
+    app.seal_record().await;
     app.wait_for("#seal-state[data-state=sealed]").await;
+    // From now on the button records amendments, and says so.
+    let button = app.text("#seal").await;
+    assert_eq!(button, "Seal amendment");
 
     // Sealing again with nothing new is refused, in words.
-    app.click("#seal").await;
+    app.seal_record().await;
     app.wait_text("#seal-state", "Nothing changed since the last seal")
         .await;
     // The log goes on; sealing again records the new entry as an amendment.
@@ -32,7 +35,7 @@ async fn the_log_goes_on_after_a_seal_and_edits_become_signed_amendments() {
         .await;
     app.press_enter("#log-input").await;
     app.wait_count(".log-entry", 2).await;
-    app.click("#seal").await;
+    app.seal_record().await;
     app.wait_for("#seal-state[data-state=sealed]").await;
 
     // An edit in the sealed report waits for "Seal amendment".

@@ -113,15 +113,19 @@ async fn hq_creates_monitor_joins_seals_exports_and_hq_imports_all_in_the_window
     .await;
     app.press_enter("#log-input").await;
     app.wait_count(".log-entry", 1).await;
-    app.click("#seal").await;
+    app.seal_record().await;
     app.wait_for("#seal-state[data-state=sealed]").await;
     app.screenshot("sealed").await;
     app.click("#back").await;
     app.wait_for("#main-screen").await;
     app.click("#export").await;
     app.wait_for("#export-dialog").await;
-    app.type_into("#export-folder", &usb_path).await;
-    app.click("#export-go").await;
+    // Enter in the folder field exports, as the dialog's main action.
+    app.type_into(
+        "#export-folder",
+        &format!("{usb_path}{}", crate::harness::ENTER),
+    )
+    .await;
     app.wait_text("#export-result", &usb_path).await;
     // It said it was writing, then that it was reading the bundle back.
     let phases = app
@@ -176,6 +180,11 @@ async fn hq_creates_monitor_joins_seals_exports_and_hq_imports_all_in_the_window
     );
     hq.click("#import-close").await;
     let bad = import(&mut hq, &damaged).await;
+    // A refused import changed nothing, and its progress bar does not stay full as if it had.
+    assert!(
+        !hq.is_visible("#import-progress").await,
+        "the progress bar is still shown after a refused import"
+    );
     // Cut inside an encrypted chunk: age cannot tell that from damage, so "altered or damaged".
     assert!(
         bad.starts_with(
@@ -222,7 +231,7 @@ async fn hq_creates_monitor_joins_seals_exports_and_hq_imports_all_in_the_window
         .await;
     other.press_enter("#log-input").await;
     other.wait_count(".log-entry", 1).await;
-    other.click("#seal").await;
+    other.seal_record().await;
     other.wait_for("#seal-state[data-state=sealed]").await;
     other.click("#back").await;
     other.wait_for("#main-screen").await;

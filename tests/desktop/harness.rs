@@ -707,6 +707,12 @@ impl App {
         self.type_into(css, ENTER).await;
     }
 
+    /// Seals the running log's record: Seal (or Seal amendment), then the confirmation.
+    pub async fn seal_record(&mut self) {
+        self.click("#seal").await;
+        self.click("#seal-confirm").await;
+    }
+
     /// Waits for `css` and clicks it.
     pub async fn click(&mut self, css: &str) {
         let e = self.wait_for(css).await;

@@ -111,6 +111,11 @@ export function setUnlockScreen(show: () => void): void {
  * Locks: first lets pending writes finish (bounded, so a hung write cannot keep the vault
  * open), then locks the backend unless it already locked itself, then forgets everything.
  */
+/** Whether a lock is under way (screens leaving now are left because of it). */
+export function isLocking(): boolean {
+  return locking;
+}
+
 export async function lockNow(backendAlreadyLocked = false, idle = false): Promise<void> {
   if (locking) return;
   locking = true;

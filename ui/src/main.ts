@@ -11,6 +11,7 @@ import { isLang, setLanguage, t, translateTree } from "./i18n";
 import { activePanel } from "./screens/attachments";
 import { showCreate, showUnlock } from "./screens/auth";
 import { newRunningLog, refreshListTerms, showList } from "./screens/list";
+import { openLiveLog, takeResume } from "./screens/livelog";
 import { showSettings } from "./screens/settings";
 
 const TOUCH_EVERY_MS = 5000;
@@ -40,7 +41,11 @@ async function onUnlocked(overview: VaultOverview): Promise<void> {
   setLockState(true);
   lastActivity = Date.now();
   setTotal(num(overview.incidents));
+  // Back where the person was when it locked: the running log, if one was open (over the
+  // list, which stays if that log cannot be opened).
   showList();
+  const resume = takeResume();
+  if (resume) void openLiveLog(resume);
   try {
     const [terms, settings] = await Promise.all([api.thesaurus(), api.getSettings()]);
     state.terms = terms;

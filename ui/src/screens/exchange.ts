@@ -76,6 +76,16 @@ export async function runInto(button: HTMLButtonElement, result: HTMLElement, wo
   }
 }
 
+/** Enter in `input` presses `button`, as in any dialog with one main action. */
+function submitOnEnter(input: HTMLInputElement, button: HTMLButtonElement): void {
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.isComposing) {
+      e.preventDefault();
+      button.click();
+    }
+  });
+}
+
 /** The export dialog: removable drives found, or any folder typed or picked. */
 export function showExportDialog(): void {
   const { field, input: folder } = folderField("export-folder", "export.folder");
@@ -121,11 +131,16 @@ export function showExportDialog(): void {
         });
         progress.value = 100;
         return t("export.done", { revisions: summary.revisions, attachments: summary.attachments, path: summary.path });
+      } catch (err) {
+        // A refused export wrote nothing: the bar does not pretend otherwise.
+        progress.hidden = true;
+        throw err;
       } finally {
         phase.hidden = true;
       }
     });
   });
+  submitOnEnter(folder, go);
   folder.focus();
 }
 
@@ -157,9 +172,16 @@ export function showImportDialog(onClose?: () => void): void {
     progress.hidden = false;
     progress.value = 0;
     void runInto(go, result, async () => {
-      const s = await api.importBundle(file, (done, total) => {
-        progress.value = total > 0 ? Math.floor((done * 100) / total) : 100;
-      });
+      let s;
+      try {
+        s = await api.importBundle(file, (done, total) => {
+          progress.value = total > 0 ? Math.floor((done * 100) / total) : 100;
+        });
+      } catch (err) {
+        // A refused import changed nothing: the bar does not stay full as if it had.
+        progress.hidden = true;
+        throw err;
+      }
       progress.value = 100;
       if (s.quarantined) {
         result.dataset.outcome = "quarantined";
@@ -173,5 +195,6 @@ export function showImportDialog(onClose?: () => void): void {
       return parts.join(" ");
     });
   });
+  submitOnEnter(path, go);
   path.focus();
 }

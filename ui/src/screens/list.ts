@@ -182,6 +182,7 @@ class ListView {
       ),
       this.error,
       h("div", { class: "list-wrap" }, this.scroller, this.message),
+      h("p", { id: "list-hint", class: "muted small hint list-hint", t: "list.hint" }),
     );
   }
 

@@ -15,7 +15,7 @@ import type { AppError } from "../bindings/AppError";
 import type { IncidentSummary } from "../bindings/IncidentSummary";
 import type { LogEntry } from "../bindings/LogEntry";
 import * as api from "../api";
-import { handleLockedError, lockNow, onBeforeLock, onReset, openOverlay, overlayOpen, showScreen } from "../app";
+import { handleLockedError, isLocking, lockNow, onBeforeLock, onReset, openOverlay, overlayOpen, showScreen } from "../app";
 import { debounce, h, setT, setText } from "../dom";
 import { errorText, formatClock, formatDateTime } from "../format";
 import { onLanguageChange, t } from "../i18n";
@@ -49,6 +49,8 @@ const drafts = new Map<string, string>();
 
 /** The live log on screen, if any. */
 let screen: LiveLog | null = null;
+/** The incident whose log was on screen when the vault locked: opened again after unlocking. */
+let resume: string | null = null;
 
 onReset(() => {
   queue = [];
@@ -163,6 +165,7 @@ class LiveLog {
     panel: AttachmentsPanel,
     versions: string[] = [],
     draft = "",
+    private sealedBefore = false,
   ) {
     this.entries = [...entries];
     this.panel = panel;
@@ -201,7 +204,7 @@ class LiveLog {
       h("button", { id: "log-attach", type: "button", t: "log.attach", tTitle: "log.attach", on: { click: () => void pickAndAttach() } }),
       h("button", { id: "log-switch", type: "button", t: "log.switch", on: { click: () => showSwitcher() } }),
       h("button", { id: "open-editor", type: "button", t: "log.editor", on: { click: () => void openEditor(this.incidentId) } }),
-      h("button", { id: "seal", type: "button", t: "log.seal", tTitle: "log.seal_hint", on: { click: () => void this.seal() } }),
+      h("button", { id: "seal", type: "button", t: sealedBefore ? "log.seal_amendment" : "log.seal", tTitle: "log.seal_hint", on: { click: () => this.confirmSeal() } }),
       this.sealState,
       h("button", { id: "open-history", type: "button", t: "log.history", on: { click: () => void showHistory(this.incidentId) } }),
       h("button", { id: "lock", type: "button", t: "main.lock", on: { click: () => void lockNow() } }),
@@ -334,6 +337,26 @@ class LiveLog {
   }
 
   /** Seals the incident once every typed entry is stored (nothing typed is left out). */
+  /** Asks before sealing: a seal cannot be undone, and a stray click should not make one. */
+  confirmSeal(): void {
+    const confirm = h("button", { id: "seal-confirm", type: "button", class: "primary", t: this.sealedBefore ? "log.seal_amendment" : "log.seal" });
+    const cancel = h("button", { id: "seal-cancel", type: "button", t: "common.cancel" });
+    const panel = h(
+      "section",
+      { id: "seal-dialog", class: "dialog", attrs: { role: "alertdialog", "aria-modal": "true", "aria-labelledby": "seal-heading" } },
+      h("h2", { id: "seal-heading", t: this.sealedBefore ? "log.seal_confirm_amendment_title" : "log.seal_confirm_title" }),
+      h("p", { t: "log.seal_confirm", tParams: { n: this.entries.length + queue.filter((q) => q.incident === this.incidentId).length } }),
+      h("div", { class: "actions" }, confirm, cancel),
+    );
+    const close = openOverlay(panel);
+    cancel.addEventListener("click", close);
+    confirm.addEventListener("click", () => {
+      close();
+      void this.seal();
+    });
+    confirm.focus();
+  }
+
   async seal(): Promise<void> {
     // Entries still on their way to the disk are part of the record: wait for them (a few
     // seconds at most; an entry that keeps failing keeps the message and blocks the seal).
@@ -345,8 +368,12 @@ class LiveLog {
     }
     try {
       await api.sealIncident(this.incidentId);
-      setText(this.sealState, t("log.sealed"));
+      setText(this.sealState, t(this.sealedBefore ? "log.amendment_sealed" : "log.sealed"));
       this.sealState.dataset.state = "sealed";
+      // From now on, sealing again records what was added since, as an amendment.
+      this.sealedBefore = true;
+      const button = this.root.querySelector<HTMLElement>("#seal");
+      if (button) setT(button, "log.seal_amendment");
     } catch (err) {
       setText(this.sealState, errorText(err));
       this.sealState.dataset.state = "error";
@@ -482,18 +509,26 @@ export async function openLiveLog(id: string): Promise<void> {
   }
   const incident = view.draft ?? view.incident;
   const panel = new AttachmentsPanel(id, view.attachments);
-  const log = new LiveLog(id, incident.title, view.log, panel, view.versions, view.log_draft);
+  const log = new LiveLog(id, incident.title, view.log, panel, view.versions, view.log_draft, view.incident.status === "sealed");
   const onKey = (e: KeyboardEvent) => {
     if (log.onKey(e)) e.preventDefault();
   };
   screen = log;
   document.addEventListener("keydown", onKey);
   showScreen("live-log", log.root, () => {
+    resume = isLocking() ? log.incidentId : null;
     document.removeEventListener("keydown", onKey);
     log.dispose();
     if (screen === log) screen = null;
   });
   log.focus();
+}
+
+/** The incident to open again after an unlock (its log was on screen when the vault locked). */
+export function takeResume(): string | null {
+  const id = resume;
+  resume = null;
+  return id;
 }
 
 /** The live log's incident, if the live log is on screen. */

@@ -338,5 +338,6 @@ export async function showOrgDialog(): Promise<void> {
     result.textContent = errorText(err);
     result.hidden = false;
   }
-  close.focus();
+  // The focus goes to Close without scrolling the dialog down to it: it opens at its top.
+  close.focus({ preventScroll: true });
 }
