@@ -126,7 +126,12 @@ async fn hq_creates_monitor_joins_seals_exports_and_hq_imports_all_in_the_window
         &format!("{usb_path}{}", crate::harness::ENTER),
     )
     .await;
-    app.wait_text("#export-result", &usb_path).await;
+    let done = app.wait_text("#export-result", &usb_path).await;
+    // It counts what it counts: sealed versions, not records.
+    assert!(
+        done.contains("Sealed versions (records and amendments): 1;"),
+        "{done}"
+    );
     // It said it was writing, then that it was reading the bundle back.
     let phases = app
         .eval(

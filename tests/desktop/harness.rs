@@ -713,9 +713,19 @@ impl App {
         self.click("#seal-confirm").await;
     }
 
-    /// Waits for `css` and clicks it.
+    /// Waits for `css`, scrolls it to the middle of its scrolling box (as a person scrolls to
+    /// what they want; WebKitWebDriver may refuse an element half out of a scrolled dialog),
+    /// and clicks it.
     pub async fn click(&mut self, css: &str) {
         let e = self.wait_for(css).await;
+        let _ = self
+            .client()
+            .execute(
+                "document.querySelector(arguments[0])
+                   ?.scrollIntoView({ block: 'center', inline: 'nearest' }); return null",
+                vec![json!(css)],
+            )
+            .await;
         if let Err(err) = e.click().await {
             panic!(
                 "{}",

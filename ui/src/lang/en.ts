@@ -68,7 +68,7 @@ export const en = {
   "export.go": "Export",
   "export.phase.writing": "Writing the encrypted bundle…",
   "export.phase.checking": "Reading it back from the drive and checking every byte…",
-  "export.done": "Written and verified. Records: {revisions}; attachments: {attachments}; file: {path}",
+  "export.done": "Written and verified. Sealed versions (records and amendments): {revisions}; attachments: {attachments}; file: {path}",
   "import.title": "Import a bundle",
   "import.pick": "Choose a Vigil bundle",
   "import.done": "Imported. New records: {applied}; already here: {skipped}; new attachments: {attachments}.",

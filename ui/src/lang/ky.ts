@@ -68,7 +68,7 @@ export const ky: Table = {
   "export.go": "Экспорттоо",
   "export.phase.writing": "Шифрленген файл жазылууда…",
   "export.phase.checking": "Файл дисктен кайра окулуп, ар бир байты текшерилүүдө…",
-  "export.done": "Жазылды жана текшерилди: {revisions} жазуу, {attachments} тиркеме, {path}",
+  "export.done": "Жазылды жана текшерилди: мөөрлөнгөн версиялар (жазуулар жана толуктоолор) — {revisions}, тиркемелер — {attachments}, файл {path}",
   "import.title": "Пакетти импорттоо",
   "import.pick": "Vigil пакетин тандаңыз",
   "import.done": "Импорттолду: {applied} жаңы жазуу, {skipped} мурунтан бар, {attachments} тиркеме.",

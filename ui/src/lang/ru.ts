@@ -68,7 +68,7 @@ export const ru: Table = {
   "export.go": "Экспортировать",
   "export.phase.writing": "Запись зашифрованного файла…",
   "export.phase.checking": "Чтение файла с диска и проверка каждого байта…",
-  "export.done": "Записано и проверено: записей — {revisions}, вложений — {attachments}, файл {path}",
+  "export.done": "Записано и проверено: запечатанных версий (записей и дополнений) — {revisions}, вложений — {attachments}, файл {path}",
   "import.title": "Импорт пакета",
   "import.pick": "Выберите пакет Vigil",
   "import.done": "Импортировано: новых записей — {applied}, уже было — {skipped}, вложений — {attachments}.",

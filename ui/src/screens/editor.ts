@@ -18,11 +18,11 @@ import type { Role } from "../bindings/Role";
 import type { Source } from "../bindings/Source";
 import type { TimePoint } from "../bindings/TimePoint";
 import * as api from "../api";
-import { handleLockedError, lockNow, onBeforeLock, onReset, showScreen, state } from "../app";
+import { handleLockedError, lockNow, onBeforeLock, onReset, overlayOpen, showScreen, state } from "../app";
 import { type Child, byId, debounce, errorSlot, h, setT, setText } from "../dom";
 import { NIL_UUID, errorText, formatDateTime, termLabel, uuid } from "../format";
 import { type Key, hasKey, onLanguageChange, t } from "../i18n";
-import { AttachmentsPanel } from "./attachments";
+import { AttachmentsPanel, pickAndAttach } from "./attachments";
 import { openLiveLog } from "./livelog";
 
 const SAVE_DELAY_MS = 400;
@@ -867,7 +867,16 @@ export async function openEditor(id: string): Promise<void> {
   editor = current;
   window.addEventListener("blur", saveOnBlur);
   window.addEventListener("beforeunload", saveOnBlur);
+  // Ctrl+O attaches a file here as in the running log.
+  const onKey = (e: KeyboardEvent) => {
+    if (e.ctrlKey && !e.altKey && !e.metaKey && !overlayOpen() && e.key.toLowerCase() === "o") {
+      e.preventDefault();
+      void pickAndAttach();
+    }
+  };
+  document.addEventListener("keydown", onKey);
   showScreen("editor", current.root, () => {
+    document.removeEventListener("keydown", onKey);
     window.removeEventListener("blur", saveOnBlur);
     window.removeEventListener("beforeunload", saveOnBlur);
     void current.flush().finally(() => current.forget());
