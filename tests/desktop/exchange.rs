@@ -118,6 +118,9 @@ async fn hq_creates_monitor_joins_seals_exports_and_hq_imports_all_in_the_window
     app.screenshot("sealed").await;
     app.click("#back").await;
     app.wait_for("#main-screen").await;
+    // The status bar says what is waiting to go.
+    app.wait_text("#unsent-count", "1 sealed version not yet sent")
+        .await;
     app.click("#export").await;
     app.wait_for("#export-dialog").await;
     // Enter in the folder field exports, as the dialog's main action.
@@ -131,6 +134,10 @@ async fn hq_creates_monitor_joins_seals_exports_and_hq_imports_all_in_the_window
     assert!(
         done.contains("Sealed versions (records and amendments): 1;"),
         "{done}"
+    );
+    assert!(
+        !app.is_visible("#unsent-count").await,
+        "nothing is waiting any more"
     );
     // It said it was writing, then that it was reading the bundle back.
     let phases = app

@@ -86,6 +86,15 @@ export function setTotal(total: number | bigint): void {
   else setText(node, "");
 }
 
+/** The status bar's count of sealed versions not yet sent to HQ (nothing shown at 0). */
+export function setUnsent(unsent: number | bigint): void {
+  const n = state.unlocked ? num(unsent) : 0;
+  const node = byId("unsent-count");
+  node.hidden = n === 0;
+  if (n > 0) setT(node, "status.unsent", { n });
+  else setText(node, "");
+}
+
 // ---- Locking --------------------------------------------------------------------------------
 
 const flushers = new Set<() => Promise<void>>();
@@ -150,6 +159,7 @@ function resetAll(): void {
   state.total = 0;
   setLockState(false);
   setTotal(0);
+  setUnsent(0);
   showUnlock();
 }
 

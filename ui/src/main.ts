@@ -26,6 +26,7 @@ function buildShell(): void {
     { id: "status-bar", class: "status-bar" },
     h("span", { id: "lock-state", class: "lock-state", t: "status.locked", data: { state: "locked" } }),
     h("span", { id: "sync-state", class: "sync-state", t: "status.sync_offline" }),
+    h("span", { id: "unsent-count", class: "unsent-count", hidden: true, attrs: { role: "status" } }),
     h("span", { id: "incident-count", class: "incident-count" }),
   );
   const drop = h("div", { id: "drop-hint", class: "drop-hint", hidden: true }, h("p", { t: "attach.drop" }));

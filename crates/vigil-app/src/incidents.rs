@@ -58,6 +58,7 @@ impl Session {
             Ok(IncidentPage {
                 incidents: v.list_incidents(&q)?,
                 total: v.count_matching(&q)?,
+                unsent: v.unsent_revision_ids()?.len() as u64,
             })
         })
     }

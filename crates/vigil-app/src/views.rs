@@ -67,6 +67,10 @@ pub struct IncidentPage {
     /// How many incidents pass the filters in all.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub total: u64,
+    /// Sealed versions (records and amendments) of this device that no bundle has carried
+    /// out yet, for the status bar.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub unsent: u64,
 }
 
 /// One incident with everything the live log and the editor show.

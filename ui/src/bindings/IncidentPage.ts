@@ -12,4 +12,9 @@ incidents: Array<IncidentSummary>,
 /**
  * How many incidents pass the filters in all.
  */
-total: number, };
+total: number, 
+/**
+ * Sealed versions (records and amendments) of this device that no bundle has carried
+ * out yet, for the status bar.
+ */
+unsent: number, };

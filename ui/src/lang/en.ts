@@ -42,6 +42,7 @@ export const en = {
   "status.unlocked": "Unlocked",
   "status.sync_offline": "Offline — sync not set up",
   "status.count": { one: "{n} incident", other: "{n} incidents" },
+  "status.unsent": { one: "{n} sealed version not yet sent to HQ", other: "{n} sealed versions not yet sent to HQ" },
 
   "main.search": "Search titles, logs and parties…",
   "main.search_label": "Search",

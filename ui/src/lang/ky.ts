@@ -42,6 +42,7 @@ export const ky: Table = {
   "status.unlocked": "Ачык",
   "status.sync_offline": "Оффлайн — шайкештирүү орнотулган эмес",
   "status.count": { one: "{n} окуя", other: "{n} окуя" },
+  "status.unsent": { one: "{n} мөөрлөнгөн версия штабга али жөнөтүлө элек", other: "{n} мөөрлөнгөн версия штабга али жөнөтүлө элек" },
 
   "main.search": "Аталыштардан, журналдардан жана тараптардан издөө…",
   "main.search_label": "Издөө",

@@ -2,7 +2,7 @@
 // (vigil-exchange); this only picks a folder or file and shows progress and results.
 
 import * as api from "../api";
-import { openOverlay } from "../app";
+import { openOverlay, setUnsent } from "../app";
 import { h, setText } from "../dom";
 import { errorText } from "../format";
 import { type Key, t } from "../i18n";
@@ -130,6 +130,8 @@ export function showExportDialog(): void {
           progress.value = total > 0 ? Math.floor((done * 100) / total) : 100;
         });
         progress.value = 100;
+        // An export carries every sealed version not yet sent.
+        setUnsent(0);
         return t("export.done", { revisions: summary.revisions, attachments: summary.attachments, path: summary.path });
       } catch (err) {
         // A refused export wrote nothing: the bar does not pretend otherwise.

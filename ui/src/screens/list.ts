@@ -9,7 +9,7 @@ import type { AppError } from "../bindings/AppError";
 import * as api from "../api";
 import { showExportDialog, showImportDialog } from "./exchange";
 import { showOrgDialog } from "./org";
-import { handleLockedError, lockNow, onReset, setTotal, showScreen, state } from "../app";
+import { handleLockedError, lockNow, onReset, setTotal, setUnsent, showScreen, state } from "../app";
 import { type Child, debounce, h, setT, setText } from "../dom";
 import { errorText, formatDateTime, formatNow, num, termLabel } from "../format";
 import { type Key, onLanguageChange, t } from "../i18n";
@@ -266,6 +266,7 @@ class ListView {
       const totalChanged = this.total !== total;
       this.total = total;
       if (!hasFilters(filters)) setTotal(total);
+      setUnsent(result.unsent);
       if (totalChanged || first) {
         this.spacer.style.height = `${total * ROW_HEIGHT}px`;
         this.updateMessage();
