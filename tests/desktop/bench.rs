@@ -4,8 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
-#[path = "harness.rs"]
-#[allow(dead_code)]
+#[path = "harness/mod.rs"]
+#[allow(dead_code, unused_imports)]
 mod harness;
 
 use std::fmt::Write as _;

@@ -3,33 +3,18 @@
 //! checked for what a person would notice: a cut title, a wrapped filter row, a search box
 //! squeezed to nothing, a button whose words do not fit, a raw translation template.
 
-use std::sync::Arc;
-
 use serde_json::Value;
-use vigil_crypto::Passphrase;
-use vigil_crypto::kdf::KdfParams;
 use vigil_model::{Incident, IncidentId};
-use vigil_store::{KdfChoice, SystemClock, Vault};
 
-use crate::harness::{App, Env, PASSPHRASE, serial};
+use crate::harness::{App, Env, PASSPHRASE, new_vault, serial};
 
 const TITLE: &str = "Police interrupt a meeting of lawyers in Bishkek";
-
-fn vault(path: &std::path::Path) -> Vault {
-    Vault::create(
-        path,
-        &Passphrase::new(PASSPHRASE.to_owned()),
-        KdfChoice::Params(KdfParams::FLOOR),
-        Arc::new(SystemClock),
-    )
-    .unwrap()
-}
 
 /// A monitor's vault, enrolled with an organisation: one sealed record waiting to be sent and
 /// the running log of the meeting.
 fn seed(env: &Env) -> IncidentId {
-    let mut hq = vault(&env.root.path().join("hq"));
-    let mut monitor = vault(&env.vault);
+    let mut hq = new_vault(&env.root.path().join("hq"));
+    let mut monitor = new_vault(&env.vault);
     let profile = hq.create_org("Bishkek Human Rights Centre", 1).unwrap();
     let invitation = hq.issue_invitation("Monitor's laptop", 14).unwrap();
     monitor

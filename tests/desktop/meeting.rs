@@ -1,7 +1,6 @@
 //! The window in a meeting (issue 11): what a monitor types is never lost, and the keyboard
 //! always reaches the running log's input.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -12,12 +11,7 @@ use crate::harness::{App, Env, PASSPHRASE, TIMEOUT, open_vault_after_app, serial
 /// A vault with one incident and `entries` running-log entries, made through the store.
 fn seed(env: &Env, entries: usize) -> IncidentId {
     env.create_vault();
-    let mut vault = vigil_store::Vault::open(
-        &env.vault,
-        &vigil_crypto::Passphrase::new(PASSPHRASE.to_owned()),
-        Arc::new(vigil_store::SystemClock),
-    )
-    .unwrap();
+    let mut vault = crate::harness::open_vault(&env.vault);
     let id = IncidentId::new();
     vault
         .create_incident(&Incident::new(id, "Lawyers' meeting, Bishkek", vault.now()))

@@ -2,25 +2,10 @@
 //! meanwhile: the editor says so and lets the person discard the edit (or keep it on top); it
 //! never seals over the newer version unseen.
 
-use std::sync::Arc;
-
-use vigil_crypto::Passphrase;
-use vigil_crypto::kdf::KdfParams;
 use vigil_exchange::{Selection, export, import};
 use vigil_model::{Incident, IncidentId};
-use vigil_store::{KdfChoice, SystemClock, Vault};
 
-use crate::harness::{Env, PASSPHRASE};
-
-fn vault(path: &std::path::Path) -> Vault {
-    Vault::create(
-        path,
-        &Passphrase::new(PASSPHRASE.to_owned()),
-        KdfChoice::Params(KdfParams::FLOOR),
-        Arc::new(SystemClock),
-    )
-    .unwrap()
-}
+use crate::harness::{Env, PASSPHRASE, new_vault};
 
 #[tokio::test]
 async fn an_outdated_edit_is_shown_as_such_and_can_be_discarded() {
@@ -28,8 +13,8 @@ async fn an_outdated_edit_is_shown_as_such_and_can_be_discarded() {
     let mut env = Env::new("outdated");
     env.write_settings("en", 300);
     // HQ (the window's vault) and a monitor, prepared through the crates.
-    let mut hq = vault(&env.vault);
-    let mut monitor = vault(&env.root.path().join("monitor"));
+    let mut hq = new_vault(&env.vault);
+    let mut monitor = new_vault(&env.root.path().join("monitor"));
     let profile = hq.create_org("HQ", 1).unwrap();
     let invitation = hq.issue_invitation("Monitor's laptop", 14).unwrap();
     monitor

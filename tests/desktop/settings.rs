@@ -77,19 +77,13 @@ async fn switching_to_russian_translates_the_window() {
 /// incidents, with 2 and 5 running-log entries, in a window started in Kyrgyz.
 #[tokio::test]
 async fn kyrgyz_counts_read_as_words() {
-    use std::sync::Arc;
     use vigil_model::{Incident, IncidentId};
 
     let _turn = serial().await;
     let mut env = Env::new("kyrgyz-plurals");
     env.create_vault();
     env.write_settings("ky", 300);
-    let mut vault = vigil_store::Vault::open(
-        &env.vault,
-        &vigil_crypto::Passphrase::new(PASSPHRASE.to_owned()),
-        Arc::new(vigil_store::SystemClock),
-    )
-    .unwrap();
+    let mut vault = crate::harness::open_vault(&env.vault);
     for (title, entries) in [("Сот отуруму", 2), ("Митинг", 5)] {
         let id = IncidentId::new();
         vault

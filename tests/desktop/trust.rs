@@ -1,25 +1,11 @@
 //! HQ's Organisation dialog in all three languages, with a device in its register and a bundle
 //! in quarantine: every line is translated and nothing runs out of the dialog.
 
-use std::sync::Arc;
-
-use vigil_crypto::Passphrase;
-use vigil_crypto::kdf::KdfParams;
 use vigil_exchange::{Selection, export, import};
 use vigil_model::{Incident, IncidentId};
-use vigil_store::{KdfChoice, SystemClock, Vault};
+use vigil_store::Vault;
 
-use crate::harness::{Env, PASSPHRASE};
-
-fn vault(path: &std::path::Path) -> Vault {
-    Vault::create(
-        path,
-        &Passphrase::new(PASSPHRASE.to_owned()),
-        KdfChoice::Params(KdfParams::FLOOR),
-        Arc::new(SystemClock),
-    )
-    .unwrap()
-}
+use crate::harness::{Env, PASSPHRASE, new_vault};
 
 fn seal_one(v: &mut Vault, title: &str) {
     let id = IncidentId::new();
@@ -38,11 +24,11 @@ async fn hqs_devices_and_quarantine_in_three_languages() {
         let root = env.root.path().to_path_buf();
         // HQ (the window's vault), one enrolled monitor and one that joined without an
         // invitation, prepared through the crates.
-        let mut hq = vault(&env.vault);
+        let mut hq = new_vault(&env.vault);
         let profile = hq.create_org("Правозащитный центр «Бишкек»", 1).unwrap();
         let invitation = hq.issue_invitation("Ноутбук Айгуль (полевой)", 14).unwrap();
         hq.issue_invitation("Айгүлдүн экинчи ноутбугу", 14).unwrap();
-        let mut enrolled = vault(&root.join("enrolled"));
+        let mut enrolled = new_vault(&root.join("enrolled"));
         enrolled
             .join_and_enrol(&profile.to_json_pretty(), &invitation.expose_file_bytes())
             .unwrap();
@@ -50,7 +36,7 @@ async fn hqs_devices_and_quarantine_in_three_languages() {
         let b1 = root.join("b1.vigil");
         export(&mut enrolled, &Selection::Unsent, &b1).unwrap();
         import(&mut hq, &b1).unwrap();
-        let mut stranger = vault(&root.join("stranger"));
+        let mut stranger = new_vault(&root.join("stranger"));
         stranger.join_org(&profile.to_json_pretty()).unwrap();
         seal_one(&mut stranger, "Detention visit");
         let b2 = root.join("b2.vigil");

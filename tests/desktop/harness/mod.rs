@@ -6,18 +6,21 @@
 //! environment, so the "no traces" check can scan everything the app could have written.
 
 use std::fs::{self, File};
-use std::io::Read;
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::process::{Command, Stdio};
+
 use std::time::{Duration, Instant};
 
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
+
+mod process;
+mod vaults;
+use process::{Driver, free_ports, our_processes, signal, wait_gone};
+pub use vaults::{new_vault, new_vault_with, open_vault, open_vault_after_app};
 
 /// The passphrase every test vault uses.
 pub const PASSPHRASE: &str = "correct horse battery staple";
@@ -39,24 +42,6 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// Holds the desktop tests' turn; keep the guard for the whole test.
 pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
     SERIAL.lock().await
-}
-
-/// Opens the vault at `dir` once the app that had it open has let go of it: the process may
-/// linger a moment after its window is gone (its lock goes with it).
-pub fn open_vault_after_app(dir: &Path) -> vigil_store::Vault {
-    let start = Instant::now();
-    loop {
-        match vigil_store::Vault::open(
-            dir,
-            &vigil_crypto::Passphrase::new(PASSPHRASE.to_owned()),
-            Arc::new(vigil_store::SystemClock),
-        ) {
-            Err(vigil_store::StoreError::Locked) if start.elapsed() < Duration::from_secs(15) => {
-                std::thread::sleep(POLL);
-            }
-            other => return other.unwrap(),
-        }
-    }
 }
 
 /// A private world for one test; everything is deleted on drop.
@@ -140,14 +125,7 @@ impl Env {
 
     /// Creates the vault with the given Argon2id parameters (a slow unlock, say).
     pub fn create_vault_with(&self, kdf: vigil_crypto::kdf::KdfParams) {
-        let vault = vigil_store::Vault::create(
-            &self.vault,
-            &vigil_crypto::Passphrase::new(PASSPHRASE.to_owned()),
-            vigil_store::KdfChoice::Params(kdf),
-            Arc::new(vigil_store::SystemClock),
-        )
-        .unwrap();
-        drop(vault);
+        drop(new_vault_with(&self.vault, kdf));
     }
 
     /// Starts tauri-driver and opens a WebDriver session, which starts the app.
@@ -240,167 +218,6 @@ impl Env {
             started.elapsed().as_secs_f64()
         );
         app
-    }
-}
-
-/// Two distinct free local ports (both listeners are held until both are chosen).
-fn free_ports() -> (u16, u16) {
-    let a = TcpListener::bind("127.0.0.1:0").unwrap();
-    let b = TcpListener::bind("127.0.0.1:0").unwrap();
-    (
-        a.local_addr().unwrap().port(),
-        b.local_addr().unwrap().port(),
-    )
-}
-
-/// The running tauri-driver. Stopped with SIGTERM (it then kills WebKitWebDriver): a SIGKILLed
-/// driver leaves WebKitWebDriver holding the output open.
-#[derive(Debug)]
-struct Driver {
-    child: Child,
-    log: PathBuf,
-    /// The TMPDIR of this world, by which our own processes are recognised.
-    tmp: PathBuf,
-    stopped: bool,
-}
-
-impl Driver {
-    fn wait_listening(&mut self, ports: &[u16]) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                self.stopped = true;
-                panic!(
-                    "tauri-driver exited at start ({status})\n{}",
-                    self.log_tail()
-                );
-            }
-            if ports
-                .iter()
-                .all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok())
-            {
-                return;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "tauri-driver did not listen on ports {ports:?} within 10 s\n{}",
-                    self.log_tail()
-                );
-            }
-            std::thread::sleep(POLL);
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        let mut text = String::new();
-        if let Ok(mut f) = File::open(&self.log) {
-            let _ = f.read_to_string(&mut text);
-        }
-        let lines: Vec<&str> = text.lines().collect();
-        let start = lines.len().saturating_sub(40);
-        format!(
-            "--- last lines of {} ---\n{}",
-            self.log.display(),
-            lines[start..].join("\n")
-        )
-    }
-
-    /// SIGTERM, then wait for the driver; then make sure no process of this world is left.
-    fn stop(&mut self) {
-        if !self.stopped {
-            self.stopped = true;
-            signal(self.child.id(), libc::SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while self.child.try_wait().ok().flatten().is_none() {
-                if Instant::now() > deadline {
-                    let _ = self.child.kill();
-                    break;
-                }
-                std::thread::sleep(POLL);
-            }
-            let _ = self.child.wait();
-        }
-        let leftovers = our_processes(&self.tmp, None);
-        if !leftovers.is_empty() {
-            for pid in &leftovers {
-                signal(*pid, libc::SIGTERM);
-            }
-            if !wait_gone(&self.tmp, None, Duration::from_secs(5)) {
-                for pid in our_processes(&self.tmp, None) {
-                    signal(pid, libc::SIGKILL);
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-#[allow(unsafe_code)]
-fn signal(pid: u32, sig: libc::c_int) {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return;
-    };
-    // SAFETY: kill(2) only takes two integers and touches no memory of ours; the pid is one of
-    // our own children or processes started on our behalf.
-    unsafe {
-        libc::kill(pid, sig);
-    }
-}
-
-/// Processes started for this world (recognised by their TMPDIR), optionally only those whose
-/// executable name starts with `exe_prefix`.
-fn our_processes(tmp: &Path, exe_prefix: Option<&str>) -> Vec<u32> {
-    let needle = format!("TMPDIR={}", tmp.display()).into_bytes();
-    let mut found = Vec::new();
-    let me = std::process::id();
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let Ok(environ) = fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        if !environ.split(|b| *b == 0).any(|var| var == needle) {
-            continue;
-        }
-        if let Some(prefix) = exe_prefix {
-            let exe = fs::read_link(entry.path().join("exe")).unwrap_or_default();
-            let name = exe.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if !name.starts_with(prefix) {
-                continue;
-            }
-        }
-        // A zombie has no environ to read; one that is left has exited already.
-        found.push(pid);
-    }
-    found
-}
-
-fn wait_gone(tmp: &Path, exe_prefix: Option<&str>, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if our_processes(tmp, exe_prefix).is_empty() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(POLL);
     }
 }
 
