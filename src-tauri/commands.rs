@@ -7,9 +7,9 @@
 use tauri::ipc::{Channel, Response};
 use tauri::{AppHandle, Manager, State};
 use vigil_app::{
-    AcceptOutcome, AppError, AppStatus, DevicesView, ExportPhase, ExportSummary, HistoryView,
-    ImportSummary, IncidentPage, IncidentView, ListRequest, OrgView, QuarantineRow, SaveOutcome,
-    Session, Settings, TermView, VaultOverview,
+    AcceptOutcome, AppError, AppStatus, DevicesView, EntryInput, ExportPhase, ExportSummary,
+    HistoryView, ImportSummary, IncidentPage, IncidentView, ListRequest, OrgView, QuarantineRow,
+    SaveOutcome, Session, Settings, TermView, VaultOverview,
 };
 use vigil_model::{AttachmentMeta, Incident, LogEntry};
 use vigil_store::SearchHit;
@@ -71,14 +71,8 @@ pub async fn new_incident(s: State<'_, Session>, title: String) -> Res<Incident>
 }
 
 #[tauri::command]
-pub async fn append_log(
-    s: State<'_, Session>,
-    id: String,
-    text: String,
-    flagged: bool,
-    draft_after: String,
-) -> Res<LogEntry> {
-    s.append_log_from_input(&id, &text, flagged, &draft_after)
+pub async fn append_log(s: State<'_, Session>, id: String, entry: EntryInput) -> Res<LogEntry> {
+    s.append_log_from_input(&id, &entry)
 }
 
 #[tauri::command]

@@ -232,3 +232,73 @@ fn bad_files_are_refused_by_import_with_their_own_message() {
         "HQ's vault files are unchanged"
     );
 }
+
+/// A correction and a note of something that happened earlier: both sealed, exported, imported
+/// at HQ, and shown there exactly as at the monitor. A correction of nothing, or a time that is
+/// not one, is refused and writes nothing.
+#[test]
+fn a_correction_and_a_late_note_arrive_at_hq_as_written() {
+    let (hq, monitor, _) = organisation("Coalition HQ");
+    let id = monitor.new_incident("Lawyers' meeting broken up");
+    monitor.ok(&["log", &id, "10:30 eight men enter the office"]);
+    let fix = json(&monitor.ok(&[
+        "--json",
+        "log",
+        &id,
+        "nine men, not eight",
+        "--corrects",
+        "1",
+        "--happened-at",
+        "2019-05-23T10:32:00+06:00",
+    ]));
+    assert_eq!(fix["happened_at"], "2019-05-23T10:32:00+06:00");
+
+    for (args, says) in [
+        (vec!["--corrects", "7"], "no entry at place 7"),
+        (vec!["--corrects", "first"], "neither an entry's place"),
+        (vec!["--happened-at", "25:99"], "is not a time"),
+    ] {
+        let mut all = vec!["log", id.as_str(), "never written"];
+        all.extend(args);
+        let out = monitor.run(&all);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+    }
+    let later = monitor.run(&[
+        "log",
+        &id,
+        "never written",
+        "--happened-at",
+        "2999-01-01T00:00:00+00:00",
+    ]);
+    assert!(!later.status.success());
+    assert!(
+        stderr(&later).contains("after the time it was written"),
+        "{}",
+        stderr(&later)
+    );
+
+    let at_monitor = json(&monitor.ok(&["--json", "show", &id]))["log"].clone();
+    assert_eq!(
+        at_monitor.as_array().unwrap().len(),
+        2,
+        "nothing refused was written"
+    );
+    let shown = monitor.ok(&["show", &id]);
+    assert!(shown.contains("[corrected by 2]"), "{shown}");
+    assert!(
+        shown.contains("nine men, not eight  [corrects 1; happened 2019-05-23 10:32]"),
+        "{shown}"
+    );
+
+    monitor.ok(&["seal", &id]);
+    let bundle = monitor.root.path().join("b.vigil");
+    monitor.ok(&["export", "--to", bundle.to_str().unwrap(), "--unsent"]);
+    hq.ok(&["import", bundle.to_str().unwrap()]);
+    let at_hq = json(&hq.ok(&["--json", "show", &id]))["log"].clone();
+    assert_eq!(at_hq, at_monitor);
+    assert_eq!(at_hq[1]["corrects"], at_monitor[0]["id"]);
+    let shown_at_hq = hq.ok(&["show", &id]);
+    let log_part = |s: &str| s[s.find("Running log:").unwrap()..].to_owned();
+    assert_eq!(log_part(&shown_at_hq), log_part(&shown));
+}

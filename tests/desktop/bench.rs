@@ -207,7 +207,7 @@ async fn desktop_benchmarks() {
     let script = r#"const [id, n, cmd] = arguments; const done = arguments[arguments.length - 1];
         (async () => { const inv = window.__TAURI__.core.invoke; const out = [];
           for (let i = 0; i < n; i++) { const t = performance.now();
-            if (cmd === 'append_log') await inv('append_log', {id, text: 'bench entry ' + i, flagged: false, draftAfter: ''});
+            if (cmd === 'append_log') await inv('append_log', {id, entry: {text: 'bench entry ' + i, flagged: false, draft_after: ''}});
             else await inv('touch');
             out.push(performance.now() - t); }
           done(out); })().catch(e => done(String(e)));"#;
@@ -233,7 +233,7 @@ async fn desktop_benchmarks() {
                 .then(r => { finished = true; return r; });
               let i = 0;
               while (!finished) { let t = performance.now();
-                await core.invoke('append_log', {id, text: 'during export ' + i++, flagged: false, draftAfter: ''});
+                await core.invoke('append_log', {id, entry: {text: 'during export ' + i++, flagged: false, draft_after: ''}});
                 out.push(performance.now() - t);
                 t = performance.now();
                 await core.invoke('touch');

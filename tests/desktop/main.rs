@@ -14,6 +14,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod amend;
+mod corrections;
 mod exchange;
 mod harness;
 mod layout;

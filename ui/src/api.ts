@@ -9,6 +9,7 @@ import type { Incident } from "./bindings/Incident";
 import type { IncidentPage } from "./bindings/IncidentPage";
 import type { IncidentView } from "./bindings/IncidentView";
 import type { ListRequest } from "./bindings/ListRequest";
+import type { EntryInput } from "./bindings/EntryInput";
 import type { LogEntry } from "./bindings/LogEntry";
 import type { SaveOutcome } from "./bindings/SaveOutcome";
 import type { Settings } from "./bindings/Settings";
@@ -87,8 +88,7 @@ export const touch = () => call<null>("touch");
 export const listIncidents = (request: ListRequest) => call<IncidentPage>("list_incidents", { request });
 export const getIncident = (id: string) => call<IncidentView>("get_incident", { id });
 export const newIncident = (title: string) => call<Incident>("new_incident", { title });
-export const appendLog = (id: string, text: string, flagged: boolean, draftAfter: string) =>
-  call<LogEntry>("append_log", { id, text, flagged, draftAfter });
+export const appendLog = (id: string, entry: EntryInput) => call<LogEntry>("append_log", { id, entry });
 export const saveLogDraft = (id: string, text: string) => call<null>("save_log_draft", { id, text });
 export const saveIncident = (incident: Incident) => call<SaveOutcome>("save_incident", { incident });
 export const thesaurus = () => call<TermView[]>("thesaurus");

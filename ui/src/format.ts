@@ -51,6 +51,32 @@ export function formatClock(iso: string | Date): string {
   }).format(d);
 }
 
+/** HH:MM on the clock where it was noted, for a time given to the minute. */
+export function formatMinute(iso: string): string {
+  const d = recorded(iso);
+  if (!d) return iso;
+  return new Intl.DateTimeFormat(locale(), { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: "UTC" }).format(d);
+}
+
+/**
+ * "HH:MM" typed by a person as an RFC 3339 time with this computer's offset: the latest such
+ * minute that is not after `now` (today, or yesterday for a time later than now). `null` if the
+ * text is not a time.
+ */
+export function happenedAt(text: string, now: Date = new Date()): string | null {
+  const m = /^\s*([01]?\d|2[0-3])[:.]([0-5]\d)\s*$/.exec(text);
+  if (!m) return null;
+  const at = new Date(now.getFullYear(), now.getMonth(), now.getDate(), Number(m[1]), Number(m[2]), 0, 0);
+  if (at.getTime() > now.getTime()) at.setDate(at.getDate() - 1);
+  const pad = (n: number) => String(Math.abs(n)).padStart(2, "0");
+  const offset = -at.getTimezoneOffset();
+  const sign = offset < 0 ? "-" : "+";
+  return (
+    `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}T${pad(at.getHours())}:${pad(at.getMinutes())}:00` +
+    `${sign}${pad(Math.trunc(offset / 60))}:${pad(offset % 60)}`
+  );
+}
+
 export function formatSize(bytes: number): string {
   const units = ["byte", "kilobyte", "megabyte", "gigabyte"] as const;
   let value = bytes;

@@ -5,11 +5,12 @@ use std::path::Path;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use vigil_model::{AttachmentId, AttachmentMeta, Incident, IncidentId, LogEntry, TermKind};
-use vigil_store::{ListQuery, SearchHit, StoreError};
+use vigil_store::{ListQuery, NewEntry, SearchHit, StoreError};
 
 use crate::session::guard;
 use crate::{
-    AppError, FieldProblem, IncidentPage, IncidentView, ListRequest, SaveOutcome, Session, TermView,
+    AppError, EntryInput, FieldProblem, IncidentPage, IncidentView, ListRequest, SaveOutcome,
+    Session, TermView,
 };
 
 /// Largest page of the incident list or of search results the UI can ask for.
@@ -81,6 +82,7 @@ impl Session {
                     }
                 },
                 log_draft: v.log_draft(id)?.unwrap_or_default(),
+                sealed_entries: v.sealed_entries(id)?,
             })
         })
     }
@@ -99,22 +101,27 @@ impl Session {
     pub fn append_log(&self, id: &str, text: &str, flagged: bool) -> Result<LogEntry, AppError> {
         let at = self.clock.now();
         let id: IncidentId = id.parse().map_err(|_| AppError::invalid_id(id))?;
-        self.with_vault_mut(|v| Ok(v.append_log_at(id, text, flagged, at)?))
+        self.with_vault_mut(|v| Ok(v.append_entry(id, &NewEntry::note(text, flagged), at, None)?))
     }
 
-    /// [`Session::append_log`] from the window: in the same write, the input's draft becomes
+    /// An entry from the window's input line: a note, a correction of an earlier entry, or a
+    /// note of something that happened earlier. In the same write, the input's draft becomes
     /// `draft_after` (what is left in the input, usually nothing), so that neither a crash nor
     /// a lock can lose the entry or bring its text back as a draft.
     pub fn append_log_from_input(
         &self,
         id: &str,
-        text: &str,
-        flagged: bool,
-        draft_after: &str,
+        input: &EntryInput,
     ) -> Result<LogEntry, AppError> {
         let at = self.clock.now();
         let id: IncidentId = id.parse().map_err(|_| AppError::invalid_id(id))?;
-        self.with_vault_mut(|v| Ok(v.append_log_with_draft(id, text, flagged, at, draft_after)?))
+        let entry = NewEntry {
+            text: &input.text,
+            flagged: input.flagged,
+            corrects: input.corrects,
+            happened_at: input.happened_at,
+        };
+        self.with_vault_mut(|v| Ok(v.append_entry(id, &entry, at, Some(&input.draft_after))?))
     }
 
     /// Keeps what is typed in an incident's running-log input but not yet entered (encrypted,

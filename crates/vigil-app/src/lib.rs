@@ -30,8 +30,8 @@ pub use quarantine::AcceptOutcome;
 pub use session::{Session, unlock_delay};
 pub use settings::{Language, Settings};
 pub use views::{
-    AppStatus, FieldProblem, IncidentPage, IncidentView, ListRequest, SaveOutcome, TermView,
-    VaultOverview,
+    AppStatus, EntryInput, FieldProblem, IncidentPage, IncidentView, ListRequest, SaveOutcome,
+    TermView, VaultOverview,
 };
 pub use webview::WebviewDir;
 

@@ -3,8 +3,9 @@
 
 use std::path::PathBuf;
 
+use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
-use vigil_model::{AttachmentMeta, Incident, IncidentStatus, LogEntry, TermKind};
+use vigil_model::{AttachmentMeta, EntryId, Incident, IncidentStatus, LogEntry, TermKind};
 use vigil_store::IncidentSummary;
 
 use crate::Settings;
@@ -92,6 +93,30 @@ pub struct IncidentView {
     /// What was typed in the running log's input and not yet entered (kept through a lock, an
     /// auto-lock or a crash); empty if nothing.
     pub log_draft: String,
+    /// The entries of `log` that are sealed (in the revision the record is shown as); the
+    /// others were written since the last seal.
+    pub sealed_entries: Vec<EntryId>,
+}
+
+/// One running-log entry as the window's input line sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[serde(deny_unknown_fields)]
+pub struct EntryInput {
+    /// The note.
+    pub text: String,
+    /// A key moment.
+    pub flagged: bool,
+    /// The earlier entry of this incident that it corrects.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub corrects: Option<EntryId>,
+    /// When it happened, if earlier than now (RFC 3339 with the offset).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional, type = "string"))]
+    pub happened_at: Option<DateTime<FixedOffset>>,
+    /// What stays in the input once the entry has left it (usually nothing).
+    pub draft_after: String,
 }
 
 /// One problem with one field, for the editor to show beside it.

@@ -146,8 +146,7 @@ impl PlainDb {
             &mut self.conn,
             self.device,
             incident,
-            text,
-            flagged,
+            &sql::NewEntry::note(text, flagged),
             at,
             None,
         )?)

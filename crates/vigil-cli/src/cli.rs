@@ -58,6 +58,14 @@ pub(crate) enum Command {
         /// Flag the entry as a key moment.
         #[arg(long)]
         flag: bool,
+        /// The entry corrects an earlier one, named by its place in the log (as `show` prints
+        /// it) or its id. Both are kept; the earlier one is shown struck through.
+        #[arg(long, value_name = "ENTRY")]
+        corrects: Option<String>,
+        /// When it happened, if earlier than now: HH:MM (the latest such time, today or
+        /// yesterday) or an RFC 3339 time.
+        #[arg(long, value_name = "TIME")]
+        happened_at: Option<String>,
     },
     /// Attach a file to an incident (stored encrypted, streamed).
     Attach {

@@ -201,12 +201,33 @@ impl Printer {
             println!("Running log:");
             for e in log {
                 let flag = if e.flagged { " *" } else { "" };
+                let mut notes = Vec::new();
+                if let Some(target) = e.corrects.and_then(|c| log.iter().find(|t| t.id == c)) {
+                    notes.push(format!("corrects {}", target.seq));
+                }
+                if let Some(h) = e.happened_at {
+                    notes.push(format!("happened {}", h.format("%Y-%m-%d %H:%M")));
+                }
+                let by: Vec<String> = log
+                    .iter()
+                    .filter(|c| c.corrects == Some(e.id))
+                    .map(|c| c.seq.to_string())
+                    .collect();
+                if !by.is_empty() {
+                    notes.push(format!("corrected by {}", by.join(", ")));
+                }
+                let notes = if notes.is_empty() {
+                    String::new()
+                } else {
+                    format!("  [{}]", notes.join("; "))
+                };
                 println!(
-                    "  {:>3}  {}{}  {}",
+                    "  {:>3}  {}{}  {}{}",
                     e.seq,
                     e.at.format("%H:%M:%S"),
                     flag,
-                    e.text
+                    e.text,
+                    notes
                 );
             }
         }

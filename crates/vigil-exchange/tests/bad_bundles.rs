@@ -320,11 +320,47 @@ fn every_bad_bundle_is_refused_and_hq_is_unchanged() {
         "newer_version",
     );
     cases.add(
+        "a correction of an entry the revision does not carry",
+        m.bundle(
+            &m.with(
+                REV,
+                resign_revision(
+                    rev,
+                    |d| d["log"][0]["corrects"] = json!(uuid::Uuid::now_v7().to_string()),
+                    &device,
+                ),
+            ),
+            |_| {},
+            &device,
+        ),
+        "record_malformed",
+    );
+    cases.add(
+        "an entry that happened after it was written",
+        m.bundle(
+            &m.with(
+                REV,
+                resign_revision(
+                    rev,
+                    |d| d["log"][0]["happened_at"] = json!("2999-01-01T00:00:00+00:00"),
+                    &device,
+                ),
+            ),
+            |_| {},
+            &device,
+        ),
+        "record_malformed",
+    );
+    cases.add(
         "revision document of a newer version",
         m.bundle(
             &m.with(
                 REV,
-                resign_revision(rev, |d| d["version"] = json!(3), &device),
+                resign_revision(
+                    rev,
+                    |d| d["version"] = json!(vigil_ledger::revision::REVISION_VERSION + 1),
+                    &device,
+                ),
             ),
             |_| {},
             &device,

@@ -217,6 +217,8 @@ mod tests {
             text: format!("entry {seq}"),
             device,
             flagged: false,
+            corrects: None,
+            happened_at: None,
         }
     }
 

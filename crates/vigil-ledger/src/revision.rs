@@ -53,7 +53,7 @@ use crate::{LedgerError, Result, RevisionId, canonical};
 /// The `format` of a revision document.
 pub const REVISION_FORMAT: &str = "vigil-revision";
 /// The revision document version this build writes and the newest it reads.
-pub const REVISION_VERSION: u32 = 2;
+pub const REVISION_VERSION: u32 = 3;
 /// The `format` of a revision's bundle entry.
 pub const REVISION_ENTRY_FORMAT: &str = "vigil-sealed-revision";
 /// The newest revision entry version.
@@ -381,6 +381,41 @@ impl Revision {
                 ));
             }
         }
+        // Corrections and late notes (version 3): a correction names another entry that the
+        // revision carries, and nothing happened after it was written.
+        for e in &doc.log {
+            if (e.corrects.is_some() || e.happened_at.is_some()) && doc.version < 3 {
+                return Err(LedgerError::malformed(
+                    what(&id),
+                    format!(
+                        "running-log entry {} corrects or dates an entry, which version {} \
+                         cannot",
+                        e.id, doc.version
+                    ),
+                ));
+            }
+            if let Some(target) = e.corrects
+                && (target == e.id || !ids.contains(&target))
+            {
+                return Err(LedgerError::malformed(
+                    what(&id),
+                    format!(
+                        "running-log entry {} corrects {target}, which is not another entry of \
+                         this log",
+                        e.id
+                    ),
+                ));
+            }
+            if e.happened_at.is_some_and(|h| h > e.at) {
+                return Err(LedgerError::malformed(
+                    what(&id),
+                    format!(
+                        "running-log entry {} says it happened after it was written",
+                        e.id
+                    ),
+                ));
+            }
+        }
         // Vigil makes two kinds of device id: random (version 7), in vaults made before
         // enrolment and so only in documents of either version, and made from the key
         // (version 8), only since documents of version 2. Anything else is not a device of ours.
@@ -530,6 +565,8 @@ mod tests {
             text: "10:30 nine men enter".into(),
             device,
             flagged: true,
+            corrects: None,
+            happened_at: None,
         };
         RevisionDoc::new(
             incident,
@@ -563,7 +600,7 @@ mod tests {
         );
         let back = Revision::from_entry("e", &entry).unwrap();
         assert_eq!(back, r);
-        assert_eq!(back.verify().unwrap().document().version, 2);
+        assert_eq!(back.verify().unwrap().document().version, 3);
         // The same entry read the long way gives the same revision.
         let mut spaced = entry.clone();
         spaced.extend_from_slice(b" ");
@@ -589,7 +626,7 @@ mod tests {
         };
         // Same key, but the document breaks a rule of the format.
         let cases: Vec<(Vec<u8>, &str)> = vec![
-            (edited(&r, |v| v["version"] = 3.into()), "newer_version"),
+            (edited(&r, |v| v["version"] = 4.into()), "newer_version"),
             (
                 edited(&r, |v| {
                     v.as_object_mut().unwrap().remove("org");
@@ -613,10 +650,51 @@ mod tests {
                 .unwrap(),
                 "not_canonical",
             ),
+            // A correction of an entry the revision does not carry, or of itself.
+            (
+                edited(&r, |v| {
+                    v["log"][0]["corrects"] = vigil_model::EntryId::new().to_string().into();
+                }),
+                "record_malformed",
+            ),
+            (
+                edited(&r, |v| v["log"][0]["corrects"] = v["log"][0]["id"].clone()),
+                "record_malformed",
+            ),
+            // Something that happened after it was written.
+            (
+                edited(&r, |v| {
+                    v["log"][0]["happened_at"] = "2019-05-23T10:46:00+06:00".into();
+                }),
+                "record_malformed",
+            ),
+            // Corrections and late notes in a version that has neither.
+            (
+                edited(&r, |v| {
+                    v["version"] = 2.into();
+                    v["log"][0]["happened_at"] = "2019-05-23T10:40:00+06:00".into();
+                }),
+                "record_malformed",
+            ),
         ];
         for (bytes, code) in cases {
             assert_eq!(resign(bytes).unwrap_err().code(), code);
         }
+        // The same entries, rightly formed, are accepted: a correction of an entry it carries,
+        // and a time earlier than the writing.
+        let fine = edited(&r, |v| {
+            let mut second = v["log"][0].clone();
+            second["id"] = vigil_model::EntryId::new().to_string().into();
+            second["seq"] = 2.into();
+            second["corrects"] = v["log"][0]["id"].clone();
+            second["happened_at"] = "2019-05-23T10:31:00+06:00".into();
+            v["log"].as_array_mut().unwrap().push(second);
+        });
+        let verified = resign(fine).unwrap();
+        assert_eq!(
+            verified.document().log[1].corrects,
+            Some(verified.document().log[0].id)
+        );
         // Content changed without signing again.
         let title = edited(&r, |v| v["incident"]["title"] = "Nothing happened".into());
         let forged = Revision::from_signed(title, r.sig).unwrap();

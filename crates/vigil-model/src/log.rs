@@ -12,7 +12,8 @@ pub const MAX_ENTRY_CHARS: usize = 100_000;
 /// One entry of an incident's running log.
 ///
 /// **Append-only.** Entries are never edited or deleted once written; a
-/// correction is a new entry. The store enforces this; the model only
+/// correction is a new entry that names the one it corrects (`corrects`), and
+/// both are kept and sealed. The store enforces this; the model only
 /// describes an entry. Entries are ordered by `seq`, which the store assigns
 /// per incident starting at 1, so the order survives a device clock that
 /// jumps; `at` is the wall-clock time the monitor saw and is informational.
@@ -35,11 +36,22 @@ pub struct LogEntry {
     pub device: DeviceId,
     /// Marks a key moment, to be found quickly later.
     pub flagged: bool,
+    /// The entry of the same incident that this one corrects (revision documents of version 3
+    /// and later). The corrected entry stays as it was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub corrects: Option<EntryId>,
+    /// When what the entry describes happened, when that is earlier than `at` (an event noted
+    /// late; revision documents of version 3 and later). Never after `at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub happened_at: Option<DateTime<FixedOffset>>,
 }
 
 impl LogEntry {
     /// Checks that `text` is non-blank and at most [`MAX_ENTRY_CHARS`]
-    /// characters, and that `seq` is at least 1.
+    /// characters, that `seq` is at least 1, that a correction does not name the entry itself
+    /// and that `happened_at` is not after `at`.
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = Vec::new();
         if self.seq == 0 {
@@ -59,6 +71,22 @@ impl LogEntry {
                 Problem::TooLong {
                     max: MAX_ENTRY_CHARS,
                 },
+            ));
+        }
+        if self.corrects == Some(self.id) {
+            errors.push(FieldError::new(
+                "corrects",
+                Problem::UnknownEntry {
+                    id: self.id.to_string(),
+                },
+            ));
+        }
+        if let Some(happened) = self.happened_at
+            && happened > self.at
+        {
+            errors.push(FieldError::new(
+                "happened_at",
+                Problem::HappenedAfterWritten,
             ));
         }
         ValidationErrors::result(errors)

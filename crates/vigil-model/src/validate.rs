@@ -88,6 +88,13 @@ pub enum Problem {
     TimeNotAllowed,
     /// The end time is before the start time.
     EndBeforeStart,
+    /// A log entry says it happened after it was written.
+    HappenedAfterWritten,
+    /// A correction names an entry that is not an earlier entry of the same incident.
+    UnknownEntry {
+        /// The id given.
+        id: String,
+    },
     /// `updated_at` is before `created_at`.
     UpdatedBeforeCreated,
     /// The record claims a schema version this build does not validate.
@@ -117,6 +124,8 @@ impl Problem {
             Problem::TimeRequired => "time_required",
             Problem::TimeNotAllowed => "time_not_allowed",
             Problem::EndBeforeStart => "end_before_start",
+            Problem::HappenedAfterWritten => "happened_after_written",
+            Problem::UnknownEntry { .. } => "unknown_entry",
             Problem::UpdatedBeforeCreated => "updated_before_created",
             Problem::UnsupportedSchema { .. } => "unsupported_schema",
         }
@@ -127,7 +136,7 @@ impl Problem {
     pub fn params(&self) -> Vec<(&'static str, String)> {
         match self {
             Problem::TooLong { max } => vec![("max", max.to_string())],
-            Problem::DuplicateId { id } => vec![("id", id.clone())],
+            Problem::DuplicateId { id } | Problem::UnknownEntry { id } => vec![("id", id.clone())],
             Problem::UnknownTerm { code } | Problem::WrongTermKind { code, .. } => {
                 vec![("code", code.as_str().to_owned())]
             }
@@ -181,6 +190,15 @@ impl fmt::Display for Problem {
                 f.write_str("the precision is \"unknown\", so no time may be given")
             }
             Problem::EndBeforeStart => f.write_str("the end is before the start"),
+            Problem::HappenedAfterWritten => {
+                f.write_str("the time it happened is after the time it was written")
+            }
+            Problem::UnknownEntry { id } => {
+                write!(
+                    f,
+                    "entry {id} is not an earlier entry of this incident's log"
+                )
+            }
             Problem::UpdatedBeforeCreated => {
                 f.write_str("the last update is before the creation time")
             }

@@ -262,6 +262,7 @@ proptest! {
     fn log_entry_round_trips(
         id in uuid(), incident in uuid(), seq in any::<u64>(), at in datetime(),
         text in text(), device in uuid(), flagged in any::<bool>(),
+        corrects in option::of(uuid()), happened_at in option::of(datetime()),
     ) {
         let entry = LogEntry {
             id: EntryId::from_uuid(id),
@@ -271,6 +272,8 @@ proptest! {
             text,
             device: DeviceId::from_uuid(device),
             flagged,
+            corrects: corrects.map(EntryId::from_uuid),
+            happened_at,
         };
         let json = entry.to_json();
         let back = LogEntry::from_json(&json).unwrap();

@@ -284,6 +284,8 @@ fn log_entry_validation() {
         text: "Полиция прибыла".into(),
         device: DeviceId::new(),
         flagged: true,
+        corrects: None,
+        happened_at: None,
     };
     entry.validate().unwrap();
     entry.seq = 0;
@@ -295,6 +297,51 @@ fn log_entry_validation() {
     entry.text = "x".repeat(MAX_ENTRY_CHARS + 1);
     assert!(entry.validate().unwrap_err().contains("text", "too_long"));
     entry.text = "ё".repeat(MAX_ENTRY_CHARS);
+    entry.validate().unwrap();
+}
+
+#[test]
+fn a_correction_names_another_entry_and_an_event_happens_before_it_is_noted() {
+    let at = now();
+    let mut entry = LogEntry {
+        id: EntryId::new(),
+        incident: IncidentId::new(),
+        seq: 2,
+        at,
+        text: "Nine men, not eight".into(),
+        device: DeviceId::new(),
+        flagged: false,
+        corrects: Some(EntryId::new()),
+        happened_at: Some(at - Duration::minutes(12)),
+    };
+    entry.validate().unwrap();
+    // Both stay out of the JSON of an entry without them, so older entries keep their bytes.
+    let plain = LogEntry {
+        corrects: None,
+        happened_at: None,
+        ..entry.clone()
+    };
+    assert!(!plain.to_json().contains("corrects"));
+    assert!(!plain.to_json().contains("happened_at"));
+    assert_eq!(LogEntry::from_json(&entry.to_json()).unwrap(), entry);
+
+    entry.corrects = Some(entry.id);
+    assert!(
+        entry
+            .validate()
+            .unwrap_err()
+            .contains("corrects", "unknown_entry")
+    );
+    entry.corrects = None;
+    entry.happened_at = Some(at + Duration::seconds(1));
+    assert!(
+        entry
+            .validate()
+            .unwrap_err()
+            .contains("happened_at", "happened_after_written")
+    );
+    // The same instant in another offset is not later.
+    entry.happened_at = Some(at.with_timezone(&FixedOffset::east_opt(6 * 3600).unwrap()));
     entry.validate().unwrap();
 }
 

@@ -114,8 +114,9 @@ fn entry_by_id(tx: &Transaction<'_>, id: EntryId) -> Result<Option<LogEntry>> {
 
 pub(crate) fn insert_log_entry(tx: &Transaction<'_>, e: &LogEntry) -> Result<()> {
     tx.prepare_cached(
-        "INSERT INTO log_entries (id, incident_id, seq, at, text, device, flagged)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO log_entries (id, incident_id, seq, at, text, device, flagged, corrects,
+                                  happened_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         e.id.as_uuid().as_bytes().as_slice(),
@@ -125,6 +126,8 @@ pub(crate) fn insert_log_entry(tx: &Transaction<'_>, e: &LogEntry) -> Result<()>
         e.text,
         e.device.as_uuid().as_bytes().as_slice(),
         e.flagged,
+        e.corrects.map(|c| c.as_uuid().as_bytes().to_vec()),
+        e.happened_at.map(|h| h.to_rfc3339()),
     ])?;
     crate::search::index_entry(tx, e)
 }

@@ -69,6 +69,7 @@ pub use register::{DeviceRecord, DeviceTrust, PendingInvitation};
 pub use schema::SCHEMA_VERSION;
 pub use search::SearchHit;
 pub use spill::{Slot, Spill};
+pub use sql::NewEntry;
 pub use staging::{AttachmentWriteProgress, StagedAttachment, stage_attachment};
 // The signed records a vault keeps are the ledger's; named here too for the vault's users.
 pub use vigil_ledger::RevisionId;

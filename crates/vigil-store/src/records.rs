@@ -10,6 +10,7 @@ use crate::error::{Result, StoreError};
 use rusqlite::params;
 use vigil_crypto::sign::DeviceKeys;
 
+use crate::sql::NewEntry;
 use crate::{IncidentSummary, ListQuery, SearchHit, Vault, custody, rows, search, sql};
 
 impl Vault {
@@ -157,48 +158,28 @@ impl Vault {
         flagged: bool,
     ) -> Result<LogEntry> {
         let at = self.clock.now();
-        self.append_log_at(incident, text, flagged, at)
+        self.append_entry(incident, &NewEntry::note(text, flagged), at, None)
     }
 
-    /// [`Vault::append_log`], stamped `at`: the moment the person pressed Enter, taken before
-    /// the caller waited for the vault (which may have been busy with a short write).
-    pub fn append_log_at(
+    /// Appends `entry`, stamped `at`: the moment the person pressed Enter, taken before the
+    /// caller waited for the vault (which may have been busy with a short write). With
+    /// `draft_after`, the incident's input draft becomes that text in the same transaction:
+    /// what is left in the input once the entry has left it (usually nothing), so a crash can
+    /// neither lose the entry nor bring its text back as a draft.
+    pub fn append_entry(
         &mut self,
         incident: IncidentId,
-        text: &str,
-        flagged: bool,
+        entry: &NewEntry<'_>,
         at: DateTime<FixedOffset>,
+        draft_after: Option<&str>,
     ) -> Result<LogEntry> {
         sql::append_log(
             &mut self.conn,
             self.device,
             incident,
-            text,
-            flagged,
+            entry,
             at,
-            None,
-        )
-    }
-
-    /// [`Vault::append_log_at`], and in the same transaction the incident's input draft set to
-    /// `draft_after`: what is left in the input once the entry has left it (usually nothing).
-    /// A crash can then neither lose the entry nor bring its text back as a draft.
-    pub fn append_log_with_draft(
-        &mut self,
-        incident: IncidentId,
-        text: &str,
-        flagged: bool,
-        at: DateTime<FixedOffset>,
-        draft_after: &str,
-    ) -> Result<LogEntry> {
-        sql::append_log(
-            &mut self.conn,
-            self.device,
-            incident,
-            text,
-            flagged,
-            at,
-            Some(draft_after),
+            draft_after,
         )
     }
 

@@ -232,7 +232,8 @@ pub(crate) fn register_device(
 }
 
 /// The columns [`entry_from_row`] reads, in its order.
-pub(crate) const ENTRY_COLUMNS: &str = "id, incident_id, seq, at, text, device, flagged";
+pub(crate) const ENTRY_COLUMNS: &str =
+    "id, incident_id, seq, at, text, device, flagged, corrects, happened_at";
 
 /// A running-log entry row ([`ENTRY_COLUMNS`]) as read, before its values are checked.
 pub(crate) struct RawEntry {
@@ -243,6 +244,8 @@ pub(crate) struct RawEntry {
     text: String,
     device: Vec<u8>,
     flagged: bool,
+    corrects: Option<Vec<u8>>,
+    happened_at: Option<String>,
 }
 
 pub(crate) fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEntry> {
@@ -254,6 +257,8 @@ pub(crate) fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEntry
         text: r.get(4)?,
         device: r.get(5)?,
         flagged: r.get(6)?,
+        corrects: r.get(7)?,
+        happened_at: r.get(8)?,
     })
 }
 
@@ -267,6 +272,11 @@ impl RawEntry {
             text: self.text,
             device: DeviceId::from_uuid(uuid_from(&self.device)?),
             flagged: self.flagged,
+            corrects: self
+                .corrects
+                .map(|c| uuid_from(&c).map(EntryId::from_uuid))
+                .transpose()?,
+            happened_at: self.happened_at.map(|h| time_from(&h)).transpose()?,
         })
     }
 }

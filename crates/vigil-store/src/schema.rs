@@ -286,6 +286,12 @@ const MIGRATIONS: &[&str] = &[
         saved_ms INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 5: corrections and late notes in the running log: the entry an entry corrects (kept as
+    // written), and when what it notes happened, if earlier than its writing.
+    r#"
+    ALTER TABLE log_entries ADD COLUMN corrects BLOB;
+    ALTER TABLE log_entries ADD COLUMN happened_at TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -165,6 +165,16 @@ impl Vault {
         lineage_of(&self.conn, incident)
     }
 
+    /// The running-log entries sealed so far: those the revision the incident is shown as
+    /// carries (none before the first seal). Entries written since are not sealed yet.
+    pub fn sealed_entries(&self, incident: IncidentId) -> Result<Vec<vigil_model::EntryId>> {
+        let Some(shown) = lineage_of(&self.conn, incident)?.shown else {
+            return Ok(Vec::new());
+        };
+        let doc = revision_in(&self.conn, shown)?.document()?;
+        Ok(doc.log.iter().map(|e| e.id).collect())
+    }
+
     fn seal_revision(
         &mut self,
         incident: Incident,

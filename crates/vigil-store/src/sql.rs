@@ -241,14 +241,40 @@ pub fn count_incidents(conn: &Connection) -> Result<u64> {
     Ok(n as u64)
 }
 
+/// What a person writes as one running-log entry: its text and what it says about itself. The
+/// vault adds its place, time of writing and device.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NewEntry<'a> {
+    /// The note.
+    pub text: &'a str,
+    /// A key moment.
+    pub flagged: bool,
+    /// The earlier entry of the same incident that it corrects.
+    pub corrects: Option<EntryId>,
+    /// When it happened, if earlier than its writing.
+    pub happened_at: Option<DateTime<FixedOffset>>,
+}
+
+impl<'a> NewEntry<'a> {
+    /// A plain note.
+    pub fn note(text: &'a str, flagged: bool) -> Self {
+        NewEntry {
+            text,
+            flagged,
+            ..NewEntry::default()
+        }
+    }
+}
+
 /// Appends a running-log entry in its own IMMEDIATE transaction and commits it (durable when
-/// this returns, with `synchronous = FULL`).
+/// this returns, with `synchronous = FULL`). A correction must name an entry already in the
+/// incident's log. With `draft_after`, the incident's input draft is set to it in the same
+/// transaction.
 pub fn append_log(
     conn: &mut Connection,
     device: DeviceId,
     incident: IncidentId,
-    text: &str,
-    flagged: bool,
+    new: &NewEntry<'_>,
     at: DateTime<FixedOffset>,
     draft_after: Option<&str>,
 ) -> Result<LogEntry> {
@@ -263,25 +289,30 @@ pub fn append_log(
         incident,
         seq: seq as u64,
         at,
-        text: text.to_owned(),
+        text: new.text.to_owned(),
         device,
-        flagged,
+        flagged: new.flagged,
+        corrects: new.corrects,
+        happened_at: new.happened_at,
     };
     entry.validate()?;
-    tx.prepare_cached(
-        "INSERT INTO log_entries (id, incident_id, seq, at, text, device, flagged)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        entry.id.as_uuid().as_bytes().as_slice(),
-        key,
-        seq,
-        entry.at.to_rfc3339(),
-        entry.text,
-        entry.device.as_uuid().as_bytes().as_slice(),
-        entry.flagged,
-    ])?;
-    index_entry(&tx, &entry)?;
+    if let Some(target) = entry.corrects {
+        let held = tx
+            .prepare_cached("SELECT 1 FROM log_entries WHERE id = ?1 AND incident_id = ?2")?
+            .exists(params![target.as_uuid().as_bytes().as_slice(), key])?;
+        if !held {
+            return Err(
+                vigil_model::ValidationErrors(vec![vigil_model::FieldError::new(
+                    "corrects",
+                    vigil_model::Problem::UnknownEntry {
+                        id: target.to_string(),
+                    },
+                )])
+                .into(),
+            );
+        }
+    }
+    crate::facts::insert_log_entry(&tx, &entry)?;
     if let Some(draft) = draft_after {
         set_log_draft(&tx, incident, draft, &at)?;
     }

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use vigil_crypto::Passphrase;
 use vigil_crypto::kdf::KdfParams;
 use vigil_model::{Incident, IncidentId, PartyKind, Precision, TermCode, TimePoint};
-use vigil_store::{FixedClock, KdfChoice, ListQuery, StoreError, SystemClock, Vault};
+use vigil_store::{FixedClock, KdfChoice, ListQuery, NewEntry, StoreError, SystemClock, Vault};
 
 fn pass() -> Passphrase {
     Passphrase::new("test passphrase".to_owned())
@@ -131,7 +131,12 @@ fn the_input_draft_is_kept_until_it_is_entered() {
         Some("nine men enter")
     );
     let entry = v
-        .append_log_with_draft(inc.id, "nine men enter", true, t0(), "")
+        .append_entry(
+            inc.id,
+            &NewEntry::note("nine men enter", true),
+            t0(),
+            Some(""),
+        )
         .unwrap();
     assert_eq!(entry.text, "nine men enter");
     assert_eq!(
@@ -143,8 +148,13 @@ fn the_input_draft_is_kept_until_it_is_entered() {
         v.log_draft(other.id).unwrap().as_deref(),
         Some("judge arrives")
     );
-    v.append_log_with_draft(other.id, "judge arrives", false, t0(), "she")
-        .unwrap();
+    v.append_entry(
+        other.id,
+        &NewEntry::note("judge arrives", false),
+        t0(),
+        Some("she"),
+    )
+    .unwrap();
     assert_eq!(v.log_draft(other.id).unwrap().as_deref(), Some("she"));
     v.save_log_draft(other.id, "  \n").unwrap();
     assert_eq!(
@@ -161,7 +171,7 @@ fn the_input_draft_is_kept_until_it_is_entered() {
     // A failed entry leaves the draft as it was.
     v.save_log_draft(inc.id, "kept").unwrap();
     assert!(
-        v.append_log_with_draft(inc.id, " ", false, t0(), "")
+        v.append_entry(inc.id, &NewEntry::note(" ", false), t0(), Some(""))
             .is_err()
     );
     assert_eq!(v.log_draft(inc.id).unwrap().as_deref(), Some("kept"));
@@ -169,6 +179,80 @@ fn the_input_draft_is_kept_until_it_is_entered() {
     // Sealing leaves the draft in the input: it is not part of the record.
     v.seal(inc.id).unwrap();
     assert_eq!(v.log_draft(inc.id).unwrap().as_deref(), Some("kept"));
+}
+
+#[test]
+fn a_correction_points_at_an_entry_of_its_incident_and_both_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v");
+    let mut v = new_vault(&path);
+    let inc = sample("Meeting interrupted");
+    let other = sample("Trial of the lawyers");
+    v.create_incident(&inc).unwrap();
+    v.create_incident(&other).unwrap();
+    let wrong = v.append_log(inc.id, "eight men enter", false).unwrap();
+    let elsewhere = v.append_log(other.id, "judge arrives", false).unwrap();
+    let typed = t0() + Duration::minutes(20);
+    let fixed = v
+        .append_entry(
+            inc.id,
+            &NewEntry {
+                text: "nine men enter, not eight",
+                flagged: false,
+                corrects: Some(wrong.id),
+                happened_at: Some(t0() + Duration::minutes(2)),
+            },
+            typed,
+            None,
+        )
+        .unwrap();
+    v.close().unwrap();
+
+    let mut v = reopen(&path);
+    let log = v.log_entries(inc.id).unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0], wrong, "the corrected entry stays as it was written");
+    assert_eq!(log[1], fixed);
+    assert_eq!(log[1].corrects, Some(wrong.id));
+    assert_eq!(log[1].happened_at, Some(t0() + Duration::minutes(2)));
+    assert_eq!(log[1].at, typed);
+
+    // Refused, and nothing written: an entry of another incident, one that does not exist, and
+    // a time after the writing.
+    for (corrects, happened_at, code) in [
+        (Some(elsewhere.id), None, "unknown_entry"),
+        (Some(vigil_model::EntryId::new()), None, "unknown_entry"),
+        (
+            None,
+            Some(typed + Duration::seconds(1)),
+            "happened_after_written",
+        ),
+    ] {
+        let err = v
+            .append_entry(
+                inc.id,
+                &NewEntry {
+                    text: "later",
+                    flagged: false,
+                    corrects,
+                    happened_at,
+                },
+                typed,
+                None,
+            )
+            .unwrap_err();
+        match err {
+            StoreError::Invalid(e) => assert_eq!(e.0[0].problem.code(), code),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(v.log_entries(inc.id).unwrap().len(), 2);
+
+    // Both are sealed, and the revision carries them as written.
+    let rev = v.seal(inc.id).unwrap();
+    let doc = rev.document().unwrap();
+    assert_eq!(doc.version, 3);
+    assert_eq!(doc.log, log);
 }
 
 fn raw_connection(path: &std::path::Path) -> rusqlite::Connection {

@@ -7,7 +7,8 @@ import type { IncidentId } from "./IncidentId";
  * One entry of an incident's running log.
  *
  * **Append-only.** Entries are never edited or deleted once written; a
- * correction is a new entry. The store enforces this; the model only
+ * correction is a new entry that names the one it corrects (`corrects`), and
+ * both are kept and sealed. The store enforces this; the model only
  * describes an entry. Entries are ordered by `seq`, which the store assigns
  * per incident starting at 1, so the order survives a device clock that
  * jumps; `at` is the wall-clock time the monitor saw and is informational.
@@ -40,4 +41,14 @@ device: DeviceId,
 /**
  * Marks a key moment, to be found quickly later.
  */
-flagged: boolean, };
+flagged: boolean, 
+/**
+ * The entry of the same incident that this one corrects (revision documents of version 3
+ * and later). The corrected entry stays as it was written.
+ */
+corrects?: EntryId, 
+/**
+ * When what the entry describes happened, when that is earlier than `at` (an event noted
+ * late; revision documents of version 3 and later). Never after `at`.
+ */
+happened_at?: string, };

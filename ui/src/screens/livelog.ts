@@ -13,22 +13,28 @@
 
 import type { AppError } from "../bindings/AppError";
 import type { IncidentSummary } from "../bindings/IncidentSummary";
+import type { EntryInput } from "../bindings/EntryInput";
 import type { LogEntry } from "../bindings/LogEntry";
 import * as api from "../api";
 import { handleLockedError, isLocking, lockNow, onBeforeLock, onReset, openOverlay, overlayOpen, showScreen } from "../app";
 import { debounce, h, setT, setText } from "../dom";
-import { errorText, formatClock, formatDateTime } from "../format";
+import { errorText, formatClock, formatDateTime, happenedAt } from "../format";
 import { onLanguageChange, t } from "../i18n";
 import { AttachmentsPanel, pickAndAttach } from "./attachments";
 import { openEditor } from "./editor";
 import { showHistory } from "./history";
 import { showList } from "./list";
+import { entryNode, timelineItems, type TimelineModel } from "./timeline";
 
 interface Pending {
   key: number;
   incident: string;
   text: string;
   flagged: boolean;
+  /** The entry it corrects. */
+  corrects?: string;
+  /** When it happened, if earlier than its writing. */
+  happenedAt?: string;
   /** What was left in the input when the entry left it: the draft the entry's write keeps. */
   draftAfter: string;
   typedAt: Date;
@@ -83,8 +89,8 @@ function keepDraft(incident: string, text: string): void {
 
 onLanguageChange(() => screen?.retranslate());
 
-function enqueue(incident: string, text: string, flagged: boolean, draftAfter: string): void {
-  const item: Pending = { key: nextKey++, incident, text, flagged, draftAfter, typedAt: new Date(), failed: null };
+function enqueue(incident: string, text: string, flagged: boolean, draftAfter: string, extra: Pick<Pending, "corrects" | "happenedAt"> = {}): void {
+  const item: Pending = { key: nextKey++, incident, text, flagged, draftAfter, ...extra, typedAt: new Date(), failed: null };
   // The entry's own write sets the draft; an older draft must not follow and undo it.
   drafts.delete(incident);
   queue.push(item);
@@ -102,7 +108,10 @@ async function pump(): Promise<void> {
       item.failed = null;
       screen?.showPending(item);
       try {
-        const entry = await api.appendLog(item.incident, item.text, item.flagged, item.draftAfter);
+        const input: EntryInput = { text: item.text, flagged: item.flagged, draft_after: item.draftAfter };
+        if (item.corrects) input.corrects = item.corrects;
+        if (item.happenedAt) input.happened_at = item.happenedAt;
+        const entry = await api.appendLog(item.incident, input);
         if (queue[0] !== item) break; // Locked meanwhile: the queue was dropped.
         queue.shift();
         screen?.stored(item, entry);
@@ -151,6 +160,14 @@ class LiveLog {
   private readonly empty: HTMLElement;
   private readonly panel: AttachmentsPanel;
   private readonly pendingNodes = new Map<number, HTMLElement>();
+  private readonly model: TimelineModel;
+  /** The entry the input is writing a correction of, if any. */
+  private correcting: LogEntry | null = null;
+  private readonly correctingBar: HTMLElement;
+  private readonly correctingText: HTMLElement;
+  private readonly whenButton: HTMLButtonElement;
+  private readonly happenedInput: HTMLInputElement;
+  private readonly happenedError: HTMLElement;
   private flagNext = false;
   private lineBreakByKey = false;
   private entries: LogEntry[];
@@ -166,8 +183,10 @@ class LiveLog {
     versions: string[] = [],
     draft = "",
     private sealedBefore = false,
+    sealed: string[] = [],
   ) {
     this.entries = [...entries];
+    this.model = { entries: this.entries, sealed: new Set(sealed), onCorrect: (e) => this.startCorrection(e) };
     this.panel = panel;
     this.title = h("h1", { id: "log-title", text: titleText });
     this.timeline = h("ol", { id: "log-timeline", class: "timeline", attrs: { "aria-live": "polite" } });
@@ -194,6 +213,45 @@ class LiveLog {
       tTitle: "log.flag",
       attrs: { "aria-pressed": "false" },
       on: { click: () => this.toggleFlag() },
+    });
+
+    this.correctingText = h("span", { class: "correcting-text" });
+    this.correctingBar = h(
+      "p",
+      { id: "log-correcting", class: "correcting-bar small", hidden: true, attrs: { role: "status" } },
+      this.correctingText,
+      h("button", { id: "log-correct-cancel", type: "button", class: "link", t: "log.correct_cancel", on: { click: () => this.endCorrection(true) } }),
+    );
+    this.happenedInput = h("input", {
+      id: "log-happened",
+      type: "text",
+      inputMode: "numeric",
+      autocomplete: "off",
+      spellcheck: false,
+      maxLength: 5,
+      size: 5,
+      hidden: true,
+      tLabel: "log.happened_label",
+      tTitle: "log.happened_label",
+      attrs: { placeholder: "HH:MM" },
+      on: {
+        keydown: (e) => {
+          if (e.key === "Enter") {
+            e.preventDefault();
+            this.input.focus();
+          }
+        },
+        input: () => this.checkHappened(),
+      },
+    });
+    this.happenedError = h("p", { id: "log-happened-error", class: "error small", hidden: true, attrs: { role: "alert" }, t: "log.happened_invalid" });
+    this.whenButton = h("button", {
+      id: "log-when",
+      type: "button",
+      t: "log.when",
+      tTitle: "log.when_title",
+      attrs: { "aria-expanded": "false" },
+      on: { click: () => this.toggleWhen() },
     });
 
     const toolbar = h(
@@ -227,7 +285,9 @@ class LiveLog {
             "div",
             { class: "composer" },
             this.queueNote,
-            h("div", { class: "composer-row" }, this.flagButton, this.input),
+            this.correctingBar,
+            this.happenedError,
+            h("div", { class: "composer-row" }, this.flagButton, this.input, h("div", { class: "when-box" }, this.whenButton, this.happenedInput)),
             h("p", { class: "muted small hint", t: "log.hint" }),
           ),
         ),
@@ -277,20 +337,10 @@ class LiveLog {
 
   private renderTimeline(): void {
     this.pendingNodes.clear();
-    this.timeline.replaceChildren(...this.entries.map((entry) => this.entryNode(entry)));
+    this.timeline.replaceChildren(...timelineItems(this.model));
     for (const item of queue) if (item.incident === this.incidentId) this.showPending(item, false);
     this.empty.hidden = this.timeline.childElementCount > 0;
     this.scrollToEnd(true);
-  }
-
-  private entryNode(entry: LogEntry): HTMLElement {
-    return h(
-      "li",
-      { class: entry.flagged ? "log-entry flagged" : "log-entry", data: { seq: String(entry.seq), id: entry.id } },
-      h("time", { dateTime: entry.at, text: formatClock(entry.at), title: formatDateTime(entry.at) }),
-      entry.flagged ? h("span", { class: "flag-mark", tTitle: "log.flagged", tLabel: "log.flagged", text: "★" }) : h("span", { class: "flag-mark" }),
-      h("span", { class: "text", text: entry.text }),
-    );
   }
 
   /** Adds or updates the timeline item of a queued entry. */
@@ -329,9 +379,15 @@ class LiveLog {
   stored(item: Pending, entry: LogEntry): void {
     if (item.incident !== this.incidentId) return;
     this.entries.push(entry);
+    if (entry.corrects || (this.model.sealed.size > 0 && !this.timeline.querySelector("#sealed-divider"))) {
+      // The corrected entry changes too (struck through, with this beside it), or this is the
+      // first entry after a seal, set apart from the sealed ones.
+      this.renderTimeline();
+      return;
+    }
     const node = this.pendingNodes.get(item.key);
     this.pendingNodes.delete(item.key);
-    const done = this.entryNode(entry);
+    const done = entryNode(entry, this.model);
     if (node) node.replaceWith(done);
     else this.timeline.append(done);
   }
@@ -374,6 +430,9 @@ class LiveLog {
       this.sealedBefore = true;
       const button = this.root.querySelector<HTMLElement>("#seal");
       if (button) setT(button, "log.seal_amendment");
+      // Everything written so far is in the seal: set apart what comes after it.
+      this.model.sealed = new Set(this.entries.map((e) => e.id));
+      this.renderTimeline();
     } catch (err) {
       setText(this.sealState, errorText(err));
       this.sealState.dataset.state = "error";
@@ -410,7 +469,68 @@ class LiveLog {
     this.input.focus();
   }
 
+  /** Starts writing a correction of `entry`: the input takes its text if it holds none. */
+  startCorrection(entry: LogEntry): void {
+    this.correcting = entry;
+    setText(this.correctingText, t("log.correcting", { time: formatClock(entry.at), text: entry.text }));
+    this.correctingBar.hidden = false;
+    if (this.input.value.trim() === "") {
+      this.input.value = entry.text;
+      this.draftDirty = true;
+      this.autosize();
+    }
+    this.focus();
+  }
+
+  /** Stops correcting; `cancelled` also takes back the original text the input was given. */
+  endCorrection(cancelled = false): void {
+    if (cancelled && this.correcting && this.input.value === this.correcting.text) {
+      this.input.value = "";
+      this.draftDirty = true;
+      this.keepDraft();
+      this.autosize();
+    }
+    this.correcting = null;
+    this.correctingBar.hidden = true;
+    if (cancelled) this.input.focus();
+  }
+
+  private toggleWhen(): void {
+    const show = this.happenedInput.hidden;
+    this.happenedInput.hidden = !show;
+    this.whenButton.setAttribute("aria-expanded", String(show));
+    if (show) {
+      this.happenedInput.focus();
+    } else {
+      this.happenedInput.value = "";
+      this.checkHappened();
+      this.input.focus();
+    }
+  }
+
+  /** The time typed in "happened at", as RFC 3339; `undefined` if empty, `null` if not a time. */
+  private happened(): string | undefined | null {
+    const text = this.happenedInput.value.trim();
+    return text === "" ? undefined : happenedAt(text);
+  }
+
+  private checkHappened(): boolean {
+    const ok = this.happened() !== null;
+    this.happenedInput.classList.toggle("invalid", !ok);
+    this.happenedInput.setAttribute("aria-invalid", String(!ok));
+    if (ok) this.happenedError.hidden = true;
+    return ok;
+  }
+
   private submit(): void {
+    const happened = this.happened();
+    if (happened === null && this.input.value.trim() !== "") {
+      // Nothing is lost: the text stays in the input until the time is right or removed.
+      this.checkHappened();
+      this.happenedError.hidden = false;
+      this.happenedInput.focus();
+      return;
+    }
     const text = this.input.value.replace(/\s+$/u, "");
     this.input.value = "";
     this.autosize();
@@ -422,11 +542,21 @@ class LiveLog {
       return;
     }
     this.input.dataset.draft = "none";
-    enqueue(this.incidentId, text, this.flagNext, this.input.value);
+    enqueue(this.incidentId, text, this.flagNext, this.input.value, {
+      ...(this.correcting ? { corrects: this.correcting.id } : {}),
+      ...(happened ? { happenedAt: happened } : {}),
+    });
     if (this.flagNext) this.toggleFlag();
+    this.endCorrection();
+    if (!this.happenedInput.hidden) this.toggleWhen();
   }
 
   private onInputKey(e: KeyboardEvent): void {
+    if (e.key === "Escape" && this.correcting && !e.isComposing) {
+      e.preventDefault();
+      this.endCorrection(true);
+      return;
+    }
     if (e.key !== "Enter" || e.isComposing) return;
     if (e.shiftKey) {
       this.lineBreakByKey = true;
@@ -509,7 +639,7 @@ export async function openLiveLog(id: string): Promise<void> {
   }
   const incident = view.draft ?? view.incident;
   const panel = new AttachmentsPanel(id, view.attachments);
-  const log = new LiveLog(id, incident.title, view.log, panel, view.versions, view.log_draft, view.incident.status === "sealed");
+  const log = new LiveLog(id, incident.title, view.log, panel, view.versions, view.log_draft, view.incident.status === "sealed", view.sealed_entries);
   const onKey = (e: KeyboardEvent) => {
     if (log.onKey(e)) e.preventDefault();
   };

@@ -4,8 +4,9 @@ use std::fs;
 use std::io::{BufRead, Write};
 
 use anyhow::Context;
-use vigil_model::{Incident, IncidentDraft, IncidentId, IncidentStatus};
-use vigil_store::ListQuery;
+use chrono::{DateTime, FixedOffset, NaiveTime};
+use vigil_model::{EntryId, Incident, IncidentDraft, IncidentId, IncidentStatus, LogEntry};
+use vigil_store::{ListQuery, NewEntry};
 
 use super::{Ctx, parse_incident_id};
 use crate::cli::ReportFields;
@@ -53,9 +54,21 @@ pub(crate) fn new(ctx: &Ctx, fields: ReportFields) -> Result<(), Failure> {
 }
 
 /// Appends to a running log: one entry, or (`-`) one per line of standard input, each printed
-/// once it is on disk.
-pub(crate) fn log(ctx: &Ctx, id: &str, text: &str, flag: bool) -> Result<(), Failure> {
+/// once it is on disk. A single entry may correct an earlier one, or say when it happened.
+pub(crate) fn log(
+    ctx: &Ctx,
+    id: &str,
+    text: &str,
+    flag: bool,
+    corrects: Option<&str>,
+    happened_at: Option<&str>,
+) -> Result<(), Failure> {
     let incident = parse_incident_id(id)?;
+    if text == "-" && (corrects.is_some() || happened_at.is_some()) {
+        return Err(usage(
+            "--corrects and --happened-at go with one entry, not with '-'",
+        ));
+    }
     let mut vault = ctx.open()?;
     if text == "-" {
         let stdin = std::io::stdin();
@@ -82,13 +95,70 @@ pub(crate) fn log(ctx: &Ctx, id: &str, text: &str, flag: bool) -> Result<(), Fai
             stdout.flush().context("cannot write to standard output")?;
         }
     } else {
-        let entry = vault.append_log(incident, text, flag)?;
+        let now = vault.now();
+        let corrects = match corrects {
+            Some(c) => Some(entry_named(&vault.log_entries(incident)?, c)?),
+            None => None,
+        };
+        let happened_at = happened_at.map(|h| parse_happened_at(h, now)).transpose()?;
+        let new = NewEntry {
+            text,
+            flagged: flag,
+            corrects,
+            happened_at,
+        };
+        let entry = vault.append_entry(incident, &new, now, None)?;
         ctx.out
             .entry_to(&mut std::io::stdout().lock(), &entry)
             .context("cannot write to standard output")?;
     }
     vault.close()?;
     Ok(())
+}
+
+/// The entry of `log` that `name` means: its place (as `show` prints it) or its id.
+fn entry_named(log: &[LogEntry], name: &str) -> Result<EntryId, Failure> {
+    if let Ok(id) = name.parse::<EntryId>() {
+        return Ok(id);
+    }
+    let place: u64 = name.parse().map_err(|_| {
+        usage(format!(
+            "'{name}' is neither an entry's place in the log nor its id"
+        ))
+    })?;
+    let mut at_place = log.iter().filter(|e| e.seq == place);
+    match (at_place.next(), at_place.next()) {
+        (Some(e), None) => Ok(e.id),
+        (None, _) => Err(usage(format!("the log has no entry at place {place}"))),
+        (Some(_), Some(_)) => Err(usage(format!(
+            "several devices wrote an entry at place {place}: name it by its id (`show --json`)"
+        ))),
+    }
+}
+
+/// "HH:MM" (the latest such minute not after `now`, in `now`'s offset) or an RFC 3339 time.
+fn parse_happened_at(
+    text: &str,
+    now: DateTime<FixedOffset>,
+) -> Result<DateTime<FixedOffset>, Failure> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t);
+    }
+    let time = NaiveTime::parse_from_str(text, "%H:%M").map_err(|_| {
+        usage(format!(
+            "'{text}' is not a time: give HH:MM or an RFC 3339 time such as 2019-05-23T10:30:00+06:00"
+        ))
+    })?;
+    let today = now.date_naive().and_time(time);
+    let local = today
+        .and_local_timezone(*now.offset())
+        .single()
+        .ok_or_else(|| usage(format!("'{text}' is not a time")))?;
+    Ok(if local > now {
+        local - chrono::Duration::days(1)
+    } else {
+        local
+    })
 }
 
 /// Lists incidents, newest first.

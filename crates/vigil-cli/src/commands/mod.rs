@@ -67,7 +67,20 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             new_passphrase_file,
         } => vault::passwd(&ctx, new_passphrase_file),
         Command::New { fields } => incident::new(&ctx, fields),
-        Command::Log { id, text, flag } => incident::log(&ctx, &id, &text, flag),
+        Command::Log {
+            id,
+            text,
+            flag,
+            corrects,
+            happened_at,
+        } => incident::log(
+            &ctx,
+            &id,
+            &text,
+            flag,
+            corrects.as_deref(),
+            happened_at.as_deref(),
+        ),
         Command::List {
             status,
             limit,
