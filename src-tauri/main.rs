@@ -26,7 +26,24 @@ fn main() {
         ),
     };
     let webview_path = webview_data.path();
+    let context = tauri::generate_context!();
+    let instance = vigil_app::instance_id(&context.config().identifier, &dir);
     let app = tauri::Builder::default()
+        // First, so that a second start on the same vault does nothing but bring this window
+        // forward (it exits before it opens anything).
+        .plugin(
+            tauri_plugin_single_instance::Builder::new()
+                .dbus_id(instance)
+                .callback(|app, _args, _cwd| {
+                    if let Some(w) = app.get_webview_window("main") {
+                        let _ = w.unminimize();
+                        let _ = w.show();
+                        let _ = w.set_focus();
+                        let _ = w.emit("vigil://raised", ());
+                    }
+                })
+                .build(),
+        )
         .manage(Session::new(
             dir,
             Arc::new(SystemClock),
@@ -95,7 +112,7 @@ fn main() {
             });
             Ok(())
         })
-        .build(tauri::generate_context!())
+        .build(context)
         .unwrap_or_else(|e| fail(&format!("could not start the window: {e}"), 1));
     let mut webview_data = Some(webview_data);
     app.run(move |app, event| {

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::harness::{Env, PASSPHRASE, serial};
+use crate::harness::{Env, PASSPHRASE, TIMEOUT, serial};
 
 /// A wrong passphrase shows an error and keeps the unlock screen; the right one still works.
 #[tokio::test]
@@ -20,7 +20,7 @@ async fn wrong_passphrase_keeps_the_unlock_screen() {
     app.click("#unlock").await;
     app.wait_until(
         "a message in #unlock-error",
-        crate::harness::TIMEOUT,
+        TIMEOUT,
         |c| async move {
             c.execute(
                 "const e = document.querySelector('#unlock-error');
@@ -100,7 +100,9 @@ async fn an_unlock_after_a_long_wait_stays_unlocked() {
 }
 
 /// Issue 11: a second window on a vault that another window has open says so, in its own
-/// words, and stays on the unlock screen; it does not claim that the vault is locked.
+/// words, and stays on the unlock screen; it does not claim that the vault is locked. (The two
+/// windows are in different desktop sessions here, each with its own bus, or none: in one
+/// session the second start only brings the first window forward, as the next test shows.)
 #[tokio::test]
 async fn a_second_window_on_an_open_vault_says_where_it_is_open() {
     let _turn = serial().await;
@@ -129,4 +131,51 @@ async fn a_second_window_on_an_open_vault_says_where_it_is_open() {
     assert!(first.is_visible("#main-screen").await);
     second.quit().await;
     first.quit().await;
+}
+
+/// A second start of the app on the same vault, in the same desktop session, opens no second
+/// window: it hands over to the first, which comes forward ready for typing, and ends at once.
+#[tokio::test]
+async fn a_second_start_on_the_same_vault_brings_the_first_window_forward() {
+    let _turn = serial().await;
+    let mut env = Env::new("second-start");
+    env.create_vault();
+    env.write_settings("en", 300);
+    let _bus = env.start_session_bus();
+    let mut first = env.launch().await;
+    first.wait_for("#passphrase").await;
+    // The person clicked elsewhere, or another program had the focus.
+    first
+        .eval("document.activeElement?.blur(); return null", vec![])
+        .await;
+    let focused = "return document.activeElement?.id ?? null";
+    assert_ne!(first.eval(focused, vec![]).await, json!("passphrase"));
+    let processes = first.process_ids().len();
+
+    let status = env.start_again();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "a second start on the same vault should hand over and end at once: {status:?}"
+    );
+    first
+        .wait_until(
+            "the first window to focus the passphrase",
+            TIMEOUT,
+            |c| async move {
+                c.execute(focused, vec![])
+                    .await
+                    .is_ok_and(|v| v == json!("passphrase"))
+            },
+        )
+        .await;
+    assert_eq!(
+        first.process_ids().len(),
+        processes,
+        "no second window's processes"
+    );
+    // Still the one window, and it works.
+    first.type_into("#passphrase", PASSPHRASE).await;
+    first.click("#unlock").await;
+    first.wait_for("#main-screen").await;
+    assert!(first.quit().await);
 }

@@ -152,6 +152,11 @@ export function onLocked(handler: () => void): Promise<() => void> {
   return tauri().event.listen("vigil://locked", handler);
 }
 
+/** A second start of the app on this vault brought this window forward. */
+export function onRaised(handler: () => void): Promise<() => void> {
+  return tauri().event.listen("vigil://raised", handler);
+}
+
 export function onDragDrop(handler: (payload: DragDropPayload) => void): Promise<() => void> {
   return tauri().webview.getCurrentWebview().onDragDropEvent((event) => handler(event.payload));
 }

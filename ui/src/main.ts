@@ -137,6 +137,11 @@ async function start(): Promise<void> {
 
   try {
     await api.onLocked(() => void lockNow(true, true));
+    // Started again on this vault: the window came forward, ready for typing where it was.
+    await api.onRaised(() => {
+      if (overlayOpen()) return;
+      document.querySelector<HTMLElement>("#screen [data-typing]")?.focus();
+    });
     await wireDragDrop();
   } catch {
     // Without the event API (a browser preview) the app still works, minus these.

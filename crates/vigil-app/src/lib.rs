@@ -24,7 +24,7 @@ mod webview;
 pub use error::AppError;
 pub use exchange::{ExportPhase, ExportSummary, ImportSummary, QuarantineRow};
 pub use history::{CustodyRow, HistoryView, RevisionRow};
-pub use location::{VaultDirError, process_vault_dir, vault_dir};
+pub use location::{VaultDirError, instance_id, process_vault_dir, vault_dir};
 pub use org::{DeviceRow, DevicesView, EnrolmentView, InvitationRow, OrgRole, OrgView};
 pub use quarantine::AcceptOutcome;
 pub use session::{Session, unlock_delay};

@@ -1,5 +1,5 @@
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Why no vault folder could be chosen.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +56,19 @@ pub fn process_vault_dir() -> Result<PathBuf, VaultDirError> {
     )
 }
 
+/// The name under which the window of the vault at `dir` is the only one on this desktop
+/// session (the single-instance plugin's D-Bus id, under the app's identifier): one per vault
+/// folder, so a second start on the same vault brings its window forward, while another vault
+/// may still open beside it. The folder's path is hashed, so the name says nothing about it.
+pub fn instance_id(identifier: &str, dir: &Path) -> String {
+    let path = std::fs::canonicalize(dir)
+        .or_else(|_| std::path::absolute(dir))
+        .unwrap_or_else(|_| dir.to_path_buf());
+    let digest = vigil_crypto::sign::sha256(path.as_os_str().as_encoded_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{identifier}.vault_{hex}")
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -63,6 +76,25 @@ mod tests {
 
     fn args(a: &[&str]) -> Vec<OsString> {
         a.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn one_instance_name_per_vault_folder_revealing_nothing_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("monitor");
+        std::fs::create_dir(&a).unwrap();
+        let id = instance_id("org.vigil.desktop", &a);
+        assert!(id.starts_with("org.vigil.desktop.vault_"), "{id}");
+        assert!(!id.contains("monitor"));
+        // The same folder by another path is the same instance; another folder is not.
+        assert_eq!(
+            instance_id("org.vigil.desktop", &a.join("..").join("monitor")),
+            id
+        );
+        assert_ne!(instance_id("org.vigil.desktop", &dir.path().join("hq")), id);
+        // A valid D-Bus name element: letters, digits and `_`, not starting with a digit.
+        let last = id.rsplit('.').next().unwrap();
+        assert!(last.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
     }
 
     #[test]

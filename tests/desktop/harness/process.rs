@@ -170,3 +170,14 @@ pub(super) fn wait_gone(tmp: &Path, exe_prefix: Option<&str>, limit: Duration) -
         std::thread::sleep(POLL);
     }
 }
+
+/// A child process that is killed and reaped when dropped (a helper a test started).
+#[derive(Debug)]
+pub struct Reaped(pub Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

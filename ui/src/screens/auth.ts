@@ -15,7 +15,7 @@ function card(id: string, ...children: (HTMLElement | null)[]): HTMLElement {
 }
 
 export function showCreate(onCreated: (overview: VaultOverview) => void): void {
-  const passphrase = h("input", { id: "create-passphrase", type: "password", autocomplete: "new-password", spellcheck: false });
+  const passphrase = h("input", { id: "create-passphrase", data: { typing: "" }, type: "password", autocomplete: "new-password", spellcheck: false });
   const confirm = h("input", { id: "create-confirm", type: "password", autocomplete: "new-password", spellcheck: false });
   const bar = h("span", { class: "strength-fill" });
   const label = h("span", { class: "strength-label", t: "strength.none" });
@@ -108,7 +108,7 @@ export function showUnlock(onUnlocked: (overview: VaultOverview) => void, idleSe
       : idleSeconds % 60 === 0
         ? { t: "unlock.auto_locked" as const, tParams: { n: idleSeconds / 60 } }
         : { t: "unlock.auto_locked_seconds" as const, tParams: { n: idleSeconds } };
-  const passphrase = h("input", { id: "passphrase", type: "password", autocomplete: "off", spellcheck: false });
+  const passphrase = h("input", { id: "passphrase", data: { typing: "" }, type: "password", autocomplete: "off", spellcheck: false });
   const button = h("button", { id: "unlock", type: "submit", class: "primary", t: "unlock.button" });
   const error = h("p", { id: "unlock-error", class: "error", hidden: true, attrs: { role: "alert" } });
   // After a wrong passphrase the backend holds the next attempt back for `retry_after_ms`.

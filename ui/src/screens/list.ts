@@ -75,6 +75,7 @@ class ListView {
   constructor() {
     const search = h("input", {
       id: "search",
+      data: { typing: "" },
       type: "search",
       autocomplete: "off",
       spellcheck: false,

@@ -194,6 +194,7 @@ class LiveLog {
     this.queueNote = h("p", { class: "queue-note small", hidden: true, attrs: { role: "status" } });
     this.input = h("textarea", {
       id: "log-input",
+      data: { typing: "" },
       rows: 2,
       spellcheck: true,
       tLabel: "log.input_label",
