@@ -244,3 +244,66 @@ async fn typing_then_clicking_a_checkbox_at_once_keeps_every_character() {
     let want: Vec<(String, bool)> = names.iter().map(|n| (n.clone(), true)).collect();
     assert_eq!(stored, want);
 }
+
+/// The editor of a report written as a running log: its start and end come from the log (not
+/// "Unknown"), written as English writes dates (ISO, not mm/dd/yyyy), and a party just added is not shown as invalid before anything is typed in it;
+/// once it is left empty, its problem shows.
+#[tokio::test]
+async fn the_editor_takes_its_times_from_the_log_and_waits_for_a_new_party() {
+    let _turn = serial().await;
+    let mut env = Env::new("editor-defaults");
+    let id = seed(&env, 3);
+    let log = {
+        let vault = crate::harness::open_vault(&env.vault);
+        let log = vault.log_entries(id).unwrap();
+        vault.close().unwrap();
+        log
+    };
+    env.write_settings("en", 300);
+    let mut app = env.launch().await;
+    open_log(&mut app).await;
+    app.click("#open-editor").await;
+    app.wait_for("#editor-screen").await;
+
+    let time = |path: &str| {
+        format!(
+            "const f = document.querySelector('[data-path=\"{path}\"]');
+             return [f.querySelector('[data-field=precision]').value, f.querySelector('[data-field=at]').value];"
+        )
+    };
+    let local =
+        |at: &chrono::DateTime<chrono::FixedOffset>| at.format("%Y-%m-%d %H:%M:%S").to_string();
+    let trim = |v: String| v.trim_end_matches(":00").to_owned();
+    let start = app.eval(&time("start"), vec![]).await;
+    let end = app.eval(&time("end"), vec![]).await;
+    assert_eq!(start[0], "approximate");
+    assert_eq!(
+        trim(start[1].as_str().unwrap().to_owned()),
+        trim(local(&log[0].at))
+    );
+    assert_eq!(end[0], "approximate");
+    assert_eq!(
+        trim(end[1].as_str().unwrap().to_owned()),
+        trim(local(&log[2].at))
+    );
+
+    // A new party: nothing typed yet, nothing invalid, and the report reads as saved.
+    app.click("#add-party").await;
+    app.wait_count(".party", 1).await;
+    app.wait_for("#save-state[data-state=saved]").await;
+    assert_eq!(app.count(".party .invalid, .party.invalid").await, 0);
+    // Left empty: now it says what is missing.
+    app.click("#field-summary").await;
+    app.wait_for(".party .invalid").await;
+    app.wait_for("#save-state[data-state=invalid]").await;
+    app.quit().await;
+
+    // The times were saved with the report.
+    let vault = open_vault_after_app(&env.vault);
+    let incident = match vault.draft(id).unwrap() {
+        Some(draft) => draft,
+        None => vault.incident(id).unwrap(),
+    };
+    vault.close().unwrap();
+    assert_eq!(incident.start.at, Some(log[0].at));
+}

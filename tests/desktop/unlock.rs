@@ -18,19 +18,15 @@ async fn wrong_passphrase_keeps_the_unlock_screen() {
     app.type_into("#passphrase", "incorrect horse battery staple")
         .await;
     app.click("#unlock").await;
-    app.wait_until(
-        "a message in #unlock-error",
-        TIMEOUT,
-        |c| async move {
-            c.execute(
-                "const e = document.querySelector('#unlock-error');
+    app.wait_until("a message in #unlock-error", TIMEOUT, |c| async move {
+        c.execute(
+            "const e = document.querySelector('#unlock-error');
                  return !!e && !e.closest('[hidden]') && e.textContent.trim().length > 0",
-                vec![],
-            )
-            .await
-            .is_ok_and(|v| v == Value::Bool(true))
-        },
-    )
+            vec![],
+        )
+        .await
+        .is_ok_and(|v| v == Value::Bool(true))
+    })
     .await;
     app.screenshot("wrong-passphrase").await;
     assert!(app.is_visible("#unlock-screen").await);

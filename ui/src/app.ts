@@ -22,6 +22,40 @@ export const state = {
   autoLocked: false,
 };
 
+// ---- Navigation -----------------------------------------------------------------------------
+//
+// Screens and dialogs never import one another: each registers how it opens with `route()`
+// when its module loads (main.ts loads them all), and any of them goes anywhere with
+// `navigate()`. So there is no import cycle between screens, and each screen can be read alone.
+
+/** Everywhere the app can go. */
+export type Route =
+  | { to: "list" }
+  | { to: "new-log" }
+  | { to: "log"; id: string }
+  | { to: "switcher" }
+  | { to: "editor"; id: string }
+  | { to: "history"; id: string }
+  | { to: "settings" }
+  | { to: "export" }
+  | { to: "import"; onClose?: () => void }
+  | { to: "org" };
+
+type Opener<R> = (route: R) => void | Promise<void>;
+const routes = new Map<Route["to"], Opener<Route>>();
+
+/** Registers how `to` opens (once, by the module that shows it). */
+export function route<T extends Route["to"]>(to: T, open: Opener<Extract<Route, { to: T }>>): void {
+  routes.set(to, open as Opener<Route>);
+}
+
+/** Goes to a screen or opens a dialog; resolves once it is shown. */
+export async function navigate(where: Route): Promise<void> {
+  const open = routes.get(where.to);
+  if (!open) throw new Error(`nothing opens "${where.to}"`);
+  await open(where);
+}
+
 type Leave = () => void;
 let leaveCurrent: Leave | null = null;
 let currentName = "";

@@ -4,15 +4,21 @@
 import type { AppError } from "./bindings/AppError";
 import type { VaultOverview } from "./bindings/VaultOverview";
 import * as api from "./api";
-import { closeOverlays, handleLockedError, lockNow, onReset, overlayOpen, setLockState, setTotal, setUnlockScreen, state } from "./app";
+import { closeOverlays, handleLockedError, lockNow, navigate, onReset, overlayOpen, setLockState, setTotal, setUnlockScreen, state } from "./app";
 import { byId, h, setText } from "./dom";
 import { errorText, num } from "./format";
 import { isLang, setLanguage, t, translateTree } from "./i18n";
-import { activePanel } from "./screens/attachments";
+import { activePanel } from "./parts/attachments";
 import { showCreate, showUnlock } from "./screens/auth";
-import { newRunningLog, refreshListTerms, showList } from "./screens/list";
-import { openLiveLog, takeResume } from "./screens/livelog";
-import { showSettings } from "./screens/settings";
+// Every screen and dialog registers its route when loaded.
+import "./screens/editor";
+import "./screens/exchange";
+import "./screens/history";
+import { refreshListTerms } from "./screens/list";
+import { takeResume } from "./screens/livelog";
+import "./screens/org";
+import "./screens/settings";
+import "./screens/switcher";
 
 const TOUCH_EVERY_MS = 5000;
 const DEFAULT_AUTO_LOCK_S = 300;
@@ -44,9 +50,9 @@ async function onUnlocked(overview: VaultOverview): Promise<void> {
   setTotal(num(overview.incidents));
   // Back where the person was when it locked: the running log, if one was open (over the
   // list, which stays if that log cannot be opened).
-  showList();
+  void navigate({ to: "list" });
   const resume = takeResume();
-  if (resume) void openLiveLog(resume);
+  if (resume) void navigate({ to: "log", id: resume });
   try {
     const [terms, settings] = await Promise.all([api.thesaurus(), api.getSettings()]);
     state.terms = terms;
@@ -89,10 +95,10 @@ function onGlobalKey(e: KeyboardEvent): void {
     void lockNow();
   } else if (key === "n" && !overlayOpen()) {
     e.preventDefault();
-    void newRunningLog();
+    void navigate({ to: "new-log" });
   } else if (key === ",") {
     e.preventDefault();
-    showSettings();
+    void navigate({ to: "settings" });
   }
 }
 

@@ -167,6 +167,9 @@ export const en = {
   "editor.whole_number": "Enter a whole number.",
   "editor.number": "Enter a number.",
   "editor.offset_format": "Write the offset like +06:00.",
+  "editor.datetime_format": "Write the date and time as 2019-05-23 14:30 (or 23.05.2019 14:30).",
+  "date.day_hint": "YYYY-MM-DD",
+  "date.datetime_hint": "YYYY-MM-DD HH:MM",
   "editor.tags_hint": "Separate tags with commas.",
 
   "field.title": "Title",

@@ -167,6 +167,9 @@ export const ky: Table = {
   "editor.whole_number": "Бүтүн сан жазыңыз.",
   "editor.number": "Сан жазыңыз.",
   "editor.offset_format": "Жылышты +06:00 түрүндө жазыңыз.",
+  "editor.datetime_format": "Күнүн жана убактысын мындай жазыңыз: 23.05.2019 14:30 (же 2019-05-23 14:30).",
+  "date.day_hint": "КК.АА.ЖЖЖЖ",
+  "date.datetime_hint": "КК.АА.ЖЖЖЖ СС:ММ",
   "editor.tags_hint": "Тегдерди үтүр менен бөлүңүз.",
 
   "field.title": "Аталышы",

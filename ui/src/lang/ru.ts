@@ -168,6 +168,9 @@ export const ru: Table = {
   "editor.whole_number": "Введите целое число.",
   "editor.number": "Введите число.",
   "editor.offset_format": "Запишите смещение в виде +06:00.",
+  "editor.datetime_format": "Укажите дату и время так: 23.05.2019 14:30 (или 2019-05-23 14:30).",
+  "date.day_hint": "ДД.ММ.ГГГГ",
+  "date.datetime_hint": "ДД.ММ.ГГГГ ЧЧ:ММ",
   "editor.tags_hint": "Разделяйте метки запятыми.",
 
   "field.title": "Название",

@@ -8,7 +8,7 @@ import { h, setT, setText } from "../dom";
 import { errorText, num } from "../format";
 import { type Key, onLanguageChange, t } from "../i18n";
 import { fillOf, strengthOf } from "../strength";
-import { languagePicker } from "./settings";
+import { languagePicker } from "../parts/language";
 
 function card(id: string, ...children: (HTMLElement | null)[]): HTMLElement {
   return h("main", { id, class: "auth-screen" }, h("div", { class: "auth-card" }, ...children));

@@ -2,79 +2,10 @@
 // (vigil-exchange); this only picks a folder or file and shows progress and results.
 
 import * as api from "../api";
-import { openOverlay, setUnsent } from "../app";
+import { openOverlay, route, setUnsent } from "../app";
 import { h, setText } from "../dom";
-import { errorText } from "../format";
 import { type Key, t } from "../i18n";
-import { reasonText } from "./org";
-
-/**
- * A folder field: mounted removable drives as one-click choices, a text input (any folder typed)
- * and the native folder picker. `id` names the input; the drive list is `<id>-drives`.
- */
-export function folderField(id: string, caption: Key): { field: HTMLElement; input: HTMLInputElement } {
-  const input = h("input", { id, type: "text", tPlaceholder: "export.folder_placeholder" });
-  const drives = h("div", { id: `${id}-drives`, class: "drives" });
-  const browse = h("button", {
-    id: `${id}-browse`,
-    type: "button",
-    t: "export.browse",
-    on: {
-      click: async () => {
-        const chosen = await api.pickFolder(t("export.browse"));
-        if (chosen) input.value = chosen;
-      },
-    },
-  });
-  void api.removableDrives().then((found) => {
-    if (found.length === 0) drives.append(h("span", { class: "muted", t: "export.no_drives" }));
-    for (const d of found) {
-      drives.append(h("button", { type: "button", class: "drive", text: d, on: { click: () => { input.value = d; } } }));
-    }
-  });
-  const field = h(
-    "div",
-    { class: "field" },
-    h("span", { class: "caption", t: "export.drives" }),
-    drives,
-    h("label", { class: "field" }, h("span", { class: "caption", t: caption }), h("div", { class: "row" }, input, browse)),
-  );
-  return { field, input };
-}
-
-/** A file field: a text input (any path typed) and the native file picker. */
-export function fileField(id: string, caption: Key, pickTitle: Key): { field: HTMLElement; input: HTMLInputElement } {
-  const input = h("input", { id, type: "text" });
-  const browse = h("button", {
-    id: `${id}-browse`,
-    type: "button",
-    t: "common.choose_file",
-    on: {
-      click: async () => {
-        const [chosen] = await api.pickFiles(t(pickTitle));
-        if (chosen) input.value = chosen;
-      },
-    },
-  });
-  const field = h("label", { class: "field" }, h("span", { class: "caption", t: caption }), h("div", { class: "row" }, input, browse));
-  return { field, input };
-}
-
-/** Runs `work` with `button` disabled, showing its outcome (or translated error) in `result`. */
-export async function runInto(button: HTMLButtonElement, result: HTMLElement, work: () => Promise<string>): Promise<void> {
-  button.disabled = true;
-  result.hidden = true;
-  result.classList.remove("error");
-  try {
-    setText(result, await work());
-  } catch (err) {
-    result.classList.add("error");
-    setText(result, errorText(err));
-  } finally {
-    result.hidden = false;
-    button.disabled = false;
-  }
-}
+import { fileField, folderField, reasonText, runInto } from "../parts/fields";
 
 /** Enter in `input` presses `button`, as in any dialog with one main action. */
 function submitOnEnter(input: HTMLInputElement, button: HTMLButtonElement): void {
@@ -87,7 +18,10 @@ function submitOnEnter(input: HTMLInputElement, button: HTMLButtonElement): void
 }
 
 /** The export dialog: removable drives found, or any folder typed or picked. */
-export function showExportDialog(): void {
+route("export", () => showExportDialog());
+route("import", (r) => showImportDialog(r.onClose));
+
+function showExportDialog(): void {
   const { field, input: folder } = folderField("export-folder", "export.folder");
   const progress = h("progress", { id: "export-progress", max: "100", value: "0", hidden: true });
   const phase = h("p", { id: "export-phase", class: "muted small", hidden: true });
@@ -147,7 +81,7 @@ export function showExportDialog(): void {
 }
 
 /** The import dialog: a bundle file typed or picked, checked whole before anything is stored. */
-export function showImportDialog(onClose?: () => void): void {
+function showImportDialog(onClose?: () => void): void {
   const { field, input: path } = fileField("import-path", "import.file", "import.pick");
   const progress = h("progress", { id: "import-progress", max: "100", value: "0", hidden: true });
   const result = h("p", { id: "import-result", attrs: { role: "status" }, hidden: true });

@@ -6,7 +6,7 @@ import type { CustodyRow } from "../bindings/CustodyRow";
 import type { HistoryView } from "../bindings/HistoryView";
 import type { RevisionRow } from "../bindings/RevisionRow";
 import * as api from "../api";
-import { openOverlay } from "../app";
+import { openOverlay, route } from "../app";
 import { h } from "../dom";
 import { errorText, formatDateTime } from "../format";
 import type { Key } from "../i18n";
@@ -71,7 +71,9 @@ function render(view: HistoryView): HTMLElement[] {
   ];
 }
 
-export async function showHistory(incidentId: string): Promise<void> {
+route("history", (r) => showHistory(r.id));
+
+async function showHistory(incidentId: string): Promise<void> {
   const body = h("div", { id: "history-body" }, h("p", { class: "muted", t: "common.loading" }));
   const close = h("button", { id: "history-close", type: "button", t: "common.close" });
   const panel = h(

@@ -7,14 +7,11 @@ import type { IncidentSummary } from "../bindings/IncidentSummary";
 import type { ListRequest } from "../bindings/ListRequest";
 import type { AppError } from "../bindings/AppError";
 import * as api from "../api";
-import { showExportDialog, showImportDialog } from "./exchange";
-import { showOrgDialog } from "./org";
-import { handleLockedError, lockNow, onReset, setTotal, setUnsent, showScreen, state } from "../app";
+import { handleLockedError, lockNow, navigate, onReset, route, setTotal, setUnsent, showScreen, state } from "../app";
 import { type Child, debounce, h, setT, setText } from "../dom";
 import { errorText, formatDateTime, formatNow, num, termLabel } from "../format";
 import { type Key, onLanguageChange, t } from "../i18n";
-import { showSettings } from "./settings";
-import { openLiveLog } from "./livelog";
+import { parseDay, showDay } from "../parts/dates";
 
 const ROW_HEIGHT = 60;
 const PAGE = 200;
@@ -94,8 +91,18 @@ class ListView {
     this.violation = h("select", { id: "filter-violation", tLabel: "filter.violation" });
     this.fillViolations();
     const tag = h("input", { id: "filter-tag", type: "text", value: filters.tag, tPlaceholder: "filter.tag", tLabel: "filter.tag", spellcheck: false });
-    const from = h("input", { id: "filter-from", type: "date", value: filters.from, tLabel: "filter.from" });
-    const to = h("input", { id: "filter-to", type: "date", value: filters.to, tLabel: "filter.to" });
+    // Days as the language writes them (WebKit's date fields follow the system's locale).
+    const day = (id: string, value: string, label: Key) =>
+      h("input", { id, type: "text", class: "day", value: value ? showDay(value) : "", inputMode: "numeric", maxLength: 10, size: 10, spellcheck: false, tLabel: label, tTitle: label, tPlaceholder: "date.day_hint" });
+    const from = day("filter-from", filters.from, "filter.from");
+    const to = day("filter-to", filters.to, "filter.to");
+    /** The day typed in `input`, "" if none; marks it when it is not a day. */
+    const dayOf = (input: HTMLInputElement): string => {
+      const parsed = input.value.trim() === "" ? "" : parseDay(input.value);
+      input.classList.toggle("invalid", parsed === null);
+      input.setAttribute("aria-invalid", String(parsed === null));
+      return parsed ?? "";
+    };
     const clear = h("button", { type: "button", class: "link", t: "filter.clear" });
 
     const apply = () => {
@@ -104,8 +111,8 @@ class ListView {
         status: status.value,
         violation: this.violation.value,
         tag: tag.value.trim(),
-        from: from.value,
-        to: to.value,
+        from: dayOf(from),
+        to: dayOf(to),
       };
       clear.hidden = !hasFilters(filters);
       selected = -1;
@@ -147,7 +154,7 @@ class ListView {
           scroll: () => this.schedule(),
           click: (e) => {
             const row = (e.target as HTMLElement).closest<HTMLElement>(".incident-row[data-id]");
-            if (row?.dataset.id) void openLiveLog(row.dataset.id);
+            if (row?.dataset.id) void navigate({ to: "log", id: row.dataset.id });
           },
           keydown: (e) => this.onKey(e),
         },
@@ -160,10 +167,10 @@ class ListView {
 
     const newLog = h("button", { id: "new-log", type: "button", class: "primary", t: "main.new_log", tTitle: "main.new_log", on: { click: () => void newRunningLog() } });
     const lock = h("button", { id: "lock", type: "button", t: "main.lock", on: { click: () => void lockNow() } });
-    const exportButton = h("button", { id: "export", type: "button", t: "main.export", on: { click: () => showExportDialog() } });
-    const importButton = h("button", { id: "import", type: "button", t: "main.import", on: { click: () => showImportDialog(() => this.reload(false)) } });
-    const orgButton = h("button", { id: "org", type: "button", t: "main.org", on: { click: () => void showOrgDialog() } });
-    const settings = h("button", { id: "open-settings", type: "button", t: "main.settings", on: { click: () => showSettings() } });
+    const exportButton = h("button", { id: "export", type: "button", t: "main.export", on: { click: () => void navigate({ to: "export" }) } });
+    const importButton = h("button", { id: "import", type: "button", t: "main.import", on: { click: () => void navigate({ to: "import", onClose: () => this.reload(false) }) } });
+    const orgButton = h("button", { id: "org", type: "button", t: "main.org", on: { click: () => void navigate({ to: "org" }) } });
+    const settings = h("button", { id: "open-settings", type: "button", t: "main.settings", on: { click: () => void navigate({ to: "settings" }) } });
 
     const labelled = (key: Key, control: HTMLElement): Child => h("label", { class: "filter" }, h("span", { class: "caption", t: key }), control);
     this.root = h(
@@ -412,12 +419,15 @@ class ListView {
       this.moveSelection(0);
     } else if (e.key === "Enter") {
       const id = this.summary(selected)?.id;
-      if (id) void openLiveLog(id);
+      if (id) void navigate({ to: "log", id });
     }
   }
 }
 
-export function showList(): void {
+route("list", () => showList());
+route("new-log", () => newRunningLog());
+
+function showList(): void {
   const list = new ListView();
   view = list;
   showScreen("main", list.root, () => {
@@ -433,11 +443,11 @@ export function refreshListTerms(): void {
 }
 
 /** Starts a new running log with a dated title and opens it: no questions asked. */
-export async function newRunningLog(): Promise<void> {
+async function newRunningLog(): Promise<void> {
   try {
     const incident = await api.newIncident(t("log.default_title", { date: formatNow() }));
     setTotal(state.total + 1);
-    await openLiveLog(incident.id);
+    await navigate({ to: "log", id: incident.id });
   } catch (err) {
     if (handleLockedError(err as AppError)) return;
     view?.showError(errorText(err));

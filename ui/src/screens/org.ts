@@ -8,11 +8,11 @@ import type { DevicesView } from "../bindings/DevicesView";
 import type { OrgView } from "../bindings/OrgView";
 import type { QuarantineRow } from "../bindings/QuarantineRow";
 import * as api from "../api";
-import { openOverlay } from "../app";
+import { openOverlay, route } from "../app";
 import { h, setT } from "../dom";
 import { errorText, formatDateTime } from "../format";
 import { type Key, t } from "../i18n";
-import { fileField, folderField, runInto } from "./exchange";
+import { fileField, folderField, reasonText, runInto } from "../parts/fields";
 
 function fact(id: string, caption: "org.name" | "org.org_key" | "org.readers" | "org.device_key", value: string): HTMLElement {
   return h("div", { class: "fact" }, h("dt", { t: caption }), h("dd", { id, class: caption.endsWith("key") ? "key" : "", text: value }));
@@ -159,21 +159,6 @@ function renderDevices(target: HTMLElement, view: DevicesView, result: HTMLEleme
   target.replaceChildren(...parts);
 }
 
-const REASONS: Record<string, Key> = {
-  no_certificate: "quarantine.no_certificate",
-  certificate_invalid: "quarantine.certificate_invalid",
-  invitation_expired: "quarantine.invitation_expired",
-  invitation_reused: "quarantine.invitation_reused",
-  device_revoked: "quarantine.device_revoked",
-  key_conflict: "quarantine.key_conflict",
-  former_id: "quarantine.former_id",
-};
-
-/** Why a bundle is kept in quarantine, in the reader's language. */
-export function reasonText(reason: string): string {
-  return t(REASONS[reason] ?? "quarantine.certificate_invalid");
-}
-
 /** HQ: bundles kept in quarantine, with why, the key to compare, and accept or drop. */
 function renderQuarantine(target: HTMLElement, rows: QuarantineRow[], result: HTMLElement, devices: HTMLElement): void {
   const act = (work: () => Promise<string>) => {
@@ -289,7 +274,9 @@ function shareSection(result: HTMLElement): HTMLElement {
   );
 }
 
-export async function showOrgDialog(): Promise<void> {
+route("org", () => showOrgDialog());
+
+async function showOrgDialog(): Promise<void> {
   const body = h("div", { id: "org-body" });
   const result = h("p", { id: "org-result", attrs: { role: "status" }, hidden: true });
   const close = h("button", { id: "org-close", type: "button", t: "common.close" });

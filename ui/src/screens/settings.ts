@@ -1,48 +1,16 @@
-// Settings overlay, and the language picker also shown on the create and unlock screens.
+// Settings overlay: language, auto-lock and the vault folder.
 
 import type { Settings } from "../bindings/Settings";
 import * as api from "../api";
-import { openOverlay, state } from "../app";
+import { openOverlay, route, state } from "../app";
 import { h, setText } from "../dom";
 import { errorText, num } from "../format";
-import { type Key, LANGS, type Lang, isLang, language, setLanguage, t } from "../i18n";
+import { t } from "../i18n";
+import { languageSelect } from "../parts/language";
 
-/** Applies and stores a language choice. Storing may fail while locked; the choice still applies. */
-async function chooseLanguage(lang: Lang, report?: (message: string) => void, saved?: () => void): Promise<void> {
-  setLanguage(lang);
-  if (!state.settings) return;
-  const settings: Settings = { ...state.settings, language: lang as Settings["language"] };
-  state.settings = settings;
-  try {
-    await api.saveSettings(settings);
-    saved?.();
-  } catch (err) {
-    report?.(t("settings.error", { error: errorText(err) }));
-  }
-}
+route("settings", () => showSettings());
 
-function languageSelect(id: string, report?: (message: string) => void, saved?: () => void): HTMLSelectElement {
-  const select = h(
-    "select",
-    {
-      id,
-      on: {
-        change: () => {
-          if (isLang(select.value)) void chooseLanguage(select.value, report, saved);
-        },
-      },
-    },
-    ...LANGS.map((lang) => h("option", { value: lang, t: `lang.${lang}` as Key })),
-  );
-  select.value = language();
-  return select;
-}
-
-export function languagePicker(id: string): HTMLElement {
-  return h("label", { class: "language-picker" }, h("span", { class: "caption", t: "common.language" }), languageSelect(id));
-}
-
-export function showSettings(): void {
+function showSettings(): void {
   const message = h("p", { class: "error", hidden: true, attrs: { role: "alert" } });
   const savedNote = h("p", { id: "settings-saved", class: "muted small", hidden: true, attrs: { role: "status" }, t: "settings.saved" });
   const report = (text: string) => {

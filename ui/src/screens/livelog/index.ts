@@ -1,9 +1,7 @@
-// The live log: a large input where Enter stores an entry, and the timeline of entries.
-//
-// Typing is never blocked: entries go into a queue and are sent one at a time, in order. Each
-// shows a pending mark until `append_log` resolves (then it is durable). A failed entry stays
-// at the head of the queue with its error and is retried (by the button, or after a pause);
-// nothing typed is dropped while the vault is open.
+// The live log: a large input where Enter stores an entry, and the timeline of entries
+// (../../parts/timeline.ts). Typing is never blocked: entries go through the queue of
+// ./queue.ts, each shown pending until it is on disk. An entry may correct an earlier one
+// (Correct beside it; Esc cancels) or say when it happened (Earlier…, HH:MM).
 //
 // What is typed but not yet entered is a draft, kept encrypted in the vault: saved a moment
 // after typing stops, on leaving the screen and before a lock, and restored when the log opens
@@ -11,47 +9,19 @@
 // one-at-a-time pump as the entries, after them; an entry's own write clears the draft in the
 // same transaction, so a crash can never leave an entered text in the input as well.
 
-import type { AppError } from "../bindings/AppError";
-import type { IncidentSummary } from "../bindings/IncidentSummary";
-import type { EntryInput } from "../bindings/EntryInput";
-import type { LogEntry } from "../bindings/LogEntry";
-import * as api from "../api";
-import { handleLockedError, isLocking, lockNow, onBeforeLock, onReset, openOverlay, overlayOpen, showScreen } from "../app";
-import { debounce, h, setT, setText } from "../dom";
-import { errorText, formatClock, formatDateTime, happenedAt } from "../format";
-import { onLanguageChange, t } from "../i18n";
-import { AttachmentsPanel, pickAndAttach } from "./attachments";
-import { openEditor } from "./editor";
-import { showHistory } from "./history";
-import { showList } from "./list";
-import { entryNode, timelineItems, type TimelineModel } from "./timeline";
+import type { AppError } from "../../bindings/AppError";
+import type { LogEntry } from "../../bindings/LogEntry";
+import * as api from "../../api";
+import { handleLockedError, isLocking, lockNow, navigate, onBeforeLock, onReset, openOverlay, overlayOpen, route, showScreen } from "../../app";
+import { h, setT, setText } from "../../dom";
+import { errorText, formatClock, happenedAt } from "../../format";
+import { onLanguageChange, t } from "../../i18n";
+import { AttachmentsPanel, pickAndAttach } from "../../parts/attachments";
+import { entryNode, timelineItems, type TimelineModel } from "../../parts/timeline";
+import { type Pending, type QueueView, enqueue, keepDraft, pump, queued, resetQueue, setQueueView, whenIdle } from "./queue";
 
-interface Pending {
-  key: number;
-  incident: string;
-  text: string;
-  flagged: boolean;
-  /** The entry it corrects. */
-  corrects?: string;
-  /** When it happened, if earlier than its writing. */
-  happenedAt?: string;
-  /** What was left in the input when the entry left it: the draft the entry's write keeps. */
-  draftAfter: string;
-  typedAt: Date;
-  failed: AppError | null;
-}
-
-const RETRY_MS = 5000;
 /** How long after the last keystroke the input's draft is saved. */
 const DRAFT_DELAY_MS = 400;
-
-let queue: Pending[] = [];
-let sending = false;
-let nextKey = 1;
-let retryTimer: ReturnType<typeof setTimeout> | undefined;
-const drained = new Set<() => void>();
-/** Drafts to save, by incident: always newer than every queued entry of that incident. */
-const drafts = new Map<string, string>();
 
 /** The live log on screen, if any. */
 let screen: LiveLog | null = null;
@@ -59,97 +29,18 @@ let screen: LiveLog | null = null;
 let resume: string | null = null;
 
 onReset(() => {
-  queue = [];
-  drafts.clear();
-  clearTimeout(retryTimer);
+  resetQueue();
   screen = null;
-  for (const done of drained) done();
-  drained.clear();
 });
 
-onBeforeLock(
-  () =>
-    new Promise<void>((resolve) => {
-      screen?.keepDraft();
-      if (idle()) return resolve();
-      drained.add(resolve);
-    }),
-);
-
-/** Nothing left to send, or stopped at an entry that failed. */
-function idle(): boolean {
-  return queue.length === 0 ? drafts.size === 0 && !sending : queue[0]!.failed !== null;
-}
-
-/** Saves `text` as the input's draft of `incident` once the entries before it are stored. */
-function keepDraft(incident: string, text: string): void {
-  drafts.set(incident, text);
-  void pump();
-}
+onBeforeLock(() => {
+  screen?.keepDraft();
+  return whenIdle();
+});
 
 onLanguageChange(() => screen?.retranslate());
 
-function enqueue(incident: string, text: string, flagged: boolean, draftAfter: string, extra: Pick<Pending, "corrects" | "happenedAt"> = {}): void {
-  const item: Pending = { key: nextKey++, incident, text, flagged, draftAfter, ...extra, typedAt: new Date(), failed: null };
-  // The entry's own write sets the draft; an older draft must not follow and undo it.
-  drafts.delete(incident);
-  queue.push(item);
-  screen?.showPending(item);
-  void pump();
-}
-
-async function pump(): Promise<void> {
-  if (sending) return;
-  sending = true;
-  clearTimeout(retryTimer);
-  try {
-    while (queue.length > 0) {
-      const item = queue[0]!;
-      item.failed = null;
-      screen?.showPending(item);
-      try {
-        const input: EntryInput = { text: item.text, flagged: item.flagged, draft_after: item.draftAfter };
-        if (item.corrects) input.corrects = item.corrects;
-        if (item.happenedAt) input.happened_at = item.happenedAt;
-        const entry = await api.appendLog(item.incident, input);
-        if (queue[0] !== item) break; // Locked meanwhile: the queue was dropped.
-        queue.shift();
-        screen?.stored(item, entry);
-      } catch (err) {
-        if (queue[0] !== item) break;
-        item.failed = err as AppError;
-        screen?.showPending(item);
-        if (handleLockedError(item.failed)) break;
-        retryTimer = setTimeout(() => void pump(), RETRY_MS);
-        break;
-      }
-    }
-    // Then the drafts, newest text of each incident, once no entry is waiting before them.
-    while (queue.length === 0 && drafts.size > 0) {
-      const [incident, text] = drafts.entries().next().value as [string, string];
-      drafts.delete(incident);
-      try {
-        await api.saveLogDraft(incident, text);
-        if (!drafts.has(incident)) screen?.draftSaved(incident, text);
-      } catch (err) {
-        if (handleLockedError(err as AppError)) break;
-        // Kept for the next try, unless newer text replaced it meanwhile.
-        if (!drafts.has(incident)) drafts.set(incident, text);
-        retryTimer = setTimeout(() => void pump(), RETRY_MS);
-        break;
-      }
-    }
-  } finally {
-    sending = false;
-    screen?.updateQueueNote();
-    if (idle()) {
-      for (const done of drained) done();
-      drained.clear();
-    }
-  }
-}
-
-class LiveLog {
+class LiveLog implements QueueView {
   readonly root: HTMLElement;
   private readonly input: HTMLTextAreaElement;
   private readonly timeline: HTMLOListElement;
@@ -258,14 +149,14 @@ class LiveLog {
     const toolbar = h(
       "header",
       { class: "toolbar" },
-      h("button", { id: "back", type: "button", t: "log.back", on: { click: () => showList() } }),
+      h("button", { id: "back", type: "button", t: "log.back", on: { click: () => void navigate({ to: "list" }) } }),
       this.title,
       h("button", { id: "log-attach", type: "button", t: "log.attach", tTitle: "log.attach", on: { click: () => void pickAndAttach() } }),
-      h("button", { id: "log-switch", type: "button", t: "log.switch", on: { click: () => showSwitcher() } }),
-      h("button", { id: "open-editor", type: "button", t: "log.editor", on: { click: () => void openEditor(this.incidentId) } }),
+      h("button", { id: "log-switch", type: "button", t: "log.switch", on: { click: () => void navigate({ to: "switcher" }) } }),
+      h("button", { id: "open-editor", type: "button", t: "log.editor", on: { click: () => void navigate({ to: "editor", id: this.incidentId }) } }),
       h("button", { id: "seal", type: "button", t: sealedBefore ? "log.seal_amendment" : "log.seal", tTitle: "log.seal_hint", on: { click: () => this.confirmSeal() } }),
       this.sealState,
-      h("button", { id: "open-history", type: "button", t: "log.history", on: { click: () => void showHistory(this.incidentId) } }),
+      h("button", { id: "open-history", type: "button", t: "log.history", on: { click: () => void navigate({ to: "history", id: this.incidentId }) } }),
       h("button", { id: "lock", type: "button", t: "main.lock", on: { click: () => void lockNow() } }),
     );
     this.root = h(
@@ -339,7 +230,7 @@ class LiveLog {
   private renderTimeline(): void {
     this.pendingNodes.clear();
     this.timeline.replaceChildren(...timelineItems(this.model));
-    for (const item of queue) if (item.incident === this.incidentId) this.showPending(item, false);
+    for (const item of queued()) if (item.incident === this.incidentId) this.showPending(item, false);
     this.empty.hidden = this.timeline.childElementCount > 0;
     this.scrollToEnd(true);
   }
@@ -402,7 +293,7 @@ class LiveLog {
       "section",
       { id: "seal-dialog", class: "dialog", attrs: { role: "alertdialog", "aria-modal": "true", "aria-labelledby": "seal-heading" } },
       h("h2", { id: "seal-heading", t: this.sealedBefore ? "log.seal_confirm_amendment_title" : "log.seal_confirm_title" }),
-      h("p", { t: "log.seal_confirm", tParams: { n: this.entries.length + queue.filter((q) => q.incident === this.incidentId).length } }),
+      h("p", { t: "log.seal_confirm", tParams: { n: this.entries.length + queued().filter((q) => q.incident === this.incidentId).length } }),
       h("div", { class: "actions" }, confirm, cancel),
     );
     const close = openOverlay(panel);
@@ -418,7 +309,7 @@ class LiveLog {
     // Entries still on their way to the disk are part of the record: wait for them (a few
     // seconds at most; an entry that keeps failing keeps the message and blocks the seal).
     const deadline = Date.now() + 10_000;
-    while (queue.length > 0) {
+    while (queued().length > 0) {
       setText(this.sealState, t("log.seal_wait"));
       if (Date.now() > deadline) return;
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -441,8 +332,8 @@ class LiveLog {
   }
 
   updateQueueNote(): void {
-    const waiting = queue.length;
-    if (waiting > 1 || (waiting === 1 && queue[0]!.failed)) {
+    const waiting = queued().length;
+    if (waiting > 1 || (waiting === 1 && queued()[0]!.failed)) {
       setT(this.queueNote, "log.queue", { n: waiting });
       this.queueNote.hidden = false;
     } else {
@@ -604,10 +495,10 @@ class LiveLog {
         void pickAndAttach();
         return true;
       case "j":
-        showSwitcher();
+        void navigate({ to: "switcher" });
         return true;
       case "e":
-        void openEditor(this.incidentId);
+        void navigate({ to: "editor", id: this.incidentId });
         return true;
       default:
         return false;
@@ -623,8 +514,10 @@ function takesTyping(el: Element | null, key: string): boolean {
   return key === " " && (el instanceof HTMLButtonElement || el instanceof HTMLAnchorElement || el.getAttribute("role") === "button");
 }
 
+route("log", (r) => openLiveLog(r.id));
+
 /** Opens the live log of an incident. */
-export async function openLiveLog(id: string): Promise<void> {
+async function openLiveLog(id: string): Promise<void> {
   let view;
   try {
     view = await api.getIncident(id);
@@ -645,12 +538,16 @@ export async function openLiveLog(id: string): Promise<void> {
     if (log.onKey(e)) e.preventDefault();
   };
   screen = log;
+  setQueueView(log);
   document.addEventListener("keydown", onKey);
   showScreen("live-log", log.root, () => {
     resume = isLocking() ? log.incidentId : null;
     document.removeEventListener("keydown", onKey);
     log.dispose();
-    if (screen === log) screen = null;
+    if (screen === log) {
+      screen = null;
+      setQueueView(null);
+    }
   });
   log.focus();
 }
@@ -665,75 +562,4 @@ export function takeResume(): string | null {
 /** The live log's incident, if the live log is on screen. */
 export function liveLogIncident(): string | null {
   return screen?.incidentId ?? null;
-}
-
-// ---- Quick switcher (Ctrl+J) ----------------------------------------------------------------
-
-function showSwitcher(): void {
-  const input = h("input", { id: "switcher-input", type: "search", autocomplete: "off", spellcheck: false, tPlaceholder: "switcher.placeholder", tLabel: "switcher.title" });
-  const list = h("ul", { class: "switcher-list", attrs: { role: "listbox" } });
-  const empty = h("p", { class: "muted", t: "switcher.empty", hidden: true });
-  let results: IncidentSummary[] = [];
-  let chosen = 0;
-  let request = 0;
-
-  const render = () => {
-    list.replaceChildren(
-      ...results.map((s, i) =>
-        h(
-          "li",
-          {
-            class: i === chosen ? "switcher-item selected" : "switcher-item",
-            data: { id: s.id },
-            attrs: { role: "option", "aria-selected": String(i === chosen) },
-            on: { mousedown: (e) => (e.preventDefault(), go(s.id)) },
-          },
-          h("span", { class: "title", text: s.title }),
-          h("span", { class: "muted small", text: formatDateTime(s.updated_at) }),
-        ),
-      ),
-    );
-    empty.hidden = results.length > 0;
-  };
-  const search = async () => {
-    const mine = ++request;
-    try {
-      const page = await api.listIncidents({ offset: 0, limit: 30, query: input.value.trim() || null, status: null, violation: null, tag: null, from: null, to: null });
-      if (mine !== request) return;
-      results = page.incidents;
-      chosen = 0;
-      render();
-    } catch (err) {
-      if (handleLockedError(err as AppError)) return;
-      setText(empty, errorText(err));
-      empty.hidden = false;
-    }
-  };
-  const go = (id: string) => {
-    close();
-    void openLiveLog(id);
-  };
-  input.addEventListener("input", debounce(120, () => void search()));
-  input.addEventListener("keydown", (e) => {
-    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
-      e.preventDefault();
-      chosen = Math.max(0, Math.min(results.length - 1, chosen + (e.key === "ArrowDown" ? 1 : -1)));
-      render();
-    } else if (e.key === "Enter") {
-      e.preventDefault();
-      const target = results[chosen];
-      if (target) go(target.id);
-    }
-  });
-  const panel = h(
-    "section",
-    { id: "switcher", class: "dialog switcher", attrs: { role: "dialog", "aria-modal": "true" } },
-    h("h2", { t: "switcher.title" }),
-    input,
-    list,
-    empty,
-  );
-  const close = openOverlay(panel);
-  input.focus();
-  void search();
 }
