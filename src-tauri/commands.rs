@@ -7,9 +7,9 @@
 use tauri::ipc::{Channel, Response};
 use tauri::{AppHandle, Manager, State};
 use vigil_app::{
-    AcceptOutcome, AppError, AppStatus, DevicesView, EntryInput, ExportPhase, ExportSummary,
-    HistoryView, ImportSummary, IncidentPage, IncidentView, ListRequest, OrgView, QuarantineRow,
-    SaveOutcome, Session, Settings, TermView, VaultOverview,
+    AcceptOutcome, AppError, AppStatus, DevicesView, EntryInput, ExportPhase, ExportPreview,
+    ExportSummary, HistoryView, ImportSummary, IncidentPage, IncidentView, ListRequest, OrgView,
+    QuarantineRow, SaveOutcome, Session, Settings, TermView, VaultOverview,
 };
 use vigil_model::{AttachmentMeta, Incident, LogEntry};
 use vigil_store::SearchHit;
@@ -126,6 +126,11 @@ pub async fn save_settings(s: State<'_, Session>, settings: Settings) -> Res<Set
 #[tauri::command]
 pub async fn seal_incident(s: State<'_, Session>, id: String) -> Res<IncidentView> {
     s.seal(&id)
+}
+
+#[tauri::command]
+pub async fn export_preview(s: State<'_, Session>) -> Res<ExportPreview> {
+    s.export_preview()
 }
 
 #[tauri::command]

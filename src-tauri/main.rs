@@ -70,6 +70,7 @@ fn main() {
             commands::get_settings,
             commands::save_settings,
             commands::seal_incident,
+            commands::export_preview,
             commands::export_bundle,
             commands::import_bundle,
             commands::removable_drives,

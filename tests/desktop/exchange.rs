@@ -80,6 +80,7 @@ async fn hq_creates_monitor_joins_seals_exports_and_hq_imports_all_in_the_window
     let mut app = unlock(&mut env).await;
     app.click("#export").await;
     app.wait_for("#export-dialog").await;
+    app.wait_text("#export-preview", "Nothing new to send").await;
     app.type_into("#export-folder", &usb_path).await;
     app.click("#export-go").await;
     let refused = app.wait_text("#export-result", "organisation").await;
@@ -123,6 +124,12 @@ async fn hq_creates_monitor_joins_seals_exports_and_hq_imports_all_in_the_window
         .await;
     app.click("#export").await;
     app.wait_for("#export-dialog").await;
+    // It says beforehand what it will send.
+    app.wait_text(
+        "#export-preview",
+        "sealed versions: 1; records: 1; attachments: 0",
+    )
+    .await;
     // Enter in the folder field exports, as the dialog's main action.
     app.type_into(
         "#export-folder",

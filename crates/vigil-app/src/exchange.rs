@@ -23,6 +23,24 @@ pub struct ExportSummary {
     pub attachments: u32,
 }
 
+/// What an export from the window would carry, shown before it is started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ExportPreview {
+    /// Sealed versions not yet in any bundle (first sealings and amendments).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub revisions: u64,
+    /// The records they are versions of.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub records: u64,
+    /// Attachments, each file once.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub attachments: u64,
+    /// Their size in bytes.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub attachment_bytes: u64,
+}
+
 /// What an export from the window is doing, sent with its progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -196,6 +214,19 @@ impl Drop for Exchanging<'_> {
 }
 
 impl Session {
+    /// What `export_unsent` would carry now.
+    pub fn export_preview(&self) -> Result<ExportPreview, AppError> {
+        self.with_vault(|v| {
+            let p = vigil_exchange::preview(v, &vigil_exchange::Selection::Unsent)?;
+            Ok(ExportPreview {
+                revisions: p.revisions,
+                records: p.records,
+                attachments: p.attachments,
+                attachment_bytes: p.attachment_bytes,
+            })
+        })
+    }
+
     /// Exports every revision not yet sent into a new bundle in `folder` (a USB stick, say),
     /// named by date; read back and verified before this returns. `progress(phase, done, all)`
     /// follows the writing, then the reading back.

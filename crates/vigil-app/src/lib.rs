@@ -22,7 +22,7 @@ mod views;
 mod webview;
 
 pub use error::AppError;
-pub use exchange::{ExportPhase, ExportSummary, ImportSummary, QuarantineRow};
+pub use exchange::{ExportPhase, ExportPreview, ExportSummary, ImportSummary, QuarantineRow};
 pub use history::{CustodyRow, HistoryView, RevisionRow};
 pub use location::{VaultDirError, instance_id, process_vault_dir, vault_dir};
 pub use org::{DeviceRow, DevicesView, EnrolmentView, InvitationRow, OrgRole, OrgView};

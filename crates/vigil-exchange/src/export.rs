@@ -104,6 +104,40 @@ fn selected(vault: &Vault, selection: &Selection) -> Result<Vec<RevisionId>> {
     })
 }
 
+/// What an export of `selection` would carry, said before anything is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Preview {
+    /// Sealed revisions (first sealings and amendments).
+    pub revisions: u64,
+    /// The records (incidents) they are versions of.
+    pub records: u64,
+    /// Attachments, each file once.
+    pub attachments: u64,
+    /// The attachments' size, in bytes.
+    pub attachment_bytes: u64,
+}
+
+/// What an export of `selection` would carry (all of it; a bundle that would grow past its
+/// limits carries the first part and says so when written).
+pub fn preview(vault: &Vault, selection: &Selection) -> Result<Preview> {
+    let mut records = std::collections::BTreeSet::new();
+    let mut files = BTreeMap::new();
+    let chosen = selected(vault, selection)?;
+    for id in &chosen {
+        let doc = vault.revision(*id)?.document()?;
+        records.insert(doc.incident.id);
+        for a in doc.attachments {
+            files.insert(a.sha256.to_string(), a.size);
+        }
+    }
+    Ok(Preview {
+        revisions: chosen.len() as u64,
+        records: records.len() as u64,
+        attachments: files.len() as u64,
+        attachment_bytes: files.values().sum(),
+    })
+}
+
 /// A revision's bundle entry, within the size one entry may have.
 fn entry_bytes(rev: &vigil_store::Revision) -> Result<Vec<u8>> {
     let bytes = rev.to_entry()?;

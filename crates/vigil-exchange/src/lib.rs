@@ -24,8 +24,8 @@ mod read;
 
 pub use error::{ExchangeError, Result};
 pub use export::{
-    ExportPhase, ExportPlan, ExportReport, Selection, Written, export, export_with_progress, plan,
-    record,
+    ExportPhase, ExportPlan, ExportReport, Preview, Selection, Written, export,
+    export_with_progress, plan, preview, record,
 };
 pub use import::{
     Held, ImportReport, Prejudge, Reading, Settled, Staged, accept, goes_to_quarantine, import,

@@ -3,7 +3,8 @@
 
 import * as api from "../api";
 import { openOverlay, route, setUnsent } from "../app";
-import { h, setText } from "../dom";
+import { h, setT, setText } from "../dom";
+import { errorText, formatSize } from "../format";
 import { type Key, t } from "../i18n";
 import { fileField, folderField, reasonText, runInto } from "../parts/fields";
 
@@ -26,6 +27,16 @@ function showExportDialog(): void {
   const progress = h("progress", { id: "export-progress", max: "100", value: "0", hidden: true });
   const phase = h("p", { id: "export-phase", class: "muted small", hidden: true });
   const result = h("p", { id: "export-result", attrs: { role: "status" }, hidden: true });
+  // What will be sent, said before anything is written.
+  const preview = h("p", { id: "export-preview", class: "preview", t: "common.loading" });
+  void api.exportPreview().then(
+    (p) => {
+      if (p.revisions === 0) setT(preview, "export.preview_none");
+      else setT(preview, "export.preview", { versions: p.revisions, records: p.records, files: p.attachments, size: formatSize(p.attachment_bytes) });
+      preview.dataset.revisions = String(p.revisions);
+    },
+    (err) => setText(preview, errorText(err)),
+  );
   const go = h("button", { id: "export-go", type: "button", class: "primary", t: "export.go" });
   const close = h("button", { id: "export-close", type: "button", t: "common.close" });
   const panel = h(
@@ -33,6 +44,7 @@ function showExportDialog(): void {
     { id: "export-dialog", class: "dialog", attrs: { role: "dialog", "aria-modal": "true", "aria-labelledby": "export-heading" } },
     h("h2", { id: "export-heading", t: "export.title" }),
     h("p", { class: "muted small", t: "export.explain" }),
+    preview,
     field,
     phase,
     progress,
