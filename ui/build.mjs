@@ -13,6 +13,8 @@ await build({
   target: "safari15",
   outfile: new URL("app.js", dist).pathname,
   legalComments: "none",
+  // Smaller to parse and to keep in the web process (the window reads it once, offline).
+  minify: true,
   logLevel: "warning",
 });
 for (const file of ["index.html", "style.css"]) {

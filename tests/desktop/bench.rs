@@ -24,6 +24,20 @@ const LAUNCHES: usize = 5;
 const APPENDS: usize = 300;
 const LIST_SIZE: usize = 10_000;
 const EXPORT_BYTES: u64 = 1 << 30;
+/// The photo the benchmark previews, attached to the big record.
+const PHOTO: &str = "photo-of-the-room.png";
+/// How long without input before memory is read.
+const SETTLE: Duration = Duration::from_secs(10);
+
+/// The reference window: an example of this package (scripts/bench-desktop builds it), beside
+/// the app's binary.
+fn bare_window() -> std::path::PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_vigil-desktop"))
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("bare-window")
+}
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -121,6 +135,17 @@ fn with_big_sealed_record(env: &Env, hq: &Path, usb: &Path) {
         .add_attachment(&record, &video, &mut |_| {})
         .unwrap();
     std::fs::remove_file(&video).unwrap();
+    // A photo to preview (one of the committed screenshots: a real 1100×720 PNG).
+    let photo = usb.join(PHOTO);
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots/list-en.png"),
+        &photo,
+    )
+    .unwrap();
+    monitor
+        .add_attachment(&record, &photo, &mut |_| {})
+        .unwrap();
+    std::fs::remove_file(&photo).unwrap();
     monitor.seal(&record).unwrap();
     monitor.lock();
 }
@@ -202,6 +227,11 @@ async fn desktop_benchmarks() {
         .unwrap();
     let rows = app.count("#incident-list .incident-row").await;
 
+    // 2b. Memory once unlocked, the list shown, 10 s without input.
+    tokio::time::sleep(SETTLE).await;
+    let idle_pids = app.process_ids();
+    let idle_kib = pss_kib(&idle_pids);
+
     // 3. Keystroke-to-durable through the real IPC path: append_log resolves only after the
     // entry is committed with synchronous=FULL. Reference: the IPC round trip alone (touch).
     let script = r#"const [id, n, cmd] = arguments; const done = arguments[arguments.length - 1];
@@ -247,15 +277,44 @@ async fn desktop_benchmarks() {
             ],
         )
         .await;
-    assert_eq!(during["attachments"], json!(1), "the export ran: {during}");
+    assert_eq!(during["attachments"], json!(2), "the export ran: {during}");
     let during_ms = sorted(ms_list(&during["ms"]));
     let during_ipc = sorted(ms_list(&during["ipc"]));
 
-    // 4. Idle memory of the app's processes after 10 s without input.
-    tokio::time::sleep(Duration::from_secs(10)).await;
+    // 4. Memory after use: the record's photo previewed and closed (after the export above),
+    // then 10 s without input.
+    app.type_into("#search", "Meeting broken").await;
+    app.click_until(".incident-row", "#live-log-screen").await;
+    app.click(&format!(".attachment[data-name='{PHOTO}']"))
+        .await;
+    app.wait_until("the photo to be shown", Duration::from_secs(30), |c| async move {
+        c.execute(
+            "const i = document.querySelector('.preview-body img'); return !!i && i.complete && i.naturalWidth > 0",
+            vec![],
+        )
+        .await
+        .is_ok_and(|v| v == Value::Bool(true))
+    })
+    .await;
+    app.eval(
+        "document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'})); return null",
+        vec![],
+    )
+    .await;
+    tokio::time::sleep(SETTLE).await;
     let pids = app.process_ids();
-    let idle_kib = pss_kib(&pids);
+    let used_kib = pss_kib(&pids);
     app.quit().await;
+
+    // 4b. The reference: a bare Tauri window (same Tauri, same WebKitGTK, a blank page), alone,
+    // 10 s after it started.
+    let bare_env = Env::new("bench-bare");
+    let mut bare = bare_env.spawn_private(&bare_window());
+    tokio::time::sleep(SETTLE).await;
+    let bare_pids = bare_env.processes();
+    let bare_kib = pss_kib(&bare_pids);
+    let _ = bare.kill();
+    let _ = bare.wait();
 
     // References in-process, same vault, same run.
     let t = Instant::now();
@@ -339,11 +398,34 @@ async fn desktop_benchmarks() {
         if pct(&during_ms, 99.0) < 16.0 { "met" } else { "**MISSED**" }
     )
     .unwrap();
+    let mib = |k: u64| k as f64 / 1024.0;
+    let ratio = |k: u64| k as f64 / bare_kib.max(1) as f64;
+    let verdict = |r: f64, limit: f64| {
+        if r <= limit {
+            format!("≤ {limit}× the bare window: met")
+        } else {
+            format!("≤ {limit}× the bare window: **MISSED**")
+        }
+    };
     writeln!(
         report,
-        "| idle memory (PSS) of the app and its WebKit processes ({} processes), 10 s after the last input | {:.1} MiB | — | — |",
+        "| memory (PSS) of the app and its WebKit processes ({} processes), unlocked on the {LIST_SIZE}-incident list, 10 s without input | {:.1} MiB ({:.2}×) | a bare Tauri window (same Tauri and WebKitGTK, a blank page; {} processes), 10 s after it started: {:.1} MiB | {} |",
+        idle_pids.len(),
+        mib(idle_kib),
+        ratio(idle_kib),
+        bare_pids.len(),
+        mib(bare_kib),
+        verdict(ratio(idle_kib), 1.3)
+    )
+    .unwrap();
+    writeln!(
+        report,
+        "| memory (PSS) after use: a 1 GiB export and a photo previewed and closed, then 10 s without input ({} processes) | {:.1} MiB ({:.2}×) | the same bare window: {:.1} MiB | {} |",
         pids.len(),
-        idle_kib as f64 / 1024.0
+        mib(used_kib),
+        ratio(used_kib),
+        mib(bare_kib),
+        verdict(ratio(used_kib), 1.5)
     )
     .unwrap();
     writeln!(

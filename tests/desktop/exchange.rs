@@ -80,7 +80,8 @@ async fn hq_creates_monitor_joins_seals_exports_and_hq_imports_all_in_the_window
     let mut app = unlock(&mut env).await;
     app.click("#export").await;
     app.wait_for("#export-dialog").await;
-    app.wait_text("#export-preview", "Nothing new to send").await;
+    app.wait_text("#export-preview", "Nothing new to send")
+        .await;
     app.type_into("#export-folder", &usb_path).await;
     app.click("#export-go").await;
     let refused = app.wait_text("#export-result", "organisation").await;

@@ -261,7 +261,11 @@ impl Session {
                 }
             })
         })?;
-        let r = self.with_vault_mut(|v| Ok(vigil_exchange::record(v, written)?))?;
+        let r = self.with_vault_mut(|v| {
+            let r = vigil_exchange::record(v, written)?;
+            v.release_memory()?;
+            Ok(r)
+        })?;
         Ok(ExportSummary {
             path: r.path.display().to_string(),
             revisions: r.revisions as u32,
@@ -276,6 +280,18 @@ impl Session {
     /// judge the sender and apply the bundle in one transaction (or, for a sender it cannot
     /// trust, to record the copy kept in quarantine).
     pub fn import_bundle(
+        &self,
+        path: &Path,
+        progress: &mut (dyn FnMut(u64, u64) + Send),
+    ) -> Result<ImportSummary, AppError> {
+        let summary = self.import_bundle_inner(path, progress);
+        if let Some(v) = guard(&self.vault).as_ref() {
+            let _ = v.release_memory();
+        }
+        summary
+    }
+
+    fn import_bundle_inner(
         &self,
         path: &Path,
         progress: &mut (dyn FnMut(u64, u64) + Send),

@@ -227,11 +227,12 @@ fn header(args: &Args, sizes: Sizes, work: &Path) -> Result<String> {
          Each table compares Vigil's vault with the reference, plain SQLite running the very \
          same code, in the same run: the reference calls the store's own `vigil_store::sql` \
          functions (schema migrations, `configure` — WAL, `synchronous=FULL`, \
-         `temp_store=MEMORY`, `foreign_keys=ON`, `cache_size=-32768` — and every statement) on a \
+         `temp_store=MEMORY`, `foreign_keys=ON`, `cache_size={cache}` — and every statement) on a \
          connection that is never given a key, which is plain SQLite (rusqlite is linked against \
          SQLCipher), and does the same validation as the `Vault` method it stands for; only \
          encryption differs. *ratio* is Vigil ÷ plain for the value in that row.\n",
         date = chrono::Local::now().format("%Y-%m-%d %H:%M %:z"),
+        cache = vigil_store::sql::CACHE_KIB,
         quick = if args.quick { " --quick" } else { "" },
         sqlite = rusqlite::version(),
         work = work.display(),

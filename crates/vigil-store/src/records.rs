@@ -161,6 +161,13 @@ impl Vault {
         self.append_entry(incident, &NewEntry::note(text, flagged), at, None)
     }
 
+    /// Gives back the memory the database holds for pages it may read again (its page cache),
+    /// after an export or an import read much of it once.
+    pub fn release_memory(&self) -> Result<()> {
+        self.conn.execute_batch("PRAGMA shrink_memory")?;
+        Ok(())
+    }
+
     /// Appends `entry`, stamped `at`: the moment the person pressed Enter, taken before the
     /// caller waited for the vault (which may have been busy with a short write). With
     /// `draft_after`, the incident's input draft becomes that text in the same transaction:

@@ -18,8 +18,10 @@ pub use crate::schema::{SCHEMA_VERSION, migrate};
 #[cfg_attr(not(feature = "bench"), allow(unused_imports))]
 pub use crate::search::{fts_query, index_entry, index_incident, search};
 
-/// The page cache, in KiB as SQLite counts it (negative): 32 MiB.
-pub const CACHE_KIB: i64 = -32768;
+/// The page cache, in KiB as SQLite counts it (negative): 16 MiB, enough for the pages a list,
+/// a search or an open record touches again (an import uses a smaller one; `Vault::
+/// release_memory` empties it after an export or import).
+pub const CACHE_KIB: i64 = -16384;
 
 /// The per-connection settings (`journal_mode = WAL` is set once, at creation, and persists).
 pub fn configure(conn: &Connection) -> Result<()> {

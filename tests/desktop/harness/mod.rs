@@ -175,6 +175,33 @@ impl Env {
         Reaped(child)
     }
 
+    /// Starts `program` in this world's private environment (a reference program for the
+    /// benchmarks); its output is discarded.
+    #[allow(dead_code)] // Used by tests/desktop/bench.rs.
+    pub fn spawn_private(&self, program: &Path) -> std::process::Child {
+        let mut cmd = Command::new(program);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        self.private_env(&mut cmd);
+        cmd.spawn()
+            .unwrap_or_else(|e| panic!("could not start {}: {e}", program.display()))
+    }
+
+    /// The processes running in this world's private environment (by their TMPDIR), drivers
+    /// left out.
+    #[allow(dead_code)] // Used by tests/desktop/bench.rs.
+    pub fn processes(&self) -> Vec<u32> {
+        our_processes(&self.dir("tmp"), None)
+            .into_iter()
+            .filter(|pid| {
+                let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+                let name = exe.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                !name.starts_with("tauri-driver") && !name.starts_with("WebKitWebDriver")
+            })
+            .collect()
+    }
+
     /// Starts the app again on this world's vault, as a person starting it a second time from
     /// the menu, outside WebDriver, and waits up to 30 s for it to end: its exit status, or
     /// `None` if it was still running (then it is killed).

@@ -51,7 +51,7 @@ export class AttachmentsPanel {
           {},
           h(
             "button",
-            { type: "button", class: "attachment", data: { id: meta.id }, on: { click: () => void preview(meta) } },
+            { type: "button", class: "attachment", data: { id: meta.id, name: meta.original_name }, on: { click: () => void preview(meta) } },
             h("span", { class: "name", text: meta.original_name }),
             h("span", { class: "muted small", text: `${formatSize(num(meta.size))} · ${meta.media_type} · ${formatDateTime(meta.added_at)}` }),
           ),
