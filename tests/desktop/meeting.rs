@@ -52,6 +52,18 @@ async fn wait_input(app: &mut App, want: &str) {
     .await;
 }
 
+/// The report as the editor left it in the vault: its kept draft if the last save was not
+/// valid yet, else the record (read after the app has quit).
+fn stored_report(env: &Env, id: IncidentId) -> Incident {
+    let vault = open_vault_after_app(&env.vault);
+    let incident = match vault.draft(id).unwrap() {
+        Some(draft) => draft,
+        None => vault.incident(id).unwrap(),
+    };
+    vault.close().unwrap();
+    incident
+}
+
 /// Every file under `dir`, read whole.
 fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
@@ -220,12 +232,7 @@ async fn typing_then_clicking_a_checkbox_at_once_keeps_every_character() {
     .await;
     app.quit().await;
 
-    let vault = open_vault_after_app(&env.vault);
-    let incident = match vault.draft(id).unwrap() {
-        Some(draft) => draft,
-        None => vault.incident(id).unwrap(),
-    };
-    vault.close().unwrap();
+    let incident = stored_report(&env, id);
     let stored: Vec<(String, bool)> = incident
         .parties
         .iter()
@@ -299,11 +306,6 @@ async fn the_editor_takes_its_times_from_the_log_and_waits_for_a_new_party() {
     app.quit().await;
 
     // The times were saved with the report.
-    let vault = open_vault_after_app(&env.vault);
-    let incident = match vault.draft(id).unwrap() {
-        Some(draft) => draft,
-        None => vault.incident(id).unwrap(),
-    };
-    vault.close().unwrap();
+    let incident = stored_report(&env, id);
     assert_eq!(incident.start.at, Some(log[0].at));
 }

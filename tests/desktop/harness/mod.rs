@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 
 mod process;
 mod vaults;
-pub use process::Reaped;
-use process::{Driver, free_ports, our_processes, signal, wait_gone};
+mod world;
+use process::{Driver, app_processes, free_ports, our_processes, signal, wait_gone};
 pub use vaults::{new_vault, new_vault_with, open_vault, open_vault_after_app};
 
 /// The passphrase every test vault uses.
@@ -127,105 +127,6 @@ impl Env {
     /// Creates the vault with the given Argon2id parameters (a slow unlock, say).
     pub fn create_vault_with(&self, kdf: vigil_crypto::kdf::KdfParams) {
         drop(new_vault_with(&self.vault, kdf));
-    }
-
-    /// A private environment: only what is needed to find programs and the display; the rest
-    /// points into the scanned root. Its session bus, if a test starts one, is
-    /// `$XDG_RUNTIME_DIR/bus`, private to this world.
-    fn private_env(&self, cmd: &mut Command) {
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("DISPLAY", std::env::var_os("DISPLAY").unwrap_or_default())
-            .env("LANG", "C.UTF-8")
-            .env("HOME", self.dir("home"))
-            .env("XDG_CONFIG_HOME", self.dir("config"))
-            .env("XDG_DATA_HOME", self.dir("data"))
-            .env("XDG_CACHE_HOME", self.dir("cache"))
-            .env("XDG_STATE_HOME", self.dir("state"))
-            .env("XDG_RUNTIME_DIR", self.dir("runtime"))
-            .env("TMPDIR", self.dir("tmp"));
-        if let Some(xauth) = std::env::var_os("XAUTHORITY") {
-            cmd.env("XAUTHORITY", xauth);
-        }
-    }
-
-    /// Starts a D-Bus session bus for this world at `$XDG_RUNTIME_DIR/bus`, as a desktop
-    /// session has one; stopped when the returned child is dropped.
-    pub fn start_session_bus(&self) -> Reaped {
-        let socket = self.dir("runtime").join("bus");
-        let child = Command::new("dbus-daemon")
-            .arg("--session")
-            .arg("--nofork")
-            .arg(format!("--address=unix:path={}", socket.display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("could not start dbus-daemon ({e}); scripts/setup installs it")
-            });
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !socket.exists() {
-            assert!(
-                Instant::now() < deadline,
-                "dbus-daemon did not listen within 10 s"
-            );
-            std::thread::sleep(POLL);
-        }
-        Reaped(child)
-    }
-
-    /// Starts `program` in this world's private environment (a reference program for the
-    /// benchmarks); its output is discarded.
-    #[allow(dead_code)] // Used by tests/desktop/bench.rs.
-    pub fn spawn_private(&self, program: &Path) -> std::process::Child {
-        let mut cmd = Command::new(program);
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        self.private_env(&mut cmd);
-        cmd.spawn()
-            .unwrap_or_else(|e| panic!("could not start {}: {e}", program.display()))
-    }
-
-    /// The processes running in this world's private environment (by their TMPDIR), drivers
-    /// left out.
-    #[allow(dead_code)] // Used by tests/desktop/bench.rs.
-    pub fn processes(&self) -> Vec<u32> {
-        our_processes(&self.dir("tmp"), None)
-            .into_iter()
-            .filter(|pid| {
-                let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-                let name = exe.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                !name.starts_with("tauri-driver") && !name.starts_with("WebKitWebDriver")
-            })
-            .collect()
-    }
-
-    /// Starts the app again on this world's vault, as a person starting it a second time from
-    /// the menu, outside WebDriver, and waits up to 30 s for it to end: its exit status, or
-    /// `None` if it was still running (then it is killed).
-    pub fn start_again(&self) -> Option<std::process::ExitStatus> {
-        let mut cmd = Command::new(APP);
-        cmd.arg("--vault")
-            .arg(&self.vault)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        self.private_env(&mut cmd);
-        let mut child = cmd.spawn().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return Some(status);
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-            std::thread::sleep(POLL);
-        }
     }
 
     /// Starts tauri-driver and opens a WebDriver session, which starts the app.
@@ -421,14 +322,7 @@ impl App {
 
     /// The app's processes (the app and its WebKit helpers; not the drivers).
     pub fn process_ids(&self) -> Vec<u32> {
-        our_processes(&self.driver.tmp, None)
-            .into_iter()
-            .filter(|pid| {
-                let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-                let name = exe.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                !name.starts_with("tauri-driver") && !name.starts_with("WebKitWebDriver")
-            })
-            .collect()
+        app_processes(&self.driver.tmp)
     }
 
     /// `document.title`.

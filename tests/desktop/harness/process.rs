@@ -171,6 +171,19 @@ pub(super) fn wait_gone(tmp: &Path, exe_prefix: Option<&str>, limit: Duration) -
     }
 }
 
+/// The app's processes in the world whose TMPDIR is `tmp` (the app and its WebKit helpers; not
+/// the drivers).
+pub(super) fn app_processes(tmp: &Path) -> Vec<u32> {
+    our_processes(tmp, None)
+        .into_iter()
+        .filter(|pid| {
+            let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+            let name = exe.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            !name.starts_with("tauri-driver") && !name.starts_with("WebKitWebDriver")
+        })
+        .collect()
+}
+
 /// A child process that is killed and reaped when dropped (a helper a test started).
 #[derive(Debug)]
 pub struct Reaped(pub Child);
