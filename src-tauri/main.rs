@@ -100,14 +100,21 @@ fn main() {
             let window = WebviewWindowBuilder::from_config(app, &config)?
                 .data_directory(webview_path)
                 .build()?;
-            // A document viewer's cache: the window shows Vigil's own pages, loaded once, and
-            // has no use for a browser's memory cache of pages and resources. (Turning
-            // accelerated compositing off as well brought the window to the size of a bare
-            // Tauri window, but made WebKitWebDriver's screenshots hang in the tests: see
-            // docs/benchmarks-desktop.md.)
+            // WebKitGTK tuned for a form-like app (docs/benchmarks-desktop.md measures it
+            // against a bare Tauri window, process by process):
+            // - no accelerated compositing: Vigil draws no 3D, video or animation, and the
+            //   compositor's layers (software GL where there is no GPU) held tens of MiB in
+            //   the web process;
+            // - a document viewer's cache: the window shows its own pages, loaded once, and
+            //   has no use for a browser's memory cache of pages and resources.
             #[cfg(target_os = "linux")]
             window.with_webview(|w| {
-                use webkit2gtk::{CacheModel, WebContextExt, WebViewExt};
+                use webkit2gtk::{
+                    CacheModel, HardwareAccelerationPolicy, SettingsExt, WebContextExt, WebViewExt,
+                };
+                if let Some(settings) = WebViewExt::settings(&w.inner()) {
+                    settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+                }
                 if let Some(context) = w.inner().context() {
                     context.set_cache_model(CacheModel::DocumentViewer);
                 }

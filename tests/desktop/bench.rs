@@ -150,18 +150,84 @@ fn with_big_sealed_record(env: &Env, hq: &Path, usb: &Path) {
     monitor.lock();
 }
 
-/// Resident memory (PSS, so shared pages are not counted twice) of the app and its WebKit
-/// processes, in KiB.
-fn pss_kib(pids: &[u32]) -> u64 {
-    pids.iter()
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok())
-        .filter_map(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Pss:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|n| n.parse::<u64>().ok())
+/// One process's share of memory, from `/proc/<pid>/smaps_rollup`, in KiB.
+#[derive(Debug, Clone, Default)]
+struct ProcessMemory {
+    name: String,
+    pss: u64,
+    anon: u64,
+    file: u64,
+    shmem: u64,
+}
+
+fn memory(pids: &[u32]) -> Vec<ProcessMemory> {
+    let mut out: Vec<ProcessMemory> = pids
+        .iter()
+        .filter_map(|pid| {
+            let s = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+            let field = |key: &str| {
+                s.lines()
+                    .find(|l| l.starts_with(key))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            let name = std::fs::read_link(format!("/proc/{pid}/exe"))
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_default();
+            if std::env::var_os("VIGIL_BENCH_SMAPS").is_some() {
+                top_mappings(*pid, &name);
+            }
+            Some(ProcessMemory {
+                name: if name.starts_with("WebKit") {
+                    name
+                } else {
+                    "main process".to_owned()
+                },
+                pss: field("Pss:"),
+                anon: field("Pss_Anon:"),
+                file: field("Pss_File:"),
+                shmem: field("Pss_Shmem:"),
+            })
         })
-        .sum()
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// With `VIGIL_BENCH_SMAPS` set: the largest mappings of a process by PSS, on stderr.
+fn top_mappings(pid: u32, name: &str) {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/smaps")) else {
+        return;
+    };
+    let mut maps: Vec<(u64, String)> = Vec::new();
+    let mut current = String::new();
+    for line in s.lines() {
+        if let Some(kib) = line.strip_prefix("Pss:") {
+            let kib = kib
+                .trim()
+                .trim_end_matches(" kB")
+                .trim()
+                .parse()
+                .unwrap_or(0);
+            maps.push((kib, current.clone()));
+        } else if line
+            .split_whitespace()
+            .next()
+            .and_then(|range| range.split_once('-'))
+            .is_some_and(|(a, b)| {
+                u64::from_str_radix(a, 16).is_ok() && u64::from_str_radix(b, 16).is_ok()
+            })
+        {
+            current = line.to_owned();
+        }
+    }
+    maps.sort_by_key(|m| std::cmp::Reverse(m.0));
+    eprintln!("[smaps] {name} ({pid}):");
+    for (kib, map) in maps.iter().take(12) {
+        eprintln!("[smaps]   {kib:>8} kB  {map}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -230,7 +296,8 @@ async fn desktop_benchmarks() {
     // 2b. Memory once unlocked, the list shown, 10 s without input.
     tokio::time::sleep(SETTLE).await;
     let idle_pids = app.process_ids();
-    let idle_kib = pss_kib(&idle_pids);
+    let idle_mem = memory(&idle_pids);
+    let idle_kib: u64 = idle_mem.iter().map(|p| p.pss).sum();
 
     // 3. Keystroke-to-durable through the real IPC path: append_log resolves only after the
     // entry is committed with synchronous=FULL. Reference: the IPC round trip alone (touch).
@@ -303,7 +370,8 @@ async fn desktop_benchmarks() {
     .await;
     tokio::time::sleep(SETTLE).await;
     let pids = app.process_ids();
-    let used_kib = pss_kib(&pids);
+    let used_mem = memory(&pids);
+    let used_kib: u64 = used_mem.iter().map(|p| p.pss).sum();
     app.quit().await;
 
     // 4b. The reference: a bare Tauri window (same Tauri, same WebKitGTK, a blank page), alone,
@@ -312,7 +380,8 @@ async fn desktop_benchmarks() {
     let mut bare = bare_env.spawn_private(&bare_window());
     tokio::time::sleep(SETTLE).await;
     let bare_pids = bare_env.processes();
-    let bare_kib = pss_kib(&bare_pids);
+    let bare_mem = memory(&bare_pids);
+    let bare_kib: u64 = bare_mem.iter().map(|p| p.pss).sum();
     let _ = bare.kill();
     let _ = bare.wait();
 
@@ -449,9 +518,45 @@ async fn desktop_benchmarks() {
     }
     writeln!(
         report,
+        "\n## Memory by process\n\nPSS in MiB (of it: anonymous / file-backed / shared memory), the \
+         same three moments as above.\n\n| process | app, idle | app, after use | bare window |\n|---|--:|--:|--:|"
+    )
+    .unwrap();
+    let cell = |mem: &[ProcessMemory], i: usize| {
+        mem.get(i).map_or_else(
+            || "—".to_owned(),
+            |p| {
+                format!(
+                    "{:.1} ({:.1} / {:.1} / {:.1})",
+                    mib(p.pss),
+                    mib(p.anon),
+                    mib(p.file),
+                    mib(p.shmem)
+                )
+            },
+        )
+    };
+    for i in 0..idle_mem.len().max(used_mem.len()).max(bare_mem.len()) {
+        let name = [&idle_mem, &used_mem, &bare_mem]
+            .iter()
+            .find_map(|m| m.get(i).map(|p| p.name.clone()))
+            .unwrap_or_default();
+        writeln!(
+            report,
+            "| {name} | {} | {} | {} |",
+            cell(&idle_mem, i),
+            cell(&used_mem, i),
+            cell(&bare_mem, i)
+        )
+        .unwrap();
+    }
+    writeln!(
+        report,
         "\nThe IPC rows are timed inside the page with `performance.now()` around `invoke(...)`, so \
          WebDriver's own latency is not in them; the cold-start row includes starting WebKitWebDriver's \
-         session. Memory is the proportional set size from `/proc/<pid>/smaps_rollup`."
+         session. Memory is the proportional set size from `/proc/<pid>/smaps_rollup`. The app turns \
+         WebKit's accelerated compositing off and uses its document-viewer cache model \
+         (`src-tauri/main.rs`); the bare window keeps Tauri's defaults."
     )
     .unwrap();
     println!("{report}");

@@ -596,7 +596,35 @@ impl App {
                 vec![],
             )
             .await;
-        match self.client().screenshot().await {
+        // WebKitWebDriver takes the screenshot after the page's next paint. Without
+        // accelerated compositing (the app turns it off) an idle page does not paint again,
+        // and the screenshot would wait for ever unless a caret blinks somewhere. So one
+        // transparent pixel in a corner changes every frame until the screenshot is taken.
+        let _ = self
+            .client()
+            .execute(
+                r#"const n = document.createElement('div');
+                   n.id = 'vigil-test-paint-nudge';
+                   n.setAttribute('aria-hidden', 'true');
+                   n.style.cssText = 'position:fixed;right:0;bottom:0;width:1px;height:1px;pointer-events:none;z-index:2147483647';
+                   let on = false;
+                   n.dataset.timer = String(setInterval(() => {
+                     on = !on; n.style.background = on ? 'rgba(0,0,0,0.004)' : 'rgba(0,0,0,0)';
+                   }, 16));
+                   document.body.appendChild(n); return null;"#,
+                vec![],
+            )
+            .await;
+        let shot = self.client().screenshot().await;
+        let _ = self
+            .client()
+            .execute(
+                r#"const n = document.getElementById('vigil-test-paint-nudge');
+                   if (n) { clearInterval(Number(n.dataset.timer)); n.remove(); } return null;"#,
+                vec![],
+            )
+            .await;
+        match shot {
             Ok(png) => {
                 fs::create_dir_all(&dir).unwrap();
                 fs::write(&path, png).unwrap();
