@@ -66,7 +66,11 @@ pub const INVITATION_FILE_FORMAT: &str = "vigil-invitation-file";
 /// The `format` of a device certificate.
 pub const CERTIFICATE_FORMAT: &str = "vigil-device-certificate";
 /// The version of all three that this build writes and the newest it reads.
-pub const ENROLMENT_VERSION: u32 = 1;
+pub const ENROLMENT_VERSION: u32 = 2;
+/// The version a monitor's invitation and certificate are written in (unchanged since 1, so
+/// older versions of Vigil still read them); an HQ device's are version 2, which adds
+/// [`InvitationBody::role`].
+pub const MONITOR_ENROLMENT_VERSION: u32 = 1;
 /// How long an invitation is valid unless HQ says otherwise.
 pub const DEFAULT_INVITATION_DAYS: i64 = 14;
 /// How far before its issue a device's clock may put its enrolment (clocks differ).
@@ -99,6 +103,45 @@ pub struct InvitationBody {
     /// The public half of the invitation key.
     #[serde(with = "hex::serde")]
     pub invitation_pk: SignPublicKey,
+    /// What the device may do at the organisation's server: left out for a monitor (as in
+    /// version 1); `hq` from version 2.
+    #[serde(default, skip_serializing_if = "DeviceRole::is_monitor")]
+    pub role: DeviceRole,
+}
+
+/// What an enrolled device may do at the organisation's server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceRole {
+    /// Pushes its own sealed records and reads its own receipts.
+    #[default]
+    Monitor,
+    /// One of HQ's machines: also reads the change feed and blobs, and pushes revocations and
+    /// acknowledgements.
+    Hq,
+}
+
+impl DeviceRole {
+    /// Whether this is [`DeviceRole::Monitor`].
+    pub fn is_monitor(&self) -> bool {
+        *self == DeviceRole::Monitor
+    }
+
+    /// The enrolment version that carries this role.
+    pub fn version(self) -> u32 {
+        match self {
+            DeviceRole::Monitor => MONITOR_ENROLMENT_VERSION,
+            DeviceRole::Hq => ENROLMENT_VERSION,
+        }
+    }
+
+    /// Its name in documents and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceRole::Monitor => "monitor",
+            DeviceRole::Hq => "hq",
+        }
+    }
 }
 
 /// An invitation body with the organisation's signature. Public.
@@ -142,6 +185,16 @@ impl SignedInvitation {
                 supported: u64::from(ENROLMENT_VERSION),
             });
         }
+        if self.body.version < self.body.role.version() {
+            return Err(LedgerError::malformed(
+                INVITATION,
+                format!(
+                    "a version-{} invitation cannot carry the role {}",
+                    self.body.version,
+                    self.body.role.as_str()
+                ),
+            ));
+        }
         if self.body.org != org {
             return Err(LedgerError::WrongOrganisation {
                 what: INVITATION.into(),
@@ -182,11 +235,31 @@ struct InvitationFile {
 }
 
 impl Invitation {
-    /// HQ issues an invitation for one device, valid from `issued_at` until `expires_at`.
+    /// HQ issues an invitation for one monitor's device, valid from `issued_at` until
+    /// `expires_at`.
     pub fn issue(
         org_keys: &OrgKeys,
         org: Uuid,
         name: &str,
+        issued_at: DateTime<FixedOffset>,
+        expires_at: DateTime<FixedOffset>,
+    ) -> Result<Invitation> {
+        Self::issue_for(
+            org_keys,
+            org,
+            name,
+            DeviceRole::Monitor,
+            issued_at,
+            expires_at,
+        )
+    }
+
+    /// [`Invitation::issue`] for a device with `role`.
+    pub fn issue_for(
+        org_keys: &OrgKeys,
+        org: Uuid,
+        name: &str,
+        role: DeviceRole,
         issued_at: DateTime<FixedOffset>,
         expires_at: DateTime<FixedOffset>,
     ) -> Result<Invitation> {
@@ -207,13 +280,14 @@ impl Invitation {
             .map_err(|e| LedgerError::malformed(INVITATION, e.to_string()))?;
         let body = InvitationBody {
             format: INVITATION_FORMAT.into(),
-            version: ENROLMENT_VERSION,
+            version: role.version(),
             id: Uuid::now_v7(),
             org,
             name: name.to_owned(),
             issued_at,
             expires_at,
             invitation_pk: key.public(),
+            role,
         };
         let org_sig = org_keys.sign(&SignedInvitation::hash(&body)?);
         Ok(Invitation {
@@ -232,7 +306,7 @@ impl Invitation {
     pub fn expose_file_bytes(&self) -> Zeroizing<Vec<u8>> {
         let file = InvitationFile {
             format: INVITATION_FILE_FORMAT.into(),
-            version: ENROLMENT_VERSION,
+            version: self.signed.body.version,
             invitation: self.signed.body.clone(),
             org_sig: self.signed.org_sig,
             secret: hex::encode(self.key.expose_pkcs8()),
@@ -331,7 +405,7 @@ impl Invitation {
         }
         let unsigned = serde_json::json!({
             "format": CERTIFICATE_FORMAT,
-            "version": ENROLMENT_VERSION,
+            "version": self.signed.body.version,
             "invitation": self.signed.body,
             "org_sig": self.signed.org_sig,
             "device": device,
@@ -524,6 +598,50 @@ mod tests {
     fn enrol(inv: &Invitation, keys: &DeviceKeys, at: &str) -> Certificate {
         inv.enrol(keys, device_id_for(&keys.public().sign_pk), t(at))
             .unwrap()
+    }
+
+    #[test]
+    fn an_hq_device_carries_its_role_and_a_monitor_keeps_version_1_bytes() {
+        let o = org();
+        let monitor = invite(&o);
+        let keys = DeviceKeys::generate().unwrap();
+        let cert = enrol(&monitor, &keys, "2019-05-21T09:00:00+06:00");
+        let text = String::from_utf8(cert.bytes().to_vec()).unwrap();
+        assert!(!text.contains("\"role\""), "{text}");
+        assert!(text.contains("\"version\":1"), "{text}");
+        let v = cert
+            .verify(o.profile.org_id, &o.profile.org_sign_pk)
+            .unwrap();
+        assert_eq!(v.invitation.role, DeviceRole::Monitor);
+
+        let hq = Invitation::issue_for(
+            &o.keys,
+            o.profile.org_id,
+            "HQ reader",
+            DeviceRole::Hq,
+            t("2019-05-20T09:00:00+06:00"),
+            t("2019-06-03T09:00:00+06:00"),
+        )
+        .unwrap();
+        let cert = enrol(&hq, &keys, "2019-05-21T09:00:00+06:00");
+        let v = cert
+            .verify(o.profile.org_id, &o.profile.org_sign_pk)
+            .unwrap();
+        assert_eq!(v.invitation.role, DeviceRole::Hq);
+        assert_eq!(v.invitation.version, 2);
+
+        // The organisation's own signature on a version-1 body with the HQ role: refused, so
+        // an older reader's view (a monitor) and this one's can never differ.
+        let mut body = hq.signed().body.clone();
+        body.version = 1;
+        let forged = SignedInvitation {
+            org_sig: o.keys.sign(&SignedInvitation::hash(&body).unwrap()),
+            body,
+        };
+        let e = forged
+            .verify(o.profile.org_id, &o.profile.org_sign_pk)
+            .unwrap_err();
+        assert_eq!(e.code(), "record_malformed", "{e}");
     }
 
     #[test]

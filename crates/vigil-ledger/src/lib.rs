@@ -13,6 +13,8 @@
 //! | [`custody`] | the custody log's events, and their bundle lines |
 //! | [`enrolment`] | invitations and device certificates |
 //! | [`grant`] | the organisation handing an incident to another device |
+//! | [`signed`] | small signed documents: revocations, the server's receipts |
+//! | [`http_sig`] | the signature on every request to the organisation's server |
 //! | [`chain`] | the one checker of per-device hash chains |
 //! | [`lineage`] | an incident's heads and forks, from its `amends` links |
 //! | [`trust`] | which senders are trusted, and why others go to quarantine |
@@ -31,10 +33,12 @@ pub mod custody;
 pub mod enrolment;
 mod error;
 pub mod grant;
+pub mod http_sig;
 pub mod ids;
 pub mod lineage;
 pub mod profile;
 pub mod revision;
+pub mod signed;
 pub mod trust;
 
 pub use error::{LedgerError, Result};
