@@ -1,0 +1,92 @@
+//! `vigil-server admin`: what the operator does by hand. The server needs no secret of an
+//! organisation: it registers one from its signed profile, and HQ pushes revocations.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use uuid::Uuid;
+
+use crate::db::{self, Db, OrgRefused};
+
+/// `org add PROFILE`: registers an organisation, or takes a newer profile signed by the same
+/// key. Returns what to print.
+pub fn org_add(data: &Path, profile: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(profile)
+        .map_err(|e| anyhow::anyhow!("could not read {}: {e}", profile.display()))?;
+    let db = Db::open(data)?;
+    match db.with(|c| db::add_org(c, &text))? {
+        Ok((p, true)) => Ok(format!(
+            "registered organisation {} ({})\n",
+            p.name, p.org_id
+        )),
+        Ok((p, false)) => Ok(format!(
+            "organisation {} ({}) was registered already; its profile is updated\n",
+            p.name, p.org_id
+        )),
+        Err(OrgRefused::Invalid(e)) => Err(anyhow::anyhow!(
+            "{} is not a genuine organisation profile: {e}; nothing was registered",
+            profile.display()
+        )),
+        Err(e) => Err(anyhow::anyhow!("{e}; nothing was registered")),
+    }
+}
+
+/// `org list`.
+pub fn org_list(data: &Path) -> anyhow::Result<String> {
+    let db = Db::open(data)?;
+    let orgs = db.with(|c| db::orgs(c))??;
+    let mut out = String::new();
+    if orgs.is_empty() {
+        out.push_str(
+            "no organisation is registered; add one with `vigil-server admin org add PROFILE`\n",
+        );
+    }
+    for o in orgs {
+        let devices = db.with(|c| db::devices(c, o.org))??;
+        let _ = writeln!(
+            out,
+            "{}  {}  {} device{}  registered {}",
+            o.org,
+            o.profile.name,
+            devices.len(),
+            if devices.len() == 1 { "" } else { "s" },
+            o.added_at
+        );
+    }
+    Ok(out)
+}
+
+/// `devices ORG`.
+pub fn devices(data: &Path, org: &str) -> anyhow::Result<String> {
+    let org: Uuid = org
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{org:?} is not an organisation id"))?;
+    let db = Db::open(data)?;
+    if db.with(|c| db::org(c, org))??.is_none() {
+        anyhow::bail!("organisation {org} is not registered with this server");
+    }
+    let mut out = String::new();
+    for d in db.with(|c| db::devices(c, org))?? {
+        let _ = writeln!(
+            out,
+            "{}  {:<7}  registered {}{}",
+            d.device,
+            d.role.as_str(),
+            d.registered_at,
+            d.revoked_at
+                .map(|at| format!("  revoked {at}"))
+                .unwrap_or_default()
+        );
+    }
+    if out.is_empty() {
+        out.push_str("no device has registered yet\n");
+    }
+    Ok(out)
+}
+
+/// `key`: the receipt key's public half, for the organisation's profile.
+pub fn key(data: &Path) -> anyhow::Result<String> {
+    let db = Db::open(data)?;
+    let key = db.with(db::server_key)??;
+    Ok(format!("{}\n", hex::encode(key.public())))
+}

@@ -1,0 +1,197 @@
+//! Devices: registration from a verified certificate, revocations, and nonces.
+
+use chrono::Utc;
+use rusqlite::{Connection, OptionalExtension, params};
+use uuid::Uuid;
+use vigil_crypto::sign::SignPublicKey;
+use vigil_ledger::enrolment::DeviceRole;
+use vigil_ledger::signed::Revocation;
+use vigil_model::DeviceId;
+
+use super::{key_from, now, role_from};
+
+/// A device row as read: id, organisation, key, role, registered, revoked.
+type RawDevice = (String, String, Vec<u8>, String, String, Option<String>);
+
+/// A registered device.
+#[derive(Debug, Clone)]
+pub struct DeviceRow {
+    /// Its id.
+    pub device: DeviceId,
+    /// Its organisation.
+    pub org: Uuid,
+    /// Its signing key.
+    pub sign_pk: SignPublicKey,
+    /// Its role.
+    pub role: DeviceRole,
+    /// When it registered.
+    pub registered_at: String,
+    /// When the organisation revoked it, if it did.
+    pub revoked_at: Option<String>,
+}
+
+fn device_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawDevice> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+const DEVICE_COLUMNS: &str = "d.device, d.org, d.sign_pk, d.role, d.registered_at, v.revoked_at \
+     FROM devices d LEFT JOIN revocations v ON v.device = d.device";
+
+fn to_device(
+    (device, org, pk, role, registered_at, revoked_at): RawDevice,
+) -> rusqlite::Result<Option<DeviceRow>> {
+    let (Ok(device), Ok(org)) = (device.parse(), org.parse()) else {
+        return Ok(None);
+    };
+    Ok(Some(DeviceRow {
+        device,
+        org,
+        sign_pk: key_from(pk)?,
+        role: role_from(&role),
+        registered_at,
+        revoked_at,
+    }))
+}
+
+/// A registered device.
+pub fn device(conn: &Connection, device: DeviceId) -> rusqlite::Result<Option<DeviceRow>> {
+    let row = conn
+        .query_row(
+            &format!("SELECT {DEVICE_COLUMNS} WHERE d.device = ?1"),
+            params![device.to_string()],
+            device_from_row,
+        )
+        .optional()?;
+    match row {
+        Some(row) => to_device(row),
+        None => Ok(None),
+    }
+}
+
+/// The devices of an organisation.
+pub fn devices(conn: &Connection, org: Uuid) -> rusqlite::Result<Vec<DeviceRow>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {DEVICE_COLUMNS} WHERE d.org = ?1 ORDER BY d.registered_at"
+    ))?;
+    let rows = stmt.query_map(params![org.to_string()], device_from_row)?;
+    let mut out = Vec::new();
+    for row in rows {
+        if let Some(d) = to_device(row?)? {
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the organisation revoked `device` (registered or not).
+pub fn revoked(conn: &Connection, device: DeviceId) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT revoked_at FROM revocations WHERE device = ?1",
+        params![device.to_string()],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// The outcome of registering a device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registration {
+    /// Newly registered.
+    New,
+    /// Already registered with this very certificate.
+    Again,
+    /// Its invitation was used by another device.
+    InvitationUsed,
+    /// The device id is registered with another certificate.
+    OtherCertificate,
+}
+
+/// Registers a device whose certificate the API layer verified.
+pub fn register_device(
+    conn: &mut Connection,
+    cert: &vigil_ledger::enrolment::VerifiedCertificate,
+) -> rusqlite::Result<Registration> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let hash = hex::encode(cert.hash.0);
+    let existing: Option<String> = tx
+        .query_row(
+            "SELECT certificate_sha256 FROM devices WHERE device = ?1",
+            params![cert.device.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(h) = existing {
+        return Ok(if h == hash {
+            Registration::Again
+        } else {
+            Registration::OtherCertificate
+        });
+    }
+    let used: bool = tx
+        .query_row(
+            "SELECT 1 FROM devices WHERE invitation = ?1",
+            params![cert.invitation.id.to_string()],
+            |_| Ok(true),
+        )
+        .optional()?
+        .unwrap_or(false);
+    if used {
+        return Ok(Registration::InvitationUsed);
+    }
+    tx.execute(
+        "INSERT INTO devices (device, org, sign_pk, role, invitation, certificate_sha256, registered_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            cert.device.to_string(),
+            cert.invitation.org.to_string(),
+            cert.device_keys.sign_pk.as_slice(),
+            cert.invitation.role.as_str(),
+            cert.invitation.id.to_string(),
+            hash,
+            now().to_rfc3339()
+        ],
+    )?;
+    tx.commit()?;
+    Ok(Registration::New)
+}
+
+/// Records a verified revocation. Returns whether it was new.
+pub fn revoke(conn: &mut Connection, revocation: &Revocation) -> rusqlite::Result<bool> {
+    let wire = revocation.to_wire();
+    let n = conn.execute(
+        "INSERT INTO revocations (device, org, revoked_at, document, signature)
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (device) DO NOTHING",
+        params![
+            revocation.doc.device.to_string(),
+            revocation.doc.org.to_string(),
+            revocation.doc.revoked_at.to_rfc3339(),
+            wire.document,
+            wire.signature.to_string()
+        ],
+    )?;
+    Ok(n == 1)
+}
+
+/// Uses a nonce: false when this device already used it (a replay). Expired nonces are
+/// forgotten, since a request that old is refused as stale anyway.
+pub fn use_nonce(
+    conn: &mut Connection,
+    device: DeviceId,
+    nonce: &str,
+    expires: i64,
+) -> rusqlite::Result<bool> {
+    let now = Utc::now().timestamp();
+    conn.execute("DELETE FROM nonces WHERE expires < ?1", params![now])?;
+    let n = conn.execute(
+        "INSERT INTO nonces (device, nonce, expires) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        params![device.to_string(), nonce, expires],
+    )?;
+    Ok(n == 1)
+}

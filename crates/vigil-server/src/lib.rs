@@ -1,0 +1,94 @@
+//! Vigil's organisation server: a zero-knowledge relay between an organisation's enrolled
+//! devices and HQ.
+//!
+//! Monitors' devices push sealed revisions and custody events as age ciphertext that only HQ's
+//! readers can open, with the routing metadata the server needs (organisation, device,
+//! sequence, item id, SHA-256, size). The server checks who sent each request
+//! ([`auth`]), stores each item once, signs a receipt for it, and serves the organisation's
+//! change feed to HQ's devices. It holds no key that opens a report and never depends on the
+//! vault crate.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`db`] | the embedded SQLite database |
+//! | [`auth`] | the signed-request checks |
+//! | [`api`] | the API v1 handlers |
+//! | [`openapi`] | the OpenAPI document served at `/v1/openapi.json` |
+//! | [`admin`] | `vigil-server admin`: organisations and devices |
+
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod api;
+pub mod auth;
+pub mod db;
+pub mod error;
+pub mod openapi;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use vigil_crypto::sign::SigningKey;
+
+/// The largest request body, in bytes: a full batch of items.
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// What every request handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: db::Db,
+    /// The receipt key.
+    pub key: Arc<SigningKey>,
+    /// The largest request body.
+    pub max_body: usize,
+}
+
+impl AppState {
+    /// Opens the database in `data` and loads (or makes) the receipt key.
+    pub fn open(data: &std::path::Path) -> anyhow::Result<AppState> {
+        let db = db::Db::open(data)?;
+        let key = db.with(db::server_key)??;
+        Ok(AppState {
+            db,
+            key: Arc::new(key),
+            max_body: MAX_BODY_BYTES,
+        })
+    }
+}
+
+/// The API's routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/v1/openapi.json", get(openapi::serve))
+        .route("/v1/server", get(api::server_key))
+        .route("/v1/devices", post(api::register))
+        .route("/v1/profile", get(api::profile))
+        .route("/v1/items", post(api::push))
+        .route("/v1/receipts", get(api::receipts))
+        .route("/v1/feed", get(api::feed))
+        .route("/v1/acks", post(api::ack).get(api::acks))
+        .route("/v1/revocations", post(api::revoke))
+        .layer(DefaultBodyLimit::max(state.max_body))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            std::time::Duration::from_secs(60),
+        ))
+        .with_state(state)
+}
+
+/// Serves on `listener` until `shutdown` resolves, then finishes the requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,145 @@
+//! `vigil-server`: serve, or administer with `vigil-server admin`.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use vigil_server::{AppState, admin};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vigil-server",
+    version,
+    about = "Vigil's organisation server: stores sealed, encrypted items from enrolled devices and serves them to HQ. It cannot read a report.",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// The folder for the database (created 0700 if missing).
+    #[arg(long, env = "VIGIL_SERVER_DATA", value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Address and port to listen on (port 0 picks a free one; the first line printed says which).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    listen: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Register organisations and list devices.
+    Admin {
+        /// The server's data folder.
+        #[arg(long, env = "VIGIL_SERVER_DATA", value_name = "DIR")]
+        data: PathBuf,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Organisations.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// The devices of an organisation.
+    Devices {
+        /// The organisation's id.
+        org: String,
+    },
+    /// The public key that signs receipts.
+    Key,
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// Register an organisation from its signed profile (HQ's `vigil org profile` output).
+    Add {
+        /// The profile file.
+        profile: PathBuf,
+    },
+    /// List registered organisations.
+    List,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Admin { data, command }) => match command {
+            AdminCommand::Org {
+                command: OrgCommand::Add { profile },
+            } => admin::org_add(&data, &profile),
+            AdminCommand::Org {
+                command: OrgCommand::List,
+            } => admin::org_list(&data),
+            AdminCommand::Devices { org } => admin::devices(&data, &org),
+            AdminCommand::Key => admin::key(&data),
+        }
+        .map(|out| print!("{out}")),
+        None => match cli.data {
+            Some(data) => serve(&data, &cli.listen),
+            None => Err(anyhow::anyhow!(
+                "--data DIR is needed: the folder for the server's database"
+            )),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vigil-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(data: &std::path::Path, listen: &str) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VIGIL_SERVER_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let state = AppState::open(data)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("could not listen on {listen}: {e}"))?;
+        let addr = listener.local_addr()?;
+        let mut out = std::io::stdout();
+        writeln!(out, "listening on {addr}")?;
+        out.flush()?;
+        tracing::info!(%addr, "serving");
+        vigil_server::serve(listener, state, shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// SIGTERM or Ctrl+C: stop taking connections and finish the requests in flight.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,379 @@
+//! The real `vigil-server` binary on 127.0.0.1 (port 0), an organisation made with the ledger's
+//! own functions, enrolled devices, and a client that signs requests as a device does.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::str::FromStr;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+use vigil_crypto::sign::{self, DeviceKeys, OrgKeys};
+use vigil_ledger::enrolment::{Certificate, DeviceRole, Invitation};
+use vigil_ledger::http_sig::{self, RequestLine};
+use vigil_ledger::ids::device_id_for;
+use vigil_ledger::profile::OrgProfile;
+use vigil_model::DeviceId;
+
+pub const SERVER: &str = env!("CARGO_BIN_EXE_vigil-server");
+
+pub fn now() -> DateTime<FixedOffset> {
+    Utc::now().fixed_offset()
+}
+
+/// A running server, stopped with SIGTERM when dropped.
+#[derive(Debug)]
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    pub data: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Server {
+    /// Starts the real binary on `data`, logging to `data/../server.log`.
+    pub fn start(data: &Path) -> Server {
+        let log = data.with_extension("log");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let mut child = Command::new(SERVER)
+            .args(["--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .env("VIGIL_SERVER_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("the first line should say where it listens: {line:?}"));
+        Server {
+            child,
+            url: format!("http://{addr}"),
+            data: data.to_owned(),
+            log,
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        // SAFETY: none needed; kill(1) is a separate process.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().unwrap()
+    }
+
+    /// Runs `vigil-server admin --data DATA args…`: (success, stdout, stderr).
+    pub fn admin(data: &Path, args: &[&str]) -> (bool, String, String) {
+        let out = Command::new(SERVER)
+            .arg("admin")
+            .arg("--data")
+            .arg(data)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Rows in a table of the server's database, read directly.
+    pub fn count(&self, table: &str) -> i64 {
+        let conn = rusqlite::Connection::open_with_flags(
+            self.data.join("server.sqlite3"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// An organisation: its keys and signed profile.
+pub struct Org {
+    pub keys: OrgKeys,
+    pub profile: OrgProfile,
+}
+
+impl Org {
+    pub fn new(name: &str) -> Org {
+        let keys = OrgKeys::generate(1).unwrap();
+        let profile = OrgProfile::signed(Uuid::now_v7(), name, &keys, now()).unwrap();
+        Org { keys, profile }
+    }
+
+    pub fn id(&self) -> Uuid {
+        self.profile.org_id
+    }
+
+    /// Writes the profile into `dir` and registers it with `vigil-server admin org add`.
+    pub fn register(&self, data: &Path, dir: &Path) {
+        let file = dir.join(format!("{}.json", self.id()));
+        std::fs::write(&file, self.profile.to_json_pretty()).unwrap();
+        let (ok, out, err) = Server::admin(data, &["org", "add", file.to_str().unwrap()]);
+        assert!(ok, "org add: {out}{err}");
+    }
+
+    /// A device enrolled with this organisation's invitation.
+    pub fn enrol(&self, name: &str, role: DeviceRole) -> Device {
+        let invitation = Invitation::issue_for(
+            &self.keys,
+            self.id(),
+            name,
+            role,
+            now() - Duration::hours(1),
+            now() + Duration::days(14),
+        )
+        .unwrap();
+        Device::with_invitation(&invitation, self.id())
+    }
+
+    /// HQ's readers' age recipient.
+    pub fn recipient(&self) -> age::x25519::Recipient {
+        age::x25519::Recipient::from_str(&self.profile.hq_recipients[0]).unwrap()
+    }
+
+    /// A revocation of `device`, signed by this organisation.
+    pub fn revocation(&self, device: DeviceId) -> Value {
+        let r = vigil_ledger::signed::Revocation::sign(
+            vigil_ledger::signed::RevocationDoc::new(self.id(), device, now()),
+            |m| self.keys.sign(m),
+        )
+        .unwrap();
+        serde_json::to_value(r.to_wire()).unwrap()
+    }
+}
+
+/// An enrolled device with its keys and certificate.
+pub struct Device {
+    pub keys: DeviceKeys,
+    pub id: DeviceId,
+    pub org: Uuid,
+    pub cert: Certificate,
+    /// The next sequence number to push.
+    pub seq: u64,
+}
+
+/// A response: status and JSON body (or the text as a JSON string).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+}
+
+/// How to sign a request (the attacks change one part).
+#[derive(Debug, Clone)]
+pub struct Signing {
+    pub created: i64,
+    pub nonce: String,
+    /// Sign as this device id (`None`: the device's own).
+    pub keyid: Option<DeviceId>,
+    /// Sign with these keys instead of the device's.
+    pub other_key: bool,
+    /// Send no signature headers at all.
+    pub unsigned: bool,
+}
+
+impl Default for Signing {
+    fn default() -> Self {
+        Signing {
+            created: Utc::now().timestamp(),
+            nonce: fresh_nonce(),
+            keyid: None,
+            other_key: false,
+            unsigned: false,
+        }
+    }
+}
+
+impl Signing {
+    /// No signature headers at all.
+    pub fn unsigned() -> Signing {
+        Signing {
+            unsigned: true,
+            ..Signing::default()
+        }
+    }
+
+    /// Signed by a key that is not the device's, under the device's id.
+    pub fn other_key() -> Signing {
+        Signing {
+            other_key: true,
+            ..Signing::default()
+        }
+    }
+
+    /// Signed `skew` seconds from now.
+    pub fn skewed(skew: i64) -> Signing {
+        Signing {
+            created: Utc::now().timestamp() + skew,
+            ..Signing::default()
+        }
+    }
+}
+
+pub fn fresh_nonce() -> String {
+    Uuid::now_v7().simple().to_string()
+}
+
+impl Device {
+    pub fn with_invitation(invitation: &Invitation, org: Uuid) -> Device {
+        let keys = DeviceKeys::generate().unwrap();
+        let id = device_id_for(&keys.public().sign_pk);
+        let cert = invitation.enrol(&keys, id, now()).unwrap();
+        Device {
+            keys,
+            id,
+            org,
+            cert,
+            seq: 1,
+        }
+    }
+
+    /// Sends a request signed as `signing` says.
+    pub async fn send_with(
+        &self,
+        server: &Server,
+        method: &str,
+        path_and_query: &str,
+        body: &[u8],
+        signing: &Signing,
+    ) -> Reply {
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        let client = reqwest::Client::new();
+        let mut req = client
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}{path_and_query}", server.url),
+            )
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        if !signing.unsigned {
+            let other = DeviceKeys::generate().unwrap();
+            let keys = if signing.other_key {
+                &other
+            } else {
+                &self.keys
+            };
+            let h = http_sig::sign_request(
+                &RequestLine {
+                    method,
+                    path,
+                    query,
+                },
+                body,
+                signing.keyid.unwrap_or(self.id),
+                signing.created,
+                &signing.nonce,
+                |m| keys.sign(m),
+            )
+            .unwrap();
+            req = req
+                .header("content-digest", h.content_digest)
+                .header("signature-input", h.signature_input)
+                .header("signature", h.signature);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply { status, body }
+    }
+
+    /// Sends a request signed properly, now, with a fresh nonce.
+    pub async fn send(&self, server: &Server, method: &str, path: &str, body: &[u8]) -> Reply {
+        self.send_with(server, method, path, body, &Signing::default())
+            .await
+    }
+
+    /// Registers with the server (its certificate as the body).
+    pub async fn register(&self, server: &Server) -> Reply {
+        self.send(server, "POST", "/v1/devices", self.cert.bytes())
+            .await
+    }
+
+    /// One push item: `plaintext` encrypted to HQ's readers, at sequence `seq`.
+    pub fn item(&self, org: &Org, seq: u64, plaintext: &[u8]) -> Value {
+        let ciphertext = age::encrypt(&org.recipient(), plaintext).unwrap();
+        json!({
+            "org": self.org,
+            "device": self.id.as_uuid(),
+            "seq": seq,
+            "id": Uuid::now_v7(),
+            "kind": "revision",
+            "sha256": hex::encode(sign::sha256(&ciphertext)),
+            "size": ciphertext.len(),
+            "ciphertext": STANDARD.encode(&ciphertext),
+        })
+    }
+
+    /// Pushes `items`.
+    pub async fn push(&self, server: &Server, items: &[Value]) -> Reply {
+        let body = serde_json::to_vec(&json!({ "items": items })).unwrap();
+        self.send(server, "POST", "/v1/items", &body).await
+    }
+}
+
+/// A server on a fresh data folder with one organisation registered, an HQ device and a
+/// monitor, both registered.
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub server: Server,
+    pub org: Org,
+    pub hq: Device,
+    pub monitor: Device,
+}
+
+impl World {
+    pub async fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let org = Org::new("Bishkek Monitoring Group");
+        org.register(&data, dir.path());
+        let server = Server::start(&data);
+        let hq = org.enrol("HQ reader", DeviceRole::Hq);
+        let monitor = org.enrol("Aigul's laptop", DeviceRole::Monitor);
+        for d in [&hq, &monitor] {
+            let r = d.register(&server).await;
+            assert_eq!(r.status, 200, "{r:?}");
+        }
+        World {
+            dir,
+            server,
+            org,
+            hq,
+            monitor,
+        }
+    }
+}
