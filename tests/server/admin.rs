@@ -1,20 +1,19 @@
 //! `vigil-server admin`: organisations from signed profiles only.
 
-use crate::harness::{Org, Server};
+use crate::harness::{Backend, Org, Store};
 use vigil_crypto::sign::OrgKeys;
 use vigil_ledger::profile::OrgProfile;
 
-#[test]
-fn a_genuine_profile_is_registered_and_forged_or_rekeyed_ones_are_refused() {
+async fn a_genuine_profile_is_registered_and_forged_or_rekeyed_ones_are_refused(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let (ok, out, _) = Server::admin(&data, &["org", "list"]);
+    let store = Store::new(backend, dir.path());
+    let (ok, out, _) = store.admin(&["org", "list"]);
     assert!(ok);
     assert!(out.contains("no organisation is registered"), "{out}");
 
     let org = Org::new("Bishkek Monitoring Group");
-    org.register(&data, dir.path());
-    let (ok, out, _) = Server::admin(&data, &["org", "list"]);
+    org.register(&store, dir.path());
+    let (ok, out, _) = store.admin(&["org", "list"]);
     assert!(ok);
     assert!(out.contains(&org.id().to_string()), "{out}");
     assert!(out.contains("Bishkek Monitoring Group"), "{out}");
@@ -23,7 +22,7 @@ fn a_genuine_profile_is_registered_and_forged_or_rekeyed_ones_are_refused() {
     // The same profile again: accepted, nothing doubles.
     let file = dir.path().join("again.json");
     std::fs::write(&file, org.profile.to_json_pretty()).unwrap();
-    let (ok, out, _) = Server::admin(&data, &["org", "add", file.to_str().unwrap()]);
+    let (ok, out, _) = store.admin(&["org", "add", file.to_str().unwrap()]);
     assert!(ok, "{out}");
     assert!(out.contains("registered already"), "{out}");
 
@@ -36,7 +35,7 @@ fn a_genuine_profile_is_registered_and_forged_or_rekeyed_ones_are_refused() {
             .replace("Bishkek Monitoring Group", "Bishkek Monitoring Grouq"),
     )
     .unwrap();
-    let (ok, _, err) = Server::admin(&data, &["org", "add", forged.to_str().unwrap()]);
+    let (ok, _, err) = store.admin(&["org", "add", forged.to_str().unwrap()]);
     assert!(!ok);
     assert!(err.contains("not a genuine organisation profile"), "{err}");
 
@@ -51,29 +50,33 @@ fn a_genuine_profile_is_registered_and_forged_or_rekeyed_ones_are_refused() {
     .unwrap();
     let stolen_file = dir.path().join("stolen.json");
     std::fs::write(&stolen_file, stolen.to_json_pretty()).unwrap();
-    let (ok, _, err) = Server::admin(&data, &["org", "add", stolen_file.to_str().unwrap()]);
+    let (ok, _, err) = store.admin(&["org", "add", stolen_file.to_str().unwrap()]);
     assert!(!ok);
     assert!(err.contains("another signing key"), "{err}");
 
-    let (ok, out, _) = Server::admin(&data, &["org", "list"]);
+    let (ok, out, _) = store.admin(&["org", "list"]);
     assert!(ok);
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(out.contains("Bishkek Monitoring Group"), "{out}");
-    let (ok, out, _) = Server::admin(&data, &["devices", &org.id().to_string()]);
+    let (ok, out, _) = store.admin(&["devices", &org.id().to_string()]);
     assert!(ok);
     assert!(out.contains("no device has registered yet"), "{out}");
-    let (ok, _, err) = Server::admin(&data, &["devices", &uuid::Uuid::now_v7().to_string()]);
+    let (ok, _, err) = store.admin(&["devices", &uuid::Uuid::now_v7().to_string()]);
     assert!(!ok);
     assert!(err.contains("not registered"), "{err}");
 }
 
-#[test]
-fn the_receipt_key_is_made_once_and_kept() {
+async fn the_receipt_key_is_made_once_and_kept(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let (ok, first, _) = Server::admin(&data, &["key"]);
+    let store = Store::new(backend, dir.path());
+    let (ok, first, _) = store.admin(&["key"]);
     assert!(ok);
     assert_eq!(first.trim().len(), 64, "{first}");
-    let (_, second, _) = Server::admin(&data, &["key"]);
+    let (_, second, _) = store.admin(&["key"]);
     assert_eq!(first, second);
 }
+
+crate::on_every_backend!(
+    a_genuine_profile_is_registered_and_forged_or_rekeyed_ones_are_refused,
+    the_receipt_key_is_made_once_and_kept,
+);

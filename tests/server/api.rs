@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use vigil_crypto::sign::SignPublicKey;
 use vigil_ledger::signed::{Receipt, SignedWire};
 
-use crate::harness::{Server, World};
+use crate::harness::{Backend, World};
 
 async fn receipt_key(w: &World) -> SignPublicKey {
     let body: Value = reqwest::get(format!("{}/v1/server", w.server.url))
@@ -28,9 +28,8 @@ fn wire(v: &Value) -> SignedWire {
     serde_json::from_value(v.clone()).unwrap()
 }
 
-#[tokio::test]
-async fn it_starts_on_a_free_port_serves_health_and_openapi_and_stops_on_sigterm() {
-    let mut w = World::new().await;
+async fn it_starts_on_a_free_port_serves_health_and_openapi_and_stops_on_sigterm(backend: Backend) {
+    let mut w = World::new(backend).await;
     let health = reqwest::get(format!("{}/healthz", w.server.url))
         .await
         .unwrap();
@@ -59,9 +58,10 @@ async fn it_starts_on_a_free_port_serves_health_and_openapi_and_stops_on_sigterm
     assert!(status.success(), "stopped cleanly on SIGTERM: {status:?}");
 }
 
-#[tokio::test]
-async fn a_monitor_pushes_hq_reads_verifies_and_acknowledges_and_the_monitor_sees_it() {
-    let w = World::new().await;
+async fn a_monitor_pushes_hq_reads_verifies_and_acknowledges_and_the_monitor_sees_it(
+    backend: Backend,
+) {
+    let w = World::new(backend).await;
     let key = receipt_key(&w).await;
     let texts: Vec<String> = (1..=3)
         .map(|i| format!("revision {i} of the meeting"))
@@ -158,9 +158,10 @@ async fn a_monitor_pushes_hq_reads_verifies_and_acknowledges_and_the_monitor_see
     assert_eq!(profile.body["org_id"], w.org.id().to_string());
 }
 
-#[tokio::test]
-async fn the_same_batch_pushed_ten_times_at_once_is_stored_once_with_identical_receipts() {
-    let w = World::new().await;
+async fn the_same_batch_pushed_ten_times_at_once_is_stored_once_with_identical_receipts(
+    backend: Backend,
+) {
+    let w = World::new(backend).await;
     let items: Vec<Value> = (1..=5)
         .map(|seq| {
             w.monitor
@@ -179,14 +180,13 @@ async fn the_same_batch_pushed_ten_times_at_once_is_stored_once_with_identical_r
             "every push gets the same receipts"
         );
     }
-    assert_eq!(w.server.count("items"), 5);
+    assert_eq!(w.store.count("items"), 5);
     let feed = w.hq.send(&w.server, "GET", "/v1/feed?since=0", b"").await;
     assert_eq!(feed.body["items"].as_array().unwrap().len(), 5);
 }
 
-#[tokio::test]
-async fn another_item_at_a_known_place_refuses_the_whole_batch() {
-    let w = World::new().await;
+async fn another_item_at_a_known_place_refuses_the_whole_batch(backend: Backend) {
+    let w = World::new(backend).await;
     let first = w.monitor.item(&w.org, 1, b"the real first revision");
     assert_eq!(
         w.monitor
@@ -202,23 +202,22 @@ async fn another_item_at_a_known_place_refuses_the_whole_batch() {
     let r = w.monitor.push(&w.server, &[new.clone(), impostor]).await;
     assert_eq!(r.status, 409, "{r:?}");
     assert_eq!(r.code(), "conflict");
-    assert_eq!(w.server.count("items"), 1);
+    assert_eq!(w.store.count("items"), 1);
 
     // The same id with other content.
     let mut reused = w.monitor.item(&w.org, 3, b"other content");
     reused["id"] = first["id"].clone();
     let r = w.monitor.push(&w.server, &[reused]).await;
     assert_eq!(r.status, 409, "{r:?}");
-    assert_eq!(w.server.count("items"), 1);
+    assert_eq!(w.store.count("items"), 1);
 
     // The genuine second revision on its own goes through.
     assert_eq!(w.monitor.push(&w.server, &[new]).await.status, 200);
-    assert_eq!(w.server.count("items"), 2);
+    assert_eq!(w.store.count("items"), 2);
 }
 
-#[tokio::test]
-async fn items_that_are_not_what_they_say_are_refused_and_nothing_is_stored() {
-    let w = World::new().await;
+async fn items_that_are_not_what_they_say_are_refused_and_nothing_is_stored(backend: Backend) {
+    let w = World::new(backend).await;
     let good = w.monitor.item(&w.org, 1, b"a sealed revision");
     let plain = b"age-encryption.org/v0\nno this is plaintext: Ms Osmonova".to_vec();
     let cases: Vec<(&str, Value, u16, &str)> = vec![
@@ -291,7 +290,7 @@ async fn items_that_are_not_what_they_say_are_refused_and_nothing_is_stored() {
         .send(&w.server, "POST", "/v1/items", b"{not json")
         .await;
     assert_eq!(r.status, 400, "not JSON: {r:?}");
-    assert_eq!(w.server.count("items"), 0);
+    assert_eq!(w.store.count("items"), 0);
 }
 
 fn with(item: &Value, key: &str, value: Value) -> Value {
@@ -300,11 +299,15 @@ fn with(item: &Value, key: &str, value: Value) -> Value {
     item
 }
 
-/// Every file under `dir` (and the log), searched for each marker as bytes.
-fn files_containing(dir: &std::path::Path, log: &std::path::Path, markers: &[&str]) -> Vec<String> {
+/// Every file under `dirs` (and the log), searched for each marker as bytes.
+fn files_containing(
+    dirs: &[std::path::PathBuf],
+    log: &std::path::Path,
+    markers: &[&str],
+) -> Vec<String> {
     let mut found = Vec::new();
     let mut files = vec![log.to_owned()];
-    let mut stack = vec![dir.to_owned()];
+    let mut stack = dirs.to_vec();
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
             let p = e.unwrap().path();
@@ -326,9 +329,8 @@ fn files_containing(dir: &std::path::Path, log: &std::path::Path, markers: &[&st
     found
 }
 
-#[tokio::test]
-async fn the_server_keeps_no_plaintext_no_names_and_logs_no_content() {
-    let mut w = World::new().await;
+async fn the_server_keeps_no_plaintext_no_names_and_logs_no_content(backend: Backend) {
+    let mut w = World::new(backend).await;
     let markers = [
         "MARKER-VICTIM-Osmonova",
         "MARKER-TITLE-Police-interrupt",
@@ -354,11 +356,25 @@ async fn the_server_keeps_no_plaintext_no_names_and_logs_no_content() {
     w.server.stop();
     let log = std::fs::read_to_string(&w.server.log).unwrap();
     assert!(log.contains("items pushed"), "the log is written: {log}");
-    let found = files_containing(&w.server.data, &w.server.log, &markers);
+    let found = files_containing(&w.store.files(), &w.server.log, &markers);
     assert!(found.is_empty(), "{found:?}");
     // The organisation's name is public (its profile), and is the only name kept.
     assert!(
-        !files_containing(&w.server.data, &w.server.log, &["Bishkek Monitoring Group"]).is_empty()
+        !files_containing(
+            &w.store.files(),
+            &w.server.log,
+            &["Bishkek Monitoring Group"]
+        )
+        .is_empty()
     );
-    let _ = Server::admin(&w.server.data, &["org", "list"]);
+    let _ = w.store.admin(&["org", "list"]);
 }
+
+crate::on_every_backend!(
+    it_starts_on_a_free_port_serves_health_and_openapi_and_stops_on_sigterm,
+    a_monitor_pushes_hq_reads_verifies_and_acknowledges_and_the_monitor_sees_it,
+    the_same_batch_pushed_ten_times_at_once_is_stored_once_with_identical_receipts,
+    another_item_at_a_known_place_refuses_the_whole_batch,
+    items_that_are_not_what_they_say_are_refused_and_nothing_is_stored,
+    the_server_keeps_no_plaintext_no_names_and_logs_no_content,
+);

@@ -7,10 +7,10 @@ use vigil_crypto::sign::OrgKeys;
 use vigil_ledger::enrolment::{DeviceRole, Invitation};
 use vigil_ledger::profile::OrgProfile;
 
-use crate::harness::{Device, Org, Reply, Server, Signing, World, fresh_nonce, now};
+use crate::harness::{Backend, Device, Org, Reply, Signing, Store, World, fresh_nonce, now};
 
 /// What the database holds, but nonces.
-fn stored(s: &Server) -> [i64; 4] {
+fn stored(s: &Store) -> [i64; 4] {
     [
         s.count("items"),
         s.count("acks"),
@@ -61,22 +61,12 @@ const HQ_ONLY: [&str; 3] = ["feed", "ack", "revoke"];
 impl World {
     /// The id of the item pushed first (by [`World::seeded`]).
     fn first_item(&self) -> Value {
-        let conn = rusqlite::Connection::open_with_flags(
-            self.server.data.join("server.sqlite3"),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .unwrap();
-        let id: String = conn
-            .query_row("SELECT id FROM items ORDER BY pos LIMIT 1", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
-        json!(id)
+        json!(self.store.text("SELECT id FROM items ORDER BY pos LIMIT 1"))
     }
 
     /// A world where the monitor pushed one item.
-    async fn seeded() -> World {
-        let mut w = World::new().await;
+    async fn seeded(backend: Backend) -> World {
+        let mut w = World::new(backend).await;
         let item = w.monitor.item(&w.org, 1, b"the first revision");
         assert_eq!(w.monitor.push(&w.server, &[item]).await.status, 200);
         w.monitor.seq = 2;
@@ -88,9 +78,10 @@ fn refused(r: &Reply, status: u16, code: &str, what: &str) {
     assert_eq!((r.status, r.code()), (status, code), "{what}: {r:?}");
 }
 
-#[tokio::test]
-async fn every_endpoint_refuses_every_forged_or_misused_request_and_stores_nothing() {
-    let w = World::seeded().await;
+async fn every_endpoint_refuses_every_forged_or_misused_request_and_stores_nothing(
+    backend: Backend,
+) {
+    let w = World::seeded(backend).await;
     // A device enrolled by the organisation but never registered here.
     let unknown = w.org.enrol("Unregistered laptop", DeviceRole::Monitor);
     // A device registered, then revoked by HQ.
@@ -101,7 +92,7 @@ async fn every_endpoint_refuses_every_forged_or_misused_request_and_stores_nothi
     assert_eq!(r.status, 200, "{r:?}");
 
     for endpoint in ENDPOINTS {
-        let before = stored(&w.server);
+        let before = stored(&w.store);
         let (method, path, body) = request(&w, &w.hq, endpoint, 100);
         let what = |case: &str| format!("{endpoint}: {case}");
 
@@ -136,7 +127,7 @@ async fn every_endpoint_refuses_every_forged_or_misused_request_and_stores_nothi
             let r = w.monitor.send(&w.server, m, &p, &b).await;
             refused(&r, 403, "hq_only", &what("a monitor"));
         }
-        assert_eq!(stored(&w.server), before, "{endpoint}: nothing stored");
+        assert_eq!(stored(&w.store), before, "{endpoint}: nothing stored");
 
         // A replay of a genuine request: the first is served, the second refused.
         let signer = if HQ_ONLY.contains(&endpoint) {
@@ -164,30 +155,29 @@ async fn every_endpoint_refuses_every_forged_or_misused_request_and_stores_nothi
             first.status, 200,
             "{endpoint}: the genuine request: {first:?}"
         );
-        let after_first = stored(&w.server);
+        let after_first = stored(&w.store);
         let r = signer
             .send_with(&w.server, method, &path, &body, &signing)
             .await;
         refused(&r, 401, "replayed_nonce", &what("a replay"));
         assert_eq!(
-            stored(&w.server),
+            stored(&w.store),
             after_first,
             "{endpoint}: the replay stored nothing"
         );
     }
 }
 
-#[tokio::test]
-async fn another_organisations_devices_see_and_touch_nothing_of_this_one() {
-    let w = World::seeded().await;
+async fn another_organisations_devices_see_and_touch_nothing_of_this_one(backend: Backend) {
+    let w = World::seeded(backend).await;
     let other = Org::new("Another organisation");
-    other.register(&w.server.data, w.dir.path());
+    other.register(&w.store, w.dir.path());
     let their_hq = other.enrol("Their HQ", DeviceRole::Hq);
     let their_monitor = other.enrol("Their laptop", DeviceRole::Monitor);
     for d in [&their_hq, &their_monitor] {
         assert_eq!(d.register(&w.server).await.status, 200);
     }
-    let before = stored(&w.server);
+    let before = stored(&w.store);
 
     // Their monitor pushes an item naming this organisation.
     let mut item = their_monitor.item(&w.org, 1, b"planted");
@@ -247,16 +237,15 @@ async fn another_organisations_devices_see_and_touch_nothing_of_this_one() {
         .send(&w.server, "GET", "/v1/profile", b"")
         .await;
     assert_eq!(profile.body["org_id"], other.id().to_string());
-    assert_eq!(stored(&w.server), before);
+    assert_eq!(stored(&w.store), before);
     // The monitor of this organisation still works.
     let item = w.monitor.item(&w.org, 2, b"second");
     assert_eq!(w.monitor.push(&w.server, &[item]).await.status, 200);
 }
 
-#[tokio::test]
-async fn registration_takes_only_a_genuine_certificate_signed_by_its_own_device() {
-    let w = World::new().await;
-    let devices = w.server.count("devices");
+async fn registration_takes_only_a_genuine_certificate_signed_by_its_own_device(backend: Backend) {
+    let w = World::new(backend).await;
+    let devices = w.store.count("devices");
 
     // An organisation the server does not know.
     let stranger = Org::new("Unregistered organisation");
@@ -329,7 +318,7 @@ async fn registration_takes_only_a_genuine_certificate_signed_by_its_own_device(
         "invitation_used",
         "a second device on one invitation",
     );
-    assert_eq!(w.server.count("devices"), devices + 1);
+    assert_eq!(w.store.count("devices"), devices + 1);
 
     // Registering again is harmless.
     let again = first.register(&w.server).await;
@@ -353,16 +342,15 @@ async fn registration_takes_only_a_genuine_certificate_signed_by_its_own_device(
         "device_revoked",
         "a revoked device registering",
     );
-    assert_eq!(w.server.count("devices"), devices + 1);
-    let (ok, out, _) = Server::admin(&w.server.data, &["devices", &w.org.id().to_string()]);
+    assert_eq!(w.store.count("devices"), devices + 1);
+    let (ok, out, _) = w.store.admin(&["devices", &w.org.id().to_string()]);
     assert!(ok);
     assert_eq!(out.lines().count(), 3, "{out}");
     assert!(out.contains(" hq "), "{out}");
 }
 
-#[tokio::test]
-async fn only_the_organisations_own_signature_revokes_a_device() {
-    let w = World::seeded().await;
+async fn only_the_organisations_own_signature_revokes_a_device(backend: Backend) {
+    let w = World::seeded(backend).await;
     // A revocation signed by a thief's key, pushed by a genuine HQ device.
     let thief = OrgKeys::generate(1).unwrap();
     let forged = vigil_ledger::signed::Revocation::sign(
@@ -373,7 +361,7 @@ async fn only_the_organisations_own_signature_revokes_a_device() {
     let body = serde_json::to_vec(&forged.to_wire()).unwrap();
     let r = w.hq.send(&w.server, "POST", "/v1/revocations", &body).await;
     refused(&r, 403, "revocation_refused", "a forged revocation");
-    assert_eq!(w.server.count("revocations"), 0);
+    assert_eq!(w.store.count("revocations"), 0);
     let item = w.monitor.item(&w.org, 2, b"still here");
     assert_eq!(w.monitor.push(&w.server, &[item]).await.status, 200);
 
@@ -388,5 +376,12 @@ async fn only_the_organisations_own_signature_revokes_a_device() {
         "device_revoked",
         "after revocation",
     );
-    assert_eq!(w.server.count("items"), 2);
+    assert_eq!(w.store.count("items"), 2);
 }
+
+crate::on_every_backend!(
+    every_endpoint_refuses_every_forged_or_misused_request_and_stores_nothing,
+    another_organisations_devices_see_and_touch_nothing_of_this_one,
+    registration_takes_only_a_genuine_certificate_signed_by_its_own_device,
+    only_the_organisations_own_signature_revokes_a_device,
+);

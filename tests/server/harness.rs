@@ -18,10 +18,102 @@ use vigil_ledger::ids::device_id_for;
 use vigil_ledger::profile::OrgProfile;
 use vigil_model::DeviceId;
 
+use crate::pg::PgCluster;
+
 pub const SERVER: &str = env!("CARGO_BIN_EXE_vigil-server");
 
 pub fn now() -> DateTime<FixedOffset> {
     Utc::now().fixed_offset()
+}
+
+/// Which database a test's server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite under `--data`.
+    Sqlite,
+    /// A private PostgreSQL cluster (`--database`).
+    Postgres,
+}
+
+/// Where a server keeps its data: a folder, or a PostgreSQL cluster of the test's own.
+#[derive(Debug)]
+pub struct Store {
+    pub data: PathBuf,
+    pub pg: Option<PgCluster>,
+}
+
+impl Store {
+    /// A store of `backend`, with its folder under `dir`.
+    pub fn new(backend: Backend, dir: &Path) -> Store {
+        Store {
+            data: dir.join("data"),
+            pg: (backend == Backend::Postgres).then(PgCluster::start),
+        }
+    }
+
+    /// The server's arguments that name it.
+    pub fn args(&self) -> Vec<String> {
+        match &self.pg {
+            Some(pg) => vec!["--database".into(), pg.url.clone()],
+            None => vec!["--data".into(), self.data.display().to_string()],
+        }
+    }
+
+    /// Runs `vigil-server admin <store> args…`: (success, stdout, stderr).
+    pub fn admin(&self, args: &[&str]) -> (bool, String, String) {
+        let out = Command::new(SERVER)
+            .arg("admin")
+            .args(self.args())
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// One value from the server's database, read directly, as text.
+    pub fn text(&self, sql: &str) -> String {
+        match &self.pg {
+            Some(pg) => pg.text(sql),
+            None => {
+                let conn = rusqlite::Connection::open_with_flags(
+                    self.data.join("server.sqlite3"),
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+                )
+                .unwrap();
+                conn.query_row(sql, [], |r| {
+                    r.get::<_, rusqlite::types::Value>(0).map(|v| match v {
+                        rusqlite::types::Value::Integer(i) => i.to_string(),
+                        rusqlite::types::Value::Text(t) => t,
+                        other => format!("{other:?}"),
+                    })
+                })
+                .unwrap()
+            }
+        }
+    }
+
+    /// Rows in a table.
+    pub fn count(&self, table: &str) -> i64 {
+        self.text(&format!("SELECT count(*) FROM {table}"))
+            .parse()
+            .unwrap()
+    }
+
+    /// The folders that hold the database's files.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut out = vec![];
+        if self.data.exists() {
+            out.push(self.data.clone());
+        }
+        if let Some(pg) = &self.pg {
+            out.push(pg.files().to_owned());
+        }
+        out
+    }
 }
 
 /// A running server, stopped with SIGTERM when dropped.
@@ -29,22 +121,20 @@ pub fn now() -> DateTime<FixedOffset> {
 pub struct Server {
     pub child: Child,
     pub url: String,
-    pub data: PathBuf,
     pub log: PathBuf,
 }
 
 impl Server {
-    /// Starts the real binary on `data`, logging to `data/../server.log`.
-    pub fn start(data: &Path) -> Server {
-        let log = data.with_extension("log");
+    /// Starts the real binary on `store`, logging to `log`.
+    pub fn start(store: &Store, log: &Path) -> Server {
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&log)
+            .open(log)
             .unwrap();
         let mut child = Command::new(SERVER)
-            .args(["--listen", "127.0.0.1:0", "--data"])
-            .arg(data)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(store.args())
             .env("VIGIL_SERVER_LOG", "debug")
             .stdout(Stdio::piped())
             .stderr(log_file)
@@ -61,45 +151,16 @@ impl Server {
         Server {
             child,
             url: format!("http://{addr}"),
-            data: data.to_owned(),
-            log,
+            log: log.to_owned(),
         }
     }
 
     /// Sends SIGTERM and waits for the exit status.
     pub fn stop(&mut self) -> std::process::ExitStatus {
-        // SAFETY: none needed; kill(1) is a separate process.
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         self.child.wait().unwrap()
-    }
-
-    /// Runs `vigil-server admin --data DATA args…`: (success, stdout, stderr).
-    pub fn admin(data: &Path, args: &[&str]) -> (bool, String, String) {
-        let out = Command::new(SERVER)
-            .arg("admin")
-            .arg("--data")
-            .arg(data)
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    /// Rows in a table of the server's database, read directly.
-    pub fn count(&self, table: &str) -> i64 {
-        let conn = rusqlite::Connection::open_with_flags(
-            self.data.join("server.sqlite3"),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .unwrap();
-        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
-            .unwrap()
     }
 }
 
@@ -130,10 +191,10 @@ impl Org {
     }
 
     /// Writes the profile into `dir` and registers it with `vigil-server admin org add`.
-    pub fn register(&self, data: &Path, dir: &Path) {
+    pub fn register(&self, store: &Store, dir: &Path) {
         let file = dir.join(format!("{}.json", self.id()));
         std::fs::write(&file, self.profile.to_json_pretty()).unwrap();
-        let (ok, out, err) = Server::admin(data, &["org", "add", file.to_str().unwrap()]);
+        let (ok, out, err) = store.admin(&["org", "add", file.to_str().unwrap()]);
         assert!(ok, "org add: {out}{err}");
     }
 
@@ -345,23 +406,24 @@ impl Device {
     }
 }
 
-/// A server on a fresh data folder with one organisation registered, an HQ device and a
-/// monitor, both registered.
+/// A server on a fresh store with one organisation registered, an HQ device and a monitor,
+/// both registered.
 pub struct World {
-    pub dir: tempfile::TempDir,
     pub server: Server,
+    pub store: Store,
+    pub dir: tempfile::TempDir,
     pub org: Org,
     pub hq: Device,
     pub monitor: Device,
 }
 
 impl World {
-    pub async fn new() -> World {
+    pub async fn new(backend: Backend) -> World {
         let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
+        let store = Store::new(backend, dir.path());
         let org = Org::new("Bishkek Monitoring Group");
-        org.register(&data, dir.path());
-        let server = Server::start(&data);
+        org.register(&store, dir.path());
+        let server = Server::start(&store, &dir.path().join("server.log"));
         let hq = org.enrol("HQ reader", DeviceRole::Hq);
         let monitor = org.enrol("Aigul's laptop", DeviceRole::Monitor);
         for d in [&hq, &monitor] {
@@ -369,8 +431,9 @@ impl World {
             assert_eq!(r.status, 200, "{r:?}");
         }
         World {
-            dir,
             server,
+            store,
+            dir,
             org,
             hq,
             monitor,

@@ -7,3 +7,28 @@ mod admin;
 mod api;
 mod auth;
 mod harness;
+mod pg;
+
+/// Runs each named `async fn(Backend)` of the calling module once per backend, as tests named
+/// `sqlite::NAME` and `postgres::NAME`.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::harness::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::harness::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}

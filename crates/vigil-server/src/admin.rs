@@ -6,15 +6,14 @@ use std::path::Path;
 
 use uuid::Uuid;
 
-use crate::db::{self, Db, OrgRefused};
+use crate::db::{Db, OrgRefused};
 
 /// `org add PROFILE`: registers an organisation, or takes a newer profile signed by the same
 /// key. Returns what to print.
-pub fn org_add(data: &Path, profile: &Path) -> anyhow::Result<String> {
+pub async fn org_add(db: &Db, profile: &Path) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(profile)
         .map_err(|e| anyhow::anyhow!("could not read {}: {e}", profile.display()))?;
-    let db = Db::open(data)?;
-    match db.with(|c| db::add_org(c, &text))? {
+    match db.add_org(text).await {
         Ok((p, true)) => Ok(format!(
             "registered organisation {} ({})\n",
             p.name, p.org_id
@@ -32,9 +31,8 @@ pub fn org_add(data: &Path, profile: &Path) -> anyhow::Result<String> {
 }
 
 /// `org list`.
-pub fn org_list(data: &Path) -> anyhow::Result<String> {
-    let db = Db::open(data)?;
-    let orgs = db.with(|c| db::orgs(c))??;
+pub async fn org_list(db: &Db) -> anyhow::Result<String> {
+    let orgs = db.orgs().await.map_err(|e| anyhow::anyhow!(e.message))?;
     let mut out = String::new();
     if orgs.is_empty() {
         out.push_str(
@@ -42,7 +40,10 @@ pub fn org_list(data: &Path) -> anyhow::Result<String> {
         );
     }
     for o in orgs {
-        let devices = db.with(|c| db::devices(c, o.org))??;
+        let devices = db
+            .devices(o.org)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
         let _ = writeln!(
             out,
             "{}  {}  {} device{}  registered {}",
@@ -57,16 +58,16 @@ pub fn org_list(data: &Path) -> anyhow::Result<String> {
 }
 
 /// `devices ORG`.
-pub fn devices(data: &Path, org: &str) -> anyhow::Result<String> {
+pub async fn devices(db: &Db, org: &str) -> anyhow::Result<String> {
     let org: Uuid = org
         .parse()
         .map_err(|_| anyhow::anyhow!("{org:?} is not an organisation id"))?;
-    let db = Db::open(data)?;
-    if db.with(|c| db::org(c, org))??.is_none() {
+    let e = |e: crate::error::ApiError| anyhow::anyhow!(e.message);
+    if db.org(org).await.map_err(e)?.is_none() {
         anyhow::bail!("organisation {org} is not registered with this server");
     }
     let mut out = String::new();
-    for d in db.with(|c| db::devices(c, org))?? {
+    for d in db.devices(org).await.map_err(e)? {
         let _ = writeln!(
             out,
             "{}  {:<7}  registered {}{}",
@@ -85,8 +86,7 @@ pub fn devices(data: &Path, org: &str) -> anyhow::Result<String> {
 }
 
 /// `key`: the receipt key's public half, for the organisation's profile.
-pub fn key(data: &Path) -> anyhow::Result<String> {
-    let db = Db::open(data)?;
-    let key = db.with(db::server_key)??;
+pub async fn key(db: &Db) -> anyhow::Result<String> {
+    let key = db.server_key().await?;
     Ok(format!("{}\n", hex::encode(key.public())))
 }

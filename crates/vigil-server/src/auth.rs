@@ -20,7 +20,7 @@ use vigil_ledger::http_sig::{HttpSigError, MAX_SKEW_SECS, RequestLine, Signature
 use vigil_model::DeviceId;
 
 use crate::AppState;
-use crate::db::{self, DeviceRow};
+use crate::db::DeviceRow;
 use crate::error::ApiError;
 
 /// A request whose signature verified, with its body.
@@ -92,10 +92,7 @@ pub async fn verify_and_spend(
     let device: DeviceId = claims.keyid;
     let nonce = claims.nonce.clone();
     let expires = claims.created + MAX_SKEW_SECS + 1;
-    let fresh = state
-        .db
-        .call(move |c| Ok(db::use_nonce(c, device, &nonce, expires)?))
-        .await?;
+    let fresh = state.db.use_nonce(device, nonce, expires).await?;
     if !fresh {
         return Err(ApiError::unauthorized(
             "replayed_nonce",
@@ -126,16 +123,12 @@ impl FromRequest<AppState> for Authed {
         let claims = claims(&parts.headers)?;
         let body = body_bytes(state, body).await?;
         let keyid = claims.keyid;
-        let device = state
-            .db
-            .call(move |c| Ok(db::device(c, keyid)?))
-            .await?
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "unknown_device",
-                    format!("device {keyid} is not registered with this server"),
-                )
-            })?;
+        let device = state.db.device(keyid).await?.ok_or_else(|| {
+            ApiError::unauthorized(
+                "unknown_device",
+                format!("device {keyid} is not registered with this server"),
+            )
+        })?;
         if let Some(at) = &device.revoked_at {
             return Err(ApiError::forbidden(
                 "device_revoked",

@@ -86,3 +86,9 @@ impl From<rusqlite::Error> for ApiError {
         ApiError::internal(e)
     }
 }
+
+impl From<tokio_postgres::Error> for ApiError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        ApiError::internal(e)
+    }
+}

@@ -10,7 +10,7 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`db`] | the embedded SQLite database |
+//! | [`db`] | the database: embedded SQLite, or PostgreSQL for several processes |
 //! | [`auth`] | the signed-request checks |
 //! | [`api`] | the API v1 handlers |
 //! | [`openapi`] | the OpenAPI document served at `/v1/openapi.json` |
@@ -49,10 +49,14 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Opens the database in `data` and loads (or makes) the receipt key.
-    pub fn open(data: &std::path::Path) -> anyhow::Result<AppState> {
-        let db = db::Db::open(data)?;
-        let key = db.with(db::server_key)??;
+    /// Opens the database (PostgreSQL at `database`, else SQLite in `data`) and loads (or
+    /// makes) the receipt key.
+    pub async fn open(
+        data: Option<&std::path::Path>,
+        database: Option<&str>,
+    ) -> anyhow::Result<AppState> {
+        let db = db::Db::open(data, database).await?;
+        let key = db.server_key().await?;
         Ok(AppState {
             db,
             key: Arc::new(key),

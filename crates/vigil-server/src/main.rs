@@ -17,9 +17,12 @@ use vigil_server::{AppState, admin};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// The folder for the database (created 0700 if missing).
+    /// The folder for the embedded database (created 0700 if missing).
     #[arg(long, env = "VIGIL_SERVER_DATA", value_name = "DIR")]
     data: Option<PathBuf>,
+    /// A PostgreSQL database instead, which several server processes may share.
+    #[arg(long, env = "VIGIL_SERVER_DATABASE", value_name = "postgres://…")]
+    database: Option<String>,
     /// Address and port to listen on (port 0 picks a free one; the first line printed says which).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
     listen: String,
@@ -29,9 +32,12 @@ struct Cli {
 enum Command {
     /// Register organisations and list devices.
     Admin {
-        /// The server's data folder.
+        /// The server's data folder (embedded database).
         #[arg(long, env = "VIGIL_SERVER_DATA", value_name = "DIR")]
-        data: PathBuf,
+        data: Option<PathBuf>,
+        /// Or the server's PostgreSQL database.
+        #[arg(long, env = "VIGIL_SERVER_DATABASE", value_name = "postgres://…")]
+        database: Option<String>,
         #[command(subcommand)]
         command: AdminCommand,
     },
@@ -67,23 +73,27 @@ enum OrgCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Command::Admin { data, command }) => match command {
-            AdminCommand::Org {
-                command: OrgCommand::Add { profile },
-            } => admin::org_add(&data, &profile),
-            AdminCommand::Org {
-                command: OrgCommand::List,
-            } => admin::org_list(&data),
-            AdminCommand::Devices { org } => admin::devices(&data, &org),
-            AdminCommand::Key => admin::key(&data),
-        }
-        .map(|out| print!("{out}")),
-        None => match cli.data {
-            Some(data) => serve(&data, &cli.listen),
-            None => Err(anyhow::anyhow!(
-                "--data DIR is needed: the folder for the server's database"
-            )),
-        },
+        Some(Command::Admin {
+            data,
+            database,
+            command,
+        }) => runtime().and_then(|rt| {
+            rt.block_on(async {
+                let db = vigil_server::db::Db::open(data.as_deref(), database.as_deref()).await?;
+                match command {
+                    AdminCommand::Org {
+                        command: OrgCommand::Add { profile },
+                    } => admin::org_add(&db, &profile).await,
+                    AdminCommand::Org {
+                        command: OrgCommand::List,
+                    } => admin::org_list(&db).await,
+                    AdminCommand::Devices { org } => admin::devices(&db, &org).await,
+                    AdminCommand::Key => admin::key(&db).await,
+                }
+            })
+            .map(|out| print!("{out}"))
+        }),
+        None => serve(cli.data.as_deref(), cli.database.as_deref(), &cli.listen),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -94,7 +104,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(data: &std::path::Path, listen: &str) -> anyhow::Result<()> {
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn serve(
+    data: Option<&std::path::Path>,
+    database: Option<&str>,
+    listen: &str,
+) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .json()
         .with_writer(std::io::stderr)
@@ -103,11 +123,8 @@ fn serve(data: &std::path::Path, listen: &str) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let state = AppState::open(data)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
+    runtime()?.block_on(async move {
+        let state = AppState::open(data, database).await?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| anyhow::anyhow!("could not listen on {listen}: {e}"))?;

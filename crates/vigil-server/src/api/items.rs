@@ -16,7 +16,7 @@ use vigil_crypto::sign;
 use super::{Document, MAX_BATCH, MAX_ITEM_BYTES, MAX_PAGE, json_body};
 use crate::AppState;
 use crate::auth::Authed;
-use crate::db::{self, NewItem, PushConflict};
+use crate::db::{NewItem, PushConflict};
 use crate::error::{ApiError, Problem};
 
 const AGE_MAGIC: &[u8] = b"age-encryption.org/v1\n";
@@ -160,10 +160,7 @@ pub async fn push(
     let org = authed.device.org;
     let device = authed.device.device;
     let key = state.key.clone();
-    let outcome = state
-        .db
-        .call(move |c| db::push(c, &key, org, device, &items))
-        .await?;
+    let outcome = state.db.push(key, org, device, items).await?;
     match outcome {
         Ok(receipts) => {
             tracing::info!(%device, items = receipts.len(), "items pushed");
@@ -231,10 +228,7 @@ pub async fn receipts(
 ) -> Result<Json<ReceiptsPage>, ApiError> {
     let device = authed.device.device;
     let (since, limit) = (page.since, page.limit());
-    let rows = state
-        .db
-        .call(move |c| Ok(db::receipts(c, device, since, limit)?))
-        .await?;
+    let rows = state.db.receipts(device, since, limit).await?;
     let next = rows.last().map_or(since, |(seq, _)| *seq as i64);
     Ok(Json(ReceiptsPage {
         receipts: rows
@@ -292,10 +286,7 @@ pub async fn feed(
     authed.require_hq()?;
     let org = authed.device.org;
     let (since, limit) = (page.since, page.limit());
-    let rows = state
-        .db
-        .call(move |c| Ok(db::feed(c, org, since, limit)?))
-        .await?;
+    let rows = state.db.feed(org, since, limit).await?;
     let next = rows.last().map_or(since, |i| i.pos);
     Ok(Json(FeedPage {
         items: rows
@@ -348,11 +339,7 @@ pub async fn ack(
         ));
     }
     let (org, by) = (authed.device.org, authed.device.device);
-    match state
-        .db
-        .call(move |c| db::ack(c, org, by, &req.items))
-        .await?
-    {
+    match state.db.ack(org, by, req.items).await? {
         Ok(new) => Ok(Json(AckResponse { new })),
         Err(id) => Err(ApiError::bad_request(
             "unknown_item",
@@ -394,10 +381,7 @@ pub async fn acks(
 ) -> Result<Json<AcksPage>, ApiError> {
     let device = authed.device.device;
     let (since, limit) = (page.since, page.limit());
-    let rows = state
-        .db
-        .call(move |c| Ok(db::acks(c, device, since, limit)?))
-        .await?;
+    let rows = state.db.acks(device, since, limit).await?;
     let next = rows.last().map_or(since, |a| a.pos);
     Ok(Json(AcksPage {
         acks: rows

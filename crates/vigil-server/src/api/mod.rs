@@ -1,6 +1,5 @@
 //! API v1. Every handler here but [`server_key`] takes a signed request ([`crate::auth`]).
 
-
 use axum::Json;
 use axum::extract::{Request, State};
 use serde::{Deserialize, Serialize};
@@ -12,7 +11,7 @@ use vigil_model::DeviceId;
 
 use crate::AppState;
 use crate::auth::{self, Authed};
-use crate::db::{self, Registration};
+use crate::db::Registration;
 use crate::error::{ApiError, Problem};
 
 mod items;
@@ -101,16 +100,12 @@ pub async fn register(
         .ok_or_else(|| {
             ApiError::bad_request("not_a_certificate", "the body is not a device certificate")
         })?;
-    let org_row = state
-        .db
-        .call(move |c| Ok(db::org(c, org)?))
-        .await?
-        .ok_or_else(|| {
-            ApiError::forbidden(
-                "unknown_organisation",
-                format!("organisation {org} is not registered with this server"),
-            )
-        })?;
+    let org_row = state.db.org(org).await?.ok_or_else(|| {
+        ApiError::forbidden(
+            "unknown_organisation",
+            format!("organisation {org} is not registered with this server"),
+        )
+    })?;
     let verified = cert
         .verify(org, &org_row.profile.org_sign_pk)
         .map_err(|e| ApiError::forbidden("certificate_refused", e.to_string()))?;
@@ -135,22 +130,14 @@ pub async fn register(
     )
     .await?;
     let device = verified.device;
-    if state
-        .db
-        .call(move |c| Ok(db::revoked(c, device)?))
-        .await?
-        .is_some()
-    {
+    if state.db.revoked(device).await?.is_some() {
         return Err(ApiError::forbidden(
             "device_revoked",
             format!("the organisation revoked device {device}"),
         ));
     }
     let role = verified.invitation.role;
-    let outcome = state
-        .db
-        .call(move |c| Ok(db::register_device(c, &verified)?))
-        .await?;
+    let outcome = state.db.register_device(verified).await?;
     match outcome {
         Registration::New | Registration::Again => {
             if outcome == Registration::New {
@@ -185,7 +172,7 @@ pub async fn profile(
     let org = authed.device.org;
     let row = state
         .db
-        .call(move |c| Ok(db::org(c, org)?))
+        .org(org)
         .await?
         .ok_or_else(|| ApiError::internal("a registered device's organisation is missing"))?;
     serde_json::to_value(&row.profile)
@@ -225,7 +212,7 @@ pub async fn revoke(
     let org = authed.device.org;
     let org_row = state
         .db
-        .call(move |c| Ok(db::org(c, org)?))
+        .org(org)
         .await?
         .ok_or_else(|| ApiError::internal("a registered device's organisation is missing"))?;
     let signature = doc
@@ -239,10 +226,7 @@ pub async fn revoke(
     let revocation = Revocation::from_wire(&wire, org, &org_row.profile.org_sign_pk)
         .map_err(|e| ApiError::forbidden("revocation_refused", e.to_string()))?;
     let device: DeviceId = revocation.doc.device;
-    let new = state
-        .db
-        .call(move |c| Ok(db::revoke(c, &revocation)?))
-        .await?;
+    let new = state.db.revoke(revocation).await?;
     if new {
         tracing::info!(%device, %org, "device revoked");
     }

@@ -1,98 +1,29 @@
 //! The server's database: organisations, devices, nonces, items (ciphertext with routing
-//! metadata), receipts and acknowledgements. Embedded SQLite under `--data`.
+//! metadata), receipts and acknowledgements, in embedded SQLite under `--data` or in
+//! PostgreSQL (`--database postgres://…`).
 //!
-//! Every write that a receipt vouches for is committed with `synchronous=FULL` before the
-//! receipt leaves the server. Nothing here ever holds plaintext of a report: items are age
-//! ciphertext for HQ's readers, and the only names stored are the organisation's (from its
-//! public profile).
+//! Every write that a receipt vouches for is committed durably before the receipt leaves the
+//! server. Nothing here ever holds plaintext of a report: items are age ciphertext for HQ's
+//! readers, and the only names stored are the organisation's (from its public profile).
+//!
+//! [`Db`] is the one face the API sees; [`sqlite`] and [`postgres`] hold the same operations
+//! for each backend, with the same rules (all-or-nothing pushes, idempotent on id and hash).
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 use vigil_crypto::sign::{SignPublicKey, SigningKey};
-use vigil_ledger::enrolment::DeviceRole;
+use vigil_ledger::enrolment::{DeviceRole, VerifiedCertificate};
 use vigil_ledger::profile::OrgProfile;
+use vigil_ledger::signed::{RECEIPT_FORMAT, Receipt, ReceiptDoc, Revocation, SignedWire};
+use vigil_model::DeviceId;
 
 use crate::error::ApiError;
 
-mod devices;
-mod items;
-
-pub use devices::*;
-pub use items::*;
-
-/// The schema this build writes.
-const SCHEMA_VERSION: i64 = 1;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS server_key (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    pkcs8 BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS orgs (
-    org TEXT PRIMARY KEY,
-    sign_pk BLOB NOT NULL,
-    profile TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    added_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS devices (
-    device TEXT PRIMARY KEY,
-    org TEXT NOT NULL REFERENCES orgs(org),
-    sign_pk BLOB NOT NULL,
-    role TEXT NOT NULL,
-    invitation TEXT NOT NULL UNIQUE,
-    certificate_sha256 TEXT NOT NULL,
-    registered_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS revocations (
-    device TEXT PRIMARY KEY,
-    org TEXT NOT NULL REFERENCES orgs(org),
-    revoked_at TEXT NOT NULL,
-    document TEXT NOT NULL,
-    signature TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS nonces (
-    device TEXT NOT NULL,
-    nonce TEXT NOT NULL,
-    expires INTEGER NOT NULL,
-    PRIMARY KEY (device, nonce)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces(expires);
-CREATE TABLE IF NOT EXISTS items (
-    pos INTEGER PRIMARY KEY AUTOINCREMENT,
-    org TEXT NOT NULL,
-    device TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    id TEXT NOT NULL UNIQUE,
-    kind TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    ciphertext BLOB NOT NULL,
-    receipt TEXT NOT NULL,
-    receipt_sig TEXT NOT NULL,
-    UNIQUE (device, seq)
-);
-CREATE INDEX IF NOT EXISTS items_feed ON items(org, pos);
-CREATE TABLE IF NOT EXISTS acks (
-    pos INTEGER PRIMARY KEY AUTOINCREMENT,
-    item TEXT NOT NULL UNIQUE REFERENCES items(id),
-    device TEXT NOT NULL,
-    acked_by TEXT NOT NULL,
-    acked_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS acks_device ON acks(device, pos);
-";
-
-/// The database, shared by every request. SQLite takes one writer at a time; requests wait
-/// for the connection in a blocking task, never on the async runtime.
-#[derive(Debug, Clone)]
-pub struct Db {
-    conn: Arc<Mutex<Connection>>,
-}
+pub mod postgres;
+pub mod sqlite;
 
 /// A registered organisation.
 #[derive(Debug, Clone)]
@@ -117,91 +48,6 @@ pub(crate) fn role_from(s: &str) -> DeviceRole {
     }
 }
 
-pub(crate) fn key_from(blob: Vec<u8>) -> rusqlite::Result<SignPublicKey> {
-    blob.try_into().map_err(|_| {
-        rusqlite::Error::InvalidColumnType(0, "sign_pk".into(), rusqlite::types::Type::Blob)
-    })
-}
-
-impl Db {
-    /// Opens (or creates) the database in `dir`, which is created 0700 if missing.
-    pub fn open(dir: &Path) -> anyhow::Result<Db> {
-        std::fs::create_dir_all(dir)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-        }
-        let conn = Connection::open(dir.join("server.sqlite3"))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version > SCHEMA_VERSION {
-            anyhow::bail!(
-                "the database in {} was written by a newer vigil-server (schema {version}, this one knows {SCHEMA_VERSION})",
-                dir.display()
-            );
-        }
-        conn.execute_batch(SCHEMA)?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        Ok(Db {
-            conn: Arc::new(Mutex::new(conn)),
-        })
-    }
-
-    /// Runs `f` on the connection in a blocking task.
-    pub async fn call<T, F>(&self, f: F) -> Result<T, ApiError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, ApiError> + Send + 'static,
-    {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .map_err(|_| ApiError::internal("lock poisoned"))?;
-            f(&mut guard)
-        })
-        .await
-        .map_err(ApiError::internal)?
-    }
-
-    /// Runs `f` on the connection here (admin commands, start-up).
-    pub fn with<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> anyhow::Result<T> {
-        let mut guard = self
-            .conn
-            .lock()
-            .map_err(|_| anyhow::anyhow!("lock poisoned"))?;
-        Ok(f(&mut guard))
-    }
-}
-
-/// The server's receipt key: made on first start and kept in the database, so that every
-/// process on the same database signs with the same key.
-pub fn server_key(conn: &mut Connection) -> anyhow::Result<SigningKey> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let existing: Option<Vec<u8>> = tx
-        .query_row("SELECT pkcs8 FROM server_key WHERE id = 1", [], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    let key = match existing {
-        Some(bytes) => SigningKey::from_pkcs8(&bytes)?,
-        None => {
-            let key = SigningKey::generate()?;
-            tx.execute(
-                "INSERT INTO server_key (id, pkcs8) VALUES (1, ?1)",
-                params![key.expose_pkcs8()],
-            )?;
-            key
-        }
-    };
-    tx.commit()?;
-    Ok(key)
-}
-
 /// Why an organisation profile was not registered.
 #[derive(Debug, thiserror::Error)]
 pub enum OrgRefused {
@@ -215,77 +61,333 @@ pub enum OrgRefused {
     KeyChanged(Uuid),
     /// The database failed.
     #[error("database error: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(String),
 }
 
-/// Registers an organisation from its signed profile, or updates its profile when the same key
-/// signed a newer one. Returns whether it was new.
-pub fn add_org(
-    conn: &mut Connection,
-    profile_text: &str,
-) -> Result<(OrgProfile, bool), OrgRefused> {
-    let profile = OrgProfile::parse_and_verify(profile_text).map_err(OrgRefused::Invalid)?;
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let existing: Option<Vec<u8>> = tx
-        .query_row(
-            "SELECT sign_pk FROM orgs WHERE org = ?1",
-            params![profile.org_id.to_string()],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let is_new = match existing {
-        Some(pk) if pk != profile.org_sign_pk.as_slice() => {
-            return Err(OrgRefused::KeyChanged(profile.org_id));
-        }
-        Some(_) => {
-            tx.execute(
-                "UPDATE orgs SET profile = ?2 WHERE org = ?1",
-                params![profile.org_id.to_string(), profile.to_json_pretty()],
-            )?;
-            false
-        }
-        None => {
-            tx.execute(
-                "INSERT INTO orgs (org, sign_pk, profile, created_at, added_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    profile.org_id.to_string(),
-                    profile.org_sign_pk.as_slice(),
-                    profile.to_json_pretty(),
-                    profile.created_at.to_rfc3339(),
-                    now().to_rfc3339()
-                ],
-            )?;
-            true
+/// A registered device.
+#[derive(Debug, Clone)]
+pub struct DeviceRow {
+    /// Its id.
+    pub device: DeviceId,
+    /// Its organisation.
+    pub org: Uuid,
+    /// Its signing key.
+    pub sign_pk: SignPublicKey,
+    /// Its role.
+    pub role: DeviceRole,
+    /// When it registered.
+    pub registered_at: String,
+    /// When the organisation revoked it, if it did.
+    pub revoked_at: Option<String>,
+}
+
+/// The outcome of registering a device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registration {
+    /// Newly registered.
+    New,
+    /// Already registered with this very certificate.
+    Again,
+    /// Its invitation was used by another device.
+    InvitationUsed,
+    /// The device id is registered with another certificate.
+    OtherCertificate,
+}
+
+/// One item as a device pushes it, checked by the API layer.
+#[derive(Debug, Clone)]
+pub struct NewItem {
+    /// Its id.
+    pub id: Uuid,
+    /// Its place in the device's sequence.
+    pub seq: u64,
+    /// `revision` or `custody`.
+    pub kind: String,
+    /// SHA-256 of the ciphertext, hex.
+    pub sha256: String,
+    /// The ciphertext.
+    pub ciphertext: Vec<u8>,
+}
+
+/// A stored item as the feed returns it.
+#[derive(Debug, Clone)]
+pub struct StoredItem {
+    /// Its place in the feed.
+    pub pos: i64,
+    /// The device that pushed it.
+    pub device: String,
+    /// Its place in that device's sequence.
+    pub seq: u64,
+    /// Its id.
+    pub id: String,
+    /// `revision` or `custody`.
+    pub kind: String,
+    /// SHA-256, hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The ciphertext.
+    pub ciphertext: Vec<u8>,
+    /// Its receipt.
+    pub receipt: SignedWire,
+}
+
+/// An acknowledgement: HQ verified an item.
+#[derive(Debug, Clone)]
+pub struct AckRow {
+    /// Its place in the device's list.
+    pub pos: i64,
+    /// The item.
+    pub item: String,
+    /// The HQ device that verified it.
+    pub acked_by: String,
+    /// When the server recorded it.
+    pub acked_at: String,
+}
+
+/// Why a push was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushConflict {
+    /// The id is known with other content.
+    IdReused(Uuid),
+    /// The device's sequence number is taken by another item.
+    SeqTaken(u64),
+}
+
+impl From<rusqlite::Error> for OrgRefused {
+    fn from(e: rusqlite::Error) -> Self {
+        OrgRefused::Db(e.to_string())
+    }
+}
+
+impl From<tokio_postgres::Error> for OrgRefused {
+    fn from(e: tokio_postgres::Error) -> Self {
+        OrgRefused::Db(e.to_string())
+    }
+}
+
+/// The receipt for `item`, pushed by `device` of `org`, signed now with `key`.
+pub(crate) fn receipt_for(
+    key: &SigningKey,
+    org: Uuid,
+    device: DeviceId,
+    item: &NewItem,
+) -> Result<SignedWire, ApiError> {
+    Receipt::sign(
+        ReceiptDoc {
+            format: RECEIPT_FORMAT.into(),
+            version: 1,
+            org,
+            device,
+            seq: item.seq,
+            item: item.id,
+            sha256: item.sha256.clone(),
+            size: item.ciphertext.len() as u64,
+            received_at: now(),
+        },
+        |m| key.sign(m),
+    )
+    .map(|r| r.to_wire())
+    .map_err(ApiError::internal)
+}
+
+/// What is stored under an item's id, to compare with a push.
+#[derive(Debug, Clone)]
+pub(crate) struct Existing {
+    pub device: String,
+    pub seq: i64,
+    pub kind: String,
+    pub sha256: String,
+    pub size: i64,
+    pub receipt: SignedWire,
+}
+
+impl Existing {
+    /// Whether `item` from `device` is this very item again.
+    pub(crate) fn is(&self, device: DeviceId, item: &NewItem) -> bool {
+        self.device == device.to_string()
+            && u64::try_from(self.seq).ok() == Some(item.seq)
+            && self.kind == item.kind
+            && self.sha256 == item.sha256
+            && u64::try_from(self.size).ok() == Some(item.ciphertext.len() as u64)
+    }
+}
+
+/// A receipt as stored: its document and signature in hex.
+pub(crate) fn wire_from(document: String, signature: &str) -> Result<SignedWire, String> {
+    let signature = signature
+        .parse()
+        .map_err(|_| "a stored receipt's signature is not hex".to_owned())?;
+    Ok(SignedWire {
+        document,
+        signature,
+    })
+}
+
+/// The database: one face over the backends.
+#[derive(Debug, Clone)]
+pub enum Db {
+    /// Embedded SQLite.
+    Sqlite(sqlite::Sqlite),
+    /// PostgreSQL, which several server processes may share.
+    Postgres(postgres::Postgres),
+}
+
+/// Runs `$f` on SQLite's connection in a blocking task, or awaits `$pg` on PostgreSQL.
+macro_rules! either {
+    ($self:ident, |$c:ident| $sqlite:expr, |$p:ident| $pg:expr) => {
+        match $self {
+            Db::Sqlite(s) => s.call(move |$c| Ok($sqlite?)).await,
+            Db::Postgres($p) => Ok($pg.await?),
         }
     };
-    tx.commit()?;
-    Ok((profile, is_new))
 }
 
-/// Every registered organisation.
-pub fn orgs(conn: &Connection) -> rusqlite::Result<Vec<OrgRow>> {
-    let mut stmt = conn.prepare("SELECT org, profile, added_at FROM orgs ORDER BY added_at")?;
-    let rows = stmt.query_map([], |r| {
-        let org: String = r.get(0)?;
-        let profile: String = r.get(1)?;
-        Ok((org, profile, r.get::<_, String>(2)?))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (org, profile, added_at) = row?;
-        // Verified when it was added; verified again, since the file may have been edited.
-        if let (Ok(org), Ok(profile)) = (org.parse(), OrgProfile::parse_and_verify(&profile)) {
-            out.push(OrgRow {
-                org,
-                profile,
-                added_at,
-            });
+impl Db {
+    /// Opens PostgreSQL at `database` if given, else SQLite in `data`.
+    pub async fn open(data: Option<&Path>, database: Option<&str>) -> anyhow::Result<Db> {
+        match (database, data) {
+            (Some(url), _) => Ok(Db::Postgres(postgres::Postgres::connect(url).await?)),
+            (None, Some(dir)) => Ok(Db::Sqlite(sqlite::Sqlite::open(dir)?)),
+            (None, None) => {
+                anyhow::bail!("--data DIR (embedded SQLite) or --database postgres://… is needed")
+            }
         }
     }
-    Ok(out)
-}
 
-/// One organisation.
-pub fn org(conn: &Connection, org: Uuid) -> rusqlite::Result<Option<OrgRow>> {
-    Ok(orgs(conn)?.into_iter().find(|o| o.org == org))
+    /// The receipt key, made on first use and kept in the database, so that every process on
+    /// it signs with the same key.
+    pub async fn server_key(&self) -> anyhow::Result<SigningKey> {
+        match self {
+            Db::Sqlite(s) => s.with(sqlite::server_key)?,
+            Db::Postgres(p) => p.server_key().await,
+        }
+    }
+
+    /// Registers an organisation from its signed profile (see [`sqlite::add_org`]).
+    pub async fn add_org(&self, text: String) -> Result<(OrgProfile, bool), OrgRefused> {
+        match self {
+            Db::Sqlite(s) => s
+                .with(|c| sqlite::add_org(c, &text))
+                .map_err(|e| OrgRefused::Db(e.to_string()))?,
+            Db::Postgres(p) => p.add_org(&text).await,
+        }
+    }
+
+    /// Every registered organisation.
+    pub async fn orgs(&self) -> Result<Vec<OrgRow>, ApiError> {
+        either!(self, |c| sqlite::orgs(c), |p| p.orgs())
+    }
+
+    /// One organisation.
+    pub async fn org(&self, org: Uuid) -> Result<Option<OrgRow>, ApiError> {
+        Ok(self.orgs().await?.into_iter().find(|o| o.org == org))
+    }
+
+    /// A registered device.
+    pub async fn device(&self, device: DeviceId) -> Result<Option<DeviceRow>, ApiError> {
+        either!(self, |c| sqlite::device(c, device), |p| p.device(device))
+    }
+
+    /// An organisation's devices.
+    pub async fn devices(&self, org: Uuid) -> Result<Vec<DeviceRow>, ApiError> {
+        either!(self, |c| sqlite::devices(c, org), |p| p.devices(org))
+    }
+
+    /// When the organisation revoked `device`, if it did.
+    pub async fn revoked(&self, device: DeviceId) -> Result<Option<String>, ApiError> {
+        either!(self, |c| sqlite::revoked(c, device), |p| p.revoked(device))
+    }
+
+    /// Registers a device whose certificate was verified.
+    pub async fn register_device(
+        &self,
+        cert: VerifiedCertificate,
+    ) -> Result<Registration, ApiError> {
+        either!(self, |c| sqlite::register_device(c, &cert), |p| p
+            .register_device(&cert))
+    }
+
+    /// Records a verified revocation; whether it was new.
+    pub async fn revoke(&self, revocation: Revocation) -> Result<bool, ApiError> {
+        either!(self, |c| sqlite::revoke(c, &revocation), |p| p
+            .revoke(&revocation))
+    }
+
+    /// Spends a nonce: false when the device used it before.
+    pub async fn use_nonce(
+        &self,
+        device: DeviceId,
+        nonce: String,
+        expires: i64,
+    ) -> Result<bool, ApiError> {
+        either!(
+            self,
+            |c| sqlite::use_nonce(c, device, &nonce, expires),
+            |p| p.use_nonce(device, &nonce, expires)
+        )
+    }
+
+    /// Stores a batch, all or nothing (see [`sqlite::push`]).
+    pub async fn push(
+        &self,
+        key: Arc<SigningKey>,
+        org: Uuid,
+        device: DeviceId,
+        items: Vec<NewItem>,
+    ) -> Result<Result<Vec<SignedWire>, PushConflict>, ApiError> {
+        match self {
+            Db::Sqlite(s) => {
+                s.call(move |c| sqlite::push(c, &key, org, device, &items))
+                    .await
+            }
+            Db::Postgres(p) => p.push(&key, org, device, &items).await,
+        }
+    }
+
+    /// A device's receipts after sequence number `since`.
+    pub async fn receipts(
+        &self,
+        device: DeviceId,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<(u64, SignedWire)>, ApiError> {
+        either!(self, |c| sqlite::receipts(c, device, since, limit), |p| p
+            .receipts(device, since, limit))
+    }
+
+    /// The organisation's items after feed position `since`.
+    pub async fn feed(
+        &self,
+        org: Uuid,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredItem>, ApiError> {
+        either!(self, |c| sqlite::feed(c, org, since, limit), |p| p
+            .feed(org, since, limit))
+    }
+
+    /// HQ acknowledges items; `Err(id)` names an item not stored for `org`.
+    pub async fn ack(
+        &self,
+        org: Uuid,
+        by: DeviceId,
+        items: Vec<Uuid>,
+    ) -> Result<Result<usize, Uuid>, ApiError> {
+        match self {
+            Db::Sqlite(s) => s.call(move |c| sqlite::ack(c, org, by, &items)).await,
+            Db::Postgres(p) => p.ack(org, by, &items).await,
+        }
+    }
+
+    /// Acknowledgements of a device's items after `since`.
+    pub async fn acks(
+        &self,
+        device: DeviceId,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<AckRow>, ApiError> {
+        either!(self, |c| sqlite::acks(c, device, since, limit), |p| p
+            .acks(device, since, limit))
+    }
 }

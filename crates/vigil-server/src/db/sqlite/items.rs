@@ -3,79 +3,15 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 use vigil_crypto::sign::SigningKey;
-use vigil_ledger::signed::{RECEIPT_FORMAT, Receipt, ReceiptDoc, SignedWire};
+use vigil_ledger::signed::SignedWire;
 use vigil_model::DeviceId;
 
-use super::now;
+use crate::db::{AckRow, Existing, NewItem, PushConflict, StoredItem, now, receipt_for};
 use crate::error::ApiError;
 
-/// One item as a device pushes it, checked by the API layer.
-#[derive(Debug, Clone)]
-pub struct NewItem {
-    /// Its id.
-    pub id: Uuid,
-    /// Its place in the device's sequence.
-    pub seq: u64,
-    /// `revision` or `custody`.
-    pub kind: String,
-    /// SHA-256 of the ciphertext, hex.
-    pub sha256: String,
-    /// The ciphertext.
-    pub ciphertext: Vec<u8>,
-}
-
-/// A stored item as the feed returns it.
-#[derive(Debug, Clone)]
-pub struct StoredItem {
-    /// Its place in the feed.
-    pub pos: i64,
-    /// The device that pushed it.
-    pub device: String,
-    /// Its place in that device's sequence.
-    pub seq: u64,
-    /// Its id.
-    pub id: String,
-    /// `revision` or `custody`.
-    pub kind: String,
-    /// SHA-256, hex.
-    pub sha256: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// The ciphertext.
-    pub ciphertext: Vec<u8>,
-    /// Its receipt.
-    pub receipt: SignedWire,
-}
-
-/// An acknowledgement: HQ verified an item.
-#[derive(Debug, Clone)]
-pub struct AckRow {
-    /// Its place in the device's list.
-    pub pos: i64,
-    /// The item.
-    pub item: String,
-    /// The HQ device that verified it.
-    pub acked_by: String,
-    /// When the server recorded it.
-    pub acked_at: String,
-}
-
-/// Why a push was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PushConflict {
-    /// The id is known with other content.
-    IdReused(Uuid),
-    /// The device's sequence number is taken by another item.
-    SeqTaken(u64),
-}
-
 fn wire_from(document: String, signature: &str) -> rusqlite::Result<SignedWire> {
-    let signature = signature.parse().map_err(|_| {
+    crate::db::wire_from(document, signature).map_err(|_| {
         rusqlite::Error::InvalidColumnType(0, "receipt_sig".into(), rusqlite::types::Type::Text)
-    })?;
-    Ok(SignedWire {
-        document,
-        signature,
     })
 }
 
@@ -91,23 +27,27 @@ pub fn push(
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut receipts = Vec::with_capacity(items.len());
     for item in items {
-        let by_id: Option<(String, i64, String, String, i64, String, String)> = tx
+        let existing = tx
             .query_row(
                 "SELECT device, seq, kind, sha256, size, receipt, receipt_sig FROM items WHERE id = ?1",
                 params![item.id.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+                |r| {
+                    Ok(Existing {
+                        device: r.get(0)?,
+                        seq: r.get(1)?,
+                        kind: r.get(2)?,
+                        sha256: r.get(3)?,
+                        size: r.get(4)?,
+                        receipt: wire_from(r.get(5)?, &r.get::<_, String>(6)?)?,
+                    })
+                },
             )
             .optional()?;
-        if let Some((d, seq, kind, sha, size, receipt, sig)) = by_id {
-            let same = d == device.to_string()
-                && u64::try_from(seq).ok() == Some(item.seq)
-                && kind == item.kind
-                && sha == item.sha256
-                && u64::try_from(size).ok() == Some(item.ciphertext.len() as u64);
-            if !same {
+        if let Some(existing) = existing {
+            if !existing.is(device, item) {
                 return Ok(Err(PushConflict::IdReused(item.id)));
             }
-            receipts.push(wire_from(receipt, &sig)?);
+            receipts.push(existing.receipt);
             continue;
         }
         let taken: bool = tx
@@ -121,22 +61,7 @@ pub fn push(
         if taken {
             return Ok(Err(PushConflict::SeqTaken(item.seq)));
         }
-        let receipt = Receipt::sign(
-            ReceiptDoc {
-                format: RECEIPT_FORMAT.into(),
-                version: 1,
-                org,
-                device,
-                seq: item.seq,
-                item: item.id,
-                sha256: item.sha256.clone(),
-                size: item.ciphertext.len() as u64,
-                received_at: now(),
-            },
-            |m| key.sign(m),
-        )
-        .map_err(ApiError::internal)?;
-        let wire = receipt.to_wire();
+        let wire = receipt_for(key, org, device, item)?;
         tx.execute(
             "INSERT INTO items (org, device, seq, id, kind, sha256, size, ciphertext, receipt, receipt_sig)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",

@@ -3,32 +3,15 @@
 use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
-use vigil_crypto::sign::SignPublicKey;
-use vigil_ledger::enrolment::DeviceRole;
+
 use vigil_ledger::signed::Revocation;
 use vigil_model::DeviceId;
 
-use super::{key_from, now, role_from};
+use super::key_from;
+use crate::db::{DeviceRow, Registration, now, role_from};
 
 /// A device row as read: id, organisation, key, role, registered, revoked.
 type RawDevice = (String, String, Vec<u8>, String, String, Option<String>);
-
-/// A registered device.
-#[derive(Debug, Clone)]
-pub struct DeviceRow {
-    /// Its id.
-    pub device: DeviceId,
-    /// Its organisation.
-    pub org: Uuid,
-    /// Its signing key.
-    pub sign_pk: SignPublicKey,
-    /// Its role.
-    pub role: DeviceRole,
-    /// When it registered.
-    pub registered_at: String,
-    /// When the organisation revoked it, if it did.
-    pub revoked_at: Option<String>,
-}
 
 fn device_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawDevice> {
     Ok((
@@ -98,19 +81,6 @@ pub fn revoked(conn: &Connection, device: DeviceId) -> rusqlite::Result<Option<S
         |r| r.get(0),
     )
     .optional()
-}
-
-/// The outcome of registering a device.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Registration {
-    /// Newly registered.
-    New,
-    /// Already registered with this very certificate.
-    Again,
-    /// Its invitation was used by another device.
-    InvitationUsed,
-    /// The device id is registered with another certificate.
-    OtherCertificate,
 }
 
 /// Registers a device whose certificate the API layer verified.
