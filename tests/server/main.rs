@@ -8,6 +8,7 @@ mod api;
 mod auth;
 mod harness;
 mod pg;
+mod scale;
 
 /// Runs each named `async fn(Backend)` of the calling module once per backend, as tests named
 /// `sqlite::NAME` and `postgres::NAME`.
