@@ -51,12 +51,31 @@ impl Store {
         }
     }
 
-    /// The server's arguments that name it.
+    /// The admin command's arguments that name it.
     pub fn args(&self) -> Vec<String> {
         match &self.pg {
             Some(pg) => vec!["--database".into(), pg.url.clone()],
             None => vec!["--data".into(), self.data.display().to_string()],
         }
+    }
+
+    /// The server's arguments: the database, and with PostgreSQL the blob folder.
+    pub fn server_args(&self) -> Vec<String> {
+        let mut args = self.args();
+        if self.pg.is_some() {
+            args.extend([
+                "--blobs".into(),
+                self.data.join("blobs").display().to_string(),
+            ]);
+        }
+        args
+    }
+
+    /// The attachment parts stored for upload `id`, as files in the blob folder.
+    pub fn part_files(&self, id: &str) -> usize {
+        std::fs::read_dir(self.data.join("blobs").join("uploads").join(id))
+            .map(|d| d.count())
+            .unwrap_or(0)
     }
 
     /// Runs `vigil-server admin <store> args…`: (success, stdout, stderr).
@@ -134,7 +153,7 @@ impl Server {
             .unwrap();
         let mut child = Command::new(SERVER)
             .args(["--listen", "127.0.0.1:0"])
-            .args(store.args())
+            .args(store.server_args())
             .env("VIGIL_SERVER_LOG", "debug")
             .stdout(Stdio::piped())
             .stderr(log_file)
@@ -370,6 +389,88 @@ impl Device {
         let text = resp.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Reply { status, body }
+    }
+
+    /// Sends a properly signed request with extra headers.
+    pub async fn send_headers(
+        &self,
+        server: &Server,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        extra: &[(&str, String)],
+    ) -> (Reply, reqwest::header::HeaderMap) {
+        let h = self.sign(method, path, body);
+        let mut req = reqwest::Client::new()
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}{path}", server.url),
+            )
+            .header("content-digest", h.content_digest)
+            .header("signature-input", h.signature_input)
+            .header("signature", h.signature)
+            .body(body.to_vec());
+        for (k, v) in extra {
+            req = req.header(*k, v);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (Reply { status, body }, headers)
+    }
+
+    /// Signature headers for a request, now, with a fresh nonce.
+    pub fn sign(&self, method: &str, path_and_query: &str, body: &[u8]) -> http_sig::SignedHeaders {
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        http_sig::sign_request(
+            &RequestLine {
+                method,
+                path,
+                query,
+            },
+            body,
+            self.id,
+            Utc::now().timestamp(),
+            &fresh_nonce(),
+            |m| self.keys.sign(m),
+        )
+        .unwrap()
+    }
+
+    /// Starts a properly signed request over a raw connection and cuts it after `sent` bytes
+    /// of the body, as a network that drops mid-upload would.
+    pub async fn cut_request(
+        &self,
+        server: &Server,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        extra: &[(&str, String)],
+        sent: usize,
+    ) {
+        use tokio::io::AsyncWriteExt as _;
+        let h = self.sign(method, path, body);
+        let addr = server.url.trim_start_matches("http://");
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-length: {}\r\ncontent-digest: {}\r\nsignature-input: {}\r\nsignature: {}\r\n",
+            body.len(),
+            h.content_digest,
+            h.signature_input,
+            h.signature
+        );
+        for (k, v) in extra {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(&body[..sent]).await.unwrap();
+        stream.flush().await.unwrap();
+        drop(stream);
     }
 
     /// Sends a request signed properly, now, with a fresh nonce.

@@ -9,6 +9,7 @@ mod auth;
 mod harness;
 mod pg;
 mod scale;
+mod uploads;
 
 /// Runs each named `async fn(Backend)` of the calling module once per backend, as tests named
 /// `sqlite::NAME` and `postgres::NAME`.

@@ -12,6 +12,7 @@
 //! |---|---|
 //! | [`db`] | the database: embedded SQLite, or PostgreSQL for several processes |
 //! | [`auth`] | the signed-request checks |
+//! | [`blobs`] | attachments' bytes, in an object store |
 //! | [`api`] | the API v1 handlers |
 //! | [`openapi`] | the OpenAPI document served at `/v1/openapi.json` |
 //! | [`admin`] | `vigil-server admin`: organisations and devices |
@@ -21,6 +22,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod blobs;
 pub mod db;
 pub mod error;
 pub mod openapi;
@@ -44,6 +46,8 @@ pub struct AppState {
     pub db: db::Db,
     /// The receipt key.
     pub key: Arc<SigningKey>,
+    /// Attachments' bytes.
+    pub blobs: blobs::Blobs,
     /// The largest request body.
     pub max_body: usize,
 }
@@ -54,12 +58,14 @@ impl AppState {
     pub async fn open(
         data: Option<&std::path::Path>,
         database: Option<&str>,
+        blobs: Option<&str>,
     ) -> anyhow::Result<AppState> {
         let db = db::Db::open(data, database).await?;
         let key = db.server_key().await?;
         Ok(AppState {
             db,
             key: Arc::new(key),
+            blobs: blobs::Blobs::open(data, blobs)?,
             max_body: MAX_BODY_BYTES,
         })
     }
@@ -78,6 +84,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/feed", get(api::feed))
         .route("/v1/acks", post(api::ack).get(api::acks))
         .route("/v1/revocations", post(api::revoke))
+        .route("/v1/uploads", post(api::create).options(api::options))
+        .route(
+            "/v1/uploads/{id}",
+            axum::routing::head(api::head).patch(api::patch),
+        )
+        .route("/v1/blobs/{id}", get(api::blob))
         .layer(DefaultBodyLimit::max(state.max_body))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -23,6 +23,9 @@ struct Cli {
     /// A PostgreSQL database instead, which several server processes may share.
     #[arg(long, env = "VIGIL_SERVER_DATABASE", value_name = "postgres://…")]
     database: Option<String>,
+    /// The folder for attachments (default: DATA/blobs); every process on one database shares it.
+    #[arg(long, env = "VIGIL_SERVER_BLOBS", value_name = "DIR")]
+    blobs: Option<String>,
     /// Address and port to listen on (port 0 picks a free one; the first line printed says which).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
     listen: String,
@@ -93,7 +96,12 @@ fn main() -> ExitCode {
             })
             .map(|out| print!("{out}"))
         }),
-        None => serve(cli.data.as_deref(), cli.database.as_deref(), &cli.listen),
+        None => serve(
+            cli.data.as_deref(),
+            cli.database.as_deref(),
+            cli.blobs.as_deref(),
+            &cli.listen,
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -113,6 +121,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn serve(
     data: Option<&std::path::Path>,
     database: Option<&str>,
+    blobs: Option<&str>,
     listen: &str,
 ) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -124,7 +133,7 @@ fn serve(
         )
         .init();
     runtime()?.block_on(async move {
-        let state = AppState::open(data, database).await?;
+        let state = AppState::open(data, database, blobs).await?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| anyhow::anyhow!("could not listen on {listen}: {e}"))?;

@@ -15,8 +15,10 @@ use crate::db::Registration;
 use crate::error::{ApiError, Problem};
 
 mod items;
+mod uploads;
 
 pub use items::*;
+pub use uploads::*;
 
 /// The most items in one push.
 pub const MAX_BATCH: usize = 1000;

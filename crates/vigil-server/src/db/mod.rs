@@ -224,6 +224,47 @@ pub(crate) fn wire_from(document: String, signature: &str) -> Result<SignedWire,
     })
 }
 
+/// A resumable upload of an attachment (tus): who, how long, its SHA-256, how far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRow {
+    /// The attachment's id (the device chose it).
+    pub id: Uuid,
+    /// Its organisation.
+    pub org: Uuid,
+    /// The uploading device.
+    pub device: DeviceId,
+    /// Its full length in bytes.
+    pub length: u64,
+    /// SHA-256 of the whole, hex.
+    pub sha256: String,
+    /// How many bytes the server holds.
+    pub offset: u64,
+    /// Whether every byte arrived and the whole matched its SHA-256.
+    pub complete: bool,
+}
+
+/// The outcome of creating an upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadCreated {
+    /// Created.
+    New,
+    /// The same upload existed (the same device, length and SHA-256): resume it.
+    Again(UploadRow),
+    /// The id is taken by another upload.
+    Conflict,
+}
+
+/// One stored part of an upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartRow {
+    /// Where it starts.
+    pub offset: u64,
+    /// Its object in the blob store.
+    pub key: String,
+    /// Its size.
+    pub size: u64,
+}
+
 /// The database: one face over the backends.
 #[derive(Debug, Clone)]
 pub enum Db {
@@ -389,5 +430,35 @@ impl Db {
     ) -> Result<Vec<AckRow>, ApiError> {
         either!(self, |c| sqlite::acks(c, device, since, limit), |p| p
             .acks(device, since, limit))
+    }
+
+    /// Creates an upload, or finds the same one.
+    pub async fn create_upload(&self, row: UploadRow) -> Result<UploadCreated, ApiError> {
+        either!(self, |c| sqlite::create_upload(c, &row), |p| p
+            .create_upload(&row))
+    }
+
+    /// An upload.
+    pub async fn upload(&self, id: Uuid) -> Result<Option<UploadRow>, ApiError> {
+        either!(self, |c| sqlite::upload(c, id), |p| p.upload(id))
+    }
+
+    /// Records a part stored at `offset`, if the upload is still at `offset` (false: another
+    /// request moved it first, and this part is not used).
+    pub async fn add_part(&self, id: Uuid, part: PartRow) -> Result<bool, ApiError> {
+        either!(self, |c| sqlite::add_part(c, id, &part), |p| p
+            .add_part(id, &part))
+    }
+
+    /// An upload's parts, in order.
+    pub async fn parts(&self, id: Uuid) -> Result<Vec<PartRow>, ApiError> {
+        either!(self, |c| sqlite::parts(c, id), |p| p.parts(id))
+    }
+
+    /// Marks an upload complete (`true`) or starts it again from zero (`false`: the whole did
+    /// not match its SHA-256; its parts are forgotten).
+    pub async fn finish_upload(&self, id: Uuid, complete: bool) -> Result<(), ApiError> {
+        either!(self, |c| sqlite::finish_upload(c, id, complete), |p| p
+            .finish_upload(id, complete))
     }
 }

@@ -19,9 +19,11 @@ use crate::error::ApiError;
 
 mod devices;
 mod items;
+mod uploads;
 
 pub use devices::*;
 pub use items::*;
+pub use uploads::*;
 
 use super::{OrgRefused, OrgRow, now};
 
@@ -86,6 +88,23 @@ CREATE TABLE IF NOT EXISTS acks (
     acked_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS acks_device ON acks(device, pos);
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY,
+    org TEXT NOT NULL,
+    device TEXT NOT NULL,
+    length INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    upload_offset INTEGER NOT NULL,
+    complete INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS upload_parts (
+    upload TEXT NOT NULL REFERENCES uploads(id),
+    part_offset INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (upload, part_offset)
+);
 ";
 
 /// The embedded database, shared by every request. SQLite takes one writer at a time;

@@ -25,6 +25,8 @@ use super::{
 };
 use crate::error::ApiError;
 
+mod uploads;
+
 /// The schema this build writes.
 const SCHEMA_VERSION: i32 = 1;
 
@@ -56,6 +58,13 @@ CREATE TABLE IF NOT EXISTS acks (
     pos BIGSERIAL PRIMARY KEY, item TEXT NOT NULL UNIQUE REFERENCES items(id),
     device TEXT NOT NULL, acked_by TEXT NOT NULL, acked_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS acks_device ON acks(device, pos);
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY, org TEXT NOT NULL, device TEXT NOT NULL, length BIGINT NOT NULL,
+    sha256 TEXT NOT NULL, upload_offset BIGINT NOT NULL, complete BOOLEAN NOT NULL,
+    created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS upload_parts (
+    upload TEXT NOT NULL REFERENCES uploads(id), part_offset BIGINT NOT NULL, key TEXT NOT NULL,
+    size BIGINT NOT NULL, PRIMARY KEY (upload, part_offset));
 ";
 
 /// A pool of connections to one PostgreSQL database.
@@ -75,7 +84,7 @@ fn db_error(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(e)
 }
 
-type Client = deadpool_postgres::Object;
+pub(crate) type Client = deadpool_postgres::Object;
 
 impl Postgres {
     /// Connects to `url` and makes the schema if it is not there.
@@ -114,7 +123,7 @@ impl Postgres {
         Ok(Postgres { pool })
     }
 
-    async fn client(&self) -> Result<Client, ApiError> {
+    pub(crate) async fn client(&self) -> Result<Client, ApiError> {
         self.pool.get().await.map_err(db_error)
     }
 
