@@ -12,7 +12,9 @@ use vigil_ledger::signed::{Receipt, SignedWire};
 use crate::harness::{Backend, World};
 
 async fn receipt_key(w: &World) -> SignPublicKey {
-    let body: Value = reqwest::get(format!("{}/v1/server", w.server.url))
+    let body: Value = crate::harness::http()
+        .get(format!("{}/v1/server", w.server.url))
+        .send()
         .await
         .unwrap()
         .json()
@@ -30,12 +32,16 @@ fn wire(v: &Value) -> SignedWire {
 
 async fn it_starts_on_a_free_port_serves_health_and_openapi_and_stops_on_sigterm(backend: Backend) {
     let mut w = World::new(backend).await;
-    let health = reqwest::get(format!("{}/healthz", w.server.url))
+    let health = crate::harness::http()
+        .get(format!("{}/healthz", w.server.url))
+        .send()
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
     assert_eq!(health.text().await.unwrap(), "ok\n");
-    let doc: Value = reqwest::get(format!("{}/v1/openapi.json", w.server.url))
+    let doc: Value = crate::harness::http()
+        .get(format!("{}/v1/openapi.json", w.server.url))
+        .send()
         .await
         .unwrap()
         .json()

@@ -19,8 +19,15 @@ use vigil_ledger::profile::OrgProfile;
 use vigil_model::DeviceId;
 
 use crate::pg::PgCluster;
+use crate::s3::S3Server;
 
 pub const SERVER: &str = env!("CARGO_BIN_EXE_vigil-server");
+
+/// An HTTP client (reqwest with rustls on ring, the provider the server uses too).
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
 
 pub fn now() -> DateTime<FixedOffset> {
     Utc::now().fixed_offset()
@@ -31,8 +38,10 @@ pub fn now() -> DateTime<FixedOffset> {
 pub enum Backend {
     /// Embedded SQLite under `--data`.
     Sqlite,
-    /// A private PostgreSQL cluster (`--database`).
+    /// A private PostgreSQL cluster (`--database`), attachments on the local disk.
     Postgres,
+    /// PostgreSQL, and attachments in a real S3-compatible server (`--blobs s3://…`).
+    PostgresS3,
 }
 
 /// Where a server keeps its data: a folder, or a PostgreSQL cluster of the test's own.
@@ -40,6 +49,7 @@ pub enum Backend {
 pub struct Store {
     pub data: PathBuf,
     pub pg: Option<PgCluster>,
+    pub s3: Option<S3Server>,
 }
 
 impl Store {
@@ -47,7 +57,8 @@ impl Store {
     pub fn new(backend: Backend, dir: &Path) -> Store {
         Store {
             data: dir.join("data"),
-            pg: (backend == Backend::Postgres).then(PgCluster::start),
+            pg: (backend != Backend::Sqlite).then(PgCluster::start),
+            s3: (backend == Backend::PostgresS3).then(S3Server::start),
         }
     }
 
@@ -62,7 +73,12 @@ impl Store {
     /// The server's arguments: the database, and with PostgreSQL the blob folder.
     pub fn server_args(&self) -> Vec<String> {
         let mut args = self.args();
-        if self.pg.is_some() {
+        if self.s3.is_some() {
+            args.extend([
+                "--blobs".into(),
+                format!("s3://{}/attachments", crate::s3::BUCKET),
+            ]);
+        } else if self.pg.is_some() {
             args.extend([
                 "--blobs".into(),
                 self.data.join("blobs").display().to_string(),
@@ -71,10 +87,23 @@ impl Store {
         args
     }
 
-    /// The attachment parts stored for upload `id`, as files in the blob folder.
+    /// The environment the server needs (the S3 server's address and keys).
+    pub fn server_env(&self) -> Vec<(&'static str, String)> {
+        self.s3.as_ref().map(S3Server::env).unwrap_or_default()
+    }
+
+    /// The attachment parts stored for upload `id`, as objects in the blob store.
     pub fn part_files(&self, id: &str) -> usize {
-        std::fs::read_dir(self.data.join("blobs").join("uploads").join(id))
-            .map(|d| d.count())
+        let dir = match &self.s3 {
+            Some(s3) => s3.path_of(&format!("attachments/uploads/{id}")),
+            None => self.data.join("blobs").join("uploads").join(id),
+        };
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                    .count()
+            })
             .unwrap_or(0)
     }
 
@@ -131,6 +160,9 @@ impl Store {
         if let Some(pg) = &self.pg {
             out.push(pg.files().to_owned());
         }
+        if let Some(s3) = &self.s3 {
+            out.push(s3.files().to_owned());
+        }
         out
     }
 }
@@ -154,6 +186,7 @@ impl Server {
         let mut child = Command::new(SERVER)
             .args(["--listen", "127.0.0.1:0"])
             .args(store.server_args())
+            .envs(store.server_env())
             .env("VIGIL_SERVER_LOG", "debug")
             .stdout(Stdio::piped())
             .stderr(log_file)
@@ -351,7 +384,7 @@ impl Device {
         let (path, query) = path_and_query
             .split_once('?')
             .unwrap_or((path_and_query, ""));
-        let client = reqwest::Client::new();
+        let client = http();
         let mut req = client
             .request(
                 reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
@@ -401,7 +434,7 @@ impl Device {
         extra: &[(&str, String)],
     ) -> (Reply, reqwest::header::HeaderMap) {
         let h = self.sign(method, path, body);
-        let mut req = reqwest::Client::new()
+        let mut req = http()
             .request(
                 reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
                 format!("{}{path}", server.url),

@@ -8,11 +8,12 @@ mod api;
 mod auth;
 mod harness;
 mod pg;
+mod s3;
 mod scale;
 mod uploads;
 
 /// Runs each named `async fn(Backend)` of the calling module once per backend, as tests named
-/// `sqlite::NAME` and `postgres::NAME`.
+/// `sqlite::NAME`, `postgres::NAME` and `postgres_s3::NAME`.
 #[macro_export]
 macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {
@@ -29,6 +30,14 @@ macro_rules! on_every_backend {
                 #[tokio::test]
                 async fn $name() {
                     super::$name($crate::harness::Backend::Postgres).await
+                }
+            )*
+        }
+        mod postgres_s3 {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::harness::Backend::PostgresS3).await
                 }
             )*
         }

@@ -103,7 +103,7 @@ async fn patch(w: &World, d: &Device, id: Uuid, offset: u64, part: &[u8]) -> cra
 
 async fn download(w: &World, d: &Device, id: Uuid, range: Option<&str>) -> (u16, Vec<u8>) {
     let h = d.sign("GET", &format!("/v1/blobs/{id}"), b"");
-    let mut req = reqwest::Client::new()
+    let mut req = crate::harness::http()
         .get(format!("{}/v1/blobs/{id}", w.server.url))
         .header("content-digest", h.content_digest)
         .header("signature-input", h.signature_input)

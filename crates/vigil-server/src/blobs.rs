@@ -1,14 +1,19 @@
 //! Where attachments' bytes go: an object store (`object_store`), on the local disk by default
-//! (`DATA/blobs`, or `--blobs DIR`). The database says which objects make up which attachment;
-//! the objects themselves are age ciphertext, as the device encrypted them.
+//! (`DATA/blobs`, or `--blobs DIR`), or any S3-compatible store (`--blobs s3://BUCKET/PREFIX`,
+//! credentials and endpoint from the usual `AWS_*` variables: `AWS_ACCESS_KEY_ID`,
+//! `AWS_SECRET_ACCESS_KEY`, `AWS_DEFAULT_REGION`, `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`). The
+//! database says which objects make up which attachment; the objects themselves are age
+//! ciphertext, as the device encrypted them.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
+use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use uuid::Uuid;
 
@@ -23,6 +28,22 @@ pub struct Blobs {
 impl Blobs {
     /// The store at `blobs` (a folder), or `DATA/blobs`.
     pub fn open(data: Option<&Path>, blobs: Option<&str>) -> anyhow::Result<Blobs> {
+        if let Some(url) = blobs.and_then(|b| b.strip_prefix("s3://")) {
+            let (bucket, prefix) = url.split_once('/').unwrap_or((url, ""));
+            if bucket.is_empty() {
+                anyhow::bail!("--blobs s3://BUCKET/PREFIX needs a bucket");
+            }
+            let s3 = AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .build()
+                .map_err(|e| anyhow::anyhow!("the S3 store {bucket}: {e}"))?;
+            let store: Arc<dyn ObjectStore> = if prefix.trim_matches('/').is_empty() {
+                Arc::new(s3)
+            } else {
+                Arc::new(PrefixStore::new(s3, prefix.trim_matches('/')))
+            };
+            return Ok(Blobs { store });
+        }
         let dir = match (blobs, data) {
             (Some(b), _) => PathBuf::from(b.strip_prefix("file://").unwrap_or(b)),
             (None, Some(d)) => d.join("blobs"),

@@ -74,6 +74,8 @@ enum OrgCommand {
 }
 
 fn main() -> ExitCode {
+    // TLS (to an S3 endpoint) uses ring, the crypto library the rest of Vigil uses.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Admin {
