@@ -359,9 +359,14 @@ async fn the_server_keeps_no_plaintext_no_names_and_logs_no_content(backend: Bac
     assert_eq!(w.monitor.push(&w.server, &items).await.status, 200);
     let feed = w.hq.send(&w.server, "GET", "/v1/feed?since=0", b"").await;
     assert_eq!(feed.body["items"].as_array().unwrap().len(), 20);
+    // An attachment full of the markers, as a device uploads it (age ciphertext for HQ).
+    let photo = format!("{} {} ", markers[0], markers[1]).repeat(2000);
+    let ciphertext = age::encrypt(&w.org.recipient(), photo.as_bytes()).unwrap();
+    crate::uploads::upload_whole(&w, &w.monitor, &ciphertext).await;
     w.server.stop();
     let log = std::fs::read_to_string(&w.server.log).unwrap();
     assert!(log.contains("items pushed"), "the log is written: {log}");
+    assert!(log.contains("attachment uploaded"), "{log}");
     let found = files_containing(&w.store.files(), &w.server.log, &markers);
     assert!(found.is_empty(), "{found:?}");
     // The organisation's name is public (its profile), and is the only name kept.

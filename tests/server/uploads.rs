@@ -115,6 +115,15 @@ async fn download(w: &World, d: &Device, id: Uuid, range: Option<&str>) -> (u16,
     (resp.status().as_u16(), resp.bytes().await.unwrap().to_vec())
 }
 
+/// Uploads `data` whole in one part; returns its id.
+pub(crate) async fn upload_whole(w: &World, d: &Device, data: &[u8]) -> Uuid {
+    let id = Uuid::now_v7();
+    assert_eq!(create(w, d, id, data).await, 201);
+    let r = patch(w, d, id, 0, data).await;
+    assert_eq!(r.status, 204, "{r:?}");
+    id
+}
+
 /// An upload whose connection is cut at 20 random byte offsets, and one part sent with a
 /// changed byte, completes with the exact SHA-256; each part is stored once.
 async fn an_upload_cut_at_20_random_offsets_completes_with_the_exact_sha256(backend: Backend) {
