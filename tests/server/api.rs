@@ -381,7 +381,68 @@ async fn the_server_keeps_no_plaintext_no_names_and_logs_no_content(backend: Bac
     let _ = w.store.admin(&["org", "list"]);
 }
 
+/// `/metrics` counts requests by endpoint and status and refusals by code, and names no device
+/// or organisation; a device over its rate limit is told to slow down.
+async fn metrics_count_without_naming_anyone_and_a_flooding_device_is_slowed(backend: Backend) {
+    let mut w = World::new(backend).await;
+    let item = w.monitor.item(&w.org, 1, b"a sealed revision");
+    assert_eq!(w.monitor.push(&w.server, &[item]).await.status, 200);
+    let r = w
+        .monitor
+        .send(&w.server, "GET", "/v1/feed?since=0", b"")
+        .await;
+    assert_eq!(r.status, 403);
+    let text = crate::harness::http()
+        .get(format!("{}/metrics", w.server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(
+            r#"vigil_server_requests_total{method="POST",endpoint="/v1/items",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"vigil_server_refusals_total{code="hq_only"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("vigil_server_items_accepted_total 1"),
+        "{text}"
+    );
+    for secret in [w.monitor.id.to_string(), w.org.id().to_string()] {
+        assert!(!text.contains(&secret), "{secret} in {text}");
+    }
+
+    // The same world's server again, with a limit of 5 requests a second (bursts of 10).
+    w.server.stop();
+    let log = w.dir.path().join("limited.log");
+    let limited = crate::harness::Server::start_with(&w.store, &log, &["--rate-limit", "5"]);
+    // 30 at once: at most the burst and what a second refills can pass.
+    let statuses = futures_util::future::join_all(
+        (0..30).map(|_| w.monitor.send(&limited, "GET", "/v1/receipts?since=0", b"")),
+    )
+    .await;
+    let ok = statuses.iter().filter(|r| r.status == 200).count();
+    let slowed: Vec<_> = statuses.iter().filter(|r| r.status == 429).collect();
+    assert!(ok >= 10, "the burst is served: {ok}");
+    assert!(!slowed.is_empty(), "then it is slowed");
+    assert!(slowed.iter().all(|r| r.code() == "rate_limited"));
+    // Another device is not slowed by it.
+    assert_eq!(
+        w.hq.send(&limited, "GET", "/v1/feed?since=0", b"")
+            .await
+            .status,
+        200
+    );
+}
+
 crate::on_every_backend!(
+    metrics_count_without_naming_anyone_and_a_flooding_device_is_slowed,
     it_starts_on_a_free_port_serves_health_and_openapi_and_stops_on_sigterm,
     a_monitor_pushes_hq_reads_verifies_and_acknowledges_and_the_monitor_sees_it,
     the_same_batch_pushed_ten_times_at_once_is_stored_once_with_identical_receipts,

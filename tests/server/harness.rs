@@ -178,6 +178,11 @@ pub struct Server {
 impl Server {
     /// Starts the real binary on `store`, logging to `log`.
     pub fn start(store: &Store, log: &Path) -> Server {
+        Server::start_with(store, log, &[])
+    }
+
+    /// [`Server::start`] with more arguments.
+    pub fn start_with(store: &Store, log: &Path, extra: &[&str]) -> Server {
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -186,6 +191,7 @@ impl Server {
         let mut child = Command::new(SERVER)
             .args(["--listen", "127.0.0.1:0"])
             .args(store.server_args())
+            .args(extra)
             .envs(store.server_env())
             .env("VIGIL_SERVER_LOG", "debug")
             .stdout(Stdio::piped())

@@ -8,7 +8,8 @@
 //! 4. the body matches its digest and the signature verifies with the device's key
 //!    (`digest_mismatch`, `bad_signature`);
 //! 5. the nonce was not used before by this device (`replayed_nonce`). Nonces are stored in
-//!    the database, so every server process sharing it refuses a replay.
+//!    the database, so every server process sharing it refuses a replay;
+//! 6. the device is within its rate limit (`rate_limited`, 429; per process).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -136,6 +137,7 @@ impl FromRequest<AppState> for Authed {
             ));
         }
         verify_and_spend(state, &parts, &claims, &body, &device.sign_pk).await?;
+        state.metrics.check_rate(device.device)?;
         tracing::debug!(device = %device.device, method = %parts.method, path = parts.uri.path(), "signed request");
         Ok(Authed { device, body })
     }

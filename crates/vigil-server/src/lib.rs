@@ -14,6 +14,7 @@
 //! | [`auth`] | the signed-request checks |
 //! | [`blobs`] | attachments' bytes, in an object store |
 //! | [`api`] | the API v1 handlers |
+//! | [`metrics`] | `/metrics` and per-device rate limits |
 //! | [`openapi`] | the OpenAPI document served at `/v1/openapi.json` |
 //! | [`admin`] | `vigil-server admin`: organisations and devices |
 
@@ -25,6 +26,7 @@ pub mod auth;
 pub mod blobs;
 pub mod db;
 pub mod error;
+pub mod metrics;
 pub mod openapi;
 
 use std::future::Future;
@@ -50,6 +52,8 @@ pub struct AppState {
     pub blobs: blobs::Blobs,
     /// The largest request body.
     pub max_body: usize,
+    /// Counters and the per-device rate limiter.
+    pub metrics: metrics::Shared,
 }
 
 impl AppState {
@@ -67,6 +71,7 @@ impl AppState {
             key: Arc::new(key),
             blobs: blobs::Blobs::open(data, blobs)?,
             max_body: MAX_BODY_BYTES,
+            metrics: Arc::new(metrics::Metrics::default()),
         })
     }
 }
@@ -90,6 +95,11 @@ pub fn router(state: AppState) -> Router {
             axum::routing::head(api::head).patch(api::patch),
         )
         .route("/v1/blobs/{id}", get(api::blob))
+        .route("/metrics", get(metrics::serve))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count,
+        ))
         .layer(DefaultBodyLimit::max(state.max_body))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

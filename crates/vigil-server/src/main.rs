@@ -26,6 +26,9 @@ struct Cli {
     /// The folder for attachments (default: DATA/blobs); every process on one database shares it.
     #[arg(long, env = "VIGIL_SERVER_BLOBS", value_name = "DIR")]
     blobs: Option<String>,
+    /// Requests a second each device may make (bursts of twice as many), per server process.
+    #[arg(long, default_value_t = vigil_server::metrics::DEVICE_REQUESTS_PER_SECOND, value_name = "N")]
+    rate_limit: u32,
     /// Address and port to listen on (port 0 picks a free one; the first line printed says which).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
     listen: String,
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
             cli.data.as_deref(),
             cli.database.as_deref(),
             cli.blobs.as_deref(),
+            cli.rate_limit,
             &cli.listen,
         ),
     };
@@ -124,6 +128,7 @@ fn serve(
     data: Option<&std::path::Path>,
     database: Option<&str>,
     blobs: Option<&str>,
+    rate_limit: u32,
     listen: &str,
 ) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -135,7 +140,11 @@ fn serve(
         )
         .init();
     runtime()?.block_on(async move {
-        let state = AppState::open(data, database, blobs).await?;
+        let mut state = AppState::open(data, database, blobs).await?;
+        state.metrics = std::sync::Arc::new(vigil_server::metrics::Metrics::new(
+            rate_limit,
+            rate_limit.saturating_mul(2),
+        ));
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| anyhow::anyhow!("could not listen on {listen}: {e}"))?;

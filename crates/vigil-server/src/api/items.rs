@@ -164,6 +164,7 @@ pub async fn push(
     match outcome {
         Ok(receipts) => {
             tracing::info!(%device, items = receipts.len(), "items pushed");
+            state.metrics.items_stored(receipts.len() as u64);
             Ok(Json(PushResponse {
                 receipts: receipts.into_iter().map(Document::from).collect(),
             }))

@@ -299,6 +299,7 @@ pub async fn patch(
             "another request stored this part first; ask HEAD for the offset",
         ));
     }
+    state.metrics.uploaded(size);
     let mut upload = upload;
     upload.offset = offset + size;
     if upload.offset == upload.length {
