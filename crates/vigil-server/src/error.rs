@@ -16,6 +16,10 @@ pub struct Problem {
     pub message: String,
 }
 
+/// The code of a refused request, carried on the response to the metrics layer.
+#[derive(Debug, Clone, Copy)]
+pub struct RefusalCode(pub &'static str);
+
 /// An error a handler returns.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -78,9 +82,7 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
-        response
-            .extensions_mut()
-            .insert(crate::metrics::RefusalCode(self.code));
+        response.extensions_mut().insert(RefusalCode(self.code));
         response
     }
 }

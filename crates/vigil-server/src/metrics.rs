@@ -15,7 +15,7 @@ use prometheus_client::registry::Registry;
 use vigil_model::DeviceId;
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, RefusalCode};
 
 /// Requests a device may make per second, sustained.
 pub const DEVICE_REQUESTS_PER_SECOND: u32 = 200;
@@ -152,10 +152,6 @@ pub async fn count(State(state): State<AppState>, req: Request, next: Next) -> R
     }
     response
 }
-
-/// The code of a refused request, carried to [`count`] on the response.
-#[derive(Debug, Clone, Copy)]
-pub struct RefusalCode(pub &'static str);
 
 /// `GET /metrics`.
 pub async fn serve(State(state): State<AppState>) -> Response {
