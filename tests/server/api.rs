@@ -418,18 +418,18 @@ async fn metrics_count_without_naming_anyone_and_a_flooding_device_is_slowed(bac
         assert!(!text.contains(&secret), "{secret} in {text}");
     }
 
-    // The same world's server again, with a limit of 5 requests a second (bursts of 10).
+    // The same world's server again, with a limit of 1 request a second (bursts of 2).
     w.server.stop();
     let log = w.dir.path().join("limited.log");
-    let limited = crate::harness::Server::start_with(&w.store, &log, &["--rate-limit", "5"]);
-    // 30 at once: at most the burst and what a second refills can pass.
+    let limited = crate::harness::Server::start_with(&w.store, &log, &["--rate-limit", "1"]);
+    // 30 at once: only the burst, and what the seconds they take refill, can pass.
     let statuses = futures_util::future::join_all(
         (0..30).map(|_| w.monitor.send(&limited, "GET", "/v1/receipts?since=0", b"")),
     )
     .await;
     let ok = statuses.iter().filter(|r| r.status == 200).count();
     let slowed: Vec<_> = statuses.iter().filter(|r| r.status == 429).collect();
-    assert!(ok >= 10, "the burst is served: {ok}");
+    assert!(ok >= 2, "the burst is served: {ok}");
     assert!(!slowed.is_empty(), "then it is slowed");
     assert!(slowed.iter().all(|r| r.code() == "rate_limited"));
     // Another device is not slowed by it.
