@@ -11,15 +11,20 @@ use vigil_ledger::signed::{Receipt, SignedWire};
 
 use crate::harness::{Backend, World};
 
-async fn receipt_key(w: &World) -> SignPublicKey {
-    let body: Value = crate::harness::http()
-        .get(format!("{}/v1/server", w.server.url))
+/// An unsigned GET's JSON body.
+async fn get_json(url: String) -> Value {
+    crate::harness::http()
+        .get(url)
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn receipt_key(w: &World) -> SignPublicKey {
+    let body = get_json(format!("{}/v1/server", w.server.url)).await;
     hex::decode(body["receipt_key"].as_str().unwrap())
         .unwrap()
         .try_into()
@@ -39,14 +44,7 @@ async fn it_starts_on_a_free_port_serves_health_and_openapi_and_stops_on_sigterm
         .unwrap();
     assert_eq!(health.status(), 200);
     assert_eq!(health.text().await.unwrap(), "ok\n");
-    let doc: Value = crate::harness::http()
-        .get(format!("{}/v1/openapi.json", w.server.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = get_json(format!("{}/v1/openapi.json", w.server.url)).await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
     for path in [
         "/v1/items",

@@ -43,6 +43,11 @@ fn b64(s: &str) -> String {
 }
 
 async fn create(w: &World, d: &Device, id: Uuid, data: &[u8]) -> u16 {
+    create_claiming(w, d, id, data.len(), data).await
+}
+
+/// Creates upload `id` of `len` bytes whose SHA-256 is said to be `claimed`'s.
+async fn create_claiming(w: &World, d: &Device, id: Uuid, len: usize, claimed: &[u8]) -> u16 {
     let (r, h) = d
         .send_headers(
             &w.server,
@@ -51,13 +56,13 @@ async fn create(w: &World, d: &Device, id: Uuid, data: &[u8]) -> u16 {
             b"",
             &[
                 ("tus-resumable", "1.0.0".into()),
-                ("upload-length", data.len().to_string()),
+                ("upload-length", len.to_string()),
                 (
                     "upload-metadata",
                     format!(
                         "id {},sha256 {}",
                         b64(&id.to_string()),
-                        b64(&hex::encode(sha256(data)))
+                        b64(&hex::encode(sha256(claimed)))
                     ),
                 ),
             ],
@@ -262,28 +267,8 @@ async fn uploads_refuse_strangers_plaintext_and_a_wrong_whole(backend: Backend) 
     let wrong_id = Uuid::now_v7();
     let mut other = data.clone();
     other[99_000] ^= 1;
-    let (r, _) = w
-        .monitor
-        .send_headers(
-            &w.server,
-            "POST",
-            "/v1/uploads",
-            b"",
-            &[
-                ("tus-resumable", "1.0.0".into()),
-                ("upload-length", data.len().to_string()),
-                (
-                    "upload-metadata",
-                    format!(
-                        "id {},sha256 {}",
-                        b64(&wrong_id.to_string()),
-                        b64(&hex::encode(sha256(&data)))
-                    ),
-                ),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 201);
+    let status = create_claiming(&w, &w.monitor, wrong_id, data.len(), &data).await;
+    assert_eq!(status, 201);
     let r = patch(&w, &w.monitor, wrong_id, 0, &other).await;
     assert_eq!((r.status, r.code()), (422, "digest_mismatch"), "{r:?}");
     assert_eq!(offset(&w, &w.monitor, wrong_id).await, 0);
