@@ -322,7 +322,7 @@ impl Db {
 
     /// One organisation.
     pub async fn org(&self, org: Uuid) -> Result<Option<OrgRow>, ApiError> {
-        Ok(self.orgs().await?.into_iter().find(|o| o.org == org))
+        either!(self, |c| sqlite::org(c, org), |p| p.org(org))
     }
 
     /// A registered device.

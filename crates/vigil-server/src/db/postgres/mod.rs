@@ -187,12 +187,22 @@ impl Postgres {
 
     /// Every registered organisation, each profile verified again.
     pub async fn orgs(&self) -> Result<Vec<OrgRow>, ApiError> {
+        self.orgs_where(None).await
+    }
+
+    /// One organisation (only its own profile is read and verified).
+    pub async fn org(&self, org: Uuid) -> Result<Option<OrgRow>, ApiError> {
+        Ok(self.orgs_where(Some(org)).await?.into_iter().next())
+    }
+
+    async fn orgs_where(&self, only: Option<Uuid>) -> Result<Vec<OrgRow>, ApiError> {
+        let only = only.map(|o| o.to_string());
         let rows = self
             .client()
             .await?
             .query(
-                "SELECT org, profile, added_at FROM orgs ORDER BY added_at",
-                &[],
+                "SELECT org, profile, added_at FROM orgs WHERE $1::TEXT IS NULL OR org = $1 ORDER BY added_at",
+                &[&only],
             )
             .await?;
         Ok(rows

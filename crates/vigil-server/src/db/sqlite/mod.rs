@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
+use uuid::Uuid;
 
 use vigil_crypto::sign::{SignPublicKey, SigningKey};
 
@@ -245,8 +246,19 @@ pub fn add_org(
 
 /// Every registered organisation.
 pub fn orgs(conn: &Connection) -> rusqlite::Result<Vec<OrgRow>> {
-    let mut stmt = conn.prepare("SELECT org, profile, added_at FROM orgs ORDER BY added_at")?;
-    let rows = stmt.query_map([], |r| {
+    orgs_where(conn, None)
+}
+
+/// One organisation (only its own profile is read and verified).
+pub fn org(conn: &Connection, org: Uuid) -> rusqlite::Result<Option<OrgRow>> {
+    Ok(orgs_where(conn, Some(org))?.into_iter().next())
+}
+
+fn orgs_where(conn: &Connection, only: Option<Uuid>) -> rusqlite::Result<Vec<OrgRow>> {
+    let mut stmt = conn.prepare(
+        "SELECT org, profile, added_at FROM orgs WHERE ?1 IS NULL OR org = ?1 ORDER BY added_at",
+    )?;
+    let rows = stmt.query_map(params![only.map(|o| o.to_string())], |r| {
         let org: String = r.get(0)?;
         let profile: String = r.get(1)?;
         Ok((org, profile, r.get::<_, String>(2)?))
