@@ -67,7 +67,7 @@ async fn a_monitor_pushes_hq_reads_verifies_and_acknowledges_and_the_monitor_see
 ) {
     let w = World::new(backend).await;
     let key = receipt_key(&w).await;
-    let texts: Vec<String> = (1..=3)
+    let texts: Vec<String> = (1..=5)
         .map(|i| format!("revision {i} of the meeting"))
         .collect();
     let items: Vec<Value> = texts
@@ -75,26 +75,47 @@ async fn a_monitor_pushes_hq_reads_verifies_and_acknowledges_and_the_monitor_see
         .enumerate()
         .map(|(i, t)| w.monitor.item(&w.org, i as u64 + 1, t.as_bytes()))
         .collect();
-    let r = w.monitor.push(&w.server, &items).await;
+    let check = |receipt: &Value, covered: &[&Value]| {
+        let receipt = Receipt::from_wire(&wire(receipt), w.org.id(), &key).unwrap();
+        assert_eq!(receipt.doc.device, w.monitor.id);
+        assert_eq!(receipt.doc.items.len(), covered.len());
+        for item in covered {
+            let id = item["id"].as_str().unwrap().parse().unwrap();
+            let got = receipt.doc.covers(id).expect("the receipt covers the item");
+            assert_eq!(got.sha256, item["sha256"].as_str().unwrap());
+            assert_eq!(got.size, item["size"].as_u64().unwrap());
+            assert_eq!(Some(got.seq), item["seq"].as_u64());
+        }
+    };
+    // One push of three items: one receipt covers the three.
+    let r = w.monitor.push(&w.server, &items[..3]).await;
     assert_eq!(r.status, 200, "{r:?}");
     let receipts = r.body["receipts"].as_array().unwrap();
-    assert_eq!(receipts.len(), 3);
-    for (item, receipt) in items.iter().zip(receipts) {
-        let receipt = Receipt::from_wire(&wire(receipt), w.org.id(), &key).unwrap();
-        assert_eq!(receipt.doc.item.to_string(), item["id"].as_str().unwrap());
-        assert_eq!(receipt.doc.sha256, item["sha256"].as_str().unwrap());
-        assert_eq!(receipt.doc.size, item["size"].as_u64().unwrap());
-        assert_eq!(receipt.doc.device, w.monitor.id);
-        assert_eq!(Some(receipt.doc.seq), item["seq"].as_u64());
-    }
+    assert_eq!(receipts.len(), 1, "{r:?}");
+    check(&receipts[0], &[&items[0], &items[1], &items[2]]);
+    let first = receipts[0].clone();
+    let r = w.monitor.push(&w.server, &items[3..4]).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    // A push that repeats item 1 beside the new item 5: a new receipt for item 5 only, and
+    // the receipt that first covered item 1, unchanged.
+    let r = w
+        .monitor
+        .push(&w.server, &[items[4].clone(), items[0].clone()])
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let receipts = r.body["receipts"].as_array().unwrap();
+    assert_eq!(receipts.len(), 2, "{r:?}");
+    check(&receipts[0], &[&items[4]]);
+    assert_eq!(receipts[1], first);
 
-    // The monitor reads its receipts back, page by page.
+    // The monitor reads its receipts back, page by page: three pushes, three receipts.
     let page = w
         .monitor
         .send(&w.server, "GET", "/v1/receipts?since=0&limit=2", b"")
         .await;
     assert_eq!(page.status, 200, "{page:?}");
     assert_eq!(page.body["receipts"].as_array().unwrap().len(), 2);
+    assert_eq!(page.body["receipts"][0]["receipt"], first);
     let next = page.body["next"].as_i64().unwrap();
     let rest = w
         .monitor
@@ -106,7 +127,7 @@ async fn a_monitor_pushes_hq_reads_verifies_and_acknowledges_and_the_monitor_see
     let feed = w.hq.send(&w.server, "GET", "/v1/feed?since=0", b"").await;
     assert_eq!(feed.status, 200, "{feed:?}");
     let got = feed.body["items"].as_array().unwrap();
-    assert_eq!(got.len(), 3);
+    assert_eq!(got.len(), 5);
     for (item, text) in got.iter().zip(&texts) {
         let ciphertext = STANDARD
             .decode(item["ciphertext"].as_str().unwrap())
@@ -121,7 +142,6 @@ async fn a_monitor_pushes_hq_reads_verifies_and_acknowledges_and_the_monitor_see
             .read_to_string(&mut plain)
             .unwrap();
         assert_eq!(&plain, text);
-        Receipt::from_wire(&wire(&item["receipt"]), w.org.id(), &key).unwrap();
     }
     let next = feed.body["next"].as_i64().unwrap();
     let empty =

@@ -173,6 +173,8 @@ pub struct Server {
     pub child: Child,
     pub url: String,
     pub log: PathBuf,
+    /// The client that reaches it (one that trusts its certificate, when it serves HTTPS).
+    pub client: reqwest::Client,
 }
 
 impl Server {
@@ -210,6 +212,7 @@ impl Server {
             child,
             url: format!("http://{addr}"),
             log: log.to_owned(),
+            client: http(),
         }
     }
 
@@ -390,8 +393,8 @@ impl Device {
         let (path, query) = path_and_query
             .split_once('?')
             .unwrap_or((path_and_query, ""));
-        let client = http();
-        let mut req = client
+        let mut req = server
+            .client
             .request(
                 reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
                 format!("{}{path_and_query}", server.url),
@@ -440,7 +443,8 @@ impl Device {
         extra: &[(&str, String)],
     ) -> (Reply, reqwest::header::HeaderMap) {
         let h = self.sign(method, path, body);
-        let mut req = http()
+        let mut req = server
+            .client
             .request(
                 reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
                 format!("{}{path}", server.url),
@@ -559,11 +563,16 @@ pub struct World {
 
 impl World {
     pub async fn new(backend: Backend) -> World {
+        World::with_server_args(backend, &[]).await
+    }
+
+    /// [`World::new`] with more arguments for the server.
+    pub async fn with_server_args(backend: Backend, extra: &[&str]) -> World {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(backend, dir.path());
         let org = Org::new("Bishkek Monitoring Group");
         org.register(&store, dir.path());
-        let server = Server::start(&store, &dir.path().join("server.log"));
+        let server = Server::start_with(&store, &dir.path().join("server.log"), extra);
         let hq = org.enrol("HQ reader", DeviceRole::Hq);
         let monitor = org.enrol("Aigul's laptop", DeviceRole::Monitor);
         for d in [&hq, &monitor] {

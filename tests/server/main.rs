@@ -6,10 +6,12 @@
 mod admin;
 mod api;
 mod auth;
+mod conformance;
 mod harness;
 mod pg;
 mod s3;
 mod scale;
+mod tls;
 mod uploads;
 
 /// Runs each named `async fn(Backend)` of the calling module once per backend, as tests named

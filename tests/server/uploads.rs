@@ -42,7 +42,8 @@ fn b64(s: &str) -> String {
     STANDARD.encode(s.as_bytes())
 }
 
-async fn create(w: &World, d: &Device, id: Uuid, data: &[u8]) -> u16 {
+/// Creates upload `id` for `data` (not sent); the status.
+pub(crate) async fn create(w: &World, d: &Device, id: Uuid, data: &[u8]) -> u16 {
     create_claiming(w, d, id, data.len(), data).await
 }
 

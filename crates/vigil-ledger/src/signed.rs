@@ -158,8 +158,11 @@ document!(RevocationDoc, REVOCATION_FORMAT, "a revocation");
 /// The `format` of a receipt.
 pub const RECEIPT_FORMAT: &str = "vigil-receipt";
 
-/// The server's word that it stored an item: which, with what hash and size, and when. Signed
-/// with the server's key, whose public half the organisation pins.
+/// The server's word that it stored the items of one push: which, with what hash and size, and
+/// when. Signed with the server's key, whose public half the organisation pins. One receipt
+/// covers every item a push stored (one signature per push, not per item: signing is the
+/// costliest step of a push of small items); an item pushed again gets the receipt that first
+/// covered it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptDoc {
@@ -169,9 +172,19 @@ pub struct ReceiptDoc {
     pub version: u32,
     /// The organisation.
     pub org: Uuid,
-    /// The device that pushed the item.
+    /// The device that pushed the items.
     pub device: DeviceId,
-    /// The item's place in that device's sequence.
+    /// When the server stored them.
+    pub received_at: DateTime<FixedOffset>,
+    /// The items, at least one, in the order they were pushed.
+    pub items: Vec<ReceiptItem>,
+}
+
+/// One item a receipt covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptItem {
+    /// The item's place in the device's sequence.
     pub seq: u64,
     /// The item's id.
     pub item: Uuid,
@@ -179,8 +192,30 @@ pub struct ReceiptDoc {
     pub sha256: String,
     /// Its size in bytes.
     pub size: u64,
-    /// When the server first stored it.
-    pub received_at: DateTime<FixedOffset>,
+}
+
+impl ReceiptDoc {
+    /// A receipt for `items` of `device` in `org`, stored at `received_at`.
+    pub fn new(
+        org: Uuid,
+        device: DeviceId,
+        received_at: DateTime<FixedOffset>,
+        items: Vec<ReceiptItem>,
+    ) -> Self {
+        ReceiptDoc {
+            format: RECEIPT_FORMAT.into(),
+            version: 1,
+            org,
+            device,
+            received_at,
+            items,
+        }
+    }
+
+    /// What this receipt says of item `id`, if it covers it.
+    pub fn covers(&self, id: Uuid) -> Option<&ReceiptItem> {
+        self.items.iter().find(|i| i.item == id)
+    }
 }
 
 document!(ReceiptDoc, RECEIPT_FORMAT, "a receipt");
@@ -239,5 +274,31 @@ mod tests {
         )
         .unwrap();
         assert!(Receipt::from_wire(&r.to_wire(), org, &keys.sign_pk()).is_err());
+    }
+
+    #[test]
+    fn a_receipt_covers_its_items_and_an_edit_breaks_its_signature() {
+        let keys = OrgKeys::generate(1).unwrap();
+        let org = Uuid::now_v7();
+        let item = |seq| ReceiptItem {
+            seq,
+            item: Uuid::now_v7(),
+            sha256: "ab".repeat(32),
+            size: 930,
+        };
+        let items = vec![item(1), item(2)];
+        let doc = ReceiptDoc::new(
+            org,
+            DeviceId::new(),
+            "2019-05-24T09:00:00Z".parse().unwrap(),
+            items.clone(),
+        );
+        let r = Receipt::sign(doc, |m| keys.sign(m)).unwrap();
+        let back = Receipt::from_wire(&r.to_wire(), org, &keys.sign_pk()).unwrap();
+        assert_eq!(back.doc.covers(items[1].item), Some(&items[1]));
+        assert_eq!(back.doc.covers(Uuid::now_v7()), None);
+        let mut wire = r.to_wire();
+        wire.document = wire.document.replace("\"size\":930", "\"size\":931");
+        assert!(Receipt::from_wire(&wire, org, &keys.sign_pk()).is_err());
     }
 }

@@ -7,9 +7,11 @@
 //! 3. the device is registered (`unknown_device`) and not revoked (`device_revoked`);
 //! 4. the body matches its digest and the signature verifies with the device's key
 //!    (`digest_mismatch`, `bad_signature`);
-//! 5. the nonce was not used before by this device (`replayed_nonce`). Nonces are stored in
-//!    the database, so every server process sharing it refuses a replay;
-//! 6. the device is within its rate limit (`rate_limited`, 429; per process).
+//! 5. the device is within its rate limit (`rate_limited`, 429; per process);
+//! 6. the nonce was not used before by this device (`replayed_nonce`). Nonces are stored in
+//!    the database, so every server process sharing it refuses a replay. A push spends its
+//!    nonce in the same transaction as its items ([`AuthedWrite`]), every other request in a
+//!    transaction of its own before the handler runs ([`Authed`]).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -18,10 +20,9 @@ use axum::http::request::Parts;
 use chrono::Utc;
 use vigil_ledger::enrolment::DeviceRole;
 use vigil_ledger::http_sig::{HttpSigError, MAX_SKEW_SECS, RequestLine, SignatureClaims};
-use vigil_model::DeviceId;
 
 use crate::AppState;
-use crate::db::DeviceRow;
+use crate::db::{DeviceRow, Nonce};
 use crate::error::ApiError;
 
 /// A request whose signature verified, with its body.
@@ -76,31 +77,41 @@ pub fn claims(headers: &HeaderMap) -> Result<SignatureClaims, ApiError> {
     Ok(claims)
 }
 
-/// Checks the body and the signature with `pk`, then spends the nonce.
-pub async fn verify_and_spend(
-    state: &AppState,
+/// Checks the body and the signature with `pk`; returns the nonce, still to be spent.
+pub fn verify(
     parts: &Parts,
     claims: &SignatureClaims,
     body: &[u8],
     pk: &vigil_crypto::sign::SignPublicKey,
-) -> Result<(), ApiError> {
+) -> Result<Nonce, ApiError> {
     let line = RequestLine {
         method: parts.method.as_str(),
         path: parts.uri.path(),
         query: parts.uri.query().unwrap_or(""),
     };
     claims.verify(&line, body, pk).map_err(sig_error)?;
-    let device: DeviceId = claims.keyid;
-    let nonce = claims.nonce.clone();
-    let expires = claims.created + MAX_SKEW_SECS + 1;
-    let fresh = state.db.use_nonce(device, nonce, expires).await?;
-    if !fresh {
-        return Err(ApiError::unauthorized(
-            "replayed_nonce",
-            "this request was already received (its nonce was used); nothing was changed",
-        ));
+    Ok(Nonce {
+        device: claims.keyid,
+        nonce: claims.nonce.clone(),
+        expires: claims.created + MAX_SKEW_SECS + 1,
+    })
+}
+
+/// The refusal of a replayed request.
+pub fn replayed() -> ApiError {
+    ApiError::unauthorized(
+        "replayed_nonce",
+        "this request was already received (its nonce was used); nothing was changed",
+    )
+}
+
+/// Spends `nonce` in a transaction of its own.
+pub async fn spend(state: &AppState, nonce: Nonce) -> Result<(), ApiError> {
+    if state.db.use_nonce(nonce).await? {
+        Ok(())
+    } else {
+        Err(replayed())
     }
-    Ok(())
 }
 
 /// Reads the body, refusing one over the server's limit.
@@ -116,7 +127,18 @@ pub async fn body_bytes(state: &AppState, body: axum::body::Body) -> Result<Byte
         })
 }
 
-impl FromRequest<AppState> for Authed {
+/// A signed request whose nonce is not spent yet: the handler spends it in the same
+/// transaction as its write (one commit per request instead of two), and must refuse the
+/// request as [`replayed`] when it was used.
+#[derive(Debug)]
+pub struct AuthedWrite {
+    /// The device and the body.
+    pub authed: Authed,
+    /// The request's nonce.
+    pub nonce: Nonce,
+}
+
+impl FromRequest<AppState> for AuthedWrite {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
@@ -136,9 +158,22 @@ impl FromRequest<AppState> for Authed {
                 format!("the organisation revoked device {keyid} on {at}"),
             ));
         }
-        verify_and_spend(state, &parts, &claims, &body, &device.sign_pk).await?;
+        let nonce = verify(&parts, &claims, &body, &device.sign_pk)?;
         state.metrics.check_rate(device.device)?;
         tracing::debug!(device = %device.device, method = %parts.method, path = parts.uri.path(), "signed request");
-        Ok(Authed { device, body })
+        Ok(AuthedWrite {
+            authed: Authed { device, body },
+            nonce,
+        })
+    }
+}
+
+impl FromRequest<AppState> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let AuthedWrite { authed, nonce } = AuthedWrite::from_request(req, state).await?;
+        spend(state, nonce).await?;
+        Ok(authed)
     }
 }

@@ -28,6 +28,7 @@ pub mod db;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -35,7 +36,6 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use tokio::net::TcpListener;
 use vigil_crypto::sign::SigningKey;
 
 /// The largest request body, in bytes: a full batch of items.
@@ -108,13 +108,43 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves on `listener` until `shutdown` resolves, then finishes the requests in flight.
-pub async fn serve(
-    listener: TcpListener,
+/// How long a stopping server waits for the requests in flight: as long as a request may
+/// take. A client that keeps an idle connection open (an HTTP/2 client that does not answer
+/// the closing handshake) cannot hold the stop beyond it.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Serves on `listener` (a TCP listener, or a [`tls::TlsListener`]) until `shutdown` resolves,
+/// then finishes the requests in flight, waiting at most [`SHUTDOWN_GRACE`]. Nothing is lost
+/// when that runs out: a receipt is only sent once its write is committed.
+pub async fn serve<L>(
+    listener: L,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        let _ = stopping.send(());
+    };
+    let server = axum::serve(listener, router(state))
+        .with_graceful_shutdown(signal)
+        .into_future();
+    let deadline = async move {
+        if stopped.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server => result,
+        () = deadline => {
+            tracing::warn!("connections were still open {} s after the stop began; stopping", SHUTDOWN_GRACE.as_secs());
+            Ok(())
+        }
+    }
 }

@@ -32,6 +32,29 @@ struct Cli {
     /// Address and port to listen on (port 0 picks a free one; the first line printed says which).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
     listen: String,
+    /// Serve HTTPS with this certificate chain (PEM; with --tls-key). Without it the server
+    /// speaks plain HTTP, for a reverse proxy that terminates TLS in front of it.
+    #[arg(
+        long,
+        env = "VIGIL_SERVER_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(
+        long,
+        env = "VIGIL_SERVER_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
+}
+
+/// Where and how to listen.
+struct Listen<'a> {
+    addr: &'a str,
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,7 +100,8 @@ enum OrgCommand {
 }
 
 fn main() -> ExitCode {
-    // TLS (to an S3 endpoint) uses ring, the crypto library the rest of Vigil uses.
+    // TLS (served with --tls-cert, and to an S3 endpoint) uses ring, the crypto library the
+    // rest of Vigil uses.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let result = match cli.command {
@@ -106,7 +130,10 @@ fn main() -> ExitCode {
             cli.database.as_deref(),
             cli.blobs.as_deref(),
             cli.rate_limit,
-            &cli.listen,
+            &Listen {
+                addr: &cli.listen,
+                tls: cli.tls_cert.zip(cli.tls_key),
+            },
         ),
     };
     match result {
@@ -129,7 +156,7 @@ fn serve(
     database: Option<&str>,
     blobs: Option<&str>,
     rate_limit: u32,
-    listen: &str,
+    listen: &Listen<'_>,
 ) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .json()
@@ -145,15 +172,27 @@ fn serve(
             rate_limit,
             rate_limit.saturating_mul(2),
         ));
-        let listener = tokio::net::TcpListener::bind(listen)
+        // Read before listening, so that a bad file stops the start with its own message.
+        let tls = match &listen.tls {
+            Some((cert, key)) => Some(vigil_server::tls::config(cert, key)?),
+            None => None,
+        };
+        let addr = listen.addr;
+        let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|e| anyhow::anyhow!("could not listen on {listen}: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("could not listen on {addr}: {e}"))?;
         let addr = listener.local_addr()?;
         let mut out = std::io::stdout();
         writeln!(out, "listening on {addr}")?;
         out.flush()?;
-        tracing::info!(%addr, "serving");
-        vigil_server::serve(listener, state, shutdown_signal()).await?;
+        tracing::info!(%addr, tls = tls.is_some(), "serving");
+        match tls {
+            Some(config) => {
+                let listener = vigil_server::tls::TlsListener::new(listener, config)?;
+                vigil_server::serve(listener, state, shutdown_signal()).await?;
+            }
+            None => vigil_server::serve(listener, state, shutdown_signal()).await?,
+        }
         tracing::info!("stopped");
         Ok(())
     })

@@ -30,7 +30,7 @@ impl Modify for Signature {
     paths(api::server_key, api::register, api::profile, api::push, api::receipts, api::feed, api::ack, api::acks, api::revoke,
         api::options, api::create, api::head, api::patch, api::blob),
     components(schemas(Problem, api::Document, api::PushItem, api::PushRequest, api::PushResponse,
-        api::ReceiptsPage, api::SeqReceipt, api::FeedPage, api::FeedItem, api::AckRequest,
+        api::ReceiptsPage, api::PosReceipt, api::FeedPage, api::FeedItem, api::AckRequest,
         api::AckResponse, api::AcksPage, api::Ack, api::Revoked, api::Registered, api::ServerKey)),
     modifiers(&Signature)
 )]

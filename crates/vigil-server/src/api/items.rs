@@ -4,7 +4,7 @@
 #![allow(unused_qualifications)]
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -13,10 +13,11 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use vigil_crypto::sign;
 
+use super::extract::Query;
 use super::{Document, MAX_BATCH, MAX_ITEM_BYTES, MAX_PAGE, json_body};
 use crate::AppState;
-use crate::auth::Authed;
-use crate::db::{NewItem, PushConflict};
+use crate::auth::{Authed, AuthedWrite, replayed};
+use crate::db::{NewItem, PushRefused};
 use crate::error::{ApiError, Problem};
 
 const AGE_MAGIC: &[u8] = b"age-encryption.org/v1\n";
@@ -51,7 +52,8 @@ pub struct PushRequest {
     pub items: Vec<PushItem>,
 }
 
-/// The receipts of a push, one per item, in order.
+/// The receipts that cover a push's items: one for the items this push stored, and for items
+/// stored before, the receipts that first covered them. Every item is in exactly one.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PushResponse {
     /// Signed by the server's receipt key.
@@ -143,7 +145,7 @@ fn check_item(item: &PushItem, authed: &Authed) -> Result<NewItem, ApiError> {
     security(("signature" = [])))]
 pub async fn push(
     State(state): State<AppState>,
-    authed: Authed,
+    AuthedWrite { authed, nonce }: AuthedWrite,
 ) -> Result<Json<PushResponse>, ApiError> {
     let req: PushRequest = json_body(&authed.body)?;
     if req.items.is_empty() || req.items.len() > MAX_BATCH {
@@ -157,25 +159,27 @@ pub async fn push(
         .iter()
         .map(|i| check_item(i, &authed))
         .collect::<Result<Vec<_>, _>>()?;
+    let count = items.len() as u64;
     let org = authed.device.org;
     let device = authed.device.device;
     let key = state.key.clone();
-    let outcome = state.db.push(key, org, device, items).await?;
+    let outcome = state.db.push(key, org, nonce, items).await?;
     match outcome {
         Ok(receipts) => {
-            tracing::info!(%device, items = receipts.len(), "items pushed");
-            state.metrics.items_stored(receipts.len() as u64);
+            tracing::info!(%device, items = count, "items pushed");
+            state.metrics.items_stored(count);
             Ok(Json(PushResponse {
                 receipts: receipts.into_iter().map(Document::from).collect(),
             }))
         }
-        Err(PushConflict::IdReused(id)) => Err(ApiError::conflict(
+        Err(PushRefused::Replayed) => Err(replayed()),
+        Err(PushRefused::IdReused(id)) => Err(ApiError::conflict(
             "conflict",
             format!(
                 "item {id} is already stored with other content; nothing in this push was stored"
             ),
         )),
-        Err(PushConflict::SeqTaken(seq)) => Err(ApiError::conflict(
+        Err(PushRefused::SeqTaken(seq)) => Err(ApiError::conflict(
             "conflict",
             format!(
                 "this device's item #{seq} is already stored and is another item; nothing in this push was stored"
@@ -186,6 +190,7 @@ pub async fn push(
 
 /// Paging.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     /// Return what comes after this cursor (0: from the start).
     #[serde(default)]
@@ -200,11 +205,11 @@ impl Page {
     }
 }
 
-/// A receipt with the sequence number it is for.
+/// A receipt with its place in the device's list of receipts.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SeqReceipt {
-    /// The item's place in the device's sequence.
-    pub seq: u64,
+pub struct PosReceipt {
+    /// Its place (the cursor).
+    pub pos: i64,
     /// The receipt.
     pub receipt: Document,
 }
@@ -212,15 +217,15 @@ pub struct SeqReceipt {
 /// A page of the calling device's receipts.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReceiptsPage {
-    /// In sequence order.
-    pub receipts: Vec<SeqReceipt>,
-    /// The cursor for the next page (the last sequence number returned, or `since`).
+    /// Oldest first.
+    pub receipts: Vec<PosReceipt>,
+    /// The cursor for the next page (the last place returned, or `since`).
     pub next: i64,
 }
 
-/// The calling device's receipts, by its sequence numbers after `since`.
+/// The calling device's receipts after place `since`.
 #[utoipa::path(get, path = "/v1/receipts", tag = "items", params(Page),
-    responses((status = 200, body = ReceiptsPage), (status = 401, body = Problem)),
+    responses((status = 200, body = ReceiptsPage), (status = 400, body = Problem), (status = 401, body = Problem)),
     security(("signature" = [])))]
 pub async fn receipts(
     State(state): State<AppState>,
@@ -230,12 +235,12 @@ pub async fn receipts(
     let device = authed.device.device;
     let (since, limit) = (page.since, page.limit());
     let rows = state.db.receipts(device, since, limit).await?;
-    let next = rows.last().map_or(since, |(seq, _)| *seq as i64);
+    let next = rows.last().map_or(since, |(pos, _)| *pos);
     Ok(Json(ReceiptsPage {
         receipts: rows
             .into_iter()
-            .map(|(seq, w)| SeqReceipt {
-                seq,
+            .map(|(pos, w)| PosReceipt {
+                pos,
                 receipt: w.into(),
             })
             .collect(),
@@ -262,8 +267,6 @@ pub struct FeedItem {
     pub size: u64,
     /// The ciphertext, base64.
     pub ciphertext: String,
-    /// The server's receipt for it.
-    pub receipt: Document,
 }
 
 /// A page of the change feed.
@@ -277,7 +280,7 @@ pub struct FeedPage {
 
 /// HQ reads the organisation's items after `since`.
 #[utoipa::path(get, path = "/v1/feed", tag = "hq", params(Page),
-    responses((status = 200, body = FeedPage), (status = 401, body = Problem), (status = 403, body = Problem)),
+    responses((status = 200, body = FeedPage), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("signature" = [])))]
 pub async fn feed(
     State(state): State<AppState>,
@@ -301,7 +304,6 @@ pub async fn feed(
                 sha256: i.sha256,
                 size: i.size,
                 ciphertext: STANDARD.encode(&i.ciphertext),
-                receipt: i.receipt.into(),
             })
             .collect(),
         next,
@@ -373,7 +375,7 @@ pub struct AcksPage {
 
 /// A device reads HQ's acknowledgements of its own items.
 #[utoipa::path(get, path = "/v1/acks", tag = "items", params(Page),
-    responses((status = 200, body = AcksPage), (status = 401, body = Problem)),
+    responses((status = 200, body = AcksPage), (status = 400, body = Problem), (status = 401, body = Problem)),
     security(("signature" = [])))]
 pub async fn acks(
     State(state): State<AppState>,

@@ -14,6 +14,7 @@ use crate::auth::{self, Authed};
 use crate::db::Registration;
 use crate::error::{ApiError, Problem};
 
+mod extract;
 mod items;
 mod uploads;
 
@@ -78,8 +79,8 @@ pub struct Registered {
 /// A device registers with its enrolment certificate (the body, as the vault holds it),
 /// signing the request with the key the certificate names.
 #[utoipa::path(post, path = "/v1/devices", tag = "devices",
-    request_body(content = String, content_type = "application/json", description = "the device certificate"),
-    responses((status = 200, body = Registered), (status = 401, body = Problem),
+    request_body(content = Object, content_type = "application/json", description = "the device certificate"),
+    responses((status = 200, body = Registered), (status = 400, body = Problem), (status = 401, body = Problem),
               (status = 403, body = Problem), (status = 409, body = Problem)),
     security(("signature" = [])))]
 pub async fn register(
@@ -123,14 +124,8 @@ pub async fn register(
             "the request is signed by another device than the certificate names",
         ));
     }
-    auth::verify_and_spend(
-        &state,
-        &parts,
-        &claims,
-        &body,
-        &verified.device_keys.sign_pk,
-    )
-    .await?;
+    let nonce = auth::verify(&parts, &claims, &body, &verified.device_keys.sign_pk)?;
+    auth::spend(&state, nonce).await?;
     let device = verified.device;
     if state.db.revoked(device).await?.is_some() {
         return Err(ApiError::forbidden(

@@ -12,7 +12,7 @@
 #![allow(unused_qualifications)]
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -20,6 +20,7 @@ use base64::engine::general_purpose::STANDARD;
 use uuid::Uuid;
 use vigil_crypto::sign;
 
+use super::extract::Path;
 use crate::AppState;
 use crate::auth::Authed;
 use crate::db::{PartRow, UploadCreated, UploadRow};
@@ -186,7 +187,7 @@ async fn own_upload(state: &AppState, id: Uuid, authed: &Authed) -> Result<Uploa
 /// Where an upload stands: `Upload-Offset` is where to resume.
 #[utoipa::path(head, path = "/v1/uploads/{id}", tag = "uploads",
     params(("id" = Uuid, Path, description = "the attachment's id")),
-    responses((status = 200, description = "Upload-Offset, Upload-Length"), (status = 401), (status = 404)),
+    responses((status = 200, description = "Upload-Offset, Upload-Length"), (status = 400), (status = 401), (status = 404)),
     security(("signature" = [])))]
 pub async fn head(
     State(state): State<AppState>,
@@ -215,13 +216,14 @@ async fn whole_matches(state: &AppState, upload: &UploadRow) -> Result<bool, Api
 #[utoipa::path(patch, path = "/v1/uploads/{id}", tag = "uploads",
     params(
         ("id" = Uuid, Path, description = "the attachment's id"),
+        ("Tus-Resumable" = String, Header, description = "1.0.0"),
         ("Upload-Offset" = u64, Header, description = "where this part starts (the server's offset)"),
         ("Upload-Checksum" = String, Header, description = "sha256 <base64 of the part's SHA-256>"),
     ),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
     responses((status = 204, description = "stored; Upload-Offset is the new offset"),
               (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem),
-              (status = 409, body = Problem), (status = 415, body = Problem),
+              (status = 409, body = Problem), (status = 412, body = Problem), (status = 415, body = Problem),
               (status = 422, body = Problem), (status = 460, body = Problem)),
     security(("signature" = [])))]
 pub async fn patch(
@@ -354,8 +356,8 @@ fn range(headers: &HeaderMap, length: u64) -> Result<Option<(u64, u64)>, ApiErro
     params(("id" = Uuid, Path, description = "the attachment's id")),
     responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
               (status = 206, content_type = "application/octet-stream", body = Vec<u8>),
-              (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
-              (status = 416, body = Problem)),
+              (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 416, body = Problem)),
     security(("signature" = [])))]
 pub async fn blob(
     State(state): State<AppState>,

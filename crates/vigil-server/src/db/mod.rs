@@ -17,7 +17,7 @@ use uuid::Uuid;
 use vigil_crypto::sign::{SignPublicKey, SigningKey};
 use vigil_ledger::enrolment::{DeviceRole, VerifiedCertificate};
 use vigil_ledger::profile::OrgProfile;
-use vigil_ledger::signed::{RECEIPT_FORMAT, Receipt, ReceiptDoc, Revocation, SignedWire};
+use vigil_ledger::signed::{Receipt, ReceiptDoc, ReceiptItem, Revocation, SignedWire};
 use vigil_model::DeviceId;
 
 use crate::error::ApiError;
@@ -128,8 +128,6 @@ pub struct StoredItem {
     pub size: u64,
     /// The ciphertext.
     pub ciphertext: Vec<u8>,
-    /// Its receipt.
-    pub receipt: SignedWire,
 }
 
 /// An acknowledgement: HQ verified an item.
@@ -147,11 +145,13 @@ pub struct AckRow {
 
 /// Why a push was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PushConflict {
+pub enum PushRefused {
     /// The id is known with other content.
     IdReused(Uuid),
     /// The device's sequence number is taken by another item.
     SeqTaken(u64),
+    /// The request's nonce was used before: a replay.
+    Replayed,
 }
 
 impl From<rusqlite::Error> for OrgRefused {
@@ -166,29 +166,36 @@ impl From<tokio_postgres::Error> for OrgRefused {
     }
 }
 
-/// The receipt for `item`, pushed by `device` of `org`, signed now with `key`.
-pub(crate) fn receipt_for(
+/// The receipt for `items`, pushed by `device` of `org`, signed now with `key`.
+pub(crate) fn receipt_for<'a>(
     key: &SigningKey,
     org: Uuid,
     device: DeviceId,
-    item: &NewItem,
+    items: impl IntoIterator<Item = &'a NewItem>,
 ) -> Result<SignedWire, ApiError> {
-    Receipt::sign(
-        ReceiptDoc {
-            format: RECEIPT_FORMAT.into(),
-            version: 1,
-            org,
-            device,
+    let items = items
+        .into_iter()
+        .map(|item| ReceiptItem {
             seq: item.seq,
             item: item.id,
             sha256: item.sha256.clone(),
             size: item.ciphertext.len() as u64,
-            received_at: now(),
-        },
-        |m| key.sign(m),
-    )
-    .map(|r| r.to_wire())
-    .map_err(ApiError::internal)
+        })
+        .collect();
+    Receipt::sign(ReceiptDoc::new(org, device, now(), items), |m| key.sign(m))
+        .map(|r| r.to_wire())
+        .map_err(ApiError::internal)
+}
+
+/// A request's nonce, spent in the same transaction as the write the request asks for.
+#[derive(Debug, Clone)]
+pub struct Nonce {
+    /// The device that signed the request.
+    pub device: DeviceId,
+    /// The nonce.
+    pub nonce: String,
+    /// When it may be forgotten (a request signed that long ago is stale anyway), Unix seconds.
+    pub expires: i64,
 }
 
 /// What is stored under an item's id, to compare with a push.
@@ -199,7 +206,8 @@ pub(crate) struct Existing {
     pub kind: String,
     pub sha256: String,
     pub size: i64,
-    pub receipt: SignedWire,
+    /// The receipt that first covered it.
+    pub receipt: i64,
 }
 
 impl Existing {
@@ -274,11 +282,12 @@ pub enum Db {
     Postgres(postgres::Postgres),
 }
 
-/// Runs `$f` on SQLite's connection in a blocking task, or awaits `$pg` on PostgreSQL.
+/// Runs `$sqlite` on a SQLite connection in a blocking task (`read`, or `write` through the
+/// group-committing writer), or awaits `$pg` on PostgreSQL.
 macro_rules! either {
-    ($self:ident, |$c:ident| $sqlite:expr, |$p:ident| $pg:expr) => {
+    ($self:ident, $how:ident |$c:ident| $sqlite:expr, |$p:ident| $pg:expr) => {
         match $self {
-            Db::Sqlite(s) => s.call(move |$c| Ok($sqlite?)).await,
+            Db::Sqlite(s) => s.$how(move |$c| Ok($sqlite?)).await,
             Db::Postgres($p) => Ok($pg.await?),
         }
     };
@@ -300,7 +309,9 @@ impl Db {
     /// it signs with the same key.
     pub async fn server_key(&self) -> anyhow::Result<SigningKey> {
         match self {
-            Db::Sqlite(s) => s.with(sqlite::server_key)?,
+            Db::Sqlite(s) => Ok(s
+                .write(|c| sqlite::server_key(c).map_err(ApiError::internal))
+                .await?),
             Db::Postgres(p) => p.server_key().await,
         }
     }
@@ -309,7 +320,8 @@ impl Db {
     pub async fn add_org(&self, text: String) -> Result<(OrgProfile, bool), OrgRefused> {
         match self {
             Db::Sqlite(s) => s
-                .with(|c| sqlite::add_org(c, &text))
+                .write_if(Result::is_ok, move |c| Ok(sqlite::add_org(c, &text)))
+                .await
                 .map_err(|e| OrgRefused::Db(e.to_string()))?,
             Db::Postgres(p) => p.add_org(&text).await,
         }
@@ -317,27 +329,29 @@ impl Db {
 
     /// Every registered organisation.
     pub async fn orgs(&self) -> Result<Vec<OrgRow>, ApiError> {
-        either!(self, |c| sqlite::orgs(c), |p| p.orgs())
+        either!(self, read | c | sqlite::orgs(c), |p| p.orgs())
     }
 
     /// One organisation.
     pub async fn org(&self, org: Uuid) -> Result<Option<OrgRow>, ApiError> {
-        either!(self, |c| sqlite::org(c, org), |p| p.org(org))
+        either!(self, read | c | sqlite::org(c, org), |p| p.org(org))
     }
 
     /// A registered device.
     pub async fn device(&self, device: DeviceId) -> Result<Option<DeviceRow>, ApiError> {
-        either!(self, |c| sqlite::device(c, device), |p| p.device(device))
+        either!(self, read | c | sqlite::device(c, device), |p| p
+            .device(device))
     }
 
     /// An organisation's devices.
     pub async fn devices(&self, org: Uuid) -> Result<Vec<DeviceRow>, ApiError> {
-        either!(self, |c| sqlite::devices(c, org), |p| p.devices(org))
+        either!(self, read | c | sqlite::devices(c, org), |p| p.devices(org))
     }
 
     /// When the organisation revoked `device`, if it did.
     pub async fn revoked(&self, device: DeviceId) -> Result<Option<String>, ApiError> {
-        either!(self, |c| sqlite::revoked(c, device), |p| p.revoked(device))
+        either!(self, read | c | sqlite::revoked(c, device), |p| p
+            .revoked(device))
     }
 
     /// Registers a device whose certificate was verified.
@@ -345,56 +359,57 @@ impl Db {
         &self,
         cert: VerifiedCertificate,
     ) -> Result<Registration, ApiError> {
-        either!(self, |c| sqlite::register_device(c, &cert), |p| p
+        either!(self, write | c | sqlite::register_device(c, &cert), |p| p
             .register_device(&cert))
     }
 
     /// Records a verified revocation; whether it was new.
     pub async fn revoke(&self, revocation: Revocation) -> Result<bool, ApiError> {
-        either!(self, |c| sqlite::revoke(c, &revocation), |p| p
+        either!(self, write | c | sqlite::revoke(c, &revocation), |p| p
             .revoke(&revocation))
     }
 
     /// Spends a nonce: false when the device used it before.
-    pub async fn use_nonce(
-        &self,
-        device: DeviceId,
-        nonce: String,
-        expires: i64,
-    ) -> Result<bool, ApiError> {
-        either!(
-            self,
-            |c| sqlite::use_nonce(c, device, &nonce, expires),
-            |p| p.use_nonce(device, &nonce, expires)
-        )
+    pub async fn use_nonce(&self, nonce: Nonce) -> Result<bool, ApiError> {
+        either!(self, write | c | sqlite::use_nonce(c, &nonce), |p| p
+            .use_nonce(&nonce))
     }
 
-    /// Stores a batch, all or nothing (see [`sqlite::push`]).
+    /// Stores a batch, all or nothing, and spends the request's nonce in the same transaction
+    /// (see [`sqlite::push`]).
     pub async fn push(
         &self,
         key: Arc<SigningKey>,
         org: Uuid,
-        device: DeviceId,
+        nonce: Nonce,
         items: Vec<NewItem>,
-    ) -> Result<Result<Vec<SignedWire>, PushConflict>, ApiError> {
+    ) -> Result<Result<Vec<SignedWire>, PushRefused>, ApiError> {
+        // Signed here, on the caller's task, for the usual case that every item is new; the
+        // database signs again only for a push that repeats some items.
+        let receipt = receipt_for(&key, org, nonce.device, &items)?;
         match self {
             Db::Sqlite(s) => {
-                s.call(move |c| sqlite::push(c, &key, org, device, &items))
-                    .await
+                s.write_if(Result::is_ok, move |c| {
+                    sqlite::push(c, &key, org, &nonce, &items, receipt)
+                })
+                .await
             }
-            Db::Postgres(p) => p.push(&key, org, device, &items).await,
+            Db::Postgres(p) => p.push(&key, org, &nonce, &items, receipt).await,
         }
     }
 
-    /// A device's receipts after sequence number `since`.
+    /// A device's receipts after position `since`.
     pub async fn receipts(
         &self,
         device: DeviceId,
         since: i64,
         limit: i64,
-    ) -> Result<Vec<(u64, SignedWire)>, ApiError> {
-        either!(self, |c| sqlite::receipts(c, device, since, limit), |p| p
-            .receipts(device, since, limit))
+    ) -> Result<Vec<(i64, SignedWire)>, ApiError> {
+        either!(
+            self,
+            read | c | sqlite::receipts(c, device, since, limit),
+            |p| p.receipts(device, since, limit)
+        )
     }
 
     /// The organisation's items after feed position `since`.
@@ -404,7 +419,7 @@ impl Db {
         since: i64,
         limit: i64,
     ) -> Result<Vec<StoredItem>, ApiError> {
-        either!(self, |c| sqlite::feed(c, org, since, limit), |p| p
+        either!(self, read | c | sqlite::feed(c, org, since, limit), |p| p
             .feed(org, since, limit))
     }
 
@@ -416,7 +431,10 @@ impl Db {
         items: Vec<Uuid>,
     ) -> Result<Result<usize, Uuid>, ApiError> {
         match self {
-            Db::Sqlite(s) => s.call(move |c| sqlite::ack(c, org, by, &items)).await,
+            Db::Sqlite(s) => {
+                s.write_if(Result::is_ok, move |c| sqlite::ack(c, org, by, &items))
+                    .await
+            }
             Db::Postgres(p) => p.ack(org, by, &items).await,
         }
     }
@@ -428,37 +446,43 @@ impl Db {
         since: i64,
         limit: i64,
     ) -> Result<Vec<AckRow>, ApiError> {
-        either!(self, |c| sqlite::acks(c, device, since, limit), |p| p
-            .acks(device, since, limit))
+        either!(
+            self,
+            read | c | sqlite::acks(c, device, since, limit),
+            |p| p.acks(device, since, limit)
+        )
     }
 
     /// Creates an upload, or finds the same one.
     pub async fn create_upload(&self, row: UploadRow) -> Result<UploadCreated, ApiError> {
-        either!(self, |c| sqlite::create_upload(c, &row), |p| p
+        either!(self, write | c | sqlite::create_upload(c, &row), |p| p
             .create_upload(&row))
     }
 
     /// An upload.
     pub async fn upload(&self, id: Uuid) -> Result<Option<UploadRow>, ApiError> {
-        either!(self, |c| sqlite::upload(c, id), |p| p.upload(id))
+        either!(self, read | c | sqlite::upload(c, id), |p| p.upload(id))
     }
 
     /// Records a part stored at `offset`, if the upload is still at `offset` (false: another
     /// request moved it first, and this part is not used).
     pub async fn add_part(&self, id: Uuid, part: PartRow) -> Result<bool, ApiError> {
-        either!(self, |c| sqlite::add_part(c, id, &part), |p| p
+        either!(self, write | c | sqlite::add_part(c, id, &part), |p| p
             .add_part(id, &part))
     }
 
     /// An upload's parts, in order.
     pub async fn parts(&self, id: Uuid) -> Result<Vec<PartRow>, ApiError> {
-        either!(self, |c| sqlite::parts(c, id), |p| p.parts(id))
+        either!(self, read | c | sqlite::parts(c, id), |p| p.parts(id))
     }
 
     /// Marks an upload complete (`true`) or starts it again from zero (`false`: the whole did
     /// not match its SHA-256; its parts are forgotten).
     pub async fn finish_upload(&self, id: Uuid, complete: bool) -> Result<(), ApiError> {
-        either!(self, |c| sqlite::finish_upload(c, id, complete), |p| p
-            .finish_upload(id, complete))
+        either!(
+            self,
+            write | c | sqlite::finish_upload(c, id, complete),
+            |p| p.finish_upload(id, complete)
+        )
     }
 }

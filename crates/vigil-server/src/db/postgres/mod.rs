@@ -16,19 +16,17 @@ use uuid::Uuid;
 use vigil_crypto::sign::SigningKey;
 use vigil_ledger::enrolment::VerifiedCertificate;
 use vigil_ledger::profile::OrgProfile;
-use vigil_ledger::signed::{Revocation, SignedWire};
+use vigil_ledger::signed::Revocation;
 use vigil_model::DeviceId;
 
-use super::{
-    AckRow, DeviceRow, Existing, NewItem, OrgRefused, OrgRow, PushConflict, Registration,
-    StoredItem, now, receipt_for, role_from, wire_from,
-};
+use super::{DeviceRow, OrgRefused, OrgRow, Registration, now, role_from};
 use crate::error::ApiError;
 
+mod items;
 mod uploads;
 
 /// The schema this build writes.
-const SCHEMA_VERSION: i32 = 1;
+const SCHEMA_VERSION: i32 = 2;
 
 /// Created under an advisory lock, so that processes starting together do not race.
 const SCHEMA: &str = "
@@ -48,10 +46,14 @@ CREATE TABLE IF NOT EXISTS nonces (
     device TEXT NOT NULL, nonce TEXT NOT NULL, expires BIGINT NOT NULL,
     PRIMARY KEY (device, nonce));
 CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces(expires);
+CREATE TABLE IF NOT EXISTS receipts (
+    pos BIGSERIAL PRIMARY KEY, device TEXT NOT NULL, document TEXT NOT NULL,
+    signature TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS receipts_device ON receipts(device, pos);
 CREATE TABLE IF NOT EXISTS items (
     pos BIGSERIAL PRIMARY KEY, org TEXT NOT NULL, device TEXT NOT NULL, seq BIGINT NOT NULL,
     id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, sha256 TEXT NOT NULL, size BIGINT NOT NULL,
-    ciphertext BYTEA NOT NULL, receipt TEXT NOT NULL, receipt_sig TEXT NOT NULL,
+    ciphertext BYTEA NOT NULL, receipt BIGINT NOT NULL REFERENCES receipts(pos),
     UNIQUE (device, seq));
 CREATE INDEX IF NOT EXISTS items_feed ON items(org, pos);
 CREATE TABLE IF NOT EXISTS acks (
@@ -118,6 +120,11 @@ impl Postgres {
         if version > SCHEMA_VERSION {
             anyhow::bail!(
                 "the database was written by a newer vigil-server (schema {version}, this one knows {SCHEMA_VERSION})"
+            );
+        }
+        if version == 1 {
+            anyhow::bail!(
+                "the database was written by a development build of vigil-server before its first release (schema 1, one receipt per item); start with an empty database"
             );
         }
         Ok(Postgres { pool })
@@ -332,221 +339,5 @@ impl Postgres {
             )
             .await?;
         Ok(n == 1)
-    }
-
-    /// Spends a nonce.
-    pub async fn use_nonce(
-        &self,
-        device: DeviceId,
-        nonce: &str,
-        expires: i64,
-    ) -> Result<bool, ApiError> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "DELETE FROM nonces WHERE expires < $1",
-                &[&chrono::Utc::now().timestamp()],
-            )
-            .await?;
-        let n = client
-            .execute(
-                "INSERT INTO nonces (device, nonce, expires) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                &[&device.to_string(), &nonce, &expires],
-            )
-            .await?;
-        Ok(n == 1)
-    }
-
-    /// Stores a batch, all or nothing (see [`super::sqlite::push`]).
-    pub async fn push(
-        &self,
-        key: &SigningKey,
-        org: Uuid,
-        device: DeviceId,
-        items: &[NewItem],
-    ) -> Result<Result<Vec<SignedWire>, PushConflict>, ApiError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            &[&org.to_string()],
-        )
-        .await?;
-        let device_s = device.to_string();
-        let mut receipts = Vec::with_capacity(items.len());
-        for item in items {
-            let id = item.id.to_string();
-            let existing = tx
-                .query_opt(
-                    "SELECT device, seq, kind, sha256, size, receipt, receipt_sig FROM items WHERE id = $1",
-                    &[&id],
-                )
-                .await?;
-            if let Some(r) = existing {
-                let existing = Existing {
-                    device: r.get(0),
-                    seq: r.get(1),
-                    kind: r.get(2),
-                    sha256: r.get(3),
-                    size: r.get(4),
-                    receipt: wire_from(r.get(5), r.get(6)).map_err(db_error)?,
-                };
-                if !existing.is(device, item) {
-                    return Ok(Err(PushConflict::IdReused(item.id)));
-                }
-                receipts.push(existing.receipt);
-                continue;
-            }
-            let wire = receipt_for(key, org, device, item)?;
-            let inserted = tx
-                .execute(
-                    "INSERT INTO items (org, device, seq, id, kind, sha256, size, ciphertext, receipt, receipt_sig)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
-                    &[
-                        &org.to_string(),
-                        &device_s,
-                        &(item.seq as i64),
-                        &id,
-                        &item.kind,
-                        &item.sha256,
-                        &(item.ciphertext.len() as i64),
-                        &item.ciphertext,
-                        &wire.document,
-                        &wire.signature.to_string(),
-                    ],
-                )
-                .await?;
-            if inserted == 0 {
-                // The device's sequence number is taken (the id was free above, and this
-                // organisation's pushes are serialised), or another organisation's push took
-                // the id a moment ago.
-                return Ok(Err(PushConflict::SeqTaken(item.seq)));
-            }
-            receipts.push(wire);
-        }
-        tx.commit().await?;
-        Ok(Ok(receipts))
-    }
-
-    /// A device's receipts after sequence number `since`.
-    pub async fn receipts(
-        &self,
-        device: DeviceId,
-        since: i64,
-        limit: i64,
-    ) -> Result<Vec<(u64, SignedWire)>, ApiError> {
-        let rows = self
-            .client()
-            .await?
-            .query(
-                "SELECT seq, receipt, receipt_sig FROM items WHERE device = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-                &[&device.to_string(), &since, &limit],
-            )
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.get::<_, i64>(0).max(0) as u64,
-                    wire_from(r.get(1), r.get(2)).map_err(db_error)?,
-                ))
-            })
-            .collect()
-    }
-
-    /// The organisation's items after feed position `since`.
-    pub async fn feed(
-        &self,
-        org: Uuid,
-        since: i64,
-        limit: i64,
-    ) -> Result<Vec<StoredItem>, ApiError> {
-        let rows = self
-            .client()
-            .await?
-            .query(
-                "SELECT pos, device, seq, id, kind, sha256, size, ciphertext, receipt, receipt_sig
-                 FROM items WHERE org = $1 AND pos > $2 ORDER BY pos LIMIT $3",
-                &[&org.to_string(), &since, &limit],
-            )
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(StoredItem {
-                    pos: r.get(0),
-                    device: r.get(1),
-                    seq: r.get::<_, i64>(2).max(0) as u64,
-                    id: r.get(3),
-                    kind: r.get(4),
-                    sha256: r.get(5),
-                    size: r.get::<_, i64>(6).max(0) as u64,
-                    ciphertext: r.get(7),
-                    receipt: wire_from(r.get(8), r.get(9)).map_err(db_error)?,
-                })
-            })
-            .collect()
-    }
-
-    /// HQ acknowledges items of `org`.
-    pub async fn ack(
-        &self,
-        org: Uuid,
-        by: DeviceId,
-        items: &[Uuid],
-    ) -> Result<Result<usize, Uuid>, ApiError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let mut new = 0;
-        for item in items {
-            let row = tx
-                .query_opt(
-                    "SELECT device FROM items WHERE id = $1 AND org = $2",
-                    &[&item.to_string(), &org.to_string()],
-                )
-                .await?;
-            let Some(row) = row else {
-                return Ok(Err(*item));
-            };
-            let device: String = row.get(0);
-            new += tx
-                .execute(
-                    "INSERT INTO acks (item, device, acked_by, acked_at) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (item) DO NOTHING",
-                    &[
-                        &item.to_string(),
-                        &device,
-                        &by.to_string(),
-                        &now().to_rfc3339(),
-                    ],
-                )
-                .await? as usize;
-        }
-        tx.commit().await?;
-        Ok(Ok(new))
-    }
-
-    /// Acknowledgements of a device's items after `since`.
-    pub async fn acks(
-        &self,
-        device: DeviceId,
-        since: i64,
-        limit: i64,
-    ) -> Result<Vec<AckRow>, ApiError> {
-        let rows = self
-            .client()
-            .await?
-            .query(
-                "SELECT pos, item, acked_by, acked_at FROM acks WHERE device = $1 AND pos > $2 ORDER BY pos LIMIT $3",
-                &[&device.to_string(), &since, &limit],
-            )
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| AckRow {
-                pos: r.get(0),
-                item: r.get(1),
-                acked_by: r.get(2),
-                acked_at: r.get(3),
-            })
-            .collect())
     }
 }

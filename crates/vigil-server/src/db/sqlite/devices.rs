@@ -8,7 +8,7 @@ use vigil_ledger::signed::Revocation;
 use vigil_model::DeviceId;
 
 use super::key_from;
-use crate::db::{DeviceRow, Registration, now, role_from};
+use crate::db::{DeviceRow, Nonce, Registration, now, role_from};
 
 /// A device row as read: id, organisation, key, role, registered, revoked.
 type RawDevice = (String, String, Vec<u8>, String, String, Option<String>);
@@ -85,12 +85,11 @@ pub fn revoked(conn: &Connection, device: DeviceId) -> rusqlite::Result<Option<S
 
 /// Registers a device whose certificate the API layer verified.
 pub fn register_device(
-    conn: &mut Connection,
+    conn: &Connection,
     cert: &vigil_ledger::enrolment::VerifiedCertificate,
 ) -> rusqlite::Result<Registration> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let hash = hex::encode(cert.hash.0);
-    let existing: Option<String> = tx
+    let existing: Option<String> = conn
         .query_row(
             "SELECT certificate_sha256 FROM devices WHERE device = ?1",
             params![cert.device.to_string()],
@@ -104,7 +103,7 @@ pub fn register_device(
             Registration::OtherCertificate
         });
     }
-    let used: bool = tx
+    let used: bool = conn
         .query_row(
             "SELECT 1 FROM devices WHERE invitation = ?1",
             params![cert.invitation.id.to_string()],
@@ -115,7 +114,7 @@ pub fn register_device(
     if used {
         return Ok(Registration::InvitationUsed);
     }
-    tx.execute(
+    conn.execute(
         "INSERT INTO devices (device, org, sign_pk, role, invitation, certificate_sha256, registered_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
@@ -128,12 +127,11 @@ pub fn register_device(
             now().to_rfc3339()
         ],
     )?;
-    tx.commit()?;
     Ok(Registration::New)
 }
 
 /// Records a verified revocation. Returns whether it was new.
-pub fn revoke(conn: &mut Connection, revocation: &Revocation) -> rusqlite::Result<bool> {
+pub fn revoke(conn: &Connection, revocation: &Revocation) -> rusqlite::Result<bool> {
     let wire = revocation.to_wire();
     let n = conn.execute(
         "INSERT INTO revocations (device, org, revoked_at, document, signature)
@@ -151,17 +149,14 @@ pub fn revoke(conn: &mut Connection, revocation: &Revocation) -> rusqlite::Resul
 
 /// Uses a nonce: false when this device already used it (a replay). Expired nonces are
 /// forgotten, since a request that old is refused as stale anyway.
-pub fn use_nonce(
-    conn: &mut Connection,
-    device: DeviceId,
-    nonce: &str,
-    expires: i64,
-) -> rusqlite::Result<bool> {
+pub fn use_nonce(conn: &Connection, nonce: &Nonce) -> rusqlite::Result<bool> {
     let now = Utc::now().timestamp();
-    conn.execute("DELETE FROM nonces WHERE expires < ?1", params![now])?;
-    let n = conn.execute(
-        "INSERT INTO nonces (device, nonce, expires) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-        params![device.to_string(), nonce, expires],
-    )?;
+    conn.prepare_cached("DELETE FROM nonces WHERE expires < ?1")?
+        .execute(params![now])?;
+    let n = conn
+        .prepare_cached(
+            "INSERT INTO nonces (device, nonce, expires) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![nonce.device.to_string(), nonce.nonce, nonce.expires])?;
     Ok(n == 1)
 }

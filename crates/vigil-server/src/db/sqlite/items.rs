@@ -6,107 +6,133 @@ use vigil_crypto::sign::SigningKey;
 use vigil_ledger::signed::SignedWire;
 use vigil_model::DeviceId;
 
-use crate::db::{AckRow, Existing, NewItem, PushConflict, StoredItem, now, receipt_for};
+use super::use_nonce;
+use crate::db::{AckRow, Existing, NewItem, Nonce, PushRefused, StoredItem, now, receipt_for};
 use crate::error::ApiError;
 
 fn wire_from(document: String, signature: &str) -> rusqlite::Result<SignedWire> {
     crate::db::wire_from(document, signature).map_err(|_| {
-        rusqlite::Error::InvalidColumnType(0, "receipt_sig".into(), rusqlite::types::Type::Text)
+        rusqlite::Error::InvalidColumnType(0, "signature".into(), rusqlite::types::Type::Text)
     })
 }
 
-/// Stores a batch from `device` of `org`, all or nothing. Items already stored with the same
-/// content return their first receipt; any conflict refuses the whole batch.
+/// Stores a batch from the nonce's device of `org`, all or nothing, after spending the nonce.
+/// Items already stored with the same content are covered by the receipt that first covered
+/// them; the new ones by `receipt`, signed beforehand for the case that every item is new, or
+/// by one signed here for the new ones only. Any conflict refuses the whole batch (the caller
+/// rolls back what this wrote).
 pub fn push(
-    conn: &mut Connection,
+    conn: &Connection,
     key: &SigningKey,
     org: Uuid,
-    device: DeviceId,
+    nonce: &Nonce,
     items: &[NewItem],
-) -> Result<Result<Vec<SignedWire>, PushConflict>, ApiError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let mut receipts = Vec::with_capacity(items.len());
+    receipt: SignedWire,
+) -> Result<Result<Vec<SignedWire>, PushRefused>, ApiError> {
+    if !use_nonce(conn, nonce)? {
+        return Ok(Err(PushRefused::Replayed));
+    }
+    let device = nonce.device;
+    let device_s = device.to_string();
+    conn.prepare_cached("INSERT INTO receipts (device, document, signature) VALUES (?1, ?2, ?3)")?
+        .execute(params![
+            device_s,
+            receipt.document,
+            receipt.signature.to_string()
+        ])?;
+    let this = conn.last_insert_rowid();
+    let org_s = org.to_string();
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO items (org, device, seq, id, kind, sha256, size, ciphertext, receipt)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
+    )?;
+    let mut new = Vec::with_capacity(items.len());
+    let mut earlier = Vec::new();
     for item in items {
-        let existing = tx
-            .query_row(
-                "SELECT device, seq, kind, sha256, size, receipt, receipt_sig FROM items WHERE id = ?1",
-                params![item.id.to_string()],
-                |r| {
-                    Ok(Existing {
-                        device: r.get(0)?,
-                        seq: r.get(1)?,
-                        kind: r.get(2)?,
-                        sha256: r.get(3)?,
-                        size: r.get(4)?,
-                        receipt: wire_from(r.get(5)?, &r.get::<_, String>(6)?)?,
-                    })
-                },
-            )
-            .optional()?;
-        if let Some(existing) = existing {
-            if !existing.is(device, item) {
-                return Ok(Err(PushConflict::IdReused(item.id)));
-            }
-            receipts.push(existing.receipt);
+        let stored = insert.execute(params![
+            org_s,
+            device_s,
+            item.seq as i64,
+            item.id.to_string(),
+            item.kind,
+            item.sha256,
+            item.ciphertext.len() as i64,
+            item.ciphertext,
+            this
+        ])?;
+        if stored == 1 {
+            new.push(item);
             continue;
         }
-        let taken: bool = tx
-            .query_row(
-                "SELECT 1 FROM items WHERE device = ?1 AND seq = ?2",
-                params![device.to_string(), item.seq as i64],
-                |_| Ok(true),
-            )
-            .optional()?
-            .unwrap_or(false);
-        if taken {
-            return Ok(Err(PushConflict::SeqTaken(item.seq)));
+        match existing(conn, item.id)? {
+            Some(e) if e.is(device, item) => {
+                if e.receipt != this && !earlier.contains(&e.receipt) {
+                    earlier.push(e.receipt);
+                }
+            }
+            Some(_) => return Ok(Err(PushRefused::IdReused(item.id))),
+            None => return Ok(Err(PushRefused::SeqTaken(item.seq))),
         }
-        let wire = receipt_for(key, org, device, item)?;
-        tx.execute(
-            "INSERT INTO items (org, device, seq, id, kind, sha256, size, ciphertext, receipt, receipt_sig)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![
-                org.to_string(),
-                device.to_string(),
-                item.seq as i64,
-                item.id.to_string(),
-                item.kind,
-                item.sha256,
-                item.ciphertext.len() as i64,
-                item.ciphertext,
-                wire.document,
-                wire.signature.to_string()
-            ],
+    }
+    let mut receipts = Vec::with_capacity(1 + earlier.len());
+    if new.len() == items.len() {
+        receipts.push(receipt);
+    } else if new.is_empty() {
+        conn.execute("DELETE FROM receipts WHERE pos = ?1", params![this])?;
+    } else {
+        let wire = receipt_for(key, org, device, new)?;
+        conn.execute(
+            "UPDATE receipts SET document = ?2, signature = ?3 WHERE pos = ?1",
+            params![this, wire.document, wire.signature.to_string()],
         )?;
         receipts.push(wire);
     }
-    tx.commit()?;
+    for pos in earlier {
+        let wire = conn.query_row(
+            "SELECT document, signature FROM receipts WHERE pos = ?1",
+            params![pos],
+            |r| wire_from(r.get(0)?, &r.get::<_, String>(1)?),
+        )?;
+        receipts.push(wire);
+    }
     Ok(Ok(receipts))
 }
 
-/// A device's own receipts, from sequence number `since_seq` on (exclusive), at most `limit`.
+fn existing(conn: &Connection, id: Uuid) -> rusqlite::Result<Option<Existing>> {
+    conn.query_row(
+        "SELECT device, seq, kind, sha256, size, receipt FROM items WHERE id = ?1",
+        params![id.to_string()],
+        |r| {
+            Ok(Existing {
+                device: r.get(0)?,
+                seq: r.get(1)?,
+                kind: r.get(2)?,
+                sha256: r.get(3)?,
+                size: r.get(4)?,
+                receipt: r.get(5)?,
+            })
+        },
+    )
+    .optional()
+}
+
+/// A device's receipts after position `since` (exclusive), at most `limit`, oldest first.
 pub fn receipts(
     conn: &Connection,
     device: DeviceId,
-    since_seq: i64,
+    since: i64,
     limit: i64,
-) -> rusqlite::Result<Vec<(u64, SignedWire)>> {
+) -> rusqlite::Result<Vec<(i64, SignedWire)>> {
     let mut stmt = conn.prepare(
-        "SELECT seq, receipt, receipt_sig FROM items WHERE device = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        "SELECT pos, document, signature FROM receipts WHERE device = ?1 AND pos > ?2 ORDER BY pos LIMIT ?3",
     )?;
-    let rows = stmt.query_map(params![device.to_string(), since_seq, limit], |r| {
+    let rows = stmt.query_map(params![device.to_string(), since, limit], |r| {
         Ok((
             r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
+            wire_from(r.get(1)?, &r.get::<_, String>(2)?)?,
         ))
     })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (seq, doc, sig) = row?;
-        out.push((seq.max(0) as u64, wire_from(doc, &sig)?));
-    }
-    Ok(out)
+    rows.collect()
 }
 
 /// The organisation's items after feed position `since`, at most `limit`, oldest first.
@@ -117,7 +143,7 @@ pub fn feed(
     limit: i64,
 ) -> rusqlite::Result<Vec<StoredItem>> {
     let mut stmt = conn.prepare(
-        "SELECT pos, device, seq, id, kind, sha256, size, ciphertext, receipt, receipt_sig
+        "SELECT pos, device, seq, id, kind, sha256, size, ciphertext
          FROM items WHERE org = ?1 AND pos > ?2 ORDER BY pos LIMIT ?3",
     )?;
     let rows = stmt.query_map(params![org.to_string(), since, limit], |r| {
@@ -130,7 +156,6 @@ pub fn feed(
             sha256: r.get(5)?,
             size: r.get::<_, i64>(6)?.max(0) as u64,
             ciphertext: r.get(7)?,
-            receipt: wire_from(r.get(8)?, &r.get::<_, String>(9)?)?,
         })
     })?;
     rows.collect()
@@ -139,12 +164,12 @@ pub fn feed(
 /// HQ's device `by` acknowledges items of `org`. Returns how many were new; unknown items or
 /// items of another organisation refuse the whole list.
 pub fn ack(
-    conn: &mut Connection,
+    conn: &Connection,
     org: Uuid,
     by: DeviceId,
     items: &[Uuid],
 ) -> Result<Result<usize, Uuid>, ApiError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let tx = conn;
     let mut new = 0;
     for item in items {
         let device: Option<String> = tx
@@ -163,7 +188,6 @@ pub fn ack(
             params![item.to_string(), device, by.to_string(), now().to_rfc3339()],
         )?;
     }
-    tx.commit()?;
     Ok(Ok(new))
 }
 

@@ -6,7 +6,8 @@
 //! ciphertext for HQ's readers, and the only names stored are the organisation's (from its
 //! public profile).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -21,6 +22,9 @@ use crate::error::ApiError;
 mod devices;
 mod items;
 mod uploads;
+mod writer;
+
+use writer::Job;
 
 pub use devices::*;
 pub use items::*;
@@ -29,7 +33,7 @@ pub use uploads::*;
 use super::{OrgRefused, OrgRow, now};
 
 /// The schema this build writes.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS server_key (
@@ -66,6 +70,13 @@ CREATE TABLE IF NOT EXISTS nonces (
     PRIMARY KEY (device, nonce)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces(expires);
+CREATE TABLE IF NOT EXISTS receipts (
+    pos INTEGER PRIMARY KEY AUTOINCREMENT,
+    device TEXT NOT NULL,
+    document TEXT NOT NULL,
+    signature TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS receipts_device ON receipts(device, pos);
 CREATE TABLE IF NOT EXISTS items (
     pos INTEGER PRIMARY KEY AUTOINCREMENT,
     org TEXT NOT NULL,
@@ -76,8 +87,7 @@ CREATE TABLE IF NOT EXISTS items (
     sha256 TEXT NOT NULL,
     size INTEGER NOT NULL,
     ciphertext BLOB NOT NULL,
-    receipt TEXT NOT NULL,
-    receipt_sig TEXT NOT NULL,
+    receipt INTEGER NOT NULL REFERENCES receipts(pos),
     UNIQUE (device, seq)
 );
 CREATE INDEX IF NOT EXISTS items_feed ON items(org, pos);
@@ -108,17 +118,28 @@ CREATE TABLE IF NOT EXISTS upload_parts (
 );
 ";
 
-/// The embedded database, shared by every request. SQLite takes one writer at a time;
-/// requests wait for the connection in a blocking task, never on the async runtime.
+/// The embedded database, shared by every request: one writer thread that commits the writes
+/// waiting at each moment together ([`writer`]), and a pool of read-only connections, which in
+/// WAL mode read beside it. Requests wait for either in a blocking task, never on the async
+/// runtime.
 #[derive(Debug, Clone)]
 pub struct Sqlite {
-    conn: Arc<Mutex<Connection>>,
+    path: Arc<PathBuf>,
+    writer: Sender<Box<dyn Job>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
 }
 
 pub(crate) fn key_from(blob: Vec<u8>) -> rusqlite::Result<SignPublicKey> {
     blob.try_into().map_err(|_| {
         rusqlite::Error::InvalidColumnType(0, "sign_pk".into(), rusqlite::types::Type::Blob)
     })
+}
+
+fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
 }
 
 impl Sqlite {
@@ -130,11 +151,10 @@ impl Sqlite {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
         }
-        let conn = Connection::open(dir.join("server.sqlite3"))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let path = dir.join("server.sqlite3");
+        let conn = connect(&path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version > SCHEMA_VERSION {
             anyhow::bail!(
@@ -142,45 +162,82 @@ impl Sqlite {
                 dir.display()
             );
         }
+        if version == 1 {
+            anyhow::bail!(
+                "the database in {} was written by a development build of vigil-server before its first release (schema 1, one receipt per item); start with an empty --data folder",
+                dir.display()
+            );
+        }
         conn.execute_batch(SCHEMA)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(Sqlite {
-            conn: Arc::new(Mutex::new(conn)),
+            path: Arc::new(path),
+            writer: writer::start(conn)?,
+            readers: Arc::new(Mutex::new(Vec::new())),
         })
     }
 
-    /// Runs `f` on the connection in a blocking task.
-    pub async fn call<T, F>(&self, f: F) -> Result<T, ApiError>
+    /// Runs `f` on a read-only connection in a blocking task.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
+        let this = self.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn
+            let pooled = this
+                .readers
                 .lock()
-                .map_err(|_| ApiError::internal("lock poisoned"))?;
-            f(&mut guard)
+                .map_err(|_| ApiError::internal("lock poisoned"))?
+                .pop();
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => {
+                    let conn = connect(&this.path)?;
+                    conn.pragma_update(None, "query_only", "ON")?;
+                    conn
+                }
+            };
+            let out = f(&conn);
+            if let Ok(mut readers) = this.readers.lock() {
+                readers.push(conn);
+            }
+            out
         })
         .await
         .map_err(ApiError::internal)?
     }
 
-    /// Runs `f` on the connection here (admin commands, start-up).
-    pub fn with<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> anyhow::Result<T> {
-        let mut guard = self
-            .conn
-            .lock()
-            .map_err(|_| anyhow::anyhow!("lock poisoned"))?;
-        Ok(f(&mut guard))
+    /// Runs `f` in the writer thread, committed with the other writes waiting at that moment.
+    /// Its changes stay only when it returns `Ok(t)` and `keep(&t)`.
+    pub async fn write_if<T, F>(&self, keep: fn(&T) -> bool, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let (job, answer) = writer::Pending::new(f, keep);
+        self.writer
+            .send(Box::new(job))
+            .map_err(|_| ApiError::internal("the database writer stopped"))?;
+        answer
+            .await
+            .map_err(|_| ApiError::internal("the database writer stopped"))?
+    }
+
+    /// Runs `f` in the writer thread; its changes stay when it returns `Ok`.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+    {
+        self.write_if(|_| true, f).await
     }
 }
 
 /// The server's receipt key: made on first start and kept in the database, so that every
 /// process on the same database signs with the same key.
-pub fn server_key(conn: &mut Connection) -> anyhow::Result<SigningKey> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let existing: Option<Vec<u8>> = tx
+pub fn server_key(conn: &Connection) -> anyhow::Result<SigningKey> {
+    let existing: Option<Vec<u8>> = conn
         .query_row("SELECT pkcs8 FROM server_key WHERE id = 1", [], |r| {
             r.get(0)
         })
@@ -189,26 +246,21 @@ pub fn server_key(conn: &mut Connection) -> anyhow::Result<SigningKey> {
         Some(bytes) => SigningKey::from_pkcs8(&bytes)?,
         None => {
             let key = SigningKey::generate()?;
-            tx.execute(
+            conn.execute(
                 "INSERT INTO server_key (id, pkcs8) VALUES (1, ?1)",
                 params![key.expose_pkcs8()],
             )?;
             key
         }
     };
-    tx.commit()?;
     Ok(key)
 }
 
 /// Registers an organisation from its signed profile, or updates its profile when the same key
 /// signed a newer one. Returns whether it was new.
-pub fn add_org(
-    conn: &mut Connection,
-    profile_text: &str,
-) -> Result<(OrgProfile, bool), OrgRefused> {
+pub fn add_org(conn: &Connection, profile_text: &str) -> Result<(OrgProfile, bool), OrgRefused> {
     let profile = OrgProfile::parse_and_verify(profile_text).map_err(OrgRefused::Invalid)?;
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let existing: Option<Vec<u8>> = tx
+    let existing: Option<Vec<u8>> = conn
         .query_row(
             "SELECT sign_pk FROM orgs WHERE org = ?1",
             params![profile.org_id.to_string()],
@@ -220,14 +272,14 @@ pub fn add_org(
             return Err(OrgRefused::KeyChanged(profile.org_id));
         }
         Some(_) => {
-            tx.execute(
+            conn.execute(
                 "UPDATE orgs SET profile = ?2 WHERE org = ?1",
                 params![profile.org_id.to_string(), profile.to_json_pretty()],
             )?;
             false
         }
         None => {
-            tx.execute(
+            conn.execute(
                 "INSERT INTO orgs (org, sign_pk, profile, created_at, added_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
                     profile.org_id.to_string(),
@@ -240,7 +292,6 @@ pub fn add_org(
             true
         }
     };
-    tx.commit()?;
     Ok((profile, is_new))
 }
 

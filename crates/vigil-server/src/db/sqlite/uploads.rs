@@ -54,9 +54,8 @@ pub fn upload(conn: &Connection, id: Uuid) -> rusqlite::Result<Option<UploadRow>
 }
 
 /// Creates an upload, or finds the same one.
-pub fn create_upload(conn: &mut Connection, new: &UploadRow) -> rusqlite::Result<UploadCreated> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    if let Some(existing) = upload(&tx, new.id)? {
+pub fn create_upload(conn: &Connection, new: &UploadRow) -> rusqlite::Result<UploadCreated> {
+    if let Some(existing) = upload(conn, new.id)? {
         return Ok(
             if existing.device == new.device
                 && existing.length == new.length
@@ -68,7 +67,7 @@ pub fn create_upload(conn: &mut Connection, new: &UploadRow) -> rusqlite::Result
             },
         );
     }
-    tx.execute(
+    conn.execute(
         "INSERT INTO uploads (id, org, device, length, sha256, upload_offset, complete, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, ?6)",
         params![
@@ -80,14 +79,12 @@ pub fn create_upload(conn: &mut Connection, new: &UploadRow) -> rusqlite::Result
             now().to_rfc3339()
         ],
     )?;
-    tx.commit()?;
     Ok(UploadCreated::New)
 }
 
 /// Records a part if the upload is still at its offset.
-pub fn add_part(conn: &mut Connection, id: Uuid, part: &PartRow) -> rusqlite::Result<bool> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let moved = tx.execute(
+pub fn add_part(conn: &Connection, id: Uuid, part: &PartRow) -> rusqlite::Result<bool> {
+    let moved = conn.execute(
         "UPDATE uploads SET upload_offset = ?3 WHERE id = ?1 AND upload_offset = ?2 AND complete = 0",
         params![
             id.to_string(),
@@ -98,7 +95,7 @@ pub fn add_part(conn: &mut Connection, id: Uuid, part: &PartRow) -> rusqlite::Re
     if moved != 1 {
         return Ok(false);
     }
-    tx.execute(
+    conn.execute(
         "INSERT INTO upload_parts (upload, part_offset, key, size) VALUES (?1, ?2, ?3, ?4)",
         params![
             id.to_string(),
@@ -107,7 +104,6 @@ pub fn add_part(conn: &mut Connection, id: Uuid, part: &PartRow) -> rusqlite::Re
             part.size as i64
         ],
     )?;
-    tx.commit()?;
     Ok(true)
 }
 
@@ -127,22 +123,21 @@ pub fn parts(conn: &Connection, id: Uuid) -> rusqlite::Result<Vec<PartRow>> {
 }
 
 /// Marks an upload complete, or starts it again from zero.
-pub fn finish_upload(conn: &mut Connection, id: Uuid, complete: bool) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+pub fn finish_upload(conn: &Connection, id: Uuid, complete: bool) -> rusqlite::Result<()> {
     if complete {
-        tx.execute(
+        conn.execute(
             "UPDATE uploads SET complete = 1 WHERE id = ?1",
             params![id.to_string()],
         )?;
     } else {
-        tx.execute(
+        conn.execute(
             "DELETE FROM upload_parts WHERE upload = ?1",
             params![id.to_string()],
         )?;
-        tx.execute(
+        conn.execute(
             "UPDATE uploads SET upload_offset = 0 WHERE id = ?1",
             params![id.to_string()],
         )?;
     }
-    tx.commit()
+    Ok(())
 }
