@@ -30,7 +30,7 @@ use vigil_model::DeviceId;
 #[allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 mod pg;
 
-const WORKERS: usize = 16;
+const WORKERS: usize = 64;
 
 struct Worker {
     keys: DeviceKeys,
@@ -240,14 +240,18 @@ fn row(report: &mut String, what: &str, batch: usize, m: &Measure) {
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut args = std::env::args().skip(1);
-    let (mut seconds, mut out) = (60u64, None);
+    let (mut seconds, mut out, mut only) = (60u64, None, None::<String>);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--seconds" => seconds = args.next().context("--seconds N")?.parse()?,
             "--quick" => seconds = 2,
+            // For profiling one target: reference, SQLite or PostgreSQL.
+            "--only" => only = Some(args.next().context("--only TARGET")?.to_lowercase()),
             "--out" => out = args.next(),
             other => {
-                anyhow::bail!("unknown argument {other}; use --seconds N, --quick, --out FILE")
+                anyhow::bail!(
+                    "unknown argument {other}; use --seconds N, --quick, --out FILE, --only TARGET"
+                )
             }
         }
     }
@@ -271,8 +275,9 @@ async fn main() -> anyhow::Result<()> {
         seconds,
         ciphertext.len()
     );
+    let runs = |target: &str| only.as_deref().is_none_or(|o| o == target.to_lowercase());
     let reference_url = start(reference()).await?;
-    for batch in [1usize, 100] {
+    for batch in [1usize, 100].into_iter().filter(|_| runs("reference")) {
         let mut ws = workers(&org)?;
         let m = load(&reference_url, &org, &mut ws, batch, seconds, &ciphertext).await;
         row(&mut report, "reference: static axum handler", batch, &m);
@@ -280,6 +285,9 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let cluster = pg::PgCluster::start();
     for (name, database) in [("SQLite", None), ("PostgreSQL", Some(cluster.url.clone()))] {
+        if !runs(name) {
+            continue;
+        }
         let data = dir.path().join(name);
         let mut state =
             vigil_server::AppState::open(Some(&data), database.as_deref(), None).await?;

@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS revocations (
     document TEXT NOT NULL, signature TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS nonces (
     device TEXT NOT NULL, nonce TEXT NOT NULL, expires BIGINT NOT NULL,
-    PRIMARY KEY (device, nonce));
+    PRIMARY KEY (nonce, device));
 CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces(expires);
 CREATE TABLE IF NOT EXISTS receipts (
     pos BIGSERIAL PRIMARY KEY, device TEXT NOT NULL, document TEXT NOT NULL,

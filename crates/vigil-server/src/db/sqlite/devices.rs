@@ -147,16 +147,20 @@ pub fn revoke(conn: &Connection, revocation: &Revocation) -> rusqlite::Result<bo
     Ok(n == 1)
 }
 
-/// Uses a nonce: false when this device already used it (a replay). Expired nonces are
-/// forgotten, since a request that old is refused as stale anyway.
+/// Uses a nonce: false when this device already used it (a replay).
 pub fn use_nonce(conn: &Connection, nonce: &Nonce) -> rusqlite::Result<bool> {
-    let now = Utc::now().timestamp();
-    conn.prepare_cached("DELETE FROM nonces WHERE expires < ?1")?
-        .execute(params![now])?;
     let n = conn
         .prepare_cached(
             "INSERT INTO nonces (device, nonce, expires) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
         )?
         .execute(params![nonce.device.to_string(), nonce.nonce, nonce.expires])?;
     Ok(n == 1)
+}
+
+/// Forgets expired nonces (the writer's chore, every few seconds): a request that old is
+/// refused as stale before its nonce is looked at.
+pub fn forget_expired_nonces(conn: &Connection) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM nonces WHERE expires < ?1")?
+        .execute(params![Utc::now().timestamp()])?;
+    Ok(())
 }

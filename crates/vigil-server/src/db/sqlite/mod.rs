@@ -67,7 +67,9 @@ CREATE TABLE IF NOT EXISTS nonces (
     device TEXT NOT NULL,
     nonce TEXT NOT NULL,
     expires INTEGER NOT NULL,
-    PRIMARY KEY (device, nonce)
+    -- The nonce first: clients make nonces that grow with time (UUIDv7), so the key's
+    -- inserts land on the index's last page instead of one page per device.
+    PRIMARY KEY (nonce, device)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces(expires);
 CREATE TABLE IF NOT EXISTS receipts (
@@ -170,9 +172,27 @@ impl Sqlite {
         }
         conn.execute_batch(SCHEMA)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        // Checkpoints run beside the writer (writer::start_checkpoints), not inside its
+        // commits; the WAL file is cut back to 64 MiB after each.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // Each write's savepoint keeps the pages it changes in a sub-journal: in memory, not in
+        // a temporary file. And a page cache (64 MiB) large enough for the indexes' hot pages.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.pragma_update(None, "cache_size", -65536)?;
+        conn.pragma_update(None, "journal_size_limit", 64 << 20)?;
+        let path = Arc::new(path);
+        writer::start_checkpoints(
+            connect(&path)?,
+            Arc::downgrade(&path),
+            std::time::Duration::from_millis(50),
+        )?;
+        let chore = writer::Chore {
+            every: std::time::Duration::from_secs(10),
+            run: forget_expired_nonces,
+        };
         Ok(Sqlite {
-            path: Arc::new(path),
-            writer: writer::start(conn)?,
+            path,
+            writer: writer::start(conn, chore)?,
             readers: Arc::new(Mutex::new(Vec::new())),
         })
     }

@@ -5,9 +5,16 @@
 //! asks to be undone (a push refused as a conflict), is rolled back alone, and the others are
 //! committed. No write's answer leaves before the transaction that holds it is committed with
 //! `synchronous=FULL`: a receipt is never sent for an item that is not on disk.
+//!
+//! Two chores stay off the requests' path: a housekeeping write (forgetting expired nonces)
+//! rides along with a group at most once per interval, and checkpoints (copying the WAL into
+//! the database file, with its own `fsync`) run on a connection of their own in another
+//! thread, which SQLite lets run beside the writer.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Weak;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -79,16 +86,26 @@ where
     }
 }
 
+/// A housekeeping write, run inside a group's transaction at most once per interval.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Chore {
+    /// How often.
+    pub every: Duration,
+    /// What.
+    pub run: fn(&Connection) -> rusqlite::Result<()>,
+}
+
 /// Starts the writer thread on `conn`; it ends when every sender is dropped.
-pub(super) fn start(conn: Connection) -> std::io::Result<Sender<Box<dyn Job>>> {
+pub(super) fn start(conn: Connection, chore: Chore) -> std::io::Result<Sender<Box<dyn Job>>> {
     let (tx, rx) = std::sync::mpsc::channel::<Box<dyn Job>>();
     std::thread::Builder::new()
         .name("vigil-sqlite-writer".into())
-        .spawn(move || run(&conn, &rx))?;
+        .spawn(move || run(&conn, &rx, chore))?;
     Ok(tx)
 }
 
-fn run(conn: &Connection, rx: &Receiver<Box<dyn Job>>) {
+fn run(conn: &Connection, rx: &Receiver<Box<dyn Job>>, chore: Chore) {
+    let mut chore_done: Option<Instant> = None;
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -97,23 +114,34 @@ fn run(conn: &Connection, rx: &Receiver<Box<dyn Job>>) {
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        let committed = commit_group(conn, &mut group);
+        let due = chore_done.is_none_or(|t| t.elapsed() >= chore.every);
+        let committed = commit_group(conn, &mut group, due.then_some(chore.run));
+        if due && committed.is_ok() {
+            chore_done = Some(Instant::now());
+        }
         for job in group {
             job.finish(committed.clone());
         }
     }
 }
 
-fn commit_group(conn: &Connection, group: &mut [Box<dyn Job>]) -> Result<(), String> {
+fn commit_group(
+    conn: &Connection,
+    group: &mut [Box<dyn Job>],
+    chore: Option<fn(&Connection) -> rusqlite::Result<()>>,
+) -> Result<(), String> {
     // IMMEDIATE: the write lock is taken now (waiting on another process within the busy
     // timeout), so that no write inside fails half-way for want of it.
     conn.execute_batch("BEGIN IMMEDIATE")
         .map_err(|e| e.to_string())?;
     let result = (|| {
+        if let Some(chore) = chore {
+            chore(conn)?;
+        }
         for job in group.iter_mut() {
-            conn.execute_batch("SAVEPOINT job")?;
+            conn.prepare_cached("SAVEPOINT job")?.execute([])?;
             if job.run(conn) {
-                conn.execute_batch("RELEASE job")?;
+                conn.prepare_cached("RELEASE job")?.execute([])?;
             } else {
                 conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
             }
@@ -124,6 +152,27 @@ fn commit_group(conn: &Connection, group: &mut [Box<dyn Job>]) -> Result<(), Str
         let _ = conn.execute_batch("ROLLBACK");
         e.to_string()
     })
+}
+
+/// Checkpoints the WAL of the database at `path` from a connection of its own, every
+/// `every`, until `alive` is gone (every handle on the database dropped). PASSIVE: it copies
+/// what no reader still needs and never waits for the writer or a reader.
+pub(super) fn start_checkpoints(
+    conn: Connection,
+    alive: Weak<impl Send + Sync + 'static>,
+    every: Duration,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("vigil-sqlite-checkpoint".into())
+        .spawn(move || {
+            while alive.upgrade().is_some() {
+                std::thread::sleep(every);
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "a WAL checkpoint failed; the next one retries");
+                }
+            }
+        })?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -148,7 +197,11 @@ mod tests {
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch("CREATE TABLE t (v TEXT PRIMARY KEY)")
             .unwrap();
-        let tx = start(conn).unwrap();
+        let chore = Chore {
+            every: Duration::from_secs(60),
+            run: |_| Ok(()),
+        };
+        let tx = start(conn, chore).unwrap();
         fn insert(v: &'static str) -> impl Fn(&Connection) -> Result<usize, ApiError> {
             move |c: &Connection| {
                 c.execute("INSERT INTO t (v) VALUES (?1)", [v])
