@@ -23,7 +23,7 @@ async fn get_json(url: String) -> Value {
         .unwrap()
 }
 
-async fn receipt_key(w: &World) -> SignPublicKey {
+pub(crate) async fn receipt_key(w: &World) -> SignPublicKey {
     let body = get_json(format!("{}/v1/server", w.server.url)).await;
     hex::decode(body["receipt_key"].as_str().unwrap())
         .unwrap()
@@ -31,7 +31,7 @@ async fn receipt_key(w: &World) -> SignPublicKey {
         .unwrap()
 }
 
-fn wire(v: &Value) -> SignedWire {
+pub(crate) fn wire(v: &Value) -> SignedWire {
     serde_json::from_value(v.clone()).unwrap()
 }
 

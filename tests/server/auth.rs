@@ -44,6 +44,14 @@ fn request(
             serde_json::to_vec(&json!({ "items": [w.first_item()] })).unwrap(),
         ),
         "acks" => ("GET", "/v1/acks?since=0".into(), vec![]),
+        "upload_receipt" => (
+            "GET",
+            format!(
+                "/v1/uploads/{}/receipt",
+                w.store.text("SELECT id FROM uploads LIMIT 1")
+            ),
+            vec![],
+        ),
         "revoke" => (
             "POST",
             "/v1/revocations".into(),
@@ -53,8 +61,15 @@ fn request(
     }
 }
 
-const ENDPOINTS: [&str; 7] = [
-    "profile", "push", "receipts", "feed", "ack", "acks", "revoke",
+const ENDPOINTS: [&str; 8] = [
+    "profile",
+    "push",
+    "receipts",
+    "feed",
+    "ack",
+    "acks",
+    "upload_receipt",
+    "revoke",
 ];
 const HQ_ONLY: [&str; 3] = ["feed", "ack", "revoke"];
 
@@ -64,11 +79,13 @@ impl World {
         json!(self.store.text("SELECT id FROM items ORDER BY pos LIMIT 1"))
     }
 
-    /// A world where the monitor pushed one item.
+    /// A world where the monitor pushed one item and uploaded one attachment.
     async fn seeded(backend: Backend) -> World {
         let mut w = World::new(backend).await;
         let item = w.monitor.item(&w.org, 1, b"the first revision");
         assert_eq!(w.monitor.push(&w.server, &[item]).await.status, 200);
+        let attachment = age::encrypt(&w.org.recipient(), b"a photo of the door").unwrap();
+        crate::uploads::upload_whole(&w, &w.monitor, &attachment).await;
         w.monitor.seq = 2;
         w
     }

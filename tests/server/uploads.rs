@@ -4,6 +4,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use uuid::Uuid;
 use vigil_crypto::sign::sha256;
+use vigil_ledger::signed::AttachmentReceipt;
 
 use crate::harness::{Backend, Device, World};
 
@@ -230,6 +231,21 @@ async fn an_upload_cut_at_20_random_offsets_completes_with_the_exact_sha256(back
     let (status, body) =
         download(&w, &w.hq, id, Some(&format!("bytes={}-", data.len() - 10))).await;
     assert_eq!((status, body.as_slice()), (206, &data[data.len() - 10..]));
+
+    // The monitor holds the server's signed word for the whole attachment.
+    let r = w
+        .monitor
+        .send(&w.server, "GET", &format!("/v1/uploads/{id}/receipt"), b"")
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let key = crate::api::receipt_key(&w).await;
+    let receipt =
+        AttachmentReceipt::from_wire(&crate::api::wire(&r.body["receipt"]), w.org.id(), &key)
+            .unwrap();
+    assert_eq!(receipt.doc.attachment, id);
+    assert_eq!(receipt.doc.device, w.monitor.id);
+    assert_eq!(receipt.doc.size, data.len() as u64);
+    assert_eq!(receipt.doc.sha256, hex::encode(sha256(&data)));
 }
 
 /// Uploads belong to their device, blobs to HQ, and only ciphertext whose whole matches its
@@ -263,6 +279,12 @@ async fn uploads_refuse_strangers_plaintext_and_a_wrong_whole(backend: Backend) 
     assert_eq!(r.status, 204, "{r:?}");
     assert_eq!(download(&w, &w.hq, id, None).await.0, 404);
     assert_eq!(download(&w, &w.monitor, id, None).await.0, 403);
+    // No receipt for half an attachment, and none for another device's.
+    let receipt = format!("/v1/uploads/{id}/receipt");
+    let r = w.monitor.send(&w.server, "GET", &receipt, b"").await;
+    assert_eq!((r.status, r.code()), (409, "incomplete_upload"), "{r:?}");
+    let r = w.hq.send(&w.server, "GET", &receipt, b"").await;
+    assert_eq!(r.status, 404, "{r:?}");
 
     // A whole that does not match the SHA-256 it was created with: dropped, back to 0.
     let wrong_id = Uuid::now_v7();
@@ -274,6 +296,16 @@ async fn uploads_refuse_strangers_plaintext_and_a_wrong_whole(backend: Backend) 
     assert_eq!((r.status, r.code()), (422, "digest_mismatch"), "{r:?}");
     assert_eq!(offset(&w, &w.monitor, wrong_id).await, 0);
     assert_eq!(w.store.part_files(&wrong_id.to_string()), 0);
+    let r = w
+        .monitor
+        .send(
+            &w.server,
+            "GET",
+            &format!("/v1/uploads/{wrong_id}/receipt"),
+            b"",
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (409, "incomplete_upload"), "{r:?}");
 
     // Without the tus header, or its content type: refused.
     let (r, _) = w

@@ -220,10 +220,67 @@ impl ReceiptDoc {
 
 document!(ReceiptDoc, RECEIPT_FORMAT, "a receipt");
 
+/// The `format` of an attachment's receipt.
+pub const ATTACHMENT_RECEIPT_FORMAT: &str = "vigil-attachment-receipt";
+
+/// The server's word that it holds a whole attachment, every byte checked against the
+/// SHA-256 the device named when it began the upload. Signed with the server's receipt key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentReceiptDoc {
+    /// Always [`ATTACHMENT_RECEIPT_FORMAT`].
+    pub format: String,
+    /// 1.
+    pub version: u32,
+    /// The organisation.
+    pub org: Uuid,
+    /// The device that uploaded it.
+    pub device: DeviceId,
+    /// The attachment's id.
+    pub attachment: Uuid,
+    /// SHA-256 of its ciphertext, hex.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// When its last byte arrived and the whole was checked.
+    pub received_at: DateTime<FixedOffset>,
+}
+
+impl AttachmentReceiptDoc {
+    /// A receipt for attachment `attachment` of `device` in `org`.
+    pub fn new(
+        org: Uuid,
+        device: DeviceId,
+        attachment: Uuid,
+        sha256: String,
+        size: u64,
+        received_at: DateTime<FixedOffset>,
+    ) -> Self {
+        AttachmentReceiptDoc {
+            format: ATTACHMENT_RECEIPT_FORMAT.into(),
+            version: 1,
+            org,
+            device,
+            attachment,
+            sha256,
+            size,
+            received_at,
+        }
+    }
+}
+
+document!(
+    AttachmentReceiptDoc,
+    ATTACHMENT_RECEIPT_FORMAT,
+    "an attachment's receipt"
+);
+
 /// A revocation with the organisation's signature.
 pub type Revocation = Signed<RevocationDoc>;
 /// A receipt with the server's signature.
 pub type Receipt = Signed<ReceiptDoc>;
+/// An attachment's receipt with the server's signature.
+pub type AttachmentReceipt = Signed<AttachmentReceiptDoc>;
 
 #[cfg(test)]
 mod tests {
@@ -274,6 +331,7 @@ mod tests {
         )
         .unwrap();
         assert!(Receipt::from_wire(&r.to_wire(), org, &keys.sign_pk()).is_err());
+        assert!(AttachmentReceipt::from_wire(&r.to_wire(), org, &keys.sign_pk()).is_err());
     }
 
     #[test]

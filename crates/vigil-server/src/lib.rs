@@ -94,6 +94,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/uploads/{id}",
             axum::routing::head(api::head).patch(api::patch),
         )
+        .route("/v1/uploads/{id}/receipt", get(api::upload_receipt))
         .route("/v1/blobs/{id}", get(api::blob))
         .route("/metrics", get(metrics::serve))
         .layer(axum::middleware::from_fn_with_state(

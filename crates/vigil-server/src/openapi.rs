@@ -28,10 +28,11 @@ impl Modify for Signature {
 #[openapi(
     info(title = "Vigil server", description = "A zero-knowledge relay for an organisation's enrolled devices."),
     paths(api::server_key, api::register, api::profile, api::push, api::receipts, api::feed, api::ack, api::acks, api::revoke,
-        api::options, api::create, api::head, api::patch, api::blob),
+        api::options, api::create, api::head, api::patch, api::upload_receipt, api::blob),
     components(schemas(Problem, api::Document, api::PushItem, api::PushRequest, api::PushResponse,
         api::ReceiptsPage, api::PosReceipt, api::FeedPage, api::FeedItem, api::AckRequest,
-        api::AckResponse, api::AcksPage, api::Ack, api::Revoked, api::Registered, api::ServerKey)),
+        api::AckResponse, api::AcksPage, api::Ack, api::Revoked, api::Registered, api::ServerKey,
+        api::UploadReceipt)),
     modifiers(&Signature)
 )]
 pub struct ApiDoc;

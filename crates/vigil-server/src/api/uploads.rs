@@ -25,6 +25,11 @@ use crate::AppState;
 use crate::auth::Authed;
 use crate::db::{PartRow, UploadCreated, UploadRow};
 use crate::error::{ApiError, Problem};
+use axum::Json;
+use utoipa::ToSchema;
+use vigil_ledger::signed::{AttachmentReceipt, AttachmentReceiptDoc};
+
+use super::Document;
 
 /// The tus version spoken.
 pub const TUS_VERSION: &str = "1.0.0";
@@ -306,13 +311,25 @@ pub async fn patch(
     upload.offset = offset + size;
     if upload.offset == upload.length {
         if whole_matches(&state, &upload).await? {
-            state.db.finish_upload(id, true).await?;
+            let receipt = AttachmentReceipt::sign(
+                AttachmentReceiptDoc::new(
+                    upload.org,
+                    upload.device,
+                    id,
+                    upload.sha256.clone(),
+                    upload.length,
+                    chrono::Utc::now().fixed_offset(),
+                ),
+                |m| state.key.sign(m),
+            )
+            .map_err(ApiError::internal)?;
+            state.db.finish_upload(id, Some(receipt.to_wire())).await?;
             tracing::info!(device = %authed.device.device, length = upload.length, "attachment uploaded");
         } else {
             for p in state.db.parts(id).await? {
                 state.blobs.delete(&p.key).await;
             }
-            state.db.finish_upload(id, false).await?;
+            state.db.finish_upload(id, None).await?;
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "digest_mismatch",
@@ -321,6 +338,40 @@ pub async fn patch(
         }
     }
     Ok(with_offset(StatusCode::NO_CONTENT, &upload))
+}
+
+/// The server's receipt for a complete attachment.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct UploadReceipt {
+    /// A `vigil-attachment-receipt`, signed by the server's receipt key.
+    pub receipt: Document,
+}
+
+/// The uploading device reads the receipt of its complete attachment: the server holds every
+/// byte, checked against the SHA-256 named at creation. 409 while the upload is incomplete.
+#[utoipa::path(get, path = "/v1/uploads/{id}/receipt", tag = "uploads",
+    params(("id" = Uuid, Path, description = "the attachment's id")),
+    responses((status = 200, body = UploadReceipt), (status = 400, body = Problem),
+              (status = 401, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("signature" = [])))]
+pub async fn upload_receipt(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    authed: Authed,
+) -> Result<Json<UploadReceipt>, ApiError> {
+    let upload = own_upload(&state, id, &authed).await?;
+    match state.db.upload_receipt(id).await? {
+        Some(wire) => Ok(Json(UploadReceipt {
+            receipt: wire.into(),
+        })),
+        None => Err(ApiError::conflict(
+            "incomplete_upload",
+            format!(
+                "the server holds {} of {} bytes of this attachment; its receipt comes when the last one arrives",
+                upload.offset, upload.length
+            ),
+        )),
+    }
 }
 
 /// `Range: bytes=A-B` or `bytes=A-` within `length`.

@@ -476,13 +476,23 @@ impl Db {
         either!(self, read | c | sqlite::parts(c, id), |p| p.parts(id))
     }
 
-    /// Marks an upload complete (`true`) or starts it again from zero (`false`: the whole did
-    /// not match its SHA-256; its parts are forgotten).
-    pub async fn finish_upload(&self, id: Uuid, complete: bool) -> Result<(), ApiError> {
+    /// Marks an upload complete with its receipt (`Some`), or starts it again from zero
+    /// (`None`: the whole did not match its SHA-256; its parts are forgotten).
+    pub async fn finish_upload(
+        &self,
+        id: Uuid,
+        receipt: Option<SignedWire>,
+    ) -> Result<(), ApiError> {
         either!(
             self,
-            write | c | sqlite::finish_upload(c, id, complete),
-            |p| p.finish_upload(id, complete)
+            write | c | sqlite::finish_upload(c, id, receipt.as_ref()),
+            |p| p.finish_upload(id, receipt.as_ref())
         )
+    }
+
+    /// The receipt of a complete upload.
+    pub async fn upload_receipt(&self, id: Uuid) -> Result<Option<SignedWire>, ApiError> {
+        either!(self, read | c | sqlite::upload_receipt(c, id), |p| p
+            .upload_receipt(id))
     }
 }

@@ -63,7 +63,7 @@ CREATE INDEX IF NOT EXISTS acks_device ON acks(device, pos);
 CREATE TABLE IF NOT EXISTS uploads (
     id TEXT PRIMARY KEY, org TEXT NOT NULL, device TEXT NOT NULL, length BIGINT NOT NULL,
     sha256 TEXT NOT NULL, upload_offset BIGINT NOT NULL, complete BOOLEAN NOT NULL,
-    created_at TEXT NOT NULL);
+    created_at TEXT NOT NULL, receipt TEXT, receipt_sig TEXT);
 CREATE TABLE IF NOT EXISTS upload_parts (
     upload TEXT NOT NULL REFERENCES uploads(id), part_offset BIGINT NOT NULL, key TEXT NOT NULL,
     size BIGINT NOT NULL, PRIMARY KEY (upload, part_offset));

@@ -4,6 +4,8 @@
 
 use uuid::Uuid;
 
+use vigil_ledger::signed::SignedWire;
+
 use super::Postgres;
 use crate::db::{PartRow, UploadCreated, UploadRow, now};
 use crate::error::ApiError;
@@ -118,13 +120,21 @@ impl Postgres {
     }
 
     /// Marks an upload complete, or starts it again from zero.
-    pub async fn finish_upload(&self, id: Uuid, complete: bool) -> Result<(), ApiError> {
+    pub async fn finish_upload(
+        &self,
+        id: Uuid,
+        receipt: Option<&SignedWire>,
+    ) -> Result<(), ApiError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        if complete {
+        if let Some(receipt) = receipt {
             tx.execute(
-                "UPDATE uploads SET complete = true WHERE id = $1",
-                &[&id.to_string()],
+                "UPDATE uploads SET complete = true, receipt = $2, receipt_sig = $3 WHERE id = $1",
+                &[
+                    &id.to_string(),
+                    &receipt.document,
+                    &receipt.signature.to_string(),
+                ],
             )
             .await?;
         } else {
@@ -141,5 +151,23 @@ impl Postgres {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The receipt of a complete upload.
+    pub async fn upload_receipt(&self, id: Uuid) -> Result<Option<SignedWire>, ApiError> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT receipt, receipt_sig FROM uploads WHERE id = $1 AND complete",
+                &[&id.to_string()],
+            )
+            .await?;
+        match row.map(|r| (r.get::<_, Option<String>>(0), r.get::<_, Option<String>>(1))) {
+            Some((Some(doc), Some(sig))) => Ok(Some(
+                crate::db::wire_from(doc, &sig).map_err(ApiError::internal)?,
+            )),
+            _ => Ok(None),
+        }
     }
 }

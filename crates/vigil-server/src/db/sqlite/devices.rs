@@ -164,3 +164,44 @@ pub fn forget_expired_nonces(conn: &Connection) -> rusqlite::Result<()> {
         .execute(params![Utc::now().timestamp()])?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::db::sqlite::Sqlite;
+
+    #[tokio::test]
+    async fn a_used_nonce_is_refused_and_only_expired_ones_are_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Sqlite::open(dir.path()).unwrap();
+        let device = DeviceId::new();
+        let now = Utc::now().timestamp();
+        let nonce = |n: &str, expires| Nonce {
+            device,
+            nonce: n.into(),
+            expires,
+        };
+        let old = nonce("expired-0123456789", now - 1);
+        let live = nonce("still-live-0123456789", now + 300);
+        let mut fresh = Vec::new();
+        for n in [old, live.clone(), live.clone()] {
+            fresh.push(db.write(move |c| Ok(use_nonce(c, &n)?)).await.unwrap());
+        }
+        assert_eq!(
+            fresh,
+            [true, true, false],
+            "the second use of a nonce is refused"
+        );
+        db.write(|c| Ok(forget_expired_nonces(c)?)).await.unwrap();
+        let left: Vec<String> = db
+            .read(|c| {
+                Ok(c.prepare("SELECT nonce FROM nonces")?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(left, [live.nonce]);
+    }
+}

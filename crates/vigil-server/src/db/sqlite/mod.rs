@@ -109,7 +109,9 @@ CREATE TABLE IF NOT EXISTS uploads (
     sha256 TEXT NOT NULL,
     upload_offset INTEGER NOT NULL,
     complete INTEGER NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    receipt TEXT,
+    receipt_sig TEXT
 );
 CREATE TABLE IF NOT EXISTS upload_parts (
     upload TEXT NOT NULL REFERENCES uploads(id),

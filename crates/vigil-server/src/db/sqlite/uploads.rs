@@ -3,6 +3,8 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
+use vigil_ledger::signed::SignedWire;
+
 use crate::db::{PartRow, UploadCreated, UploadRow, now};
 
 fn row(
@@ -123,11 +125,19 @@ pub fn parts(conn: &Connection, id: Uuid) -> rusqlite::Result<Vec<PartRow>> {
 }
 
 /// Marks an upload complete, or starts it again from zero.
-pub fn finish_upload(conn: &Connection, id: Uuid, complete: bool) -> rusqlite::Result<()> {
-    if complete {
+pub fn finish_upload(
+    conn: &Connection,
+    id: Uuid,
+    receipt: Option<&SignedWire>,
+) -> rusqlite::Result<()> {
+    if let Some(receipt) = receipt {
         conn.execute(
-            "UPDATE uploads SET complete = 1 WHERE id = ?1",
-            params![id.to_string()],
+            "UPDATE uploads SET complete = 1, receipt = ?2, receipt_sig = ?3 WHERE id = ?1",
+            params![
+                id.to_string(),
+                receipt.document,
+                receipt.signature.to_string()
+            ],
         )?;
     } else {
         conn.execute(
@@ -140,4 +150,21 @@ pub fn finish_upload(conn: &Connection, id: Uuid, complete: bool) -> rusqlite::R
         )?;
     }
     Ok(())
+}
+
+/// The receipt of a complete upload.
+pub fn upload_receipt(conn: &Connection, id: Uuid) -> rusqlite::Result<Option<SignedWire>> {
+    let row: Option<(Option<String>, Option<String>)> = conn
+        .query_row(
+            "SELECT receipt, receipt_sig FROM uploads WHERE id = ?1 AND complete = 1",
+            params![id.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match row {
+        Some((Some(doc), Some(sig))) => crate::db::wire_from(doc, &sig).map(Some).map_err(|_| {
+            rusqlite::Error::InvalidColumnType(0, "receipt_sig".into(), rusqlite::types::Type::Text)
+        }),
+        _ => Ok(None),
+    }
 }
