@@ -123,9 +123,9 @@ CREATE TABLE IF NOT EXISTS upload_parts (
 ";
 
 /// The embedded database, shared by every request: one writer thread that commits the writes
-/// waiting at each moment together ([`writer`]), and a pool of read-only connections, which in
-/// WAL mode read beside it. Requests wait for either in a blocking task, never on the async
-/// runtime.
+/// waiting at each moment together (group commit, in `writer.rs`), and a pool of read-only
+/// connections, which in WAL mode read beside it. Requests wait for either in a blocking task,
+/// never on the async runtime.
 #[derive(Debug, Clone)]
 pub struct Sqlite {
     path: Arc<PathBuf>,
