@@ -410,14 +410,7 @@ async fn metrics_count_without_naming_anyone_and_a_flooding_device_is_slowed(bac
         .send(&w.server, "GET", "/v1/feed?since=0", b"")
         .await;
     assert_eq!(r.status, 403);
-    let text = crate::harness::http()
-        .get(format!("{}/metrics", w.server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = w.server.metrics().await;
     assert!(
         text.contains(
             r#"vigil_server_requests_total{method="POST",endpoint="/v1/items",status="200"} 1"#

@@ -110,17 +110,6 @@ fn answered_2xx(metrics: &str, method: &str, endpoint: &str) -> u64 {
         .sum()
 }
 
-async fn metrics(w: &World) -> String {
-    crate::harness::http()
-        .get(format!("{}/metrics", w.server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 async fn schemathesis_finds_no_server_error_and_no_response_outside_the_document(backend: Backend) {
     let venv = venv();
     assert!(
@@ -176,7 +165,7 @@ async fn schemathesis_finds_no_server_error_and_no_response_outside_the_document
         "the Python signer does not sign as the server expects:\n{out}"
     );
 
-    let before = metrics(&w).await;
+    let before = w.server.metrics().await;
     let seed = std::env::var("VIGIL_CONFORMANCE_SEED").unwrap_or_else(|_| SEED.to_owned());
     let schema = format!("{}/v1/openapi.json", w.server.url);
     let (ok, out) = run(
@@ -218,7 +207,7 @@ async fn schemathesis_finds_no_server_error_and_no_response_outside_the_document
     }
 
     // The run was signed: each of these signed operations answered schemathesis with a 2xx.
-    let after = metrics(&w).await;
+    let after = w.server.metrics().await;
     for (method, endpoint) in [
         ("GET", "/v1/profile"),
         ("GET", "/v1/receipts"),

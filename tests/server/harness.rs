@@ -217,6 +217,18 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits for the exit status.
+    /// Its Prometheus text at `/metrics` (unsigned).
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub fn stop(&mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])

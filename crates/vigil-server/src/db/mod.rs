@@ -187,6 +187,58 @@ pub(crate) fn receipt_for<'a>(
         .map_err(ApiError::internal)
 }
 
+/// An item a push did not store because its id was taken: the same item again (its earlier
+/// receipt joins `earlier`, once, unless it is this push's own receipt `this`), or a conflict
+/// that refuses the whole push. `existing` is what the id holds; none means the id was free,
+/// so the device's sequence number is another item's.
+pub(crate) fn already_stored(
+    existing: Option<Existing>,
+    device: DeviceId,
+    item: &NewItem,
+    this: i64,
+    earlier: &mut Vec<i64>,
+) -> Result<(), PushRefused> {
+    match existing {
+        Some(e) if e.is(device, item) => {
+            if e.receipt != this && !earlier.contains(&e.receipt) {
+                earlier.push(e.receipt);
+            }
+            Ok(())
+        }
+        Some(_) => Err(PushRefused::IdReused(item.id)),
+        None => Err(PushRefused::SeqTaken(item.seq)),
+    }
+}
+
+/// What becomes of the receipt a push signed beforehand, once it is known which items it
+/// stored.
+pub(crate) enum ReceiptFate {
+    /// Every item was new: it stands as signed.
+    Kept(SignedWire),
+    /// No item was new: its row goes.
+    Unused,
+    /// Some were: this one, for the new items only, takes its place.
+    Replaced(SignedWire),
+}
+
+/// [`ReceiptFate`] of `receipt` for a push of `pushed` items of which `new` were stored.
+pub(crate) fn receipt_fate(
+    key: &SigningKey,
+    org: Uuid,
+    device: DeviceId,
+    pushed: usize,
+    new: Vec<&NewItem>,
+    receipt: SignedWire,
+) -> Result<ReceiptFate, ApiError> {
+    Ok(if new.len() == pushed {
+        ReceiptFate::Kept(receipt)
+    } else if new.is_empty() {
+        ReceiptFate::Unused
+    } else {
+        ReceiptFate::Replaced(receipt_for(key, org, device, new)?)
+    })
+}
+
 /// A request's nonce, spent in the same transaction as the write the request asks for.
 #[derive(Debug, Clone)]
 pub struct Nonce {

@@ -13,7 +13,8 @@ use vigil_model::DeviceId;
 
 use super::{Postgres, db_error};
 use crate::db::{
-    AckRow, Existing, NewItem, Nonce, PushRefused, StoredItem, now, receipt_for, wire_from,
+    AckRow, Existing, NewItem, Nonce, PushRefused, ReceiptFate, StoredItem, already_stored, now,
+    receipt_fate, wire_from,
 };
 use crate::error::ApiError;
 
@@ -117,32 +118,28 @@ impl Postgres {
                 new.push(item);
                 continue;
             }
-            match existing(&tx, item.id).await? {
-                Some(e) if e.is(device, item) => {
-                    if e.receipt != this && !earlier.contains(&e.receipt) {
-                        earlier.push(e.receipt);
-                    }
-                }
-                // The id is another item's, or (free when this statement ran, under this
-                // organisation's lock) the device's sequence number is another item's.
-                Some(_) => return Ok(Err(PushRefused::IdReused(item.id))),
-                None => return Ok(Err(PushRefused::SeqTaken(item.seq))),
+            // Not stored: the id is taken, by this item or (free when the statement ran,
+            // under this organisation's lock) the device's sequence number is another item's.
+            let found = existing(&tx, item.id).await?;
+            if let Err(refused) = already_stored(found, device, item, this, &mut earlier) {
+                return Ok(Err(refused));
             }
         }
         let mut receipts = Vec::with_capacity(1 + earlier.len());
-        if new.len() == items.len() {
-            receipts.push(receipt);
-        } else if new.is_empty() {
-            tx.execute("DELETE FROM receipts WHERE pos = $1", &[&this])
+        match receipt_fate(key, org, device, items.len(), new, receipt)? {
+            ReceiptFate::Kept(wire) => receipts.push(wire),
+            ReceiptFate::Unused => {
+                tx.execute("DELETE FROM receipts WHERE pos = $1", &[&this])
+                    .await?;
+            }
+            ReceiptFate::Replaced(wire) => {
+                tx.execute(
+                    "UPDATE receipts SET document = $2, signature = $3 WHERE pos = $1",
+                    &[&this, &wire.document, &wire.signature.to_string()],
+                )
                 .await?;
-        } else {
-            let wire = receipt_for(key, org, device, new)?;
-            tx.execute(
-                "UPDATE receipts SET document = $2, signature = $3 WHERE pos = $1",
-                &[&this, &wire.document, &wire.signature.to_string()],
-            )
-            .await?;
-            receipts.push(wire);
+                receipts.push(wire);
+            }
         }
         for pos in earlier {
             let r = tx

@@ -7,7 +7,10 @@ use vigil_ledger::signed::SignedWire;
 use vigil_model::DeviceId;
 
 use super::use_nonce;
-use crate::db::{AckRow, Existing, NewItem, Nonce, PushRefused, StoredItem, now, receipt_for};
+use crate::db::{
+    AckRow, Existing, NewItem, Nonce, PushRefused, ReceiptFate, StoredItem, already_stored, now,
+    receipt_fate,
+};
 use crate::error::ApiError;
 
 fn wire_from(document: String, signature: &str) -> rusqlite::Result<SignedWire> {
@@ -64,28 +67,25 @@ pub fn push(
             new.push(item);
             continue;
         }
-        match existing(conn, item.id)? {
-            Some(e) if e.is(device, item) => {
-                if e.receipt != this && !earlier.contains(&e.receipt) {
-                    earlier.push(e.receipt);
-                }
-            }
-            Some(_) => return Ok(Err(PushRefused::IdReused(item.id))),
-            None => return Ok(Err(PushRefused::SeqTaken(item.seq))),
+        if let Err(refused) =
+            already_stored(existing(conn, item.id)?, device, item, this, &mut earlier)
+        {
+            return Ok(Err(refused));
         }
     }
     let mut receipts = Vec::with_capacity(1 + earlier.len());
-    if new.len() == items.len() {
-        receipts.push(receipt);
-    } else if new.is_empty() {
-        conn.execute("DELETE FROM receipts WHERE pos = ?1", params![this])?;
-    } else {
-        let wire = receipt_for(key, org, device, new)?;
-        conn.execute(
-            "UPDATE receipts SET document = ?2, signature = ?3 WHERE pos = ?1",
-            params![this, wire.document, wire.signature.to_string()],
-        )?;
-        receipts.push(wire);
+    match receipt_fate(key, org, device, items.len(), new, receipt)? {
+        ReceiptFate::Kept(wire) => receipts.push(wire),
+        ReceiptFate::Unused => {
+            conn.execute("DELETE FROM receipts WHERE pos = ?1", params![this])?;
+        }
+        ReceiptFate::Replaced(wire) => {
+            conn.execute(
+                "UPDATE receipts SET document = ?2, signature = ?3 WHERE pos = ?1",
+                params![this, wire.document, wire.signature.to_string()],
+            )?;
+            receipts.push(wire);
+        }
     }
     for pos in earlier {
         let wire = conn.query_row(
