@@ -14,4 +14,5 @@ mod limits;
 mod no_plaintext;
 mod org;
 mod streaming;
+mod sync;
 mod trust;

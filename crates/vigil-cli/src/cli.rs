@@ -176,6 +176,22 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: QuarantineCommand,
     },
+    /// Sync with the organisation's server: send every sealed revision not yet held there
+    /// (checking each receipt against the key the organisation pinned), then receive HQ's
+    /// acknowledgements and a newer profile; HQ also imports what monitors sent (checked like a
+    /// bundle) and acknowledges it. Exits 0 when everything sealed here is held by the server.
+    Sync {
+        /// Send everything through this SOCKS5 proxy (Tor: socks5h://127.0.0.1:9050).
+        #[arg(long, value_name = "URL")]
+        proxy: Option<String>,
+    },
+    /// Where records are on their way to HQ: with an incident, that incident (only on this
+    /// laptop, sent, held by the server, verified by HQ); without, what is still to send and
+    /// the last sync's outcome.
+    Status {
+        /// The incident.
+        id: Option<String>,
+    },
     /// Create a demo vault with a sample incident (Bishkek, 23 May 2019).
     Demo {
         /// How expensive unlocking is made.
@@ -261,6 +277,23 @@ pub(crate) enum OrgCommand {
         incident: String,
         /// The device (its id, or the start of its key).
         device: String,
+    },
+    /// HQ only: name the organisation's sync server in a new signed version of the profile,
+    /// and write it for monitors (they take it with `vigil org join`, or by sync).
+    Server {
+        /// The server's address: https://host:port (plain http only to 127.0.0.1, for tests).
+        #[arg(long)]
+        url: String,
+        /// The server's TLS certificate (PEM, as given to `vigil-server --tls-cert`): its key is
+        /// pinned. Required for https.
+        #[arg(long, value_name = "CERT.pem")]
+        pin_from: Option<PathBuf>,
+        /// The server's receipt key, as `vigil-server admin key` prints it (64 hex digits).
+        #[arg(long, value_name = "HEX")]
+        receipt_key: String,
+        /// Where to write the new profile (must not exist).
+        #[arg(long, value_name = "FILE")]
+        profile_out: PathBuf,
     },
     /// HQ only: write an HQ reader's age identity, for use with the standard age tool.
     Identity {

@@ -12,6 +12,10 @@ pub(crate) const DAMAGED: u8 = 3;
 /// A bundle was kept in quarantine: nothing applied, a person must decide.
 pub(crate) const QUARANTINED: u8 = 4;
 
+/// `vigil sync` could not send everything (the server unreachable, or it refused): what it
+/// confirmed is recorded, the rest stays queued.
+pub(crate) const NOT_SENT: u8 = 5;
+
 /// An error with the exit code it maps to.
 pub(crate) struct Failure {
     /// The exit code.
@@ -44,6 +48,20 @@ impl From<vigil_exchange::ExchangeError> for Failure {
             // A bad bundle is bad input (exit 1); the vault itself is untouched.
             other => Failure {
                 code: USAGE,
+                kind: other.code().into(),
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+impl From<vigil_sync::SyncError> for Failure {
+    fn from(e: vigil_sync::SyncError) -> Self {
+        match e {
+            vigil_sync::SyncError::Store(s) => s.into(),
+            vigil_sync::SyncError::Exchange(x) => x.into(),
+            other => Failure {
+                code: NOT_SENT,
                 kind: other.code().into(),
                 message: other.to_string(),
             },

@@ -33,6 +33,8 @@ pub enum Selection {
     Unsent,
     /// Every revision sealed here.
     All,
+    /// These revisions (this device's own), in this order.
+    Revisions(Vec<RevisionId>),
 }
 
 /// What an export wrote.
@@ -95,6 +97,18 @@ fn selected(vault: &Vault, selection: &Selection) -> Result<Vec<RevisionId>> {
     Ok(match selection {
         Selection::Unsent => vault.unsent_revision_ids()?,
         Selection::All => vault.own_revision_ids()?.into_iter().map(|r| r.0).collect(),
+        Selection::Revisions(ids) => {
+            let own: std::collections::HashSet<RevisionId> =
+                vault.own_revision_ids()?.into_iter().map(|r| r.0).collect();
+            if let Some(other) = ids.iter().find(|id| !own.contains(id)) {
+                return Err(StoreError::NotFound {
+                    what: "revision of this device",
+                    id: other.to_string(),
+                }
+                .into());
+            }
+            ids.clone()
+        }
         Selection::Incidents(ids) => vault
             .own_revision_ids()?
             .into_iter()
@@ -187,6 +201,20 @@ pub struct ExportPlan {
     sent: Vec<RevisionId>,
     left: usize,
     attachments: usize,
+    custody_through: u64,
+}
+
+/// A bundle written into memory for the organisation's server ([`ExportPlan::write_item`]).
+#[derive(Debug)]
+pub struct Item {
+    /// The bundle's id, the item's id at the server.
+    pub id: uuid::Uuid,
+    /// The bundle: age ciphertext for HQ's readers and this device.
+    pub bytes: Vec<u8>,
+    /// The revisions it carries, in order.
+    pub sent: Vec<RevisionId>,
+    /// The last of this device's custody events it carries.
+    pub custody_through: u64,
 }
 
 impl std::fmt::Debug for ExportPlan {
@@ -211,6 +239,26 @@ pub struct Written {
 /// bundle holds), their entries (kept in an encrypted spill), the custody log, a reader for
 /// each attachment, and the signed manifest. The plan borrows nothing from the vault.
 pub fn plan(vault: &Vault, selection: &Selection, dest: &Path) -> Result<ExportPlan> {
+    plan_with(vault, selection, dest, Limits::default())
+}
+
+/// How a bundle is cut, beyond the format's own limits.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    /// Carry only custody events after this place in the device's log (a sync item carries
+    /// what the previous items did not).
+    pub custody_after: Option<u64>,
+    /// The most bytes of entries (revisions, custody log, attachments) the bundle may hold.
+    pub max_bytes: Option<u64>,
+}
+
+/// [`plan`] under `limits`.
+pub fn plan_with(
+    vault: &Vault,
+    selection: &Selection,
+    dest: &Path,
+    limits: Limits,
+) -> Result<ExportPlan> {
     let org = vault
         .org_profile()?
         .ok_or(StoreError::NoOrganisation)?
@@ -245,8 +293,16 @@ pub fn plan(vault: &Vault, selection: &Selection, dest: &Path) -> Result<ExportP
     let mut used = 0u64;
     let mut lines: Vec<Vec<u8>> = Vec::new();
     let mut line_error = None;
+    let mut custody_through = limits.custody_after.unwrap_or(0);
     vault.own_custody_newest_first(|ev| match ev.to_line() {
+        _ if limits
+            .custody_after
+            .is_some_and(|after| ev.doc.seq <= after) =>
+        {
+            false
+        }
         Ok(mut line) => {
+            custody_through = custody_through.max(ev.doc.seq);
             line.push(b'\n');
             used += line.len() as u64;
             let fits = used <= budget;
@@ -269,6 +325,7 @@ pub fn plan(vault: &Vault, selection: &Selection, dest: &Path) -> Result<ExportP
     let mut spill = Spill::new(vault.dir())?;
     let mut json: u64 = head.iter().map(|(e, _)| e.size).sum::<u64>() + log_entry.0.size;
     let mut count: u64 = head.len() as u64 + 1;
+    let mut file_bytes: u64 = 0;
     let mut revisions: Vec<(ManifestEntry, Content)> = Vec::new();
     let mut sent: Vec<RevisionId> = Vec::new();
     let mut attachments: BTreeMap<String, (AttachmentId, u64)> = BTreeMap::new();
@@ -282,11 +339,25 @@ pub fn plan(vault: &Vault, selection: &Selection, dest: &Path) -> Result<ExportP
             .filter(|a| !attachments.contains_key(&a.sha256.to_string()))
             .collect();
         let more = 1 + new_files.len() as u64;
+        let more_bytes = bytes.len() as u64 + new_files.iter().map(|a| a.size).sum::<u64>();
         if json + bytes.len() as u64 > vigil_bundle::MAX_JSON_BYTES
             || count + more > vigil_bundle::MAX_ENTRIES
+            || limits
+                .max_bytes
+                .is_some_and(|max| json + file_bytes + more_bytes > max)
         {
+            if sent.is_empty()
+                && let Some(max) = limits.max_bytes
+            {
+                return Err(BundleError::TooLarge(format!(
+                    "revision {} with its attachments is {more_bytes} bytes; one item holds at most {max}",
+                    rev.id
+                ))
+                .into());
+            }
             break;
         }
+        file_bytes += more_bytes - bytes.len() as u64;
         json += bytes.len() as u64;
         count += more;
         for a in new_files {
@@ -345,6 +416,7 @@ pub fn plan(vault: &Vault, selection: &Selection, dest: &Path) -> Result<ExportP
         left: chosen.len() - sent.len(),
         sent,
         attachments: attachments.len(),
+        custody_through,
     })
 }
 
@@ -365,66 +437,18 @@ impl ExportPlan {
             sent,
             left,
             attachments,
+            custody_through: _,
         } = self;
         let bundle_id = manifest.bundle_id;
-        let total = manifest.totals.bytes;
-        let mut done = 0u64;
-        let mut writing = |d: u64, t: u64| progress(ExportPhase::Writing, d, t);
         let pending = vigil_bundle::write_pending(&dest, &recipients, |w| {
-            w.write_manifest(&manifest, &|_| signature)?;
-            for (entry, content) in &mut entries {
-                writing(done, total);
-                match content {
-                    Content::Bytes(b) => w.add_entry(&entry.path, entry.size, &mut &b[..])?,
-                    Content::Revision(id, slot) => {
-                        let b = spill
-                            .get(*slot)
-                            .map_err(|e| BundleError::Io(std::io::Error::other(e)))?;
-                        if sha256_hex(&b) != entry.sha256 {
-                            return Err(BundleError::Malformed(format!(
-                                "revision {id} changed while it was exported"
-                            )));
-                        }
-                        w.add_entry(&entry.path, entry.size, &mut &b[..])?
-                    }
-                    Content::Attachment(reader) => {
-                        let Some(r) = reader.take() else {
-                            return Err(BundleError::Malformed(format!(
-                                "{} is planned twice",
-                                entry.path
-                            )));
-                        };
-                        // Two stages on two cores: one thread decrypts the vault's chunks while
-                        // this one archives and encrypts (a third writes to disk); the writer
-                        // takes the hash the reader vouches for at the end.
-                        let hashed = std::cell::Cell::new(None);
-                        std::thread::scope(|scope| -> vigil_bundle::Result<()> {
-                            let (tx, rx) = std::sync::mpsc::sync_channel(PIPE_DEPTH);
-                            let (back, spare) = std::sync::mpsc::sync_channel(PIPE_DEPTH + 2);
-                            scope.spawn(move || pump(*r, tx, spare));
-                            let mut piped = ChannelReader {
-                                rx,
-                                back,
-                                buf: Vec::new(),
-                                pos: 0,
-                                hashed: &hashed,
-                            };
-                            let mut counted = Counted {
-                                inner: &mut piped,
-                                base: done,
-                                total,
-                                progress: &mut writing,
-                            };
-                            w.add_entry_hashed(&entry.path, entry.size, &mut counted, || {
-                                hashed.get()
-                            })
-                        })?;
-                    }
-                }
-                done += entry.size;
-            }
-            writing(done, total);
-            Ok(())
+            fill(
+                w,
+                &manifest,
+                &signature,
+                &mut entries,
+                &mut spill,
+                &mut |d, t| progress(ExportPhase::Writing, d, t),
+            )
         })
         .map_err(vault_error_inside)?;
         // Read the whole file back from the drive and check every byte before it takes its
@@ -452,6 +476,115 @@ impl ExportPlan {
             },
             sent,
         })
+    }
+}
+
+impl ExportPlan {
+    /// The second phase for a sync item: the bundle is written into memory, and read back and
+    /// checked whole before it is handed out. Nothing touches the disk.
+    pub fn write_item(self) -> Result<Item> {
+        let ExportPlan {
+            recipients,
+            manifest,
+            signature,
+            mut entries,
+            mut spill,
+            identities,
+            sent,
+            custody_through,
+            ..
+        } = self;
+        let mut w = vigil_bundle::BundleWriter::new(Vec::new(), &recipients)?;
+        fill(
+            &mut w,
+            &manifest,
+            &signature,
+            &mut entries,
+            &mut spill,
+            &mut |_, _| {},
+        )
+        .map_err(vault_error_inside)?;
+        let bytes = w.finish()?;
+        let (read_back, _) =
+            crate::read::read_stream(&bytes[..], &identities, Expect::default(), &mut Nothing)?;
+        if read_back.bundle_id != manifest.bundle_id {
+            return Err(BundleError::Malformed("read-back found another bundle".into()).into());
+        }
+        Ok(Item {
+            id: manifest.bundle_id,
+            bytes,
+            sent,
+            custody_through,
+        })
+    }
+}
+
+/// Writes a planned bundle's manifest and entries into `w`, calling `progress(bytes of entries
+/// written, bytes in all)`.
+fn fill<W: std::io::Write>(
+    w: &mut vigil_bundle::BundleWriter<W>,
+    manifest: &Manifest,
+    signature: &[u8; 64],
+    entries: &mut [(ManifestEntry, Content)],
+    spill: &mut Spill,
+    progress: &mut dyn FnMut(u64, u64),
+) -> vigil_bundle::Result<()> {
+    let total = manifest.totals.bytes;
+    let mut done = 0u64;
+    let mut writing = |d: u64, t: u64| progress(d, t);
+    {
+        w.write_manifest(manifest, &|_| *signature)?;
+        for (entry, content) in entries.iter_mut() {
+            writing(done, total);
+            match content {
+                Content::Bytes(b) => w.add_entry(&entry.path, entry.size, &mut &b[..])?,
+                Content::Revision(id, slot) => {
+                    let b = spill
+                        .get(*slot)
+                        .map_err(|e| BundleError::Io(std::io::Error::other(e)))?;
+                    if sha256_hex(&b) != entry.sha256 {
+                        return Err(BundleError::Malformed(format!(
+                            "revision {id} changed while it was exported"
+                        )));
+                    }
+                    w.add_entry(&entry.path, entry.size, &mut &b[..])?
+                }
+                Content::Attachment(reader) => {
+                    let Some(r) = reader.take() else {
+                        return Err(BundleError::Malformed(format!(
+                            "{} is planned twice",
+                            entry.path
+                        )));
+                    };
+                    // Two stages on two cores: one thread decrypts the vault's chunks while
+                    // this one archives and encrypts (a third writes to disk); the writer
+                    // takes the hash the reader vouches for at the end.
+                    let hashed = std::cell::Cell::new(None);
+                    std::thread::scope(|scope| -> vigil_bundle::Result<()> {
+                        let (tx, rx) = std::sync::mpsc::sync_channel(PIPE_DEPTH);
+                        let (back, spare) = std::sync::mpsc::sync_channel(PIPE_DEPTH + 2);
+                        scope.spawn(move || pump(*r, tx, spare));
+                        let mut piped = ChannelReader {
+                            rx,
+                            back,
+                            buf: Vec::new(),
+                            pos: 0,
+                            hashed: &hashed,
+                        };
+                        let mut counted = Counted {
+                            inner: &mut piped,
+                            base: done,
+                            total,
+                            progress: &mut writing,
+                        };
+                        w.add_entry_hashed(&entry.path, entry.size, &mut counted, || hashed.get())
+                    })?;
+                }
+            }
+            done += entry.size;
+        }
+        writing(done, total);
+        Ok(())
     }
 }
 

@@ -352,6 +352,26 @@ pub fn import_with_progress(
     }
 }
 
+/// Imports a bundle held in memory (an item of the organisation's feed, from its server)
+/// exactly as [`import`] does a file: the same checks, the same judgement of the sender, the
+/// same quarantine, and the same idempotence (a revision that came by stick is not stored
+/// again).
+pub fn import_bytes(vault: &mut Vault, bytes: &[u8]) -> Result<ImportReport> {
+    let reading = Reading::of(vault)?;
+    let shared: &Vault = vault;
+    let mut prejudge = |incoming: &Incoming| goes_to_quarantine(shared, incoming);
+    let staged = receive(&reading.dir, Some(&mut prejudge), |keep| {
+        read_stream(bytes, &reading.identities, reading.expect, keep)
+    })?;
+    match settle(vault, staged, bytes.len() as u64)? {
+        Settled::Applied(report) => Ok(*report),
+        Settled::Held(held) => {
+            let file = vigil_store::stage_attachment(vault.dir(), bytes, None)?;
+            quarantine(vault, *held, file)
+        }
+    }
+}
+
 /// A person compared the key of the device `who` names (its id, or the start of its key) and
 /// accepts what it sent: every quarantined bundle of it is imported from the stored copy,
 /// oldest first, exactly as an import would, and the device enters the register as accepted.

@@ -24,12 +24,12 @@ mod read;
 
 pub use error::{ExchangeError, Result};
 pub use export::{
-    ExportPhase, ExportPlan, ExportReport, Preview, Selection, Written, export,
-    export_with_progress, plan, preview, record,
+    ExportPhase, ExportPlan, ExportReport, Item, Limits, Preview, Selection, Written, export,
+    export_with_progress, plan, plan_with, preview, record,
 };
 pub use import::{
     Held, ImportReport, Prejudge, Reading, Settled, Staged, accept, goes_to_quarantine, import,
-    import_with_progress, quarantine, settle, stage, stage_for_quarantine,
+    import_bytes, import_with_progress, quarantine, settle, stage, stage_for_quarantine,
 };
 pub use proof::{
     Proof, ProvenAttachment, ProvenEnrolment, ProvenRevision, verify_extracted, verify_with_vault,

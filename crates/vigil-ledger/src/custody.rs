@@ -43,6 +43,9 @@ pub enum CustodyKind {
     Exported,
     /// Revisions were imported from a bundle.
     Imported,
+    /// The organisation's server holds revisions: its signed receipt, checked against the key
+    /// the organisation's profile names, is in the event's details.
+    ServerReceipt,
 }
 
 impl CustodyKind {
@@ -54,6 +57,7 @@ impl CustodyKind {
             CustodyKind::Sealed => "sealed",
             CustodyKind::Exported => "exported",
             CustodyKind::Imported => "imported",
+            CustodyKind::ServerReceipt => "server_receipt",
         }
     }
 
@@ -66,6 +70,7 @@ impl CustodyKind {
             CustodyKind::Sealed => format!("sealed revision {subject}"),
             CustodyKind::Exported => format!("exported in bundle {subject}"),
             CustodyKind::Imported => format!("imported from bundle {subject}"),
+            CustodyKind::ServerReceipt => format!("held by the server (item {subject})"),
         }
     }
 }

@@ -167,6 +167,16 @@ pub enum StoreError {
         /// Its name.
         name: String,
     },
+    /// An organisation profile older than the one the vault holds (a replayed file).
+    #[error(
+        "this organisation profile was signed at {offered}, before the one this vault holds ({held}); nothing was changed"
+    )]
+    OlderProfile {
+        /// When the offered profile was signed.
+        offered: String,
+        /// When the held one was.
+        held: String,
+    },
     /// The vault belongs to no organisation yet.
     #[error("this vault belongs to no organisation: run `vigil org join PROFILE` first")]
     NoOrganisation,
@@ -230,6 +240,7 @@ impl StoreError {
             StoreError::AlreadyEnrolled { .. } => "already_enrolled",
             StoreError::BadProfile(_) => "bad_profile",
             StoreError::AlreadyInOrg { .. } => "already_in_org",
+            StoreError::OlderProfile { .. } => "older_profile",
             StoreError::NoOrganisation => "no_organisation",
             StoreError::NotHq => "not_hq",
             StoreError::Model(_) => "invalid_json",

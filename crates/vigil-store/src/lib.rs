@@ -37,6 +37,7 @@ mod sealing;
 mod search;
 mod spill;
 mod staging;
+mod sync;
 // The SQL the vault runs: crate-private. The benchmark (vigil-bench) runs the very same
 // statements on an unkeyed SQLite database as its reference, through the `bench` feature.
 #[cfg(feature = "bench")]
@@ -71,6 +72,7 @@ pub use search::SearchHit;
 pub use spill::{Slot, Spill};
 pub use sql::NewEntry;
 pub use staging::{AttachmentWriteProgress, StagedAttachment, stage_attachment};
+pub use sync::{Delivery, Outbox, PendingItem};
 // The signed records a vault keeps are the ledger's; named here too for the vault's users.
 pub use vigil_ledger::RevisionId;
 pub use vigil_ledger::custody::{CUSTODY_FORMAT, CustodyDoc, CustodyEvent, CustodyKind};

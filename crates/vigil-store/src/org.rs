@@ -13,6 +13,7 @@ use vigil_crypto::sign::{self, AgeIdentity, DeviceKeys, DevicePublic, OrgKeys};
 use vigil_ledger::LedgerError;
 use vigil_ledger::enrolment::{Certificate, Invitation};
 use vigil_ledger::ids::device_id_for;
+use vigil_ledger::profile::ServerSettings;
 pub use vigil_ledger::profile::{OrgProfile, PROFILE_FORMAT, PROFILE_VERSION};
 use vigil_model::DeviceId;
 use zeroize::Zeroizing;
@@ -155,6 +156,46 @@ impl Vault {
             .org_profile()?
             .map(|p| p.hq_recipients)
             .unwrap_or_default())
+    }
+
+    /// Names the organisation's sync server in a new signed version of its profile (HQ vault
+    /// only), kept here and returned to hand to monitors.
+    pub fn set_server(&mut self, server: &ServerSettings) -> Result<OrgProfile> {
+        let keys = self.org_keys()?;
+        let current = self.org_profile()?.ok_or(StoreError::NoOrganisation)?;
+        let next = current.with_server(&keys, server, self.clock.now())?;
+        self.conn.execute(
+            "UPDATE org SET profile = ?1 WHERE id = 1",
+            [next.to_json_pretty()],
+        )?;
+        Ok(next)
+    }
+
+    /// HQ's own certificate as a device of its organisation (role `hq`), which the server
+    /// needs to let HQ read the feed: issued by the organisation's keys held here the first
+    /// time it is asked for, then kept (the server registers one certificate per device).
+    pub fn hq_certificate(&mut self) -> Result<Certificate> {
+        if let Some(hex_bytes) = self.sync_state("hq_certificate")? {
+            let bytes = hex::decode(hex_bytes).map_err(|_| StoreError::Corrupted {
+                detail: "HQ's certificate is malformed".into(),
+            })?;
+            return Ok(Certificate::from_bytes(bytes));
+        }
+        let keys = self.org_keys()?;
+        let profile = self.org_profile()?.ok_or(StoreError::NoOrganisation)?;
+        let now = self.clock.now();
+        let invitation = Invitation::issue_for(
+            &keys,
+            profile.org_id,
+            "HQ",
+            vigil_ledger::enrolment::DeviceRole::Hq,
+            now - chrono::Duration::hours(1),
+            now + chrono::Duration::hours(1),
+        )?;
+        let device = device_id_for(&self.keys.public().sign_pk);
+        let certificate = invitation.enrol(&self.keys, device, now)?;
+        self.set_sync_state("hq_certificate", Some(&hex::encode(certificate.bytes())))?;
+        Ok(certificate)
     }
 
     /// The organisation's secret keys (HQ vault only).
@@ -345,6 +386,14 @@ fn join_in(
         Some(current)
             if current.org_id == offered.org_id && current.org_sign_pk == offered.org_sign_pk =>
         {
+            // A replayed older version (say, one without the server, or with an old pin) never
+            // replaces a newer one.
+            if offered.signed_at() < current.signed_at() {
+                return Err(StoreError::OlderProfile {
+                    offered: offered.signed_at().to_rfc3339(),
+                    held: current.signed_at().to_rfc3339(),
+                });
+            }
             tx.execute(
                 "UPDATE org SET profile = ?1 WHERE id = 1",
                 [offered.to_json_pretty()],

@@ -103,7 +103,9 @@ fn about_this_record(
                 && r.device == doc.device
                 && doc.details["hash"].as_str() == Some(r.hash.to_string().as_str())
         }),
-        CustodyKind::Exported | CustodyKind::Imported => names("revisions", &ours),
+        CustodyKind::Exported | CustodyKind::Imported | CustodyKind::ServerReceipt => {
+            names("revisions", &ours)
+        }
     }
 }
 

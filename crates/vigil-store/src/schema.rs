@@ -292,6 +292,42 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE log_entries ADD COLUMN corrects BLOB;
     ALTER TABLE log_entries ADD COLUMN happened_at TEXT;
     "#,
+    // 6: sync with the organisation's server. An item is a bundle of this device's revisions
+    // (and its custody events since the last item), age-encrypted to HQ like any bundle, kept
+    // here from the moment it is built until the server's checked receipt replaces it: a
+    // retry after a crash sends the same bytes under the same id and place. HQ's side keeps
+    // where it is in the organisation's feed and the items it still has to acknowledge.
+    r#"
+    CREATE TABLE sync_items (
+        seq INTEGER PRIMARY KEY,
+        id BLOB NOT NULL UNIQUE,
+        ciphertext BLOB,
+        sha256 BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        revisions INTEGER NOT NULL,
+        custody_through INTEGER NOT NULL,
+        built_at TEXT NOT NULL,
+        receipt BLOB,
+        received_at TEXT,
+        acked_at TEXT
+    ) STRICT;
+    CREATE TABLE sync_item_revisions (
+        revision BLOB PRIMARY KEY REFERENCES revisions (id),
+        item INTEGER NOT NULL REFERENCES sync_items (seq)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX sync_item_revisions_item ON sync_item_revisions (item);
+    CREATE TABLE sync_pulled (
+        id BLOB PRIMARY KEY,
+        device BLOB NOT NULL,
+        pos INTEGER NOT NULL,
+        pulled_at TEXT NOT NULL,
+        acked INTEGER NOT NULL DEFAULT 0
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE sync_state (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

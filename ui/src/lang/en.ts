@@ -360,6 +360,7 @@ export const en = {
   "history.event.created": "Created",
   "history.event.sealed": "Sealed (revision {subject})",
   "history.event.exported": "Exported in bundle {subject}",
+  "history.event.server_receipt": "Held by the server (item {subject})",
   "history.event.imported": "Imported from bundle {subject}",
   "history.here": "on this computer",
   "history.on_device": "on device {device}",

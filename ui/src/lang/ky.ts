@@ -360,6 +360,7 @@ export const ky: Table = {
   "history.event.created": "Түзүлдү",
   "history.event.sealed": "Мөөрлөндү ({subject} редакциясы)",
   "history.event.exported": "{subject} пакетинде экспорттолду",
+  "history.event.server_receipt": "Серверде сакталууда (элемент {subject})",
   "history.event.imported": "{subject} пакетинен импорттолду",
   "history.here": "ушул компьютерде",
   "history.on_device": "{device} түзмөгүндө",

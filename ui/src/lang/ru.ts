@@ -361,6 +361,7 @@ export const ru: Table = {
   "history.event.created": "Создана",
   "history.event.sealed": "Запечатана (редакция {subject})",
   "history.event.exported": "Экспортирована в пакете {subject}",
+  "history.event.server_receipt": "Хранится на сервере (элемент {subject})",
   "history.event.imported": "Импортирована из пакета {subject}",
   "history.here": "на этом компьютере",
   "history.on_device": "на устройстве {device}",

@@ -7,6 +7,7 @@ pub(crate) mod incident;
 pub(crate) mod org;
 pub(crate) mod quarantine;
 pub(crate) mod seal;
+pub(crate) mod sync;
 pub(crate) mod vault;
 
 use std::path::PathBuf;
@@ -108,6 +109,8 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
         } => exchange::export(&ctx, &to, &ids, unsent, all),
         Command::Import { file } => exchange::import(&ctx, &file),
         Command::Verify { file } => exchange::verify(&ctx, &file),
+        Command::Sync { proxy } => sync::sync(&ctx, proxy),
+        Command::Status { id } => sync::status(&ctx, id.as_deref()),
         Command::Org { action } => org::run(action, &ctx.out, || ctx.open()),
         Command::Quarantine { action } => quarantine::run(action, &ctx.out, || ctx.open()),
     }

@@ -50,6 +50,13 @@ fn read_small(path: &Path) -> Result<Vec<u8>, Failure> {
     fs::read(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))
 }
 
+/// Writes a profile for people to hand over (indented JSON), atomically.
+fn write_profile(path: &Path, profile: &vigil_store::OrgProfile) -> Result<(), Failure> {
+    let mut text = profile.to_json_pretty();
+    text.push('\n');
+    Ok(vigil_store::write_atomic(path, text.as_bytes())?)
+}
+
 pub(crate) fn run(
     action: OrgCommand,
     out: &output::Printer,
@@ -65,9 +72,7 @@ pub(crate) fn run(
             let mut vault = open()?;
             let profile = vault.create_org(&name, readers)?;
             vault.close()?;
-            let mut text = profile.to_json_pretty();
-            text.push('\n');
-            vigil_store::write_atomic(&profile_out, text.as_bytes())?;
+            write_profile(&profile_out, &profile)?;
             if out.json {
                 println!(
                     "{}",
@@ -264,6 +269,62 @@ pub(crate) fn run(
                 "wrote HQ reader {reader}'s identity to {}",
                 file.display()
             ));
+        }
+        OrgCommand::Server {
+            url,
+            pin_from,
+            receipt_key,
+            profile_out,
+        } => {
+            refuse_existing(&profile_out)?;
+            let pin = pin_from
+                .as_deref()
+                .map(|f| {
+                    vigil_sync::pin_of_pem(&read_small(f)?)
+                        .map_err(|e| usage(format!("{}: {e}", f.display())))
+                })
+                .transpose()?;
+            let receipt_key: [u8; 32] = hex::decode(receipt_key.trim())
+                .ok()
+                .and_then(|k| k.try_into().ok())
+                .ok_or_else(|| {
+                    usage("--receipt-key: give the 64 hex digits `vigil-server admin key` prints")
+                })?;
+            let settings = vigil_ledger::profile::ServerSettings {
+                url: url.trim_end_matches('/').to_owned(),
+                pin,
+                receipt_key,
+            };
+            settings.check().map_err(|e| usage(e.to_string()))?;
+            let mut vault = open()?;
+            let profile = vault.set_server(&settings)?;
+            vault.close()?;
+            write_profile(&profile_out, &profile)?;
+            if out.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "server": settings.url,
+                        "pin": settings.pin,
+                        "profile": profile_out,
+                        "updated_at": profile.updated_at,
+                    })
+                );
+            } else {
+                println!(
+                    "The profile now names the server {}{}. Register it there \
+                     (vigil-server admin org add {}) and give it to the monitors \
+                     (vigil org join {}, or they get it by sync).",
+                    settings.url,
+                    settings
+                        .pin
+                        .as_deref()
+                        .map(|p| format!(" (key pinned: {p})"))
+                        .unwrap_or_default(),
+                    profile_out.display(),
+                    profile_out.display()
+                );
+            }
         }
     }
     Ok(())

@@ -1,0 +1,354 @@
+//! Sync through the real `vigil-server` (issue 13): a monitor's sealed records reach HQ through
+//! the server, every receipt checked against the pinned key, HQ imports them through the bundle
+//! path and acknowledges them, and the monitor then sees "verified by HQ". Pinning and forged
+//! receipts are refused with their own messages; the same revision by stick and by sync is
+//! stored once.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+use crate::common::{Env, json_error_code, organisation};
+
+fn json(s: &str) -> Value {
+    serde_json::from_str(s).unwrap()
+}
+
+/// The server binary, built beside `vigil` by `cargo test --workspace` (or `cargo build -p
+/// vigil-server`).
+fn server_binary() -> PathBuf {
+    let bin = Path::new(env!("CARGO_BIN_EXE_vigil")).with_file_name("vigil-server");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (cargo build -p vigil-server); scripts/test does",
+        bin.display()
+    );
+    bin
+}
+
+/// A real `vigil-server` on 127.0.0.1, with its data folder.
+struct Server {
+    child: Child,
+    data: PathBuf,
+    addr: String,
+}
+
+impl Server {
+    fn start(data: &Path, listen: &str, tls: Option<(&Path, &Path)>) -> Server {
+        let mut cmd = Command::new(server_binary());
+        cmd.arg("--data").arg(data).args(["--listen", listen]);
+        if let Some((cert, key)) = tls {
+            cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("the server did not start: {line:?}"))
+            .to_owned();
+        Server {
+            child,
+            data: data.to_owned(),
+            addr,
+        }
+    }
+
+    fn admin(&self, args: &[&str]) -> String {
+        let out = Command::new(server_binary())
+            .arg("admin")
+            .arg("--data")
+            .arg(&self.data)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "admin {args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// HQ names the server in a new profile, registers it there, and the monitor takes it.
+fn point_at(hq: &Env, monitor: &Env, server: &Server, url: &str, extra: &[&str], key: &str) {
+    let profile = hq.root.path().join(format!("org-{}.json", uuid_like()));
+    let mut args = vec![
+        "org",
+        "server",
+        "--url",
+        url,
+        "--receipt-key",
+        key,
+        "--profile-out",
+        profile.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    hq.ok(&args);
+    server.admin(&["org", "add", profile.to_str().unwrap()]);
+    let joined = json(&monitor.ok(&["--json", "org", "join", profile.to_str().unwrap()]));
+    assert_eq!(joined["outcome"], "updated");
+}
+
+fn uuid_like() -> String {
+    format!(
+        "{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+fn sealed(monitor: &Env, title: &str, lines: &[&str]) -> String {
+    let id = monitor.new_incident(title);
+    for l in lines {
+        monitor.ok(&["log", &id, l]);
+    }
+    monitor.ok(&["seal", &id]);
+    id
+}
+
+fn status(env: &Env, id: &str) -> String {
+    json(&env.ok(&["--json", "status", id]))["status"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn sync(env: &Env) -> Output {
+    env.run(&["--json", "sync"])
+}
+
+fn synced(env: &Env) -> Value {
+    let out = sync(env);
+    assert!(
+        out.status.success(),
+        "sync failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json(&String::from_utf8(out.stdout).unwrap())
+}
+
+#[test]
+fn sealed_records_reach_hq_through_the_server_and_come_back_verified() {
+    let (hq, monitor, _) = organisation("Bishkek Monitors");
+    let data = hq.root.path().join("server");
+    let mut server = Server::start(&data, "127.0.0.1:0", None);
+    let key = server.admin(&["key"]).trim().to_owned();
+    let url = format!("http://{}", server.addr);
+    point_at(&hq, &monitor, &server, &url, &[], &key);
+
+    // Sealed while the server is down: nothing lost, exit 5, still only on this laptop.
+    let addr = server.addr.clone();
+    server.stop();
+    let first = sealed(
+        &monitor,
+        "Lawyers' meeting broken up",
+        &["09:10 nine men enter", "09:12 phones taken"],
+    );
+    let draft = monitor.new_incident("Not sealed yet");
+    assert_eq!(status(&monitor, &first), "only_here");
+    assert_eq!(status(&monitor, &draft), "not_sealed");
+    let down = sync(&monitor);
+    assert_eq!(down.status.code(), Some(5), "{down:?}");
+    assert_eq!(json_error_code(&down), "server_unreachable");
+    assert!(
+        monitor.ok(&["status"]).contains("Last error:"),
+        "the last error is kept for the status"
+    );
+
+    // The server is back (same address): the monitor's sync sends, the receipt is checked.
+    let _server = Server::start(&data, &addr, None);
+    let sent = synced(&monitor);
+    assert_eq!(
+        (sent["items_sent"].as_u64(), sent["revisions_sent"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(status(&monitor, &first), "held_by_server");
+    let history = monitor.ok(&["history", &first]);
+    assert!(
+        history.contains("held by the server"),
+        "the receipt is in the custody log: {history}"
+    );
+
+    // HQ pulls, imports through the bundle path, and acknowledges.
+    let pulled = synced(&hq);
+    assert_eq!(
+        (
+            pulled["items_imported"].as_u64(),
+            pulled["revisions_imported"].as_u64(),
+            pulled["items_acked"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+    let at_hq = json(&hq.ok(&["--json", "show", &first]));
+    let at_monitor = json(&monitor.ok(&["--json", "show", &first]));
+    assert_eq!(at_hq["incident"]["title"], at_monitor["incident"]["title"]);
+    assert_eq!(
+        at_hq["log"], at_monitor["log"],
+        "the same log, entry by entry"
+    );
+
+    // The monitor learns that HQ verified it.
+    let back = synced(&monitor);
+    assert_eq!(back["acks_received"].as_u64(), Some(1));
+    assert_eq!(status(&monitor, &first), "verified_by_hq");
+
+    // Syncing again changes nothing anywhere.
+    let again = synced(&monitor);
+    assert_eq!(
+        (again["items_sent"].as_u64(), again["items_built"].as_u64()),
+        (Some(0), Some(0))
+    );
+    let again = synced(&hq);
+    assert_eq!(again["items_imported"].as_u64(), Some(0));
+
+    // Two roads, one copy: a revision carried by stick and then by sync is stored once.
+    let second = sealed(&monitor, "Detention visit", &["14:00 denied entry"]);
+    let stick = monitor.root.path().join("stick.vigil");
+    monitor.ok(&["export", "--unsent", "--to", stick.to_str().unwrap()]);
+    let by_stick = json(&hq.ok(&["--json", "import", stick.to_str().unwrap()]));
+    assert_eq!(by_stick["applied"].as_u64(), Some(1));
+    assert_eq!(synced(&monitor)["revisions_sent"].as_u64(), Some(1));
+    let by_sync = synced(&hq);
+    assert_eq!(
+        (
+            by_sync["items_imported"].as_u64(),
+            by_sync["revisions_imported"].as_u64()
+        ),
+        (Some(1), Some(0)),
+        "the item is imported, its revision was already here"
+    );
+    let listed = hq.ok(&["list"]);
+    assert_eq!(
+        listed
+            .lines()
+            .filter(|l| l.contains("Detention visit"))
+            .count(),
+        1,
+        "{listed}"
+    );
+    synced(&monitor);
+    assert_eq!(status(&monitor, &second), "verified_by_hq");
+}
+
+#[test]
+fn a_receipt_signed_by_another_key_is_refused_and_the_item_is_kept() {
+    let (hq, monitor, _) = organisation("Bishkek Monitors");
+    let data = hq.root.path().join("server");
+    let server = Server::start(&data, "127.0.0.1:0", None);
+    // The profile pins a receipt key the server does not hold.
+    let not_the_servers = "7".repeat(64);
+    let url = format!("http://{}", server.addr);
+    point_at(&hq, &monitor, &server, &url, &[], &not_the_servers);
+    let id = sealed(&monitor, "Trial observed", &["10:00 hearing opens"]);
+    let out = sync(&monitor);
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    assert_eq!(json_error_code(&out), "bad_receipt");
+    assert_eq!(
+        status(&monitor, &id),
+        "sent",
+        "never marked as held by the server"
+    );
+    assert!(!monitor.ok(&["history", &id]).contains("held by the server"));
+    // Once the profile names the right key, the same item (same id and place) is confirmed.
+    let key = server.admin(&["key"]).trim().to_owned();
+    point_at(&hq, &monitor, &server, &url, &[], &key);
+    let sent = synced(&monitor);
+    assert_eq!(
+        (sent["items_built"].as_u64(), sent["items_sent"].as_u64()),
+        (Some(0), Some(1))
+    );
+    assert_eq!(status(&monitor, &id), "held_by_server");
+}
+
+fn certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let made =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let (cert, key) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    );
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    (cert, key)
+}
+
+#[test]
+fn tls_is_pinned_to_the_profiles_key() {
+    let (hq, monitor, _) = organisation("Bishkek Monitors");
+    let dir = hq.root.path();
+    let (cert, key) = certificate(dir, "server");
+    let (other_cert, _) = certificate(dir, "other");
+    let data = dir.join("server-data");
+    let server = Server::start(&data, "127.0.0.1:0", Some((&cert, &key)));
+    let receipt_key = server.admin(&["key"]).trim().to_owned();
+    let url = format!("https://{}", server.addr);
+
+    // https without a pin is refused when the profile is made.
+    let refused = hq.run(&[
+        "--json",
+        "org",
+        "server",
+        "--url",
+        &url,
+        "--receipt-key",
+        &receipt_key,
+        "--profile-out",
+        dir.join("nopin.json").to_str().unwrap(),
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("pin"));
+
+    // Pinned to another certificate's key: the server's own key is refused, nothing sent.
+    point_at(
+        &hq,
+        &monitor,
+        &server,
+        &url,
+        &["--pin-from", other_cert.to_str().unwrap()],
+        &receipt_key,
+    );
+    let id = sealed(&monitor, "Protest dispersed", &["18:00 police arrive"]);
+    let out = sync(&monitor);
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    assert_eq!(json_error_code(&out), "wrong_server_key");
+    assert_eq!(status(&monitor, &id), "only_here");
+
+    // Pinned to its own key: it goes through.
+    point_at(
+        &hq,
+        &monitor,
+        &server,
+        &url,
+        &["--pin-from", cert.to_str().unwrap()],
+        &receipt_key,
+    );
+    synced(&monitor);
+    assert_eq!(status(&monitor, &id), "held_by_server");
+    synced(&hq);
+    synced(&monitor);
+    assert_eq!(status(&monitor, &id), "verified_by_hq");
+}
