@@ -352,3 +352,133 @@ fn tls_is_pinned_to_the_profiles_key() {
     synced(&monitor);
     assert_eq!(status(&monitor, &id), "verified_by_hq");
 }
+
+/// Lines a child prints, as they come.
+fn lines_of(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The next line `rx` gives that `pick` accepts, waiting at most `secs` in all.
+fn wait_for(
+    rx: &std::sync::mpsc::Receiver<String>,
+    secs: u64,
+    pick: impl Fn(&Value) -> bool,
+) -> Value {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("nothing came within {secs} s"));
+        let v: Value = serde_json::from_str(&line).unwrap_or_default();
+        if pick(&v) {
+            return v;
+        }
+    }
+}
+
+#[test]
+fn a_watching_device_sends_by_itself_once_the_server_starts() {
+    let (hq, monitor, _) = organisation("Bishkek Monitors");
+    let data = hq.root.path().join("server");
+    let mut server = Server::start(&data, "127.0.0.1:0", None);
+    let key = server.admin(&["key"]).trim().to_owned();
+    let url = format!("http://{}", server.addr);
+    point_at(&hq, &monitor, &server, &url, &[], &key);
+    let addr = server.addr.clone();
+    server.stop();
+    let a = sealed(&monitor, "Trial observed", &["10:00 hearing opens"]);
+    let b = sealed(&monitor, "Press conference", &["12:00 police present"]);
+
+    let mut watching = monitor
+        .cmd()
+        .args([
+            "--json",
+            "sync",
+            "--watch",
+            "--interval",
+            "1",
+            "--probe-max",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let rx = lines_of(&mut watching);
+    let failed = wait_for(&rx, 30, |v| v["event"] == "failed");
+    assert_eq!(failed["code"], "server_unreachable");
+
+    // Nobody does anything but start the server: the probes find it, and the pass sends both.
+    let _server = Server::start(&data, &addr, None);
+    let synced = wait_for(&rx, 30, |v| v["event"] == "synced");
+    assert_eq!(synced["revisions_sent"].as_u64(), Some(2), "{synced}");
+    watching.kill().unwrap();
+    watching.wait().unwrap();
+    assert_eq!(status(&monitor, &a), "held_by_server");
+    assert_eq!(status(&monitor, &b), "held_by_server");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn sync_goes_through_a_socks5_proxy_when_asked() {
+    let (hq, monitor, _) = organisation("Bishkek Monitors");
+    let data = hq.root.path().join("server");
+    let server = Server::start(&data, "127.0.0.1:0", None);
+    let key = server.admin(&["key"]).trim().to_owned();
+    let url = format!("http://{}", server.addr);
+    point_at(&hq, &monitor, &server, &url, &[], &key);
+
+    let port = free_port();
+    let mut proxy = Command::new("microsocks")
+        .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("microsocks (Debian package; scripts/setup installs it)");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < until,
+            "microsocks did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let via = format!("socks5h://127.0.0.1:{port}");
+    let first = sealed(&monitor, "Trial observed", &["10:00 hearing opens"]);
+    let out = monitor.run(&["--json", "sync", "--proxy", &via]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(status(&monitor, &first), "held_by_server");
+
+    // With the proxy gone, nothing reaches the (running) server: every request went through it.
+    proxy.kill().unwrap();
+    proxy.wait().unwrap();
+    let second = sealed(&monitor, "Press conference", &["12:00 police present"]);
+    let out = monitor.run(&["--json", "sync", "--proxy", &via]);
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    assert_eq!(json_error_code(&out), "server_unreachable");
+    assert_eq!(status(&monitor, &second), "only_here");
+
+    // Anything but SOCKS5 is refused as a proxy, with its own code.
+    let out = monitor.run(&["--json", "sync", "--proxy", "http://127.0.0.1:3128"]);
+    assert_eq!(json_error_code(&out), "bad_proxy");
+    // And without the proxy, straight to the server.
+    synced(&monitor);
+    assert_eq!(status(&monitor, &second), "held_by_server");
+}

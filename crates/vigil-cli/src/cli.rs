@@ -184,6 +184,17 @@ pub(crate) enum Command {
         /// Send everything through this SOCKS5 proxy (Tor: socks5h://127.0.0.1:9050).
         #[arg(long, value_name = "URL")]
         proxy: Option<String>,
+        /// Keep going until stopped (Ctrl+C or SIGTERM, safe at any moment): probe the server
+        /// with growing waits while it cannot be reached, sync as soon as it answers, then
+        /// again every --interval seconds.
+        #[arg(long)]
+        watch: bool,
+        /// With --watch: seconds between passes while the server answers.
+        #[arg(long, default_value_t = 30, requires = "watch")]
+        interval: u64,
+        /// With --watch: the longest wait between probes, in seconds.
+        #[arg(long, default_value_t = 60, requires = "watch")]
+        probe_max: u64,
     },
     /// Where records are on their way to HQ: with an incident, that incident (only on this
     /// laptop, sent, held by the server, verified by HQ); without, what is still to send and

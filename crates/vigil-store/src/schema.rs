@@ -307,6 +307,7 @@ const MIGRATIONS: &[&str] = &[
         revisions INTEGER NOT NULL,
         custody_through INTEGER NOT NULL,
         built_at TEXT NOT NULL,
+        attempted_at TEXT,
         receipt BLOB,
         received_at TEXT,
         acked_at TEXT

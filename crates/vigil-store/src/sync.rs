@@ -34,7 +34,8 @@ pub enum Delivery {
     NotSealed,
     /// A sealed version is only on this laptop (perhaps on a stick too).
     OnlyHere,
-    /// Sent to the server; its receipt has not come back yet.
+    /// Sent to the server (at least one attempt got past connecting); its receipt has not come
+    /// back yet.
     Sent,
     /// The server holds every sealed version: its signed receipts are checked and kept.
     HeldByServer,
@@ -253,6 +254,20 @@ impl Vault {
         Ok(recorded)
     }
 
+    /// Records that items were sent (a push got past connecting, whatever its outcome).
+    pub fn sync_mark_attempted(&mut self, items: &[Uuid]) -> Result<()> {
+        let now = self.clock.now().to_rfc3339();
+        let tx = self.conn.transaction()?;
+        for id in items {
+            tx.prepare_cached(
+                "UPDATE sync_items SET attempted_at = ?2 WHERE id = ?1 AND attempted_at IS NULL",
+            )?
+            .execute(params![id.as_bytes().as_slice(), now])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Marks items HQ acknowledged. Unknown ids (not this device's items) are ignored.
     pub fn sync_record_acks(&mut self, items: &[(Uuid, String)]) -> Result<usize> {
         let tx = self.conn.transaction()?;
@@ -300,7 +315,7 @@ impl Vault {
     pub fn delivery(&self, incidents: &[IncidentId]) -> Result<BTreeMap<IncidentId, Delivery>> {
         let mut out = BTreeMap::new();
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT s.item IS NULL, i.receipt IS NULL, i.acked_at IS NULL
+            "SELECT s.item IS NULL OR i.attempted_at IS NULL, i.receipt IS NULL, i.acked_at IS NULL
              FROM revisions r
              LEFT JOIN sync_item_revisions s ON s.revision = r.id
              LEFT JOIN sync_items i ON i.seq = s.item

@@ -50,7 +50,7 @@ impl Request {
             .unwrap_or((path_and_query, ""));
         let mut nonce = [0u8; 16];
         vigil_crypto::secret::random_bytes(&mut nonce)
-            .map_err(|e| SyncError::Unreachable(format!("no randomness for a nonce: {e}")))?;
+            .map_err(|e| SyncError::Local(format!("no randomness for a nonce: {e}")))?;
         let line = RequestLine {
             method: method.as_str(),
             path,
@@ -64,7 +64,7 @@ impl Request {
             &hex::encode(nonce),
             sign,
         )
-        .map_err(|e| SyncError::Unreachable(e.to_string()))?;
+        .map_err(|e| SyncError::Local(e.to_string()))?;
         Ok(Request {
             method,
             path_and_query: path_and_query.to_owned(),
@@ -106,7 +106,7 @@ impl Server {
         }
         let client = builder
             .build()
-            .map_err(|e| SyncError::Unreachable(format!("{e}")))?;
+            .map_err(|e| SyncError::Local(format!("{e}")))?;
         Ok(Server {
             client,
             base: settings.url.trim_end_matches('/').to_owned(),

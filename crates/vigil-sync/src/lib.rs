@@ -5,6 +5,7 @@
 //! | [`tls`] | TLS pinned to the key the organisation's profile names |
 //! | [`http`] | signed requests (the server's RFC 9421 profile), SOCKS5 for Tor |
 //! | [`run`] | one pass: build items, push them, check receipts, pull, acknowledge |
+//! | [`watch`] | passes that start by themselves: probes with backoff and jitter, then a pass |
 //!
 //! Every sealed revision of this device travels in an **item**: a bundle, exactly as on a
 //! stick (age-encrypted to HQ's readers, signed manifest, certificate), held in the vault from
@@ -22,9 +23,11 @@
 pub mod http;
 pub mod run;
 pub mod tls;
+pub mod watch;
 
 pub use run::{Options, Progress, Report, sync};
 pub use tls::{pin_of_der, pin_of_pem};
+pub use watch::{Event, Schedule, watch};
 
 use vigil_store::Vault;
 
@@ -56,6 +59,12 @@ pub enum SyncError {
     /// The server could not be reached (down, no network, a timeout): try again later.
     #[error("the server could not be reached: {0}; everything stays queued and is sent later")]
     Unreachable(String),
+    /// The connection broke after it was made (a reset, a timeout): what was being sent may or
+    /// may not have arrived; the retry sends the same bytes, which the server stores once.
+    #[error(
+        "the connection to the server broke: {0}; everything not confirmed is sent again later"
+    )]
+    Interrupted(String),
     /// The server presented a key other than the pinned one.
     #[error(
         "the server presented a TLS key that is not the one the organisation pinned: refused (someone may be intercepting the connection, or the server's key changed without a new profile)"
@@ -83,6 +92,9 @@ pub enum SyncError {
     /// The server sent something malformed.
     #[error("the server's answer is malformed: {0}")]
     Malformed(String),
+    /// This computer could not prepare a request (no randomness for a nonce, say).
+    #[error("this computer could not prepare the request: {0}")]
+    Local(String),
     /// The vault.
     #[error(transparent)]
     Store(#[from] vigil_store::StoreError),
@@ -101,12 +113,14 @@ impl SyncError {
             SyncError::NoServer => "no_server",
             SyncError::NotEnrolled => "not_enrolled",
             SyncError::Unreachable(_) => "server_unreachable",
+            SyncError::Interrupted(_) => "connection_lost",
             SyncError::WrongServerKey => "wrong_server_key",
             SyncError::Proxy(_) => "bad_proxy",
             SyncError::Certificate(_) => "bad_certificate",
             SyncError::Refused { .. } => "server_refused",
             SyncError::BadReceipt(_) => "bad_receipt",
             SyncError::Malformed(_) => "server_malformed",
+            SyncError::Local(_) => "local",
             SyncError::Store(e) => e.code(),
             SyncError::Exchange(e) => e.code(),
             SyncError::Ledger(e) => e.code(),
@@ -116,7 +130,7 @@ impl SyncError {
     /// Whether trying again later may succeed without anyone doing anything.
     pub fn is_transient(&self) -> bool {
         match self {
-            SyncError::Unreachable(_) => true,
+            SyncError::Unreachable(_) | SyncError::Interrupted(_) => true,
             SyncError::Refused { status, .. } => *status == 429 || *status >= 500,
             _ => false,
         }
@@ -137,6 +151,10 @@ impl SyncError {
             chain.push_str(&s.to_string());
             source = s.source();
         }
-        SyncError::Unreachable(chain)
+        if e.is_connect() {
+            SyncError::Unreachable(chain)
+        } else {
+            SyncError::Interrupted(chain)
+        }
     }
 }

@@ -307,7 +307,12 @@ fn push(
             .map_err(|e| SyncError::Malformed(e.to_string()))?;
         drop(items);
         let req = signed(vault, ctx.device, Method::POST, "/v1/items", body)?;
-        let answer = server.send(req)?;
+        let ids: Vec<Uuid> = pending.iter().map(|i| i.id).collect();
+        let answer = server.send(req);
+        if !matches!(answer, Err(SyncError::Unreachable(_))) {
+            vault.with(|v| v.sync_mark_attempted(&ids))?;
+        }
+        let answer = answer?;
         let resp: PushResponse = serde_json::from_slice(&answer)
             .map_err(|e| SyncError::Malformed(format!("a push's answer: {e}")))?;
         // Every item must be covered by a receipt signed with the pinned key, for this device,

@@ -109,7 +109,17 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
         } => exchange::export(&ctx, &to, &ids, unsent, all),
         Command::Import { file } => exchange::import(&ctx, &file),
         Command::Verify { file } => exchange::verify(&ctx, &file),
-        Command::Sync { proxy } => sync::sync(&ctx, proxy),
+        Command::Sync {
+            proxy,
+            watch: false,
+            ..
+        } => sync::sync(&ctx, proxy),
+        Command::Sync {
+            proxy,
+            watch: true,
+            interval,
+            probe_max,
+        } => sync::watch(&ctx, proxy, interval, probe_max),
         Command::Status { id } => sync::status(&ctx, id.as_deref()),
         Command::Org { action } => org::run(action, &ctx.out, || ctx.open()),
         Command::Quarantine { action } => quarantine::run(action, &ctx.out, || ctx.open()),

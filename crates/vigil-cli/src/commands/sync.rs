@@ -79,6 +79,60 @@ pub(crate) fn sync(ctx: &Ctx, proxy: Option<String>) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `vigil sync --watch`: passes that start by themselves, one line per pass, until killed.
+pub(crate) fn watch(
+    ctx: &Ctx,
+    proxy: Option<String>,
+    interval: u64,
+    probe_max: u64,
+) -> Result<(), Failure> {
+    let mut vault = ctx.open()?;
+    let options = vigil_sync::Options { proxy };
+    let schedule = vigil_sync::Schedule {
+        interval: std::time::Duration::from_secs(interval),
+        probe_max: std::time::Duration::from_secs(probe_max.max(1)),
+        ..vigil_sync::Schedule::default()
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let json = ctx.json();
+    let mut access = &mut vault;
+    vigil_sync::watch(&mut access, &options, &schedule, &stop, &mut |event| {
+        use std::io::Write as _;
+        match event {
+            vigil_sync::Event::Synced(r) if json => {
+                let mut v = serde_json::to_value(&r).unwrap_or_default();
+                v["event"] = "synced".into();
+                println!("{v}");
+            }
+            vigil_sync::Event::Synced(r) => println!(
+                "{}: synced; sent {} revisions, {} acknowledged by HQ, {} received",
+                chrono::Local::now().format("%H:%M:%S"),
+                r.revisions_sent,
+                r.acks_received,
+                r.items_imported
+            ),
+            vigil_sync::Event::Failed { error, next } if json => println!(
+                "{}",
+                serde_json::json!({
+                    "event": "failed",
+                    "code": error.code(),
+                    "message": error.to_string(),
+                    "next_probe_secs": next.as_secs_f64(),
+                })
+            ),
+            vigil_sync::Event::Failed { error, next } => println!(
+                "{}: {error} (next try in {} s)",
+                chrono::Local::now().format("%H:%M:%S"),
+                next.as_secs()
+            ),
+            vigil_sync::Event::Progress(_) => {}
+        }
+        let _ = std::io::stdout().flush();
+    });
+    vault.close()?;
+    Ok(())
+}
+
 /// Where an incident is on its way to HQ, or what is still to send.
 pub(crate) fn status(ctx: &Ctx, id: Option<&str>) -> Result<(), Failure> {
     let vault = ctx.open()?;
