@@ -9,7 +9,7 @@ use tauri::{AppHandle, Manager, State};
 use vigil_app::{
     AcceptOutcome, AppError, AppStatus, DevicesView, EntryInput, ExportPhase, ExportPreview,
     ExportSummary, HistoryView, ImportSummary, IncidentPage, IncidentView, ListRequest, OrgView,
-    QuarantineRow, SaveOutcome, Session, Settings, TermView, VaultOverview,
+    QuarantineRow, SaveOutcome, Session, Settings, SyncView, TermView, VaultOverview,
 };
 use vigil_model::{AttachmentMeta, Incident, LogEntry};
 use vigil_store::SearchHit;
@@ -238,4 +238,14 @@ pub async fn incident_history(s: State<'_, Session>, id: String) -> Res<HistoryV
 #[tauri::command]
 pub async fn discard_edit(s: State<'_, Session>, id: String) -> Res<IncidentView> {
     s.discard_edit(&id)
+}
+
+#[tauri::command]
+pub async fn sync_status(s: State<'_, Session>) -> Res<SyncView> {
+    s.sync_status()
+}
+
+#[tauri::command]
+pub async fn sync_now(s: State<'_, Session>) -> Res<()> {
+    s.sync_now()
 }

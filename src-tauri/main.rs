@@ -86,6 +86,8 @@ fn main() {
             commands::quarantine_drop,
             commands::incident_history,
             commands::discard_edit,
+            commands::sync_status,
+            commands::sync_now,
         ])
         .setup(move |app| {
             // The window is declared in tauri.conf.json with `"create": false` and built here,
@@ -130,6 +132,10 @@ fn main() {
                     }
                 }
             });
+            // Sync with the organisation's server: the session's worker, on its own thread for
+            // the life of the app (it holds the vault only between network calls).
+            let handle = app.handle().clone();
+            std::thread::spawn(move || handle.state::<Session>().run_sync_worker());
             Ok(())
         })
         .build(context)

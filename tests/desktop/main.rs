@@ -23,6 +23,7 @@ mod outdated;
 mod scenario;
 mod settings;
 mod smoke;
+mod sync;
 mod traces;
 mod trust;
 mod unlock;

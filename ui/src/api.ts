@@ -23,6 +23,7 @@ import type { HistoryView } from "./bindings/HistoryView";
 import type { DevicesView } from "./bindings/DevicesView";
 import type { QuarantineRow } from "./bindings/QuarantineRow";
 import type { AcceptOutcome } from "./bindings/AcceptOutcome";
+import type { SyncView } from "./bindings/SyncView";
 
 interface TauriChannel<T> {
   onmessage: (message: T) => void;
@@ -96,6 +97,8 @@ export const saveIncident = (incident: Incident) => call<SaveOutcome>("save_inci
 export const thesaurus = () => call<TermView[]>("thesaurus");
 export const getSettings = () => call<Settings>("get_settings");
 export const saveSettings = (settings: Settings) => call<Settings | null>("save_settings", { settings });
+export const syncStatus = () => call<SyncView>("sync_status");
+export const syncNow = () => call<null>("sync_now");
 
 /** Adds the file at `path`; `onProgress` receives what the backend sends on the channel. */
 export function addAttachment(id: string, path: string, onProgress: (value: number) => void) {

@@ -9,6 +9,7 @@ import { byId, h, setText } from "./dom";
 import { errorText, num } from "./format";
 import { isLang, setLanguage, t, translateTree } from "./i18n";
 import { activePanel } from "./parts/attachments";
+import { startSyncStatus, syncNowButton } from "./parts/sync";
 import { showCreate, showUnlock } from "./screens/auth";
 // Every screen and dialog registers its route when loaded.
 import "./screens/editor";
@@ -31,7 +32,8 @@ function buildShell(): void {
     "footer",
     { id: "status-bar", class: "status-bar" },
     h("span", { id: "lock-state", class: "lock-state", t: "status.locked", data: { state: "locked" } }),
-    h("span", { id: "sync-state", class: "sync-state", t: "status.sync_offline" }),
+    h("span", { id: "sync-state", class: "sync-state", t: "status.sync_offline", attrs: { role: "status" } }),
+    syncNowButton(),
     h("span", { id: "unsent-count", class: "unsent-count", hidden: true, attrs: { role: "status" } }),
     h("span", { id: "incident-count", class: "incident-count" }),
   );
@@ -48,6 +50,7 @@ async function onUnlocked(overview: VaultOverview): Promise<void> {
   setLockState(true);
   lastActivity = Date.now();
   setTotal(num(overview.incidents));
+  startSyncStatus();
   // Back where the person was when it locked: the running log, if one was open (over the
   // list, which stays if that log cannot be opened).
   void navigate({ to: "list" });

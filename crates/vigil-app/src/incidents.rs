@@ -56,10 +56,21 @@ impl Session {
             offset: req.offset,
         };
         self.with_vault(|v| {
+            let incidents = v.list_incidents(&q)?;
+            let delivery = if has_server(v)? {
+                let ids: Vec<_> = incidents.iter().map(|i| i.id).collect();
+                v.delivery(&ids)?
+                    .into_iter()
+                    .map(|(id, d)| (id.to_string(), d))
+                    .collect()
+            } else {
+                Default::default()
+            };
             Ok(IncidentPage {
-                incidents: v.list_incidents(&q)?,
+                incidents,
                 total: v.count_matching(&q)?,
                 unsent: v.unsent_revision_ids()?.len() as u64,
+                delivery,
             })
         })
     }
@@ -83,6 +94,11 @@ impl Session {
                 },
                 log_draft: v.log_draft(id)?.unwrap_or_default(),
                 sealed_entries: v.sealed_entries(id)?,
+                delivery: if has_server(v)? {
+                    v.delivery(&[id])?.remove(&id)
+                } else {
+                    None
+                },
             })
         })
     }
@@ -278,6 +294,11 @@ impl Session {
         self.with_vault_mut(|v| Ok(v.discard_draft(incident)?))?;
         self.incident(id)
     }
+}
+
+/// Whether the organisation's profile names a sync server (delivery is shown only then).
+fn has_server(v: &vigil_store::Vault) -> Result<bool, StoreError> {
+    Ok(v.org_profile()?.is_some_and(|p| p.server.is_some()))
 }
 
 #[cfg(test)]

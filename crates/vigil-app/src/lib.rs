@@ -18,6 +18,7 @@ mod org;
 mod quarantine;
 mod session;
 mod settings;
+mod sync;
 mod views;
 mod webview;
 
@@ -29,6 +30,7 @@ pub use org::{DeviceRow, DevicesView, EnrolmentView, InvitationRow, OrgRole, Org
 pub use quarantine::AcceptOutcome;
 pub use session::{Session, unlock_delay};
 pub use settings::{Language, Settings};
+pub use sync::SyncView;
 pub use views::{
     AppStatus, EntryInput, FieldProblem, IncidentPage, IncidentView, ListRequest, SaveOutcome,
     TermView, VaultOverview,

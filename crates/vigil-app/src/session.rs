@@ -4,7 +4,7 @@
 //! `quarantine`, one `impl Session` block each.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
@@ -35,6 +35,28 @@ pub struct Session {
     /// Exports and imports under way: the vault is not held while their files are written and
     /// read, and auto-lock waits for them.
     pub(crate) exchanges: AtomicUsize,
+    /// The sync worker's state (see `sync`).
+    pub(crate) sync: SyncShared,
+}
+
+/// The sync worker's shared state (the worker itself is in `sync`).
+#[derive(Debug, Default)]
+pub(crate) struct SyncShared {
+    /// Set on lock and on a settings change: the worker's current run ends.
+    pub(crate) stop: AtomicBool,
+    /// "Sync now".
+    pub(crate) wake: AtomicBool,
+    /// What the status bar shows.
+    pub(crate) live: Mutex<Live>,
+}
+
+/// The worker's latest news: a pass under way, its progress, the last error and the next try.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Live {
+    pub(crate) running: bool,
+    pub(crate) progress: Option<vigil_sync::Progress>,
+    pub(crate) error: Option<(String, String)>,
+    pub(crate) next_try: Option<Instant>,
 }
 
 pub(crate) fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -77,6 +99,7 @@ impl Session {
                 failures: 0,
             }),
             exchanges: AtomicUsize::new(0),
+            sync: SyncShared::default(),
         }
     }
 
@@ -155,6 +178,7 @@ impl Session {
     /// Closes the vault, if open. Closing cannot be refused: a failure to close cleanly (which
     /// loses nothing, every write is already committed) still leaves the session locked.
     pub fn lock(&self) {
+        self.sync.stop.store(true, Ordering::Relaxed);
         if let Some(vault) = guard(&self.vault).take() {
             close_quietly(vault);
         }
@@ -182,6 +206,7 @@ impl Session {
         let exchanging = self.exchanges.load(Ordering::SeqCst) > 0;
         match slot.take() {
             Some(vault) if idle >= limit && !exchanging => {
+                self.sync.stop.store(true, Ordering::Relaxed);
                 close_quietly(vault);
                 true
             }
@@ -204,6 +229,8 @@ impl Session {
             settings.save(path)?;
         }
         *guard(&self.settings) = settings.clone();
+        // The sync worker starts again with the new proxy and schedule.
+        self.sync.stop.store(true, Ordering::Relaxed);
         Ok(settings)
     }
 

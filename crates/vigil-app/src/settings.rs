@@ -1,4 +1,4 @@
-//! The app's settings: language, auto-lock time and vault folder. They are not sensitive (no
+//! The app's settings: language, auto-lock time, vault folder and how to sync. They are not sensitive (no
 //! report content), so they live in a small JSON file in the user's config folder, written
 //! atomically.
 
@@ -33,6 +33,11 @@ pub struct Settings {
     pub auto_lock_seconds: u32,
     /// The vault folder to open at the next start (`None`: the default folder).
     pub vault_dir: Option<String>,
+    /// Sync with the organisation's server by itself whenever it can be reached (else only on
+    /// "Sync now").
+    pub sync_automatic: bool,
+    /// A SOCKS5 proxy for all sync traffic (`socks5h://127.0.0.1:9050` for Tor).
+    pub sync_proxy: Option<String>,
 }
 
 impl Default for Settings {
@@ -41,6 +46,8 @@ impl Default for Settings {
             language: Language::En,
             auto_lock_seconds: 300,
             vault_dir: None,
+            sync_automatic: true,
+            sync_proxy: None,
         }
     }
 }
@@ -52,6 +59,14 @@ impl Settings {
             return Err(AppError::invalid_setting(
                 "auto_lock_seconds",
                 "the auto-lock time must be between 1 second and 24 hours".into(),
+            ));
+        }
+        if let Some(p) = &self.sync_proxy
+            && !(p.starts_with("socks5h://") || p.starts_with("socks5://"))
+        {
+            return Err(AppError::invalid_setting(
+                "sync_proxy",
+                "the proxy must be a SOCKS5 address: socks5h://host:port (Tor: socks5h://127.0.0.1:9050)".into(),
             ));
         }
         Ok(())

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use vigil_model::{AttachmentMeta, EntryId, Incident, IncidentStatus, LogEntry, TermKind};
-use vigil_store::IncidentSummary;
+use vigil_store::{Delivery, IncidentSummary};
 
 use crate::Settings;
 
@@ -72,6 +72,9 @@ pub struct IncidentPage {
     /// out yet, for the status bar.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub unsent: u64,
+    /// Where each incident of the page is on its way to HQ, by id, when the organisation has a
+    /// server (empty otherwise).
+    pub delivery: std::collections::BTreeMap<String, Delivery>,
 }
 
 /// One incident with everything the live log and the editor show.
@@ -96,6 +99,8 @@ pub struct IncidentView {
     /// The entries of `log` that are sealed (in the revision the record is shown as); the
     /// others were written since the last seal.
     pub sealed_entries: Vec<EntryId>,
+    /// Where it is on its way to HQ, when the organisation has a server.
+    pub delivery: Option<Delivery>,
 }
 
 /// One running-log entry as the window's input line sends it.

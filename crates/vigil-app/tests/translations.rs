@@ -70,6 +70,7 @@ fn every_error_and_problem_code_has_a_message() {
         "crates/vigil-exchange/src/error.rs",
         "crates/vigil-ledger/src/error.rs",
         "crates/vigil-model/src/error.rs",
+        "crates/vigil-sync/src/lib.rs",
     ] {
         let found = codes_of_code_fn(&read(file));
         assert!(found.len() >= 2, "{file}: found only {found:?}");

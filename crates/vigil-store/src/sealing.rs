@@ -260,7 +260,8 @@ impl Vault {
     }
 
     /// Revisions sealed here (under any id this vault's key had) that no bundle has carried
-    /// out yet, in the order they were sealed.
+    /// out yet and that HQ has not acknowledged through the server, in the order they were
+    /// sealed.
     pub fn unsent_revisions(&self) -> Result<Vec<Revision>> {
         self.unsent_revision_ids()?
             .into_iter()
@@ -274,6 +275,9 @@ impl Vault {
             "WHERE imported = 0
                AND device IN (SELECT device FROM known_devices WHERE sign_pk = ?1)
                AND NOT EXISTS (SELECT 1 FROM revision_exports e WHERE e.revision = revisions.id)
+               AND NOT EXISTS (SELECT 1 FROM sync_item_revisions s
+                               JOIN sync_items i ON i.seq = s.item
+                               WHERE s.revision = revisions.id AND i.acked_at IS NOT NULL)
              ORDER BY rowid",
         )
     }

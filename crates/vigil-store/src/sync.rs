@@ -28,6 +28,7 @@ use crate::{RevisionId, Vault};
 
 /// Where an incident is on its way to HQ, as this device knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "snake_case")]
 pub enum Delivery {
     /// Nothing of it is sealed here: there is nothing to send.

@@ -32,15 +32,16 @@ pub use watch::{Event, Schedule, watch};
 use vigil_store::Vault;
 
 /// Short, exclusive use of the vault between network calls. The CLI owns its vault; the app
-/// lends its session's for the length of one closure.
+/// lends its session's for the length of one closure, and refuses ([`SyncError::Locked`]) once
+/// the person locked it.
 pub trait VaultAccess {
     /// Runs `f` with the vault.
-    fn with<R>(&mut self, f: impl FnOnce(&mut Vault) -> R) -> R;
+    fn with<R>(&mut self, f: impl FnOnce(&mut Vault) -> R) -> Result<R, SyncError>;
 }
 
 impl VaultAccess for &mut Vault {
-    fn with<R>(&mut self, f: impl FnOnce(&mut Vault) -> R) -> R {
-        f(self)
+    fn with<R>(&mut self, f: impl FnOnce(&mut Vault) -> R) -> Result<R, SyncError> {
+        Ok(f(self))
     }
 }
 
@@ -95,6 +96,9 @@ pub enum SyncError {
     /// This computer could not prepare a request (no randomness for a nonce, say).
     #[error("this computer could not prepare the request: {0}")]
     Local(String),
+    /// The vault was locked while the sync ran: it stops, and goes on after the next unlock.
+    #[error("the vault was locked; sync goes on once it is unlocked")]
+    Locked,
     /// The vault.
     #[error(transparent)]
     Store(#[from] vigil_store::StoreError),
@@ -121,6 +125,7 @@ impl SyncError {
             SyncError::BadReceipt(_) => "bad_receipt",
             SyncError::Malformed(_) => "server_malformed",
             SyncError::Local(_) => "local",
+            SyncError::Locked => "locked",
             SyncError::Store(e) => e.code(),
             SyncError::Exchange(e) => e.code(),
             SyncError::Ledger(e) => e.code(),

@@ -136,7 +136,7 @@ fn signed(
     path: &str,
     body: Vec<u8>,
 ) -> Result<Request, SyncError> {
-    vault.with(|v| Request::sign(device, method, path, body, |b| Signature(v.device_sign(b))))
+    vault.with(|v| Request::sign(device, method, path, body, |b| Signature(v.device_sign(b))))?
 }
 
 /// One pass (see the module documentation). Returns what it did; on an error, what the server
@@ -159,7 +159,7 @@ pub fn sync(
             }
         }
         Ok(())
-    })?;
+    })??;
     result
 }
 
@@ -168,7 +168,7 @@ fn pass(
     options: &Options,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Report, SyncError> {
-    let ctx = vault.with(context)?;
+    let ctx = vault.with(context)??;
     let server = Server::new(&ctx.settings, ctx.device, options.proxy.as_deref())?;
     let mut report = Report {
         server: ctx.settings.url.clone(),
@@ -183,7 +183,7 @@ fn pass(
         pull_feed(vault, &server, &mut report, progress)?;
         acknowledge(vault, &server, &ctx, &mut report)?;
     }
-    report.outbox = vault.with(|v| v.sync_outbox())?;
+    report.outbox = vault.with(|v| v.sync_outbox())??;
     if let Some(e) = held_back {
         return Err(e);
     }
@@ -192,7 +192,7 @@ fn pass(
 
 fn register(vault: &mut impl VaultAccess, server: &Server, ctx: &Context) -> Result<(), SyncError> {
     let key = "registered_at";
-    if vault.with(|v| v.sync_state(key))?.as_deref() == Some(ctx.settings.url.as_str()) {
+    if vault.with(|v| v.sync_state(key))??.as_deref() == Some(ctx.settings.url.as_str()) {
         return Ok(());
     }
     let req = signed(
@@ -203,7 +203,7 @@ fn register(vault: &mut impl VaultAccess, server: &Server, ctx: &Context) -> Res
         ctx.certificate.clone(),
     )?;
     server.send(req)?;
-    vault.with(|v| v.set_sync_state(key, Some(&ctx.settings.url)))?;
+    vault.with(|v| v.set_sync_state(key, Some(&ctx.settings.url)))??;
     Ok(())
 }
 
@@ -234,7 +234,7 @@ fn build(
                 }
                 Err(e) => Err(e.into()),
             }
-        })?;
+        })??;
         let plan = match planned {
             None => return Ok(None),
             Some(Ok(plan)) => plan,
@@ -242,7 +242,8 @@ fn build(
         };
         // Encrypting and checking the item happens without the vault.
         let item = plan.write_item()?;
-        vault.with(|v| v.sync_add_item(item.id, &item.bytes, &item.sent, item.custody_through))?;
+        vault
+            .with(|v| v.sync_add_item(item.id, &item.bytes, &item.sent, item.custody_through))??;
         built += item.sent.len() as u64;
         report.items_built += 1;
         progress(Progress::Building { revisions: built });
@@ -273,10 +274,10 @@ fn push(
     report: &mut Report,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(), SyncError> {
-    let outbox = vault.with(|v| v.sync_outbox())?;
+    let outbox = vault.with(|v| v.sync_outbox())??;
     let (items_total, bytes_total) = (outbox.items_pending, outbox.bytes_pending);
     loop {
-        let mut pending = vault.with(|v| v.sync_pending_items(PUSH_ITEMS))?;
+        let mut pending = vault.with(|v| v.sync_pending_items(PUSH_ITEMS))??;
         if pending.is_empty() {
             return Ok(());
         }
@@ -310,7 +311,7 @@ fn push(
         let ids: Vec<Uuid> = pending.iter().map(|i| i.id).collect();
         let answer = server.send(req);
         if !matches!(answer, Err(SyncError::Unreachable(_))) {
-            vault.with(|v| v.sync_mark_attempted(&ids))?;
+            vault.with(|v| v.sync_mark_attempted(&ids))??;
         }
         let answer = answer?;
         let resp: PushResponse = serde_json::from_slice(&answer)
@@ -355,7 +356,7 @@ fn push(
         for (n, ids) in by_receipt {
             let wire = serde_json::to_vec(&resp.receipts[n])
                 .map_err(|e| SyncError::Malformed(e.to_string()))?;
-            vault.with(|v| v.sync_record_receipt(&ids, &wire))?;
+            vault.with(|v| v.sync_record_receipt(&ids, &wire))??;
         }
         report.items_sent += pending.len() as u64;
         report.revisions_sent += pending.iter().map(|i| i.revisions).sum::<u64>();
@@ -392,7 +393,7 @@ fn pull_acks(
 ) -> Result<(), SyncError> {
     loop {
         let since: i64 = vault
-            .with(|v| v.sync_state("acks_since"))?
+            .with(|v| v.sync_state("acks_since"))??
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
         let path = format!("/v1/acks?since={since}");
@@ -411,7 +412,7 @@ fn pull_acks(
             let n = v.sync_record_acks(&acks)?;
             v.set_sync_state("acks_since", Some(&page.next.to_string()))?;
             Ok(n)
-        })?;
+        })??;
         report.acks_received += n as u64;
     }
 }
@@ -431,7 +432,7 @@ fn pull_profile(
     if offered.to_json_pretty() == ctx.profile_json {
         return Ok(());
     }
-    match vault.with(|v| v.join_org(&text)) {
+    match vault.with(|v| v.join_org(&text))? {
         Ok((_, vigil_store::JoinOutcome::Updated)) => {
             report.profile_updated = true;
             Ok(())
@@ -480,7 +481,7 @@ fn pull_feed(
 ) -> Result<(), SyncError> {
     let device = server.device;
     loop {
-        let since = vault.with(|v| v.sync_feed_cursor())?;
+        let since = vault.with(|v| v.sync_feed_cursor())??;
         let path = format!("/v1/feed?since={since}&limit={FEED_PAGE}");
         let req = signed(vault, device, Method::GET, &path, Vec::new())?;
         let page: FeedPage = serde_json::from_slice(&server.send(req)?)
@@ -505,7 +506,7 @@ fn pull_feed(
                     "item {id}: its SHA-256 is not the one the feed names"
                 ))
             } else {
-                match vault.with(|v| vigil_exchange::import_bytes(v, &bytes)) {
+                match vault.with(|v| vigil_exchange::import_bytes(v, &bytes))? {
                     Ok(r) => Ok(r),
                     Err(e) if refused_item(&e) => Err(format!("item {id} from {sender}: {e}")),
                     Err(e) => return Err(e.into()),
@@ -526,12 +527,12 @@ fn pull_feed(
                     Vec::new()
                 }
             };
-            vault.with(|v| v.sync_record_pulled(&pulled, item.pos))?;
+            vault.with(|v| v.sync_record_pulled(&pulled, item.pos))??;
             progress(Progress::Pulling {
                 items: report.items_imported,
             });
         }
-        vault.with(|v| v.sync_record_pulled(&[], page.next))?;
+        vault.with(|v| v.sync_record_pulled(&[], page.next))??;
     }
 }
 
@@ -542,7 +543,7 @@ fn acknowledge(
     report: &mut Report,
 ) -> Result<(), SyncError> {
     loop {
-        let ids = vault.with(|v| v.sync_unacked_pulled(1000))?;
+        let ids = vault.with(|v| v.sync_unacked_pulled(1000))??;
         if ids.is_empty() {
             return Ok(());
         }
@@ -550,7 +551,7 @@ fn acknowledge(
             .map_err(|e| SyncError::Malformed(e.to_string()))?;
         let req = signed(vault, ctx.device, Method::POST, "/v1/acks", body)?;
         server.send(req)?;
-        vault.with(|v| v.sync_mark_acked(&ids))?;
+        vault.with(|v| v.sync_mark_acked(&ids))??;
         report.items_acked += ids.len() as u64;
     }
 }

@@ -66,24 +66,42 @@ pub fn backoff(schedule: &Schedule, failures: u32) -> Duration {
     base.mul_f64(1.0 - jitter)
 }
 
-/// Sleeps up to `d`, waking early when `stop` is set. Returns whether to go on.
-fn pause(d: Duration, stop: &AtomicBool) -> bool {
-    let until = Instant::now() + d;
-    while Instant::now() < until {
-        if stop.load(Ordering::Relaxed) {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50).min(until - Instant::now()));
-    }
-    !stop.load(Ordering::Relaxed)
+/// How a wait ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Waited {
+    /// The time passed.
+    Elapsed,
+    /// Someone asked for a pass now ("Sync now").
+    Woken,
+    /// Stop.
+    Stop,
 }
 
-/// Runs until `stop` is set (see the module documentation).
+/// Sleeps up to `d`, ending early when `stop` or `wake` is set.
+fn pause(d: Duration, stop: &AtomicBool, wake: &AtomicBool) -> Waited {
+    let until = Instant::now() + d;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Waited::Stop;
+        }
+        if wake.swap(false, Ordering::Relaxed) {
+            return Waited::Woken;
+        }
+        let now = Instant::now();
+        if now >= until {
+            return Waited::Elapsed;
+        }
+        std::thread::sleep(Duration::from_millis(50).min(until - now));
+    }
+}
+
+/// Runs until `stop` is set (see the module documentation); `wake` asks for a pass at once.
 pub fn watch(
     vault: &mut impl VaultAccess,
     options: &Options,
     schedule: &Schedule,
     stop: &AtomicBool,
+    wake: &AtomicBool,
     on: &mut dyn FnMut(Event),
 ) {
     let mut failures: u32 = 0;
@@ -91,10 +109,12 @@ pub fn watch(
         if failures > 0 {
             // Wait and probe until the server answers, without the vault.
             let next = backoff(schedule, failures);
-            if !pause(next, stop) {
-                return;
-            }
-            match probe(vault, options) {
+            let probed = match pause(next, stop, wake) {
+                Waited::Stop => return,
+                Waited::Woken => Ok(()),
+                Waited::Elapsed => probe(vault, options),
+            };
+            match probed {
                 Ok(()) => {}
                 Err(e) if e.is_transient() => {
                     failures = failures.saturating_add(1);
@@ -107,7 +127,7 @@ pub fn watch(
             Ok(report) => {
                 failures = 0;
                 on(Event::Synced(report));
-                if !pause(schedule.interval, stop) {
+                if pause(schedule.interval, stop, wake) == Waited::Stop {
                     return;
                 }
             }
@@ -132,7 +152,7 @@ fn probe(vault: &mut impl VaultAccess, options: &Options) -> Result<(), SyncErro
             .ok_or(vigil_store::StoreError::NoOrganisation)?;
         let settings = profile.server_settings()?.ok_or(SyncError::NoServer)?;
         Ok((settings, v.device()))
-    })?;
+    })??;
     Server::new(&settings, device, options.proxy.as_deref())?.probe()
 }
 

@@ -16,4 +16,13 @@ auto_lock_seconds: number,
 /**
  * The vault folder to open at the next start (`None`: the default folder).
  */
-vault_dir: string | null, };
+vault_dir: string | null, 
+/**
+ * Sync with the organisation's server by itself whenever it can be reached (else only on
+ * "Sync now").
+ */
+sync_automatic: boolean, 
+/**
+ * A SOCKS5 proxy for all sync traffic (`socks5h://127.0.0.1:9050` for Tor).
+ */
+sync_proxy: string | null, };

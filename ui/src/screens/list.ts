@@ -12,6 +12,8 @@ import { type Child, debounce, h, setT, setText } from "../dom";
 import { errorText, formatDateTime, formatNow, num, termLabel } from "../format";
 import { type Key, onLanguageChange, t } from "../i18n";
 import { parseDay, showDay } from "../parts/dates";
+import { deliveryBadge, onSynced } from "../parts/sync";
+import type { Delivery } from "../bindings/Delivery";
 
 const ROW_HEIGHT = 60;
 const PAGE = 200;
@@ -60,6 +62,8 @@ class ListView {
   private readonly violation: HTMLSelectElement;
   private readonly rows = new Map<number, HTMLElement>();
   private pages = new Map<number, IncidentSummary[]>();
+  /** Where each listed incident is on its way to HQ (when the organisation has a server). */
+  private delivery = new Map<string, Delivery>();
   private inflight = new Set<number>();
   private total: number | null = null;
   private generation = 0;
@@ -194,7 +198,11 @@ class ListView {
     );
   }
 
+  private unsubscribe: () => void = () => {};
+
   start(): void {
+    // A sync pass may have changed where incidents are on their way to HQ.
+    this.unsubscribe = onSynced(() => this.reload(false));
     this.restoreTop = scrollTop;
     this.reload(false);
     new ResizeObserver(() => this.schedule()).observe(this.scroller);
@@ -202,6 +210,7 @@ class ListView {
   }
 
   stop(): void {
+    this.unsubscribe();
     this.alive = false;
     scrollTop = this.scroller.scrollTop;
     cancelAnimationFrame(this.frame);
@@ -269,6 +278,7 @@ class ListView {
       if (!this.alive || generation !== this.generation) return;
       this.error.hidden = true;
       this.pages.set(page, result.incidents);
+      for (const [id, d] of Object.entries(result.delivery)) if (d) this.delivery.set(id, d);
       this.evictFarPages(page);
       const total = num(result.total);
       const totalChanged = this.total !== total;
@@ -363,6 +373,9 @@ class ListView {
         this.fillRow(row, index);
       } else if (row.dataset.id !== undefined && row.dataset.id !== this.summary(index)?.id) {
         this.fillRow(row, index);
+      } else if (this.summary(index) && row.dataset.generation !== String(this.generation)) {
+        // Reloaded (after a sync, say): the same incident, perhaps with a new badge.
+        this.fillRow(row, index);
       }
       row.classList.toggle("selected", index === selected);
       row.setAttribute("aria-selected", String(index === selected));
@@ -380,6 +393,7 @@ class ListView {
     }
     row.classList.remove("loading");
     row.dataset.id = s.id;
+    row.dataset.generation = String(this.generation);
     const entries = num(s.log_entries);
     const files = num(s.attachments);
     row.replaceChildren(
@@ -389,6 +403,7 @@ class ListView {
         { class: "meta" },
         h("time", { text: formatDateTime(s.created_at), dateTime: s.created_at }),
         h("span", { class: `badge status-${s.status}`, t: `incident_status.${s.status}` as Key }),
+        deliveryBadge(this.delivery.get(s.id)),
         h("span", { t: "list.entries", tParams: { n: entries } }),
         files > 0 ? h("span", { t: "list.attachments", tParams: { n: files } }) : null,
         h("span", { class: "muted", t: "list.updated", tParams: { date: formatDateTime(s.updated_at) } }),

@@ -1,4 +1,5 @@
-// Settings overlay: language, auto-lock and the vault folder.
+// Settings overlay: language, auto-lock, sync (by itself or not, a SOCKS5 proxy) and the vault
+// folder.
 
 import type { Settings } from "../bindings/Settings";
 import * as api from "../api";
@@ -48,6 +49,34 @@ function showSettings(): void {
       },
     },
   });
+  /** Saves `change` applied to the current settings. */
+  const save = async (change: Partial<Settings>) => {
+    if (!state.settings) return;
+    const settings: Settings = { ...state.settings, ...change };
+    message.hidden = true;
+    try {
+      await api.saveSettings(settings);
+      state.settings = settings;
+      saved();
+    } catch (err) {
+      report(t("settings.error", { error: errorText(err) }));
+    }
+  };
+  const automatic = h("input", {
+    id: "setting-sync-automatic",
+    type: "checkbox",
+    checked: state.settings?.sync_automatic ?? true,
+    on: { change: () => void save({ sync_automatic: automatic.checked }) },
+  });
+  const proxy = h("input", {
+    id: "setting-sync-proxy",
+    type: "text",
+    spellcheck: false,
+    autocomplete: "off",
+    placeholder: "socks5h://127.0.0.1:9050",
+    value: state.settings?.sync_proxy ?? "",
+    on: { change: () => void save({ sync_proxy: proxy.value.trim() || null }) },
+  });
   const close = h("button", { id: "settings-close", type: "button", t: "settings.close" });
   const dir = h("output", { class: "path", text: state.settings?.vault_dir || state.vaultDir });
   const panel = h(
@@ -56,6 +85,8 @@ function showSettings(): void {
     h("h2", { id: "settings-heading", t: "settings.title" }),
     h("label", { class: "field" }, h("span", { class: "caption", t: "settings.language" }), languageSelect("setting-language", report, saved)),
     h("label", { class: "field" }, h("span", { class: "caption", t: "settings.autolock" }), autolock),
+    h("label", { class: "field checkbox" }, automatic, h("span", { t: "settings.sync_automatic" })),
+    h("label", { class: "field" }, h("span", { class: "caption", t: "settings.sync_proxy" }), proxy),
     h("div", { class: "field" }, h("span", { class: "caption", t: "settings.vault_dir" }), dir, h("span", { class: "muted small", t: "settings.vault_dir_note" })),
     message,
     savedNote,

@@ -94,41 +94,49 @@ pub(crate) fn watch(
         ..vigil_sync::Schedule::default()
     };
     let stop = std::sync::atomic::AtomicBool::new(false);
+    let wake = std::sync::atomic::AtomicBool::new(false);
     let json = ctx.json();
     let mut access = &mut vault;
-    vigil_sync::watch(&mut access, &options, &schedule, &stop, &mut |event| {
-        use std::io::Write as _;
-        match event {
-            vigil_sync::Event::Synced(r) if json => {
-                let mut v = serde_json::to_value(&r).unwrap_or_default();
-                v["event"] = "synced".into();
-                println!("{v}");
+    vigil_sync::watch(
+        &mut access,
+        &options,
+        &schedule,
+        &stop,
+        &wake,
+        &mut |event| {
+            use std::io::Write as _;
+            match event {
+                vigil_sync::Event::Synced(r) if json => {
+                    let mut v = serde_json::to_value(&r).unwrap_or_default();
+                    v["event"] = "synced".into();
+                    println!("{v}");
+                }
+                vigil_sync::Event::Synced(r) => println!(
+                    "{}: synced; sent {} revisions, {} acknowledged by HQ, {} received",
+                    chrono::Local::now().format("%H:%M:%S"),
+                    r.revisions_sent,
+                    r.acks_received,
+                    r.items_imported
+                ),
+                vigil_sync::Event::Failed { error, next } if json => println!(
+                    "{}",
+                    serde_json::json!({
+                        "event": "failed",
+                        "code": error.code(),
+                        "message": error.to_string(),
+                        "next_probe_secs": next.as_secs_f64(),
+                    })
+                ),
+                vigil_sync::Event::Failed { error, next } => println!(
+                    "{}: {error} (next try in {} s)",
+                    chrono::Local::now().format("%H:%M:%S"),
+                    next.as_secs()
+                ),
+                vigil_sync::Event::Progress(_) => {}
             }
-            vigil_sync::Event::Synced(r) => println!(
-                "{}: synced; sent {} revisions, {} acknowledged by HQ, {} received",
-                chrono::Local::now().format("%H:%M:%S"),
-                r.revisions_sent,
-                r.acks_received,
-                r.items_imported
-            ),
-            vigil_sync::Event::Failed { error, next } if json => println!(
-                "{}",
-                serde_json::json!({
-                    "event": "failed",
-                    "code": error.code(),
-                    "message": error.to_string(),
-                    "next_probe_secs": next.as_secs_f64(),
-                })
-            ),
-            vigil_sync::Event::Failed { error, next } => println!(
-                "{}: {error} (next try in {} s)",
-                chrono::Local::now().format("%H:%M:%S"),
-                next.as_secs()
-            ),
-            vigil_sync::Event::Progress(_) => {}
-        }
-        let _ = std::io::stdout().flush();
-    });
+            let _ = std::io::stdout().flush();
+        },
+    );
     vault.close()?;
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 import type { AppError } from "../../bindings/AppError";
 import type { FieldProblem } from "../../bindings/FieldProblem";
+import type { Delivery } from "../../bindings/Delivery";
 import type { Incident } from "../../bindings/Incident";
 import type { LogEntry } from "../../bindings/LogEntry";
 import * as api from "../../api";
@@ -16,6 +17,7 @@ import { byId, debounce, h, setT, setText } from "../../dom";
 import { errorText } from "../../format";
 import { type Key, hasKey, onLanguageChange, t } from "../../i18n";
 import { AttachmentsPanel, pickAndAttach } from "../../parts/attachments";
+import { deliveryBadge } from "../../parts/sync";
 import { actsSection } from "./acts";
 import { type EditorParts, Form, type ListKind } from "./form";
 import { interventionsSection } from "./interventions";
@@ -94,7 +96,7 @@ class Editor implements EditorParts {
    * `newerAt`: set when this is an edit waiting to amend a sealed report, begun before a newer
    * revision of it arrived (its `updated_at`); the person keeps the edit on top or discards it.
    */
-  constructor(incident: Incident, panel: AttachmentsPanel, newerAt: string | null = null) {
+  constructor(incident: Incident, panel: AttachmentsPanel, newerAt: string | null = null, delivery: Delivery | null = null) {
     this.current = clone(incident);
     this.panel = panel;
     this.saveState = h("span", { id: "save-state", class: "save-state", data: { state: "saved" }, attrs: { role: "status" } });
@@ -123,6 +125,7 @@ class Editor implements EditorParts {
         h("button", { id: "back", type: "button", t: "editor.back", on: { click: () => void this.leaveTo(() => navigate({ to: "log", id: this.current.id })) } }),
         h("h1", { t: "editor.title" }),
         this.saveState,
+        deliveryBadge(delivery, "editor-delivery"),
         incident.status === "sealed"
           ? h("button", { id: "seal-amendment", type: "button", t: "editor.seal_amendment", tTitle: "editor.seal_amendment_hint", on: { click: () => void this.sealAmendment() } })
           : null,
@@ -406,7 +409,7 @@ async function openEditor(id: string): Promise<void> {
       : null;
   const timed = timesFromLog(incident, view.log);
   const panel = new AttachmentsPanel(id, view.attachments);
-  const current = new Editor(incident, panel, outdated);
+  const current = new Editor(incident, panel, outdated, view.delivery);
   editor = current;
   window.addEventListener("blur", saveOnBlur);
   window.addEventListener("beforeunload", saveOnBlur);
