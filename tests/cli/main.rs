@@ -7,6 +7,7 @@
 
 mod bad_input;
 mod basics;
+mod chaos;
 mod common;
 mod crash_safety;
 mod exchange;

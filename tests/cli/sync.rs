@@ -29,14 +29,14 @@ fn server_binary() -> PathBuf {
 }
 
 /// A real `vigil-server` on 127.0.0.1, with its data folder.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     data: PathBuf,
-    addr: String,
+    pub(crate) addr: String,
 }
 
 impl Server {
-    fn start(data: &Path, listen: &str, tls: Option<(&Path, &Path)>) -> Server {
+    pub(crate) fn start(data: &Path, listen: &str, tls: Option<(&Path, &Path)>) -> Server {
         let mut cmd = Command::new(server_binary());
         cmd.arg("--data").arg(data).args(["--listen", listen]);
         if let Some((cert, key)) = tls {
@@ -63,7 +63,7 @@ impl Server {
         }
     }
 
-    fn admin(&self, args: &[&str]) -> String {
+    pub(crate) fn admin(&self, args: &[&str]) -> String {
         let out = Command::new(server_binary())
             .arg("admin")
             .arg("--data")
@@ -91,7 +91,14 @@ impl Drop for Server {
 }
 
 /// HQ names the server in a new profile, registers it there, and the monitor takes it.
-fn point_at(hq: &Env, monitor: &Env, server: &Server, url: &str, extra: &[&str], key: &str) {
+pub(crate) fn point_at(
+    hq: &Env,
+    monitor: &Env,
+    server: &Server,
+    url: &str,
+    extra: &[&str],
+    key: &str,
+) {
     let profile = hq.root.path().join(format!("org-{}.json", uuid_like()));
     let mut args = vec![
         "org",

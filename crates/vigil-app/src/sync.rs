@@ -81,6 +81,7 @@ impl Session {
             self.sync.stop.store(false, Ordering::Relaxed);
             let options = vigil_sync::Options {
                 proxy: settings.sync_proxy.clone(),
+                item_revisions: None,
             };
             let mut on = |e: Event| self.on_sync_event(e);
             if settings.sync_automatic {

@@ -184,6 +184,9 @@ pub(crate) enum Command {
         /// Send everything through this SOCKS5 proxy (Tor: socks5h://127.0.0.1:9050).
         #[arg(long, value_name = "URL")]
         proxy: Option<String>,
+        /// Revisions per item at most (1 to 500; for tests).
+        #[arg(long, hide = true)]
+        item_revisions: Option<usize>,
         /// Keep going until stopped (Ctrl+C or SIGTERM, safe at any moment): probe the server
         /// with growing waits while it cannot be reached, sync as soon as it answers, then
         /// again every --interval seconds.

@@ -98,14 +98,14 @@ fn selected(vault: &Vault, selection: &Selection) -> Result<Vec<RevisionId>> {
         Selection::Unsent => vault.unsent_revision_ids()?,
         Selection::All => vault.own_revision_ids()?.into_iter().map(|r| r.0).collect(),
         Selection::Revisions(ids) => {
-            let own: std::collections::HashSet<RevisionId> =
-                vault.own_revision_ids()?.into_iter().map(|r| r.0).collect();
-            if let Some(other) = ids.iter().find(|id| !own.contains(id)) {
-                return Err(StoreError::NotFound {
-                    what: "revision of this device",
-                    id: other.to_string(),
+            for id in ids {
+                if !vault.is_own_revision(*id)? {
+                    return Err(StoreError::NotFound {
+                        what: "revision of this device",
+                        id: id.to_string(),
+                    }
+                    .into());
                 }
-                .into());
             }
             ids.clone()
         }

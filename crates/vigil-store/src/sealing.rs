@@ -282,6 +282,21 @@ impl Vault {
         )
     }
 
+    /// Whether `id` is a revision signed by this vault's key (one a bundle of this device may
+    /// carry).
+    pub fn is_own_revision(&self, id: RevisionId) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM revisions WHERE id = ?1
+                 AND device IN (SELECT device FROM known_devices WHERE sign_pk = ?2)",
+            )?
+            .exists(params![
+                id.0.as_bytes().as_slice(),
+                self.keys.public().sign_pk.as_slice()
+            ])?)
+    }
+
     /// The revisions signed by this vault's key (under any id it had, restored ones included),
     /// by device and place: the only ones a bundle of this device may carry.
     pub fn own_revision_ids(&self) -> Result<Vec<(RevisionId, IncidentId)>> {

@@ -214,9 +214,9 @@ impl Vault {
     }
 
     /// Records the server's receipt for items (already checked against the organisation's
-    /// receipt key by the caller): the bytes kept for a retry go, and a `server_receipt`
-    /// custody event names the revisions and keeps the signed receipt. Items already receipted
-    /// are left as they are.
+    /// receipt key by the caller): the bytes kept for a retry go, and one `server_receipt`
+    /// custody event names the items and their revisions and keeps the signed receipt. Items
+    /// already receipted are left as they are.
     pub fn sync_record_receipt(&mut self, items: &[Uuid], receipt: &[u8]) -> Result<usize> {
         let now = self.clock.now();
         let receipt_value: serde_json::Value =
@@ -224,7 +224,8 @@ impl Vault {
                 detail: format!("a receipt to keep is not JSON: {e}"),
             })?;
         let tx = self.conn.transaction()?;
-        let mut recorded = 0;
+        let mut recorded: Vec<String> = Vec::new();
+        let mut revisions: Vec<String> = Vec::new();
         for id in items {
             let row: Option<(i64, bool)> = tx
                 .prepare_cached("SELECT seq, receipt IS NOT NULL FROM sync_items WHERE id = ?1")?
@@ -235,24 +236,30 @@ impl Vault {
                 "UPDATE sync_items SET receipt = ?2, received_at = ?3, ciphertext = NULL WHERE seq = ?1",
             )?
             .execute(params![seq, receipt, now.to_rfc3339()])?;
-            let revisions: Vec<String> = tx
-                .prepare_cached("SELECT revision FROM sync_item_revisions WHERE item = ?1")?
-                .query_map([seq], |r| r.get::<_, Vec<u8>>(0))?
-                .map(|r| Ok(crate::uuid_from(&r?)?.to_string()))
-                .collect::<Result<Vec<_>>>()?;
+            let mut stmt =
+                tx.prepare_cached("SELECT revision FROM sync_item_revisions WHERE item = ?1")?;
+            for r in stmt.query_map([seq], |r| r.get::<_, Vec<u8>>(0))? {
+                revisions.push(crate::uuid_from(&r?)?.to_string());
+            }
+            recorded.push(id.to_string());
+        }
+        if let Some(first) = recorded.first() {
             append_custody(
                 &tx,
                 &self.keys,
                 self.device,
                 now,
                 CustodyKind::ServerReceipt,
-                &id.to_string(),
-                serde_json::json!({ "revisions": revisions, "receipt": receipt_value }),
+                first,
+                serde_json::json!({
+                    "items": recorded,
+                    "revisions": revisions,
+                    "receipt": receipt_value,
+                }),
             )?;
-            recorded += 1;
         }
         tx.commit()?;
-        Ok(recorded)
+        Ok(recorded.len())
     }
 
     /// Records that items were sent (a push got past connecting, whatever its outcome).
@@ -282,6 +289,22 @@ impl Vault {
         }
         tx.commit()?;
         Ok(n)
+    }
+
+    /// Every item built here, in order: its id and the SHA-256 of its bytes (hex), to compare
+    /// with what the server holds.
+    pub fn sync_item_digests(&self) -> Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, sha256 FROM sync_items ORDER BY seq")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(id, sha)| Ok((crate::uuid_from(&id)?.to_string(), hex::encode(sha))))
+            .collect()
     }
 
     /// What is still to send.

@@ -37,6 +37,9 @@ const FEED_PAGE: usize = 200;
 pub struct Options {
     /// A SOCKS5 proxy for every request (`socks5h://127.0.0.1:9050` for Tor).
     pub proxy: Option<String>,
+    /// Revisions an item carries at most (default [`ITEM_REVISIONS`]); smaller items make
+    /// more, shorter requests (the chaos test uses them).
+    pub item_revisions: Option<usize>,
 }
 
 /// What a pass is doing, for a progress display.
@@ -175,7 +178,11 @@ fn pass(
         ..Report::default()
     };
     register(vault, &server, &ctx)?;
-    let held_back = build(vault, &mut report, progress)?;
+    let per_item = options
+        .item_revisions
+        .unwrap_or(ITEM_REVISIONS)
+        .clamp(1, ITEM_REVISIONS);
+    let held_back = build(vault, per_item, &mut report, progress)?;
     push(vault, &server, &ctx, &mut report, progress)?;
     pull_acks(vault, &server, &ctx, &mut report)?;
     pull_profile(vault, &server, &ctx, &mut report)?;
@@ -212,13 +219,14 @@ fn register(vault: &mut impl VaultAccess, server: &Server, ctx: &Context) -> Res
 /// error is returned after the rest of the pass.
 fn build(
     vault: &mut impl VaultAccess,
+    per_item: usize,
     report: &mut Report,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Option<SyncError>, SyncError> {
     let mut built = 0u64;
     loop {
         let planned = vault.with(|v| -> Result<_, SyncError> {
-            let ids = v.sync_unqueued_revisions(ITEM_REVISIONS)?;
+            let ids = v.sync_unqueued_revisions(per_item)?;
             if ids.is_empty() {
                 return Ok(None);
             }

@@ -111,15 +111,31 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
         Command::Verify { file } => exchange::verify(&ctx, &file),
         Command::Sync {
             proxy,
+            item_revisions,
             watch: false,
             ..
-        } => sync::sync(&ctx, proxy),
+        } => sync::sync(
+            &ctx,
+            vigil_sync::Options {
+                proxy,
+                item_revisions,
+            },
+        ),
         Command::Sync {
             proxy,
+            item_revisions,
             watch: true,
             interval,
             probe_max,
-        } => sync::watch(&ctx, proxy, interval, probe_max),
+        } => sync::watch(
+            &ctx,
+            vigil_sync::Options {
+                proxy,
+                item_revisions,
+            },
+            interval,
+            probe_max,
+        ),
         Command::Status { id } => sync::status(&ctx, id.as_deref()),
         Command::Org { action } => org::run(action, &ctx.out, || ctx.open()),
         Command::Quarantine { action } => quarantine::run(action, &ctx.out, || ctx.open()),

@@ -6,9 +6,8 @@ use super::{Ctx, parse_incident_id};
 use crate::error::{Failure, NOT_SENT};
 
 /// One sync pass (see `vigil_sync::run`), with progress on standard error.
-pub(crate) fn sync(ctx: &Ctx, proxy: Option<String>) -> Result<(), Failure> {
+pub(crate) fn sync(ctx: &Ctx, options: vigil_sync::Options) -> Result<(), Failure> {
     let mut vault = ctx.open()?;
-    let options = vigil_sync::Options { proxy };
     let mut shown = false;
     let mut access = &mut vault;
     let result = vigil_sync::sync(&mut access, &options, &mut |p| {
@@ -82,12 +81,11 @@ pub(crate) fn sync(ctx: &Ctx, proxy: Option<String>) -> Result<(), Failure> {
 /// `vigil sync --watch`: passes that start by themselves, one line per pass, until killed.
 pub(crate) fn watch(
     ctx: &Ctx,
-    proxy: Option<String>,
+    options: vigil_sync::Options,
     interval: u64,
     probe_max: u64,
 ) -> Result<(), Failure> {
     let mut vault = ctx.open()?;
-    let options = vigil_sync::Options { proxy };
     let schedule = vigil_sync::Schedule {
         interval: std::time::Duration::from_secs(interval),
         probe_max: std::time::Duration::from_secs(probe_max.max(1)),
