@@ -5,7 +5,7 @@
 //! | [`tls`] | TLS pinned to the key the organisation's profile names |
 //! | [`http`] | signed requests (the server's RFC 9421 profile), SOCKS5 for Tor |
 //! | [`run`] | one pass: build items, push them, check receipts, pull, acknowledge |
-//! | [`watch`] | passes that start by themselves: probes with backoff and jitter, then a pass |
+//! | [`mod@watch`] | passes that start by themselves: probes with backoff and jitter, then a pass |
 //!
 //! Every sealed revision of this device travels in an **item**: a bundle, exactly as on a
 //! stick (age-encrypted to HQ's readers, signed manifest, certificate), held in the vault from
