@@ -194,3 +194,167 @@ fn hex_key(text: &str) -> [u8; 32] {
     }
     out
 }
+
+/// A gate between the app and the server: connections are accepted at once, but nothing is
+/// forwarded until the gate opens. A sync pass that reaches the network waits there.
+struct Gate {
+    addr: String,
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    waiting: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+fn gate(target: String) -> Gate {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let open = Arc::new(AtomicBool::new(false));
+    let waiting = Arc::new(AtomicU64::new(0));
+    let (o, w) = (Arc::clone(&open), Arc::clone(&waiting));
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let (o, w, target) = (Arc::clone(&o), Arc::clone(&w), target.clone());
+            std::thread::spawn(move || {
+                w.fetch_add(1, Ordering::SeqCst);
+                while !o.load(Ordering::SeqCst) {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                let Ok(server) = std::net::TcpStream::connect(&target) else {
+                    return;
+                };
+                let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (mut c, mut s) = (client, server);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c2, &mut s2);
+                    let _ = s2.shutdown(std::net::Shutdown::Write);
+                });
+                let _ = std::io::copy(&mut s, &mut c);
+                let _ = c.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    Gate {
+        addr,
+        open,
+        waiting,
+    }
+}
+
+/// The vault is never held while sync waits on the network: with a pass stuck in the network,
+/// 300 running-log entries are written, each durable and with the time it was typed, and only
+/// then does the pass go on and finish.
+#[tokio::test]
+async fn typing_goes_on_while_a_sync_pass_waits_on_the_network() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    let _turn = crate::harness::serial().await;
+    let env = Env::new("sync-typing");
+    env.create_vault();
+    let hq_dir = env.root.path().join("hq-vault");
+    let mut hq = new_vault(&hq_dir);
+    hq.create_org("Coalition HQ", 1).unwrap();
+    let invitation = hq.issue_invitation("Aigul's laptop", 14).unwrap();
+    let profile = hq.org_profile().unwrap().unwrap().to_json_pretty();
+    let mut monitor = open_vault(&env.vault);
+    monitor
+        .join_and_enrol(&profile, &invitation.expose_file_bytes())
+        .unwrap();
+    let data = env.root.path().join("server");
+    let (_server, url) = start_server(&data);
+    let key: [u8; 32] = hex_key(&admin(&data, &["key"]));
+    let gate = gate(url.trim_start_matches("http://").to_owned());
+    let profile = hq
+        .set_server(&vigil_ledger::profile::ServerSettings {
+            url: format!("http://{}", gate.addr),
+            pin: None,
+            receipt_key: key,
+        })
+        .unwrap()
+        .to_json_pretty();
+    hq.close().unwrap();
+    let file = env.root.path().join("org.json");
+    std::fs::write(&file, &profile).unwrap();
+    admin(&data, &["org", "add", file.to_str().unwrap()]);
+    monitor.join_org(&profile).unwrap();
+    let now = monitor.now();
+    let sealed: Vec<vigil_model::Incident> = (0..20)
+        .map(|i| {
+            vigil_model::Incident::new(vigil_model::IncidentId::new(), format!("Hearing {i}"), now)
+        })
+        .collect();
+    monitor.create_incidents(&sealed).unwrap();
+    for inc in &sealed {
+        monitor.seal(inc.id).unwrap();
+    }
+    monitor.close().unwrap();
+
+    // The app's session with its sync worker, as the window runs them.
+    let session = Arc::new(vigil_app::Session::new(
+        env.vault.clone(),
+        Arc::new(vigil_store::SystemClock),
+        vigil_store::KdfChoice::Params(vigil_crypto::kdf::KdfParams::FLOOR),
+        None,
+    ));
+    session.unlock(PASSPHRASE.to_owned()).unwrap();
+    let worker = Arc::clone(&session);
+    std::thread::spawn(move || worker.run_sync_worker());
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while gate.waiting.load(Ordering::SeqCst) == 0 {
+        assert!(
+            std::time::Instant::now() < until,
+            "the worker never reached the network"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+
+    // The pass waits at the gate; typing goes on meanwhile (on another thread, so that a vault
+    // held by the pass would show as a timeout here, not as a hung test).
+    let typist = Arc::clone(&session);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let incident = typist.new_incident("Meeting broken up").unwrap();
+        let id = incident.id.to_string();
+        let mut sent = Vec::new();
+        for i in 0..300 {
+            let before = chrono::Utc::now();
+            let entry = typist
+                .append_log(&id, &format!("10:{i:03} entry {i}"), false)
+                .unwrap();
+            let after = chrono::Utc::now();
+            sent.push((before, entry, after));
+        }
+        let _ = tx.send((id, sent));
+    });
+    let (id, sent) = rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("typing waited for the network: the vault was held during the sync pass");
+    for (before, entry, after) in &sent {
+        let at = entry.at.with_timezone(&chrono::Utc);
+        assert!(
+            *before - chrono::Duration::milliseconds(1) <= at && at <= *after,
+            "an entry keeps the time it was typed"
+        );
+    }
+    assert!(
+        !gate.open.load(Ordering::SeqCst) && session.sync_status().unwrap().waiting > 0,
+        "all of it happened while the pass waited on the network"
+    );
+    let log = session.incident(&id).unwrap().log;
+    assert_eq!(log.len(), 300, "every entry is in the vault");
+
+    // The gate opens: the pass goes on and sends everything sealed.
+    gate.open.store(true, Ordering::SeqCst);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let status = session.sync_status().unwrap();
+        if status.waiting == 0 && status.last_success.is_some() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "the pass did not finish: {status:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    session.lock();
+}
