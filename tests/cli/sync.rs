@@ -489,3 +489,33 @@ fn sync_goes_through_a_socks5_proxy_when_asked() {
     synced(&monitor);
     assert_eq!(status(&monitor, &second), "held_by_server");
 }
+
+#[test]
+fn a_record_too_large_for_sync_waits_with_everything_after_it_and_says_so() {
+    let (hq, monitor, _) = organisation("Bishkek Monitors");
+    let data = hq.root.path().join("server");
+    let server = Server::start(&data, "127.0.0.1:0", None);
+    let key = server.admin(&["key"]).trim().to_owned();
+    let url = format!("http://{}", server.addr);
+    point_at(&hq, &monitor, &server, &url, &[], &key);
+
+    let before = sealed(&monitor, "Trial observed", &["10:00 hearing opens"]);
+    let video = monitor.root.path().join("video.mp4");
+    std::fs::write(&video, vec![7u8; 13 * 1024 * 1024]).unwrap();
+    let large = monitor.new_incident("Dispersal filmed");
+    monitor.ok(&["attach", &large, video.to_str().unwrap()]);
+    monitor.ok(&["seal", &large]);
+    let after = sealed(&monitor, "Press conference", &["12:00 police present"]);
+
+    let out = sync(&monitor);
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    assert_eq!(json_error_code(&out), "too_large_for_sync");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("on a stick"));
+    assert_eq!(status(&monitor, &before), "held_by_server");
+    assert_eq!(status(&monitor, &large), "only_here");
+    assert_eq!(
+        status(&monitor, &after),
+        "only_here",
+        "HQ takes a device's records in the order they were sealed"
+    );
+}

@@ -96,6 +96,12 @@ pub enum SyncError {
     /// This computer could not prepare a request (no randomness for a nonce, say).
     #[error("this computer could not prepare the request: {0}")]
     Local(String),
+    /// A sealed record is too large for one item (its attachments), and sync does not upload
+    /// large attachments yet: it, and everything sealed after it, wait.
+    #[error(
+        "{0}; large attachments do not travel by sync yet, so this record and every record sealed after it wait here: take them to HQ on a stick meanwhile (vigil export --unsent)"
+    )]
+    TooLargeForSync(String),
     /// The vault was locked while the sync ran: it stops, and goes on after the next unlock.
     #[error("the vault was locked; sync goes on once it is unlocked")]
     Locked,
@@ -126,6 +132,7 @@ impl SyncError {
             SyncError::Malformed(_) => "server_malformed",
             SyncError::Local(_) => "local",
             SyncError::Locked => "locked",
+            SyncError::TooLargeForSync(_) => "too_large_for_sync",
             SyncError::Store(e) => e.code(),
             SyncError::Exchange(e) => e.code(),
             SyncError::Ledger(e) => e.code(),

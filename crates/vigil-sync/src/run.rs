@@ -237,8 +237,8 @@ fn build(
             let dir = v.dir().to_path_buf();
             match vigil_exchange::plan_with(v, &Selection::Revisions(ids), &dir, limits) {
                 Ok(plan) => Ok(Some(Ok(plan))),
-                Err(ExchangeError::Bundle(e)) if e.code() == "too_large" => {
-                    Ok(Some(Err(ExchangeError::Bundle(e))))
+                Err(ExchangeError::Bundle(vigil_bundle::BundleError::TooLarge(detail))) => {
+                    Ok(Some(Err(detail)))
                 }
                 Err(e) => Err(e.into()),
             }
@@ -246,7 +246,7 @@ fn build(
         let plan = match planned {
             None => return Ok(None),
             Some(Ok(plan)) => plan,
-            Some(Err(e)) => return Ok(Some(e.into())),
+            Some(Err(detail)) => return Ok(Some(SyncError::TooLargeForSync(detail))),
         };
         // Encrypting and checking the item happens without the vault.
         let item = plan.write_item()?;

@@ -276,6 +276,7 @@ export const en = {
   "error.bad_receipt": "The server's receipt is not valid. Nothing was marked as held by the server.",
   "error.server_malformed": "The server's answer is malformed.",
   "error.local": "This computer could not prepare the request.",
+  "error.too_large_for_sync": "A record's attachments are too large to send by sync yet. It and every record sealed after it wait on this laptop: take them to HQ on a USB stick meanwhile.",
   "delivery.not_sealed": "Not sealed",
   "delivery.only_here": "Only on this laptop",
   "delivery.sent": "Sent",
