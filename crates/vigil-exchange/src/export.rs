@@ -370,7 +370,14 @@ pub fn plan_with(
             size: bytes.len() as u64,
             sha256: sha256_hex(&bytes),
         };
-        revisions.push((entry, Content::Revision(rev.id, spill.put(bytes)?)));
+        // A bundle for the server is bounded (`max_bytes`) and built in memory: its revisions
+        // stay there. A bundle for a stick may hold gigabytes of JSON: they wait in the spill.
+        let content = if limits.max_bytes.is_some() {
+            Content::Bytes(bytes)
+        } else {
+            Content::Revision(rev.id, spill.put(bytes)?)
+        };
+        revisions.push((entry, content));
         sent.push(rev.id);
     }
     let mut entries = head;
