@@ -43,10 +43,14 @@ fn admin(data: &Path, args: &[&str]) -> String {
 }
 
 fn start_server(data: &Path) -> (Server, String) {
+    start_server_at(data, "127.0.0.1:0")
+}
+
+fn start_server_at(data: &Path, listen: &str) -> (Server, String) {
     let mut child = Command::new(server_binary())
         .arg("--data")
         .arg(data)
-        .args(["--listen", "127.0.0.1:0"])
+        .args(["--listen", listen])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -357,4 +361,80 @@ async fn typing_goes_on_while_a_sync_pass_waits_on_the_network() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     session.lock();
+}
+
+/// Sealed while the server is down: once it starts, the window's worker finds it (probes with
+/// backoff) and sends everything, and the list says so, with nobody touching anything.
+#[tokio::test]
+async fn sealed_while_the_server_is_down_arrives_by_itself_once_it_starts() {
+    let _turn = crate::harness::serial().await;
+    let mut env = Env::new("sync-by-itself");
+    env.write_settings("en", 300);
+    env.create_vault();
+    let hq_dir = env.root.path().join("hq-vault");
+    let mut hq = new_vault(&hq_dir);
+    hq.create_org("Coalition HQ", 1).unwrap();
+    let invitation = hq.issue_invitation("Aigul's laptop", 14).unwrap();
+    let profile = hq.org_profile().unwrap().unwrap().to_json_pretty();
+    let mut monitor = open_vault(&env.vault);
+    monitor
+        .join_and_enrol(&profile, &invitation.expose_file_bytes())
+        .unwrap();
+    let data = env.root.path().join("server");
+    let (server, url) = start_server(&data);
+    let key: [u8; 32] = hex_key(&admin(&data, &["key"]));
+    let profile = hq
+        .set_server(&vigil_ledger::profile::ServerSettings {
+            url: url.clone(),
+            pin: None,
+            receipt_key: key,
+        })
+        .unwrap()
+        .to_json_pretty();
+    hq.close().unwrap();
+    let file = env.root.path().join("org.json");
+    std::fs::write(&file, &profile).unwrap();
+    admin(&data, &["org", "add", file.to_str().unwrap()]);
+    monitor.join_org(&profile).unwrap();
+    let now = monitor.now();
+    let sealed: Vec<vigil_model::Incident> = (0..3)
+        .map(|i| {
+            vigil_model::Incident::new(vigil_model::IncidentId::new(), format!("Hearing {i}"), now)
+        })
+        .collect();
+    monitor.create_incidents(&sealed).unwrap();
+    for inc in &sealed {
+        monitor.seal(inc.id).unwrap();
+    }
+    monitor.close().unwrap();
+    drop(server);
+
+    let mut app = env.launch().await;
+    app.type_into("#passphrase", PASSPHRASE).await;
+    app.click("#unlock").await;
+    app.wait_for("#main-screen").await;
+    app.wait_count(".incident-row .delivery-only_here", 3).await;
+    app.wait_for("#sync-state[data-error=server_unreachable]")
+        .await;
+    app.screenshot("sync-unreachable-en").await;
+
+    // The server starts (at the same address); nobody clicks anything.
+    let _server = start_server_at(&data, url.trim_start_matches("http://"));
+    app.wait_until(
+        "the three records to be held by the server, with no click",
+        std::time::Duration::from_secs(90),
+        |c| async move {
+            c.execute(
+                "return document.querySelectorAll('.incident-row .delivery-held_by_server').length",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_u64())
+                == Some(3)
+        },
+    )
+    .await;
+    app.wait_for("#sync-state[data-state=ok]").await;
+    assert!(app.quit().await);
 }

@@ -174,9 +174,11 @@ impl Session {
             last_success,
             error_code: live.error.as_ref().map(|e| e.0.clone()),
             error: live.error.map(|e| e.1),
-            next_try_s: live
-                .next_try
-                .map(|t| t.saturating_duration_since(Instant::now()).as_secs()),
+            next_try_s: live.next_try.map(|t| {
+                t.saturating_duration_since(Instant::now())
+                    .as_secs_f64()
+                    .ceil() as u64
+            }),
             waiting: outbox.revisions_unqueued + outbox.revisions_pending,
             unverified: outbox.items_unacked,
         })
