@@ -67,6 +67,48 @@ fn start_server_at(data: &Path, listen: &str) -> (Server, String) {
     (Server(child), format!("http://{addr}"))
 }
 
+/// HQ (a vault in this process) makes the organisation, the monitor's vault (`env.vault`) joins
+/// with an invitation, and both take a new profile that names `url` for the server whose data
+/// is in `data` (started by the caller), which registers it. Returns both vaults, open.
+fn organisation(env: &Env, data: &Path, url: &str) -> (vigil_store::Vault, vigil_store::Vault) {
+    let mut hq = new_vault(&env.root.path().join("hq-vault"));
+    hq.create_org("Coalition HQ", 1).unwrap();
+    let invitation = hq.issue_invitation("Aigul's laptop", 14).unwrap();
+    let profile = hq.org_profile().unwrap().unwrap().to_json_pretty();
+    let mut monitor = open_vault(&env.vault);
+    monitor
+        .join_and_enrol(&profile, &invitation.expose_file_bytes())
+        .unwrap();
+    let key: [u8; 32] = hex_key(&admin(data, &["key"]));
+    let profile = hq
+        .set_server(&vigil_ledger::profile::ServerSettings {
+            url: url.to_owned(),
+            pin: None,
+            receipt_key: key,
+        })
+        .unwrap()
+        .to_json_pretty();
+    let file = env.root.path().join("org.json");
+    std::fs::write(&file, &profile).unwrap();
+    admin(data, &["org", "add", file.to_str().unwrap()]);
+    monitor.join_org(&profile).unwrap();
+    (hq, monitor)
+}
+
+/// Seals `n` small records in `monitor`.
+fn seal_records(monitor: &mut vigil_store::Vault, n: usize) {
+    let now = monitor.now();
+    let incidents: Vec<vigil_model::Incident> = (0..n)
+        .map(|i| {
+            vigil_model::Incident::new(vigil_model::IncidentId::new(), format!("Hearing {i}"), now)
+        })
+        .collect();
+    monitor.create_incidents(&incidents).unwrap();
+    for inc in &incidents {
+        monitor.seal(inc.id).unwrap();
+    }
+}
+
 async fn sync_now_until(app: &mut App, css: &str) {
     app.click("#sync-now").await;
     app.wait_for(css).await;
@@ -79,33 +121,10 @@ async fn the_window_sends_by_itself_and_shows_when_hq_verified() {
     env.write_settings("en", 300);
     env.create_vault();
 
-    // HQ (in this process) makes the organisation; the monitor's vault joins with an invitation.
-    let hq_dir = env.root.path().join("hq-vault");
-    let mut hq = new_vault(&hq_dir);
-    hq.create_org("Coalition HQ", 1).unwrap();
-    let invitation = hq.issue_invitation("Aigul's laptop", 14).unwrap();
-    let profile = hq.org_profile().unwrap().unwrap().to_json_pretty();
-    let mut monitor = open_vault(&env.vault);
-    monitor
-        .join_and_enrol(&profile, &invitation.expose_file_bytes())
-        .unwrap();
-
-    // The real server; HQ names it in the profile, which the server and the monitor take.
+    // HQ (in this process) makes the organisation; the monitor's vault joins; the real server.
     let data = env.root.path().join("server");
     let (_server, url) = start_server(&data);
-    let key: [u8; 32] = hex_key(&admin(&data, &["key"]));
-    let profile = hq
-        .set_server(&vigil_ledger::profile::ServerSettings {
-            url,
-            pin: None,
-            receipt_key: key,
-        })
-        .unwrap()
-        .to_json_pretty();
-    let file = env.root.path().join("org.json");
-    std::fs::write(&file, &profile).unwrap();
-    admin(&data, &["org", "add", file.to_str().unwrap()]);
-    monitor.join_org(&profile).unwrap();
+    let (mut hq, monitor) = organisation(&env, &data, &url);
     monitor.close().unwrap();
 
     // The monitor seals a record in the window.
@@ -254,42 +273,12 @@ async fn typing_goes_on_while_a_sync_pass_waits_on_the_network() {
     let _turn = crate::harness::serial().await;
     let env = Env::new("sync-typing");
     env.create_vault();
-    let hq_dir = env.root.path().join("hq-vault");
-    let mut hq = new_vault(&hq_dir);
-    hq.create_org("Coalition HQ", 1).unwrap();
-    let invitation = hq.issue_invitation("Aigul's laptop", 14).unwrap();
-    let profile = hq.org_profile().unwrap().unwrap().to_json_pretty();
-    let mut monitor = open_vault(&env.vault);
-    monitor
-        .join_and_enrol(&profile, &invitation.expose_file_bytes())
-        .unwrap();
     let data = env.root.path().join("server");
     let (_server, url) = start_server(&data);
-    let key: [u8; 32] = hex_key(&admin(&data, &["key"]));
     let gate = gate(url.trim_start_matches("http://").to_owned());
-    let profile = hq
-        .set_server(&vigil_ledger::profile::ServerSettings {
-            url: format!("http://{}", gate.addr),
-            pin: None,
-            receipt_key: key,
-        })
-        .unwrap()
-        .to_json_pretty();
+    let (hq, mut monitor) = organisation(&env, &data, &format!("http://{}", gate.addr));
     hq.close().unwrap();
-    let file = env.root.path().join("org.json");
-    std::fs::write(&file, &profile).unwrap();
-    admin(&data, &["org", "add", file.to_str().unwrap()]);
-    monitor.join_org(&profile).unwrap();
-    let now = monitor.now();
-    let sealed: Vec<vigil_model::Incident> = (0..20)
-        .map(|i| {
-            vigil_model::Incident::new(vigil_model::IncidentId::new(), format!("Hearing {i}"), now)
-        })
-        .collect();
-    monitor.create_incidents(&sealed).unwrap();
-    for inc in &sealed {
-        monitor.seal(inc.id).unwrap();
-    }
+    seal_records(&mut monitor, 20);
     monitor.close().unwrap();
 
     // The app's session with its sync worker, as the window runs them.
@@ -371,41 +360,11 @@ async fn sealed_while_the_server_is_down_arrives_by_itself_once_it_starts() {
     let mut env = Env::new("sync-by-itself");
     env.write_settings("en", 300);
     env.create_vault();
-    let hq_dir = env.root.path().join("hq-vault");
-    let mut hq = new_vault(&hq_dir);
-    hq.create_org("Coalition HQ", 1).unwrap();
-    let invitation = hq.issue_invitation("Aigul's laptop", 14).unwrap();
-    let profile = hq.org_profile().unwrap().unwrap().to_json_pretty();
-    let mut monitor = open_vault(&env.vault);
-    monitor
-        .join_and_enrol(&profile, &invitation.expose_file_bytes())
-        .unwrap();
     let data = env.root.path().join("server");
     let (server, url) = start_server(&data);
-    let key: [u8; 32] = hex_key(&admin(&data, &["key"]));
-    let profile = hq
-        .set_server(&vigil_ledger::profile::ServerSettings {
-            url: url.clone(),
-            pin: None,
-            receipt_key: key,
-        })
-        .unwrap()
-        .to_json_pretty();
+    let (hq, mut monitor) = organisation(&env, &data, &url);
     hq.close().unwrap();
-    let file = env.root.path().join("org.json");
-    std::fs::write(&file, &profile).unwrap();
-    admin(&data, &["org", "add", file.to_str().unwrap()]);
-    monitor.join_org(&profile).unwrap();
-    let now = monitor.now();
-    let sealed: Vec<vigil_model::Incident> = (0..3)
-        .map(|i| {
-            vigil_model::Incident::new(vigil_model::IncidentId::new(), format!("Hearing {i}"), now)
-        })
-        .collect();
-    monitor.create_incidents(&sealed).unwrap();
-    for inc in &sealed {
-        monitor.seal(inc.id).unwrap();
-    }
+    seal_records(&mut monitor, 3);
     monitor.close().unwrap();
     drop(server);
 
