@@ -10,7 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
-use crate::common::{Env, json_error_code, organisation};
+use crate::common::{Env, json_error_code, open_vault, organisation, tables};
 
 fn json(s: &str) -> Value {
     serde_json::from_str(s).unwrap()
@@ -117,6 +117,18 @@ pub(crate) fn point_at(
     assert_eq!(joined["outcome"], "updated");
 }
 
+/// An organisation (HQ and one enrolled monitor) whose profile names a real server on
+/// 127.0.0.1, registered there; the server's data folder.
+fn connected() -> (Env, Env, Server, PathBuf) {
+    let (hq, monitor, _) = organisation("Bishkek Monitors");
+    let data = hq.root.path().join("server");
+    let server = Server::start(&data, "127.0.0.1:0", None);
+    let key = server.admin(&["key"]).trim().to_owned();
+    let url = format!("http://{}", server.addr);
+    point_at(&hq, &monitor, &server, &url, &[], &key);
+    (hq, monitor, server, data)
+}
+
 fn uuid_like() -> String {
     format!(
         "{}",
@@ -160,12 +172,7 @@ fn synced(env: &Env) -> Value {
 
 #[test]
 fn sealed_records_reach_hq_through_the_server_and_come_back_verified() {
-    let (hq, monitor, _) = organisation("Bishkek Monitors");
-    let data = hq.root.path().join("server");
-    let mut server = Server::start(&data, "127.0.0.1:0", None);
-    let key = server.admin(&["key"]).trim().to_owned();
-    let url = format!("http://{}", server.addr);
-    point_at(&hq, &monitor, &server, &url, &[], &key);
+    let (hq, monitor, mut server, data) = connected();
 
     // Sealed while the server is down: nothing lost, exit 5, still only on this laptop.
     let addr = server.addr.clone();
@@ -395,12 +402,7 @@ fn wait_for(
 
 #[test]
 fn a_watching_device_sends_by_itself_once_the_server_starts() {
-    let (hq, monitor, _) = organisation("Bishkek Monitors");
-    let data = hq.root.path().join("server");
-    let mut server = Server::start(&data, "127.0.0.1:0", None);
-    let key = server.admin(&["key"]).trim().to_owned();
-    let url = format!("http://{}", server.addr);
-    point_at(&hq, &monitor, &server, &url, &[], &key);
+    let (_hq, monitor, mut server, data) = connected();
     let addr = server.addr.clone();
     server.stop();
     let a = sealed(&monitor, "Trial observed", &["10:00 hearing opens"]);
@@ -445,12 +447,7 @@ fn free_port() -> u16 {
 
 #[test]
 fn sync_goes_through_a_socks5_proxy_when_asked() {
-    let (hq, monitor, _) = organisation("Bishkek Monitors");
-    let data = hq.root.path().join("server");
-    let server = Server::start(&data, "127.0.0.1:0", None);
-    let key = server.admin(&["key"]).trim().to_owned();
-    let url = format!("http://{}", server.addr);
-    point_at(&hq, &monitor, &server, &url, &[], &key);
+    let (_hq, monitor, _server, _) = connected();
 
     let port = free_port();
     let mut proxy = Command::new("microsocks")
@@ -492,12 +489,7 @@ fn sync_goes_through_a_socks5_proxy_when_asked() {
 
 #[test]
 fn a_record_too_large_for_sync_waits_with_everything_after_it_and_says_so() {
-    let (hq, monitor, _) = organisation("Bishkek Monitors");
-    let data = hq.root.path().join("server");
-    let server = Server::start(&data, "127.0.0.1:0", None);
-    let key = server.admin(&["key"]).trim().to_owned();
-    let url = format!("http://{}", server.addr);
-    point_at(&hq, &monitor, &server, &url, &[], &key);
+    let (_hq, monitor, _server, _) = connected();
 
     let before = sealed(&monitor, "Trial observed", &["10:00 hearing opens"]);
     let video = monitor.root.path().join("video.mp4");
@@ -518,4 +510,125 @@ fn a_record_too_large_for_sync_waits_with_everything_after_it_and_says_so() {
         "only_here",
         "HQ takes a device's records in the order they were sealed"
     );
+}
+
+/// An enrolled insider pushes, with its own keys, an item that is age ciphertext for HQ but no
+/// bundle: HQ refuses it with the reason, never acknowledges it, imports the genuine items
+/// around it, and holds nothing of it.
+#[test]
+fn an_insiders_forged_item_is_refused_at_hq_and_never_acknowledged() {
+    use std::str::FromStr as _;
+    let (hq, monitor, server, _) = connected();
+    // A second device of the organisation, enrolled like any other, then registered by a sync.
+    let invitation = hq.root.path().join("insider.invitation");
+    hq.ok(&[
+        "org",
+        "invite",
+        "--name",
+        "Insider",
+        "--out",
+        invitation.to_str().unwrap(),
+    ]);
+    let profile = hq.root.path().join("profile-now.json");
+    let v = open_vault(&hq);
+    std::fs::write(&profile, v.org_profile().unwrap().unwrap().to_json_pretty()).unwrap();
+    v.close().unwrap();
+    let insider = Env::new();
+    insider.init();
+    insider.ok(&[
+        "org",
+        "join",
+        profile.to_str().unwrap(),
+        "--invite",
+        invitation.to_str().unwrap(),
+    ]);
+    synced(&insider);
+    let genuine = sealed(&monitor, "Trial observed", &["10:00 hearing opens"]);
+    synced(&monitor);
+
+    // The forged item: signed by the insider's own key, encrypted to HQ's reader, not a bundle.
+    let v = open_vault(&insider);
+    let p = v.org_profile().unwrap().unwrap();
+    let recipient = age::x25519::Recipient::from_str(&p.hq_recipients[0]).unwrap();
+    let forged = age::encrypt(&recipient, b"not a bundle: forged by an enrolled device").unwrap();
+    let device = vigil_ledger::ids::device_id_for(&v.device_public().sign_pk);
+    let body = serde_json::json!({ "items": [{
+        "org": p.org_id, "device": device, "seq": 1, "id": uuid::Uuid::now_v7(),
+        "kind": "revision", "sha256": hex::encode(ring::digest::digest(&ring::digest::SHA256, &forged)),
+        "size": forged.len(),
+        "ciphertext": base64_std(&forged),
+    }]});
+    let http = vigil_sync::http::Server::new(&p.server_settings().unwrap().unwrap(), device, None)
+        .unwrap();
+    let req = vigil_sync::http::Request::sign(
+        device,
+        reqwest::Method::POST,
+        "/v1/items",
+        serde_json::to_vec(&body).unwrap(),
+        |m| vigil_crypto::sign::Signature(v.device_sign(m)),
+    )
+    .unwrap();
+    http.send(req)
+        .expect("the server stores ciphertext it cannot read");
+    v.close().unwrap();
+
+    let before = tables(&hq);
+    let pulled = synced(&hq);
+    assert_eq!(pulled["items_imported"].as_u64(), Some(1), "{pulled}");
+    assert_eq!(
+        pulled["items_acked"].as_u64(),
+        Some(1),
+        "only the genuine item"
+    );
+    let refused = pulled["items_refused"].as_array().unwrap();
+    assert_eq!(refused.len(), 1, "{pulled}");
+    assert!(refused[0].as_str().unwrap().contains(&device.to_string()));
+    assert_ne!(tables(&hq), before, "the genuine item was imported");
+    let v = open_vault(&hq);
+    assert_eq!(
+        v.count_incidents().unwrap(),
+        1,
+        "nothing of the forged item"
+    );
+    v.close().unwrap();
+    synced(&monitor);
+    assert_eq!(status(&monitor, &genuine), "verified_by_hq");
+    // Pulled again, no record changes (only the sync's own notes, such as its last success).
+    let count = |env: &Env| {
+        let v = open_vault(env);
+        let n = (
+            v.count_incidents().unwrap(),
+            v.all_revisions().unwrap().len(),
+        );
+        v.close().unwrap();
+        n
+    };
+    let held = count(&hq);
+    let again = synced(&hq);
+    assert_eq!(again["items_imported"].as_u64(), Some(0));
+    assert_eq!(count(&hq), held);
+    drop(server);
+}
+
+fn base64_std(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+/// A replayed older profile (one without the server, signed by the organisation itself) never
+/// replaces the newer one the monitor holds.
+#[test]
+fn an_older_profile_never_replaces_a_newer_one() {
+    let (hq, monitor, _server, _) = connected();
+    let first = hq.root.path().join("org.json"); // written by `org create`: version 1
+    let before = monitor.ok(&["--json", "status"]);
+    let out = monitor.run(&["--json", "org", "join", first.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(json_error_code(&out), "older_profile");
+    assert_eq!(
+        monitor.ok(&["--json", "status"]),
+        before,
+        "the server is still named"
+    );
+    drop(hq);
 }

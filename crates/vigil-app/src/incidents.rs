@@ -57,7 +57,7 @@ impl Session {
         };
         self.with_vault(|v| {
             let incidents = v.list_incidents(&q)?;
-            let delivery = if has_server(v)? {
+            let delivery = if crate::sync::names_server(v)? {
                 let ids: Vec<_> = incidents.iter().map(|i| i.id).collect();
                 v.delivery(&ids)?
                     .into_iter()
@@ -94,7 +94,7 @@ impl Session {
                 },
                 log_draft: v.log_draft(id)?.unwrap_or_default(),
                 sealed_entries: v.sealed_entries(id)?,
-                delivery: if has_server(v)? {
+                delivery: if crate::sync::names_server(v)? {
                     v.delivery(&[id])?.remove(&id)
                 } else {
                     None
@@ -294,11 +294,6 @@ impl Session {
         self.with_vault_mut(|v| Ok(v.discard_draft(incident)?))?;
         self.incident(id)
     }
-}
-
-/// Whether the organisation's profile names a sync server (delivery is shown only then).
-fn has_server(v: &vigil_store::Vault) -> Result<bool, StoreError> {
-    Ok(v.org_profile()?.is_some_and(|p| p.server.is_some()))
 }
 
 #[cfg(test)]

@@ -54,6 +54,11 @@ pub struct SyncView {
     pub unverified: u64,
 }
 
+/// Whether the organisation's profile names a sync server (sync and delivery exist only then).
+pub(crate) fn names_server(v: &Vault) -> Result<bool, vigil_store::StoreError> {
+    Ok(v.org_profile()?.is_some_and(|p| p.server.is_some()))
+}
+
 /// The session's vault, lent to the sync client one short closure at a time.
 struct Lent<'a>(&'a Session);
 
@@ -71,7 +76,9 @@ impl Session {
     /// Runs the sync worker for as long as the app runs (call it on its own thread).
     pub fn run_sync_worker(&self) -> ! {
         loop {
-            std::thread::sleep(Duration::from_millis(200));
+            // Asked once a second while there is nothing to run (locked, or no server): each
+            // asking holds the vault a moment.
+            std::thread::sleep(Duration::from_secs(1));
             if !self.has_server() {
                 // Nothing to do; a "Sync now" meanwhile is answered by the status.
                 self.sync.wake.store(false, Ordering::Relaxed);
@@ -109,8 +116,7 @@ impl Session {
     }
 
     fn has_server(&self) -> bool {
-        self.with_vault(|v| Ok(v.org_profile()?.is_some_and(|p| p.server.is_some())))
-            .unwrap_or(false)
+        self.with_vault(|v| Ok(names_server(v)?)).unwrap_or(false)
     }
 
     fn on_sync_event(&self, event: Event) {

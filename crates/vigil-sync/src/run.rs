@@ -151,7 +151,7 @@ pub fn sync(
 ) -> Result<Report, SyncError> {
     let result = pass(vault, options, progress);
     let now = chrono::Utc::now().to_rfc3339();
-    vault.with(|v| -> Result<(), SyncError> {
+    let recorded = vault.with(|v| -> Result<(), SyncError> {
         match &result {
             Ok(_) => {
                 v.set_sync_state("last_success", Some(&now))?;
@@ -162,8 +162,11 @@ pub fn sync(
             }
         }
         Ok(())
-    })??;
-    result
+    });
+    // The pass's own error says more than a failure to note it (a vault locked meanwhile).
+    let report = result?;
+    recorded??;
+    Ok(report)
 }
 
 fn pass(
