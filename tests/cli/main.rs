@@ -17,3 +17,5 @@ mod org;
 mod streaming;
 mod sync;
 mod trust;
+#[path = "../support/vigil_server.rs"]
+mod vigil_server;

@@ -11,82 +11,19 @@ use std::process::{Child, Command, Output, Stdio};
 use serde_json::Value;
 
 use crate::common::{Env, json_error_code, open_vault, organisation, tables};
+use crate::vigil_server::VigilServer;
 
 fn json(s: &str) -> Value {
     serde_json::from_str(s).unwrap()
 }
 
-/// The server binary, built beside `vigil` by `cargo test --workspace` (or `cargo build -p
-/// vigil-server`).
-fn server_binary() -> PathBuf {
-    let bin = Path::new(env!("CARGO_BIN_EXE_vigil")).with_file_name("vigil-server");
-    assert!(
-        bin.exists(),
-        "{} is missing: build it first (cargo build -p vigil-server); scripts/test does",
-        bin.display()
-    );
-    bin
-}
-
-/// A real `vigil-server` on 127.0.0.1, with its data folder.
-pub(crate) struct Server {
-    child: Child,
-    data: PathBuf,
-    pub(crate) addr: String,
-}
+/// A real `vigil-server` on 127.0.0.1 (tests/support/vigil_server.rs).
+pub(crate) struct Server;
 
 impl Server {
-    pub(crate) fn start(data: &Path, listen: &str, tls: Option<(&Path, &Path)>) -> Server {
-        let mut cmd = Command::new(server_binary());
-        cmd.arg("--data").arg(data).args(["--listen", listen]);
-        if let Some((cert, key)) = tls {
-            cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
-        }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("the server did not start: {line:?}"))
-            .to_owned();
-        Server {
-            child,
-            data: data.to_owned(),
-            addr,
-        }
-    }
-
-    pub(crate) fn admin(&self, args: &[&str]) -> String {
-        let out = Command::new(server_binary())
-            .arg("admin")
-            .arg("--data")
-            .arg(&self.data)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "admin {args:?}: {out:?}");
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn stop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    pub(crate) fn start(data: &Path, listen: &str, tls: Option<(&Path, &Path)>) -> VigilServer {
+        let bin = VigilServer::binary(env!("CARGO_BIN_EXE_vigil"));
+        VigilServer::start(&bin, data, listen, tls)
     }
 }
 
@@ -94,7 +31,7 @@ impl Drop for Server {
 pub(crate) fn point_at(
     hq: &Env,
     monitor: &Env,
-    server: &Server,
+    server: &VigilServer,
     url: &str,
     extra: &[&str],
     key: &str,
@@ -119,12 +56,12 @@ pub(crate) fn point_at(
 
 /// An organisation (HQ and one enrolled monitor) whose profile names a real server on
 /// 127.0.0.1, registered there; the server's data folder.
-fn connected() -> (Env, Env, Server, PathBuf) {
+fn connected() -> (Env, Env, VigilServer, PathBuf) {
     let (hq, monitor, _) = organisation("Bishkek Monitors");
     let data = hq.root.path().join("server");
     let server = Server::start(&data, "127.0.0.1:0", None);
     let key = server.admin(&["key"]).trim().to_owned();
-    let url = format!("http://{}", server.addr);
+    let url = server.url();
     point_at(&hq, &monitor, &server, &url, &[], &key);
     (hq, monitor, server, data)
 }
@@ -275,7 +212,7 @@ fn a_receipt_signed_by_another_key_is_refused_and_the_item_is_kept() {
     let server = Server::start(&data, "127.0.0.1:0", None);
     // The profile pins a receipt key the server does not hold.
     let not_the_servers = "7".repeat(64);
-    let url = format!("http://{}", server.addr);
+    let url = server.url();
     point_at(&hq, &monitor, &server, &url, &[], &not_the_servers);
     let id = sealed(&monitor, "Trial observed", &["10:00 hearing opens"]);
     let out = sync(&monitor);

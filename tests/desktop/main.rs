@@ -27,3 +27,5 @@ mod sync;
 mod traces;
 mod trust;
 mod unlock;
+#[path = "../support/vigil_server.rs"]
+mod vigil_server;

@@ -4,73 +4,31 @@
 //! acknowledges; after the next sync the window says "Verified by HQ", in English, Russian and
 //! Kyrgyz (screenshots of each).
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 
 use crate::harness::{App, Env, PASSPHRASE, new_vault, open_vault};
+use crate::vigil_server::VigilServer;
 
-/// The server binary, built beside the app by `cargo test --workspace`.
-fn server_binary() -> PathBuf {
-    let bin = Path::new(env!("CARGO_BIN_EXE_vigil-desktop")).with_file_name("vigil-server");
-    assert!(
-        bin.exists(),
-        "{} is missing: build it first (cargo build -p vigil-server); scripts/test does",
-        bin.display()
-    );
-    bin
+/// A real `vigil-server` on `data` (tests/support/vigil_server.rs), and its address.
+fn start_server_at(data: &Path, listen: &str) -> (VigilServer, String) {
+    let bin = VigilServer::binary(env!("CARGO_BIN_EXE_vigil-desktop"));
+    let server = VigilServer::start(&bin, data, listen, None);
+    let url = server.url();
+    (server, url)
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn admin(data: &Path, args: &[&str]) -> String {
-    let out = Command::new(server_binary())
-        .arg("admin")
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "admin {args:?}: {out:?}");
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn start_server(data: &Path) -> (Server, String) {
+fn start_server(data: &Path) -> (VigilServer, String) {
     start_server_at(data, "127.0.0.1:0")
 }
 
-fn start_server_at(data: &Path, listen: &str) -> (Server, String) {
-    let mut child = Command::new(server_binary())
-        .arg("--data")
-        .arg(data)
-        .args(["--listen", listen])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("the server did not start: {line:?}"))
-        .to_owned();
-    (Server(child), format!("http://{addr}"))
-}
-
 /// HQ (a vault in this process) makes the organisation, the monitor's vault (`env.vault`) joins
-/// with an invitation, and both take a new profile that names `url` for the server whose data
-/// is in `data` (started by the caller), which registers it. Returns both vaults, open.
-fn organisation(env: &Env, data: &Path, url: &str) -> (vigil_store::Vault, vigil_store::Vault) {
+/// with an invitation, and both take a new profile that names `url` for `server`, which
+/// registers it. Returns both vaults, open.
+fn organisation(
+    env: &Env,
+    server: &VigilServer,
+    url: &str,
+) -> (vigil_store::Vault, vigil_store::Vault) {
     let mut hq = new_vault(&env.root.path().join("hq-vault"));
     hq.create_org("Coalition HQ", 1).unwrap();
     let invitation = hq.issue_invitation("Aigul's laptop", 14).unwrap();
@@ -79,7 +37,7 @@ fn organisation(env: &Env, data: &Path, url: &str) -> (vigil_store::Vault, vigil
     monitor
         .join_and_enrol(&profile, &invitation.expose_file_bytes())
         .unwrap();
-    let key: [u8; 32] = hex_key(&admin(data, &["key"]));
+    let key: [u8; 32] = hex_key(&server.admin(&["key"]));
     let profile = hq
         .set_server(&vigil_ledger::profile::ServerSettings {
             url: url.to_owned(),
@@ -90,7 +48,7 @@ fn organisation(env: &Env, data: &Path, url: &str) -> (vigil_store::Vault, vigil
         .to_json_pretty();
     let file = env.root.path().join("org.json");
     std::fs::write(&file, &profile).unwrap();
-    admin(data, &["org", "add", file.to_str().unwrap()]);
+    server.admin(&["org", "add", file.to_str().unwrap()]);
     monitor.join_org(&profile).unwrap();
     (hq, monitor)
 }
@@ -123,8 +81,8 @@ async fn the_window_sends_by_itself_and_shows_when_hq_verified() {
 
     // HQ (in this process) makes the organisation; the monitor's vault joins; the real server.
     let data = env.root.path().join("server");
-    let (_server, url) = start_server(&data);
-    let (mut hq, monitor) = organisation(&env, &data, &url);
+    let (server, url) = start_server(&data);
+    let (mut hq, monitor) = organisation(&env, &server, &url);
     monitor.close().unwrap();
 
     // The monitor seals a record in the window.
@@ -274,9 +232,9 @@ async fn typing_goes_on_while_a_sync_pass_waits_on_the_network() {
     let env = Env::new("sync-typing");
     env.create_vault();
     let data = env.root.path().join("server");
-    let (_server, url) = start_server(&data);
+    let (server, url) = start_server(&data);
     let gate = gate(url.trim_start_matches("http://").to_owned());
-    let (hq, mut monitor) = organisation(&env, &data, &format!("http://{}", gate.addr));
+    let (hq, mut monitor) = organisation(&env, &server, &format!("http://{}", gate.addr));
     hq.close().unwrap();
     seal_records(&mut monitor, 20);
     monitor.close().unwrap();
@@ -361,12 +319,12 @@ async fn sealed_while_the_server_is_down_arrives_by_itself_once_it_starts() {
     env.write_settings("en", 300);
     env.create_vault();
     let data = env.root.path().join("server");
-    let (server, url) = start_server(&data);
-    let (hq, mut monitor) = organisation(&env, &data, &url);
+    let (mut server, url) = start_server(&data);
+    let (hq, mut monitor) = organisation(&env, &server, &url);
     hq.close().unwrap();
     seal_records(&mut monitor, 3);
     monitor.close().unwrap();
-    drop(server);
+    server.stop();
 
     let mut app = env.launch().await;
     app.type_into("#passphrase", PASSPHRASE).await;
