@@ -16,6 +16,7 @@ mod no_plaintext;
 mod org;
 mod streaming;
 mod sync;
+mod sync_attachments;
 mod trust;
 #[path = "../support/vigil_server.rs"]
 mod vigil_server;

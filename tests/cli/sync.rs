@@ -56,7 +56,7 @@ pub(crate) fn point_at(
 
 /// An organisation (HQ and one enrolled monitor) whose profile names a real server on
 /// 127.0.0.1, registered there; the server's data folder.
-fn connected() -> (Env, Env, VigilServer, PathBuf) {
+pub(crate) fn connected() -> (Env, Env, VigilServer, PathBuf) {
     let (hq, monitor, _) = organisation("Bishkek Monitors");
     let data = hq.root.path().join("server");
     let server = Server::start(&data, "127.0.0.1:0", None);
@@ -76,7 +76,7 @@ fn uuid_like() -> String {
     )
 }
 
-fn sealed(monitor: &Env, title: &str, lines: &[&str]) -> String {
+pub(crate) fn sealed(monitor: &Env, title: &str, lines: &[&str]) -> String {
     let id = monitor.new_incident(title);
     for l in lines {
         monitor.ok(&["log", &id, l]);
@@ -85,18 +85,18 @@ fn sealed(monitor: &Env, title: &str, lines: &[&str]) -> String {
     id
 }
 
-fn status(env: &Env, id: &str) -> String {
+pub(crate) fn status(env: &Env, id: &str) -> String {
     json(&env.ok(&["--json", "status", id]))["status"]
         .as_str()
         .unwrap()
         .to_owned()
 }
 
-fn sync(env: &Env) -> Output {
+pub(crate) fn sync(env: &Env) -> Output {
     env.run(&["--json", "sync"])
 }
 
-fn synced(env: &Env) -> Value {
+pub(crate) fn synced(env: &Env) -> Value {
     let out = sync(env);
     assert!(
         out.status.success(),
@@ -422,31 +422,6 @@ fn sync_goes_through_a_socks5_proxy_when_asked() {
     // And without the proxy, straight to the server.
     synced(&monitor);
     assert_eq!(status(&monitor, &second), "held_by_server");
-}
-
-#[test]
-fn a_record_too_large_for_sync_waits_with_everything_after_it_and_says_so() {
-    let (_hq, monitor, _server, _) = connected();
-
-    let before = sealed(&monitor, "Trial observed", &["10:00 hearing opens"]);
-    let video = monitor.root.path().join("video.mp4");
-    std::fs::write(&video, vec![7u8; 13 * 1024 * 1024]).unwrap();
-    let large = monitor.new_incident("Dispersal filmed");
-    monitor.ok(&["attach", &large, video.to_str().unwrap()]);
-    monitor.ok(&["seal", &large]);
-    let after = sealed(&monitor, "Press conference", &["12:00 police present"]);
-
-    let out = sync(&monitor);
-    assert_eq!(out.status.code(), Some(5), "{out:?}");
-    assert_eq!(json_error_code(&out), "too_large_for_sync");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("on a stick"));
-    assert_eq!(status(&monitor, &before), "held_by_server");
-    assert_eq!(status(&monitor, &large), "only_here");
-    assert_eq!(
-        status(&monitor, &after),
-        "only_here",
-        "HQ takes a device's records in the order they were sealed"
-    );
 }
 
 /// An enrolled insider pushes, with its own keys, an item that is age ciphertext for HQ but no

@@ -62,6 +62,25 @@ impl VigilServer {
         format!("http://{}", self.addr)
     }
 
+    /// A counter of its `/metrics` (`vigil_server_NAME_total`), 0 before it is first counted.
+    #[allow(dead_code)]
+    pub fn counter(&self, name: &str) -> u64 {
+        use std::io::{Read, Write};
+        let mut conn = std::net::TcpStream::connect(&self.addr).unwrap();
+        write!(
+            conn,
+            "GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .unwrap();
+        let mut text = String::new();
+        conn.read_to_string(&mut text).unwrap();
+        let wanted = format!("vigil_server_{name}_total ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&wanted))
+            .map_or(0, |v| v.trim().parse().unwrap())
+    }
+
     /// `vigil-server admin --data DATA ARGS…`; its standard output.
     pub fn admin(&self, args: &[&str]) -> String {
         let out = Command::new(&self.bin)

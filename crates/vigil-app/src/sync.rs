@@ -167,6 +167,7 @@ impl Session {
                 bytes,
                 bytes_total,
             }) => (items, items_total, bytes, bytes_total),
+            Some(Progress::Uploading { bytes, bytes_total }) => (0, 0, bytes, bytes_total),
             _ => (0, 0, 0, 0),
         };
         Ok(SyncView {

@@ -202,6 +202,7 @@ pub struct ExportPlan {
     left: usize,
     attachments: usize,
     custody_through: u64,
+    blobs: Vec<AttachmentId>,
 }
 
 /// A bundle written into memory for the organisation's server ([`ExportPlan::write_item`]).
@@ -215,6 +216,8 @@ pub struct Item {
     pub sent: Vec<RevisionId>,
     /// The last of this device's custody events it carries.
     pub custody_through: u64,
+    /// The attachments its revisions name, which travel apart ([`Limits::attachments_apart`]).
+    pub blobs: Vec<AttachmentId>,
 }
 
 impl std::fmt::Debug for ExportPlan {
@@ -250,6 +253,26 @@ pub struct Limits {
     pub custody_after: Option<u64>,
     /// The most bytes of entries (revisions, custody log, attachments) the bundle may hold.
     pub max_bytes: Option<u64>,
+    /// Leave attachments out of the bundle: they travel apart (a sync item's go by the
+    /// server's resumable upload), and [`Item::blobs`] names them.
+    pub attachments_apart: bool,
+}
+
+/// Whom a bundle of this vault is encrypted to: HQ's keys, and this device's own.
+pub(crate) fn recipients(vault: &Vault) -> Result<Vec<age::x25519::Recipient>> {
+    let device = vault.device_public();
+    let mut recipients: Vec<age::x25519::Recipient> = Vec::new();
+    for r in vault
+        .hq_recipients()?
+        .iter()
+        .chain(std::iter::once(&device.age_recipient))
+    {
+        recipients.push(
+            r.parse()
+                .map_err(|e| BundleError::Malformed(format!("recipient {r}: {e}")))?,
+        );
+    }
+    Ok(recipients)
 }
 
 /// [`plan`] under `limits`.
@@ -264,17 +287,7 @@ pub fn plan_with(
         .ok_or(StoreError::NoOrganisation)?
         .org_id;
     let device = vault.device_public();
-    let mut recipients: Vec<age::x25519::Recipient> = Vec::new();
-    for r in vault
-        .hq_recipients()?
-        .iter()
-        .chain(std::iter::once(&device.age_recipient))
-    {
-        recipients.push(
-            r.parse()
-                .map_err(|e| BundleError::Malformed(format!("recipient {r}: {e}")))?,
-        );
-    }
+    let recipients = recipients(vault)?;
     let chosen = selected(vault, selection)?;
     if chosen.is_empty() {
         return Err(ExchangeError::NothingToExport);
@@ -329,14 +342,21 @@ pub fn plan_with(
     let mut revisions: Vec<(ManifestEntry, Content)> = Vec::new();
     let mut sent: Vec<RevisionId> = Vec::new();
     let mut attachments: BTreeMap<String, (AttachmentId, u64)> = BTreeMap::new();
+    let mut blobs: Vec<AttachmentId> = Vec::new();
     for id in &chosen {
         let rev = vault.revision(*id)?;
         let bytes = entry_bytes(&rev)?;
-        let new_files: Vec<_> = rev
-            .document()?
-            .attachments
+        let named = rev.document()?.attachments;
+        let apart: Vec<AttachmentId> = if limits.attachments_apart {
+            named.iter().map(|a| a.id).collect()
+        } else {
+            Vec::new()
+        };
+        let new_files: Vec<_> = named
             .into_iter()
-            .filter(|a| !attachments.contains_key(&a.sha256.to_string()))
+            .filter(|a| {
+                !limits.attachments_apart && !attachments.contains_key(&a.sha256.to_string())
+            })
             .collect();
         let more = 1 + new_files.len() as u64;
         let more_bytes = bytes.len() as u64 + new_files.iter().map(|a| a.size).sum::<u64>();
@@ -356,6 +376,11 @@ pub fn plan_with(
                 .into());
             }
             break;
+        }
+        for a in apart {
+            if !blobs.contains(&a) {
+                blobs.push(a);
+            }
         }
         file_bytes += more_bytes - bytes.len() as u64;
         json += bytes.len() as u64;
@@ -424,6 +449,7 @@ pub fn plan_with(
         sent,
         attachments: attachments.len(),
         custody_through,
+        blobs,
     })
 }
 
@@ -445,6 +471,7 @@ impl ExportPlan {
             left,
             attachments,
             custody_through: _,
+            blobs: _,
         } = self;
         let bundle_id = manifest.bundle_id;
         let pending = vigil_bundle::write_pending(&dest, &recipients, |w| {
@@ -499,6 +526,7 @@ impl ExportPlan {
             identities,
             sent,
             custody_through,
+            blobs,
             ..
         } = self;
         let mut w = vigil_bundle::BundleWriter::new(Vec::new(), &recipients)?;
@@ -522,6 +550,7 @@ impl ExportPlan {
             bytes,
             sent,
             custody_through,
+            blobs,
         })
     }
 }

@@ -191,6 +191,16 @@ impl std::fmt::Debug for Reading {
 }
 
 impl Reading {
+    /// The identities bundles are opened with.
+    pub(crate) fn identities(&self) -> &[age::x25519::Identity] {
+        &self.identities
+    }
+
+    /// The vault's folder.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The vault's folder, the identities it opens bundles with, and its organisation.
     pub fn of(vault: &Vault) -> Result<Reading> {
         Ok(Reading {
@@ -357,12 +367,44 @@ pub fn import_with_progress(
 /// same quarantine, and the same idempotence (a revision that came by stick is not stored
 /// again).
 pub fn import_bytes(vault: &mut Vault, bytes: &[u8]) -> Result<ImportReport> {
+    let staged = stage_bytes(vault, bytes)?;
+    settle_bytes(vault, staged, bytes)
+}
+
+/// The first phase of [`import_bytes`]: reads and checks the bundle in `bytes`, changing
+/// nothing in the vault. Attachments that travel apart are then added
+/// ([`Staged::missing_attachments`], [`Staged::add_attachment`]) before [`settle_bytes`].
+pub fn stage_bytes(vault: &Vault, bytes: &[u8]) -> Result<Staged> {
     let reading = Reading::of(vault)?;
-    let shared: &Vault = vault;
-    let mut prejudge = |incoming: &Incoming| goes_to_quarantine(shared, incoming);
-    let staged = receive(&reading.dir, Some(&mut prejudge), |keep| {
+    let mut prejudge = |incoming: &Incoming| goes_to_quarantine(vault, incoming);
+    receive(&reading.dir, Some(&mut prejudge), |keep| {
         read_stream(bytes, &reading.identities, reading.expect, keep)
-    })?;
+    })
+}
+
+impl Staged {
+    /// The attachments its revisions name that neither came with it nor are in the vault (none
+    /// for a sender that goes to quarantine: nothing of it is applied yet).
+    pub fn missing_attachments(
+        &mut self,
+        vault: &Vault,
+    ) -> Result<Vec<vigil_store::AttachmentRef>> {
+        if goes_to_quarantine(vault, &self.incoming)? {
+            return Ok(Vec::new());
+        }
+        Ok(vault.missing_attachments(&mut self.incoming)?)
+    }
+
+    /// Adds an attachment that travelled apart (checked by [`crate::blob::open_blob`]).
+    pub fn add_attachment(&mut self, staged: StagedAttachment) {
+        let sha = Sha256(staged.sha256());
+        self.incoming.add_attachment(sha, staged);
+    }
+}
+
+/// The second phase of [`import_bytes`]: applies a staged bundle held in memory, or keeps it
+/// in quarantine.
+pub fn settle_bytes(vault: &mut Vault, staged: Staged, bytes: &[u8]) -> Result<ImportReport> {
     match settle(vault, staged, bytes.len() as u64)? {
         Settled::Applied(report) => Ok(*report),
         Settled::Held(held) => {

@@ -14,6 +14,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod blob;
 mod check;
 mod error;
 pub mod export;
@@ -29,7 +30,8 @@ pub use export::{
 };
 pub use import::{
     Held, ImportReport, Prejudge, Reading, Settled, Staged, accept, goes_to_quarantine, import,
-    import_bytes, import_with_progress, quarantine, settle, stage, stage_for_quarantine,
+    import_bytes, import_with_progress, quarantine, settle, settle_bytes, stage, stage_bytes,
+    stage_for_quarantine,
 };
 pub use proof::{
     Proof, ProvenAttachment, ProvenEnrolment, ProvenRevision, verify_extracted, verify_with_vault,

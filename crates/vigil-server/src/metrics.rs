@@ -41,6 +41,7 @@ pub struct Metrics {
     refusals: Family<CodeLabels, Counter>,
     items: Counter,
     upload_bytes: Counter,
+    part_bytes: Counter,
     limiter: DefaultKeyedRateLimiter<DeviceId>,
 }
 
@@ -64,6 +65,7 @@ impl Metrics {
         let refusals = Family::<CodeLabels, Counter>::default();
         let items = Counter::default();
         let upload_bytes = Counter::default();
+        let part_bytes = Counter::default();
         registry.register(
             "requests",
             "HTTP requests by endpoint and status",
@@ -80,6 +82,11 @@ impl Metrics {
             "Attachment bytes stored",
             upload_bytes.clone(),
         );
+        registry.register(
+            "upload_part_bytes",
+            "Attachment bytes received in upload parts, stored or refused (a part sent twice counts twice)",
+            part_bytes.clone(),
+        );
         let quota =
             Quota::per_second(NonZeroU32::new(per_second.max(1)).unwrap_or(NonZeroU32::MIN))
                 .allow_burst(NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN));
@@ -89,6 +96,7 @@ impl Metrics {
             refusals,
             items,
             upload_bytes,
+            part_bytes,
             limiter: RateLimiter::keyed(quota),
         }
     }
@@ -101,6 +109,11 @@ impl Metrics {
     /// Counts stored attachment bytes.
     pub fn uploaded(&self, n: u64) {
         self.upload_bytes.inc_by(n);
+    }
+
+    /// Counts the bytes of an upload part that arrived whole, whatever becomes of it.
+    pub fn part_received(&self, n: u64) {
+        self.part_bytes.inc_by(n);
     }
 
     /// Takes one request from `device`'s allowance, or refuses with 429.

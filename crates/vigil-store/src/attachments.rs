@@ -253,7 +253,8 @@ impl Vault {
         }
         let mut stmt = self.conn.prepare_cached(
             "SELECT 1 FROM attachment_chunks WHERE blob = ?1
-             UNION ALL SELECT 1 FROM quarantine_chunks WHERE blob = ?1",
+             UNION ALL SELECT 1 FROM quarantine_chunks WHERE blob = ?1
+             UNION ALL SELECT 1 FROM sync_blob_chunks WHERE blob = ?1",
         )?;
         for name in on_disk {
             if !stmt.exists([&name])? && name.len() >= 2 {
@@ -343,6 +344,30 @@ impl AttachmentReader {
     pub fn authenticated_only(mut self) -> Self {
         self.hasher = None;
         self
+    }
+
+    /// Reads from byte `offset` on (a resumed upload): the chunks before it are not opened,
+    /// so the whole's SHA-256 is not recomputed ([`authenticated_only`](Self::authenticated_only));
+    /// each chunk read is still authenticated, and the size checked at the end.
+    pub fn from_offset(mut self, offset: u64) -> std::io::Result<Self> {
+        self.hasher = None;
+        if offset > self.meta.size {
+            return Err(self.fail());
+        }
+        let payload = vigil_crypto::chunk::PAYLOAD_LEN as u64;
+        let skip = (offset / payload).min(self.paths.len() as u64);
+        self.next = skip as usize;
+        self.seen = skip * payload;
+        let mut rest = offset - self.seen;
+        let mut sink = [0u8; 4096];
+        while rest > 0 {
+            let n = self.read(&mut sink[..rest.min(4096) as usize])?;
+            if n == 0 {
+                return Err(self.fail());
+            }
+            rest -= n as u64;
+        }
+        Ok(self)
     }
 
     /// Decrypts the next chunk into the buffer; false at the end (after the final checks).

@@ -38,6 +38,7 @@ mod search;
 mod spill;
 mod staging;
 mod sync;
+mod sync_blobs;
 // The SQL the vault runs: crate-private. The benchmark (vigil-bench) runs the very same
 // statements on an unkeyed SQLite database as its reference, through the `bench` feature.
 #[cfg(feature = "bench")]
@@ -73,6 +74,7 @@ pub use spill::{Slot, Spill};
 pub use sql::NewEntry;
 pub use staging::{AttachmentWriteProgress, StagedAttachment, stage_attachment};
 pub use sync::{Delivery, Outbox, PendingItem};
+pub use sync_blobs::{PendingBlob, PreparedBlob};
 // The signed records a vault keeps are the ledger's; named here too for the vault's users.
 pub use vigil_ledger::RevisionId;
 pub use vigil_ledger::custody::{CUSTODY_FORMAT, CustodyDoc, CustodyEvent, CustodyKind};

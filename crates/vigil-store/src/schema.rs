@@ -329,6 +329,32 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 7: attachments go to the server apart from items, by the resumable upload. Each is
+    // queued with the first item whose revisions name it (that item waits for its receipt);
+    // before the upload its age ciphertext is staged once into the chunk store (encrypted by
+    // the vault, like everything there), so that a resumed upload sends the same bytes. The
+    // server's checked receipt replaces the staged copy.
+    r#"
+    CREATE TABLE sync_blobs (
+        attachment BLOB PRIMARY KEY,
+        item INTEGER NOT NULL REFERENCES sync_items (seq),
+        queued_at TEXT NOT NULL,
+        size INTEGER,
+        sha256 BLOB,
+        file_key BLOB,
+        chunk_count INTEGER,
+        prepared_at TEXT,
+        receipt BLOB,
+        received_at TEXT
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX sync_blobs_item ON sync_blobs (item);
+    CREATE TABLE sync_blob_chunks (
+        attachment BLOB NOT NULL REFERENCES sync_blobs (attachment),
+        idx INTEGER NOT NULL,
+        blob TEXT NOT NULL UNIQUE,
+        PRIMARY KEY (attachment, idx)
+    ) STRICT, WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

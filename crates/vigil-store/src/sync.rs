@@ -95,12 +95,16 @@ pub struct Outbox {
     pub bytes_pending: u64,
     /// Items receipted and not yet acknowledged by HQ.
     pub items_unacked: u64,
+    /// Attachments queued and not yet receipted.
+    pub attachments_pending: u64,
+    /// Their size.
+    pub attachment_bytes_pending: u64,
 }
 
 impl Outbox {
     /// Whether everything sealed here is held by the server.
     pub fn all_sent(&self) -> bool {
-        self.revisions_unqueued == 0 && self.items_pending == 0
+        self.revisions_unqueued == 0 && self.items_pending == 0 && self.attachments_pending == 0
     }
 }
 
@@ -143,6 +147,7 @@ impl Vault {
         ciphertext: &[u8],
         revisions: &[RevisionId],
         custody_through: u64,
+        blobs: &[vigil_model::AttachmentId],
     ) -> Result<u64> {
         let now = self.clock.now();
         let tx = self.conn.transaction()?;
@@ -175,17 +180,22 @@ impl Vault {
             tx.prepare_cached("INSERT INTO sync_item_revisions (revision, item) VALUES (?1, ?2)")?
                 .execute(params![r.0.as_bytes().as_slice(), seq])?;
         }
+        crate::sync_blobs::queue_blobs(&tx, seq, blobs, &now.to_rfc3339())?;
         set_state(&tx, "revisions_through", &through.to_string(), true)?;
         set_state(&tx, "custody_through", &custody_through.to_string(), true)?;
         tx.commit()?;
         Ok(seq as u64)
     }
 
-    /// The items built and not yet receipted, in order, at most `limit`.
+    /// The items built and not yet receipted, in order, at most `limit`, up to the first that
+    /// waits for an attachment's receipt.
     pub fn sync_pending_items(&self, limit: usize) -> Result<Vec<PendingItem>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT seq, id, ciphertext, sha256, revisions FROM sync_items
-             WHERE receipt IS NULL ORDER BY seq LIMIT ?1",
+             WHERE receipt IS NULL
+               AND seq < COALESCE((SELECT MIN(item) FROM sync_blobs WHERE receipt IS NULL),
+                                  9223372036854775807)
+             ORDER BY seq LIMIT ?1",
         )?;
         let rows = stmt
             .query_map([limit as i64], |r| {
@@ -326,7 +336,16 @@ impl Vault {
             [],
             |r| r.get(0),
         )?;
+        let (blobs, blob_bytes): (i64, i64) = self.conn.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(a.size), 0)
+             FROM sync_blobs b LEFT JOIN attachments a ON a.id = b.attachment
+             WHERE b.receipt IS NULL",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         Ok(Outbox {
+            attachments_pending: blobs as u64,
+            attachment_bytes_pending: blob_bytes as u64,
             revisions_unqueued: unqueued as u64,
             items_pending: items as u64,
             revisions_pending: revisions as u64,

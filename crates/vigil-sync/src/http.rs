@@ -130,6 +130,36 @@ impl Server {
         read(resp)
     }
 
+    /// Sends a signed request with `content_type` and `headers` besides the signature's (the
+    /// upload protocol's); returns the reply's headers and body. A reply other than 2xx is
+    /// [`SyncError::Refused`].
+    pub fn send_with(
+        &self,
+        req: Request,
+        content_type: Option<&str>,
+        headers: &[(&str, String)],
+    ) -> Result<(reqwest::header::HeaderMap, Vec<u8>), SyncError> {
+        let url = format!("{}{}", self.base, req.path_and_query);
+        let mut builder = self
+            .client
+            .request(req.method, url)
+            .header("Content-Digest", req.headers.content_digest)
+            .header("Signature-Input", req.headers.signature_input)
+            .header("Signature", req.headers.signature);
+        if let Some(t) = content_type {
+            builder = builder.header("Content-Type", t);
+        }
+        for (name, value) in headers {
+            builder = builder.header(*name, value);
+        }
+        let resp = builder
+            .body(req.body)
+            .send()
+            .map_err(SyncError::from_transport)?;
+        let headers = resp.headers().clone();
+        Ok((headers, read(resp)?))
+    }
+
     /// `GET /healthz`: whether the server answers at all (the cheap probe).
     pub fn probe(&self) -> Result<(), SyncError> {
         let resp = self

@@ -5,10 +5,13 @@
 //! | [`tls`] | TLS pinned to the key the organisation's profile names |
 //! | [`http`] | signed requests (the server's RFC 9421 profile), SOCKS5 for Tor |
 //! | [`run`] | one pass: build items, push them, check receipts, pull, acknowledge |
+//! | [`blobs`] | attachments by the resumable upload (tus), and HQ's ranged download |
 //! | [`mod@watch`] | passes that start by themselves: probes with backoff and jitter, then a pass |
 //!
 //! Every sealed revision of this device travels in an **item**: a bundle, exactly as on a
-//! stick (age-encrypted to HQ's readers, signed manifest, certificate), held in the vault from
+//! stick (age-encrypted to HQ's readers, signed manifest, certificate) but for its attachments,
+//! which go apart by the server's resumable upload before the item that names them; held in
+//! the vault from
 //! the moment it is built until the server's receipt for it is checked against the
 //! organisation's pinned receipt key (see `vigil_store`'s `sync` module). HQ pulls the feed and
 //! imports each item through the same code as a bundle file
@@ -20,6 +23,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod blobs;
 pub mod http;
 pub mod run;
 pub mod tls;
@@ -96,10 +100,10 @@ pub enum SyncError {
     /// This computer could not prepare a request (no randomness for a nonce, say).
     #[error("this computer could not prepare the request: {0}")]
     Local(String),
-    /// A sealed record is too large for one item (its attachments), and sync does not upload
-    /// large attachments yet: it, and everything sealed after it, wait.
+    /// A sealed record's text is too large for one item (attachments go apart and are not
+    /// counted): it, and everything sealed after it, wait.
     #[error(
-        "{0}; large attachments do not travel by sync yet, so this record and every record sealed after it wait here: take them to HQ on a stick meanwhile (vigil export --unsent)"
+        "{0}; a record this large does not travel by sync, so it and every record sealed after it wait here: take them to HQ on a stick (vigil export --unsent)"
     )]
     TooLargeForSync(String),
     /// The vault was locked while the sync ran: it stops, and goes on after the next unlock.

@@ -22,7 +22,8 @@ use crate::{SyncError, VaultAccess};
 /// Revisions an item carries at most.
 pub const ITEM_REVISIONS: usize = 500;
 /// Bytes of entries an item carries at most (the server takes 16 MiB an item; a bundle adds
-/// its manifest, headers and age's overhead).
+/// its manifest, headers and age's overhead). Attachments are not in items: they go by the
+/// resumable upload ([`crate::blobs`]).
 pub const ITEM_BYTES: u64 = 12 * 1024 * 1024;
 /// Bytes of ciphertext one push carries at most (base64 adds a third; the server takes
 /// 64 MiB a request).
@@ -50,6 +51,13 @@ pub enum Progress {
     Building {
         /// Revisions put in items so far.
         revisions: u64,
+    },
+    /// Uploading attachments.
+    Uploading {
+        /// Bytes the server holds so far.
+        bytes: u64,
+        /// Of all.
+        bytes_total: u64,
     },
     /// Sending items.
     Pushing {
@@ -82,6 +90,12 @@ pub struct Report {
     pub revisions_sent: u64,
     /// Their bytes.
     pub bytes_sent: u64,
+    /// Attachments uploaded in this pass (with checked receipts).
+    pub attachments_sent: u64,
+    /// Their bytes (ciphertext).
+    pub attachment_bytes_sent: u64,
+    /// HQ: attachments fetched from the server for the items imported.
+    pub attachments_fetched: u64,
     /// HQ's acknowledgements received.
     pub acks_received: u64,
     /// Whether a newer organisation profile was taken from the server.
@@ -101,10 +115,10 @@ pub struct Report {
 }
 
 /// Everything a pass needs from the vault, read once.
-struct Context {
-    settings: ServerSettings,
-    org: Uuid,
-    device: DeviceId,
+pub(crate) struct Context {
+    pub(crate) settings: ServerSettings,
+    pub(crate) org: Uuid,
+    pub(crate) device: DeviceId,
     certificate: Vec<u8>,
     is_hq: bool,
     profile_json: String,
@@ -132,7 +146,7 @@ fn context(v: &mut Vault) -> Result<Context, SyncError> {
     })
 }
 
-fn signed(
+pub(crate) fn signed(
     vault: &mut impl VaultAccess,
     device: DeviceId,
     method: Method,
@@ -186,6 +200,7 @@ fn pass(
         .unwrap_or(ITEM_REVISIONS)
         .clamp(1, ITEM_REVISIONS);
     let held_back = build(vault, per_item, &mut report, progress)?;
+    crate::blobs::upload_all(vault, &server, &ctx, &mut report, progress)?;
     push(vault, &server, &ctx, &mut report, progress)?;
     pull_acks(vault, &server, &ctx, &mut report)?;
     pull_profile(vault, &server, &ctx, &mut report)?;
@@ -236,6 +251,7 @@ fn build(
             let limits = Limits {
                 custody_after: Some(v.sync_custody_through()?),
                 max_bytes: Some(ITEM_BYTES),
+                attachments_apart: true,
             };
             let dir = v.dir().to_path_buf();
             match vigil_exchange::plan_with(v, &Selection::Revisions(ids), &dir, limits) {
@@ -253,8 +269,15 @@ fn build(
         };
         // Encrypting and checking the item happens without the vault.
         let item = plan.write_item()?;
-        vault
-            .with(|v| v.sync_add_item(item.id, &item.bytes, &item.sent, item.custody_through))??;
+        vault.with(|v| {
+            v.sync_add_item(
+                item.id,
+                &item.bytes,
+                &item.sent,
+                item.custody_through,
+                &item.blobs,
+            )
+        })??;
         built += item.sent.len() as u64;
         report.items_built += 1;
         progress(Progress::Building { revisions: built });
@@ -517,7 +540,7 @@ fn pull_feed(
                     "item {id}: its SHA-256 is not the one the feed names"
                 ))
             } else {
-                match vault.with(|v| vigil_exchange::import_bytes(v, &bytes))? {
+                match import_item(vault, server, &bytes, report)? {
                     Ok(r) => Ok(r),
                     Err(e) if refused_item(&e) => Err(format!("item {id} from {sender}: {e}")),
                     Err(e) => return Err(e.into()),
@@ -544,6 +567,29 @@ fn pull_feed(
             });
         }
         vault.with(|v| v.sync_record_pulled(&[], page.next))??;
+    }
+}
+
+/// Imports a feed item through the bundle path: checked and staged, its attachments fetched
+/// from the server (outside the vault), then applied or held in quarantine.
+fn import_item(
+    vault: &mut impl VaultAccess,
+    server: &Server,
+    bytes: &[u8],
+    report: &mut Report,
+) -> Result<Result<vigil_exchange::ImportReport, ExchangeError>, SyncError> {
+    let staged = match vault.with(|v| vigil_exchange::stage_bytes(v, bytes))? {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(e)),
+    };
+    match crate::blobs::fetch_missing(vault, server, staged, report)? {
+        crate::blobs::Fetched::Complete(staged) => {
+            Ok(vault.with(|v| vigil_exchange::settle_bytes(v, staged, bytes))?)
+        }
+        crate::blobs::Fetched::Refused(staged, e) => {
+            staged.discard();
+            Ok(Err(e))
+        }
     }
 }
 

@@ -285,6 +285,7 @@ export const en = {
   "sync.now": "Sync now",
   "sync.running": "Syncing…",
   "sync.progress": "Syncing: {done} of {total} items",
+  "sync.uploading": "Sending attachments: {percent}%",
   "sync.ok": "Synced at {time}",
   "sync.never": "Not synced yet",
   "sync.retry": "{error} Next try in {s} s.",

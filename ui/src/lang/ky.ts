@@ -285,6 +285,7 @@ export const ky: Table = {
   "sync.now": "Азыр шайкештирүү",
   "sync.running": "Шайкештирүү…",
   "sync.progress": "Шайкештирүү: {total} ичинен {done}",
+  "sync.uploading": "Тиркемелер жөнөтүлүүдө: {percent}%",
   "sync.ok": "{time} шайкештирилди",
   "sync.never": "Азырынча шайкештирилген жок",
   "sync.retry": "{error} Кийинки аракет {s} сек. кийин.",

@@ -286,6 +286,7 @@ export const ru: Table = {
   "sync.now": "Синхронизировать",
   "sync.running": "Синхронизация…",
   "sync.progress": "Синхронизация: {done} из {total}",
+  "sync.uploading": "Отправка вложений: {percent}%",
   "sync.ok": "Синхронизировано в {time}",
   "sync.never": "Ещё не синхронизировано",
   "sync.retry": "{error} Следующая попытка через {s} с.",

@@ -87,7 +87,10 @@ function render(): void {
   const parts: string[] = [];
   if (v.running) {
     const total = num(v.items_total);
-    parts.push(total > 0 ? t("sync.progress", { done: num(v.items_done), total }) : t("sync.running"));
+    const bytes = num(v.bytes_total);
+    if (total > 0) parts.push(t("sync.progress", { done: num(v.items_done), total }));
+    else if (bytes > 0) parts.push(t("sync.uploading", { percent: Math.floor((100 * num(v.bytes_done)) / bytes) }));
+    else parts.push(t("sync.running"));
   } else if (v.error_code) {
     const error = errorText({ code: v.error_code, message: v.error ?? "" });
     parts.push(v.next_try_s !== null ? t("sync.retry", { error, s: num(v.next_try_s) }) : error);

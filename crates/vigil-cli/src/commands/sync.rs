@@ -25,6 +25,9 @@ pub(crate) fn sync(ctx: &Ctx, options: vigil_sync::Options) -> Result<(), Failur
                 bytes,
                 bytes_total,
             } => eprint!("\rSending: {items}/{items_total} items, {bytes}/{bytes_total} bytes   "),
+            vigil_sync::Progress::Uploading { bytes, bytes_total } => {
+                eprint!("\rSending attachments: {bytes}/{bytes_total} bytes   ");
+            }
             vigil_sync::Progress::Pulling { items } => {
                 eprint!("\rReceiving: {items} items imported   ");
             }
@@ -41,19 +44,22 @@ pub(crate) fn sync(ctx: &Ctx, options: vigil_sync::Options) -> Result<(), Failur
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
     } else {
         println!(
-            "{}: sent {} revisions in {} items ({} bytes), each receipt checked; {} acknowledged by HQ.",
+            "{}: sent {} revisions in {} items ({} bytes) and {} attachments ({} bytes), each receipt checked; {} acknowledged by HQ.",
             report.server,
             report.revisions_sent,
             report.items_sent,
             report.bytes_sent,
+            report.attachments_sent,
+            report.attachment_bytes_sent,
             report.acks_received
         );
         if report.items_imported + report.items_quarantined > 0 || !report.items_refused.is_empty()
         {
             println!(
-                "Received {} items ({} new revisions), acknowledged {}; {} kept in quarantine.",
+                "Received {} items ({} new revisions, {} attachments fetched), acknowledged {}; {} kept in quarantine.",
                 report.items_imported,
                 report.revisions_imported,
+                report.attachments_fetched,
                 report.items_acked,
                 report.items_quarantined
             );
@@ -70,8 +76,9 @@ pub(crate) fn sync(ctx: &Ctx, options: vigil_sync::Options) -> Result<(), Failur
             code: NOT_SENT,
             kind: "not_all_sent".into(),
             message: format!(
-                "{} revisions are not yet held by the server",
-                outbox.revisions_unqueued + outbox.revisions_pending
+                "{} revisions and {} attachments are not yet held by the server",
+                outbox.revisions_unqueued + outbox.revisions_pending,
+                outbox.attachments_pending
             ),
         });
     }

@@ -237,6 +237,7 @@ pub async fn patch(
     headers: HeaderMap,
     authed: Authed,
 ) -> Result<Response, ApiError> {
+    state.metrics.part_received(authed.body.len() as u64);
     require_tus(&headers)?;
     if header_str(&headers, "content-type") != Some("application/offset+octet-stream") {
         return Err(ApiError::new(

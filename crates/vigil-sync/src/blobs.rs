@@ -1,0 +1,327 @@
+//! Attachments by the server's resumable upload (tus 1.0: creation, checksum), and HQ's
+//! download of them in ranges.
+//!
+//! A device prepares each queued attachment once (age ciphertext to HQ, staged in the vault's
+//! chunk store: see `vigil_store`'s `sync_blobs`), creates the upload under the attachment's
+//! id with the ciphertext's length and SHA-256, and sends it in parts of [`PART_BYTES`], each
+//! with its own SHA-256 and the offset the server holds. After a cut connection or a killed
+//! process the next pass asks the server where it stands and resumes there: at most the part
+//! in flight is sent again. The server's receipt is checked against the pinned receipt key,
+//! this device, the attachment, the hash and the size, and kept in the custody log.
+
+use std::io::Read;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::Method;
+use reqwest::header::HeaderMap;
+use vigil_exchange::{ExchangeError, Reading, Staged};
+use vigil_ledger::signed::{AttachmentReceipt, SignedWire};
+use vigil_model::AttachmentId;
+use vigil_store::{AttachmentRef, PreparedBlob, StagedAttachment};
+
+use crate::http::Server;
+use crate::run::{Context, Progress, Report, signed};
+use crate::{SyncError, VaultAccess};
+
+/// The bytes of one upload part, and of one range of a download.
+pub const PART_BYTES: u64 = 8 * 1024 * 1024;
+const TUS: &str = "1.0.0";
+
+fn header_u64(headers: &HeaderMap, name: &str) -> Result<u64, SyncError> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| SyncError::Malformed(format!("the upload's answer has no {name}")))
+}
+
+/// Prepares and uploads every queued attachment, in the order of the items waiting for them.
+pub(crate) fn upload_all(
+    vault: &mut impl VaultAccess,
+    server: &Server,
+    ctx: &Context,
+    report: &mut Report,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(), SyncError> {
+    let pending = vault.with(|v| v.sync_blobs_pending())??;
+    let total: u64 = pending
+        .iter()
+        .map(|b| b.prepared.map_or(b.plain_size, |p| p.size))
+        .sum();
+    let mut done = 0u64;
+    for blob in pending {
+        let prepared = match blob.prepared {
+            Some(p) => p,
+            None => {
+                let sealing =
+                    vault.with(|v| vigil_exchange::blob::seal_blob(v, blob.attachment))??;
+                // Encrypting and staging happen without the vault.
+                let staged = sealing.stage()?;
+                vault.with(|v| v.sync_blob_prepared(blob.attachment, staged))??
+            }
+        };
+        let mut step = |n: u64| {
+            progress(Progress::Uploading {
+                bytes: done + n,
+                bytes_total: total,
+            })
+        };
+        upload_one(vault, server, ctx, blob.attachment, prepared, &mut step)?;
+        done += prepared.size;
+        report.attachments_sent += 1;
+        report.attachment_bytes_sent += prepared.size;
+    }
+    Ok(())
+}
+
+fn tus_headers(extra: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+    let mut h = vec![("Tus-Resumable", TUS.to_owned())];
+    h.extend_from_slice(extra);
+    h
+}
+
+/// Where the server stands with this upload (`HEAD`).
+fn server_offset(
+    vault: &mut impl VaultAccess,
+    server: &Server,
+    ctx: &Context,
+    path: &str,
+) -> Result<u64, SyncError> {
+    let req = signed(vault, ctx.device, Method::HEAD, path, Vec::new())?;
+    let (headers, _) = server.send_with(req, None, &tus_headers(&[]))?;
+    header_u64(&headers, "upload-offset")
+}
+
+fn upload_one(
+    vault: &mut impl VaultAccess,
+    server: &Server,
+    ctx: &Context,
+    id: AttachmentId,
+    blob: PreparedBlob,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), SyncError> {
+    let sha_hex = hex::encode(blob.sha256);
+    let metadata = format!(
+        "id {},sha256 {}",
+        STANDARD.encode(id.to_string()),
+        STANDARD.encode(&sha_hex)
+    );
+    let req = signed(vault, ctx.device, Method::POST, "/v1/uploads", Vec::new())?;
+    let (headers, _) = server.send_with(
+        req,
+        None,
+        &tus_headers(&[
+            ("Upload-Length", blob.size.to_string()),
+            ("Upload-Metadata", metadata),
+        ]),
+    )?;
+    let path = format!("/v1/uploads/{id}");
+    let mut offset = header_u64(&headers, "upload-offset")?;
+    let mut restarted = false;
+    while offset < blob.size {
+        progress(offset);
+        let len = PART_BYTES.min(blob.size - offset);
+        let reader = vault.with(|v| v.sync_blob_reader(id))??;
+        let mut part = vec![0u8; len as usize];
+        reader
+            .from_offset(offset)
+            .and_then(|mut r| r.read_exact(&mut part))
+            .map_err(|source| vigil_store::StoreError::Io {
+                context: "reading an upload's staged copy".into(),
+                source,
+            })?;
+        let checksum = STANDARD.encode(vigil_crypto::sign::sha256(&part));
+        let req = signed(vault, ctx.device, Method::PATCH, &path, part)?;
+        let sent = server.send_with(
+            req,
+            Some("application/offset+octet-stream"),
+            &tus_headers(&[
+                ("Upload-Offset", offset.to_string()),
+                ("Upload-Checksum", format!("sha256 {checksum}")),
+            ]),
+        );
+        offset = match sent {
+            Ok((h, _)) => header_u64(&h, "upload-offset")?,
+            // Another attempt got there first, or the part was damaged on the way: ask.
+            Err(SyncError::Refused { status, .. }) if status == 409 || status == 460 => {
+                server_offset(vault, server, ctx, &path)?
+            }
+            // The whole did not match its hash and the server dropped it: once more from 0.
+            Err(SyncError::Refused { status: 422, .. }) if !restarted => {
+                restarted = true;
+                server_offset(vault, server, ctx, &path)?
+            }
+            Err(e) => return Err(e),
+        };
+    }
+    progress(blob.size);
+    let req = signed(
+        vault,
+        ctx.device,
+        Method::GET,
+        &format!("{path}/receipt"),
+        Vec::new(),
+    )?;
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        receipt: SignedWire,
+    }
+    let answer: Answer = serde_json::from_slice(&server.send(req)?)
+        .map_err(|e| SyncError::Malformed(format!("an upload's receipt: {e}")))?;
+    let receipt = AttachmentReceipt::from_wire(&answer.receipt, ctx.org, &ctx.settings.receipt_key)
+        .map_err(|e| SyncError::BadReceipt(e.to_string()))?;
+    let d = &receipt.doc;
+    if d.device != ctx.device
+        || d.attachment != *id.as_uuid()
+        || d.sha256 != sha_hex
+        || d.size != blob.size
+    {
+        return Err(SyncError::BadReceipt(format!(
+            "the receipt for attachment {id} names another device, attachment, hash or size"
+        )));
+    }
+    let wire =
+        serde_json::to_vec(&answer.receipt).map_err(|e| SyncError::Malformed(e.to_string()))?;
+    vault.with(|v| v.sync_blob_record_receipt(id, &wire))??;
+    Ok(())
+}
+
+/// Reads a blob from the server in ranges of [`PART_BYTES`], each a signed request of its
+/// own (the vault is held only to sign). A transport error is kept in `failed`.
+struct Download<'a, V: VaultAccess> {
+    vault: &'a mut V,
+    server: &'a Server,
+    path: String,
+    length: Option<u64>,
+    offset: u64,
+    buf: Vec<u8>,
+    pos: usize,
+    failed: Option<SyncError>,
+}
+
+impl<V: VaultAccess> Download<'_, V> {
+    fn next_range(&mut self) -> Result<(), SyncError> {
+        let end = self.offset + PART_BYTES - 1;
+        let req = signed(
+            self.vault,
+            self.server.device,
+            Method::GET,
+            &self.path,
+            Vec::new(),
+        )?;
+        let (headers, body) = self.server.send_with(
+            req,
+            None,
+            &[("Range", format!("bytes={}-{end}", self.offset))],
+        )?;
+        // `Content-Range: bytes A-B/LENGTH`.
+        let total = headers
+            .get("content-range")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit_once('/'))
+            .and_then(|(_, l)| l.parse::<u64>().ok())
+            .ok_or_else(|| SyncError::Malformed("a blob range without Content-Range".into()))?;
+        if self.length.is_some_and(|l| l != total)
+            || body.is_empty()
+            || self.offset + body.len() as u64 > total
+        {
+            return Err(SyncError::Malformed("a blob range out of place".into()));
+        }
+        self.length = Some(total);
+        self.offset += body.len() as u64;
+        self.buf = body;
+        self.pos = 0;
+        Ok(())
+    }
+}
+
+impl<V: VaultAccess> Read for Download<'_, V> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos == self.buf.len() {
+            if self.length.is_some_and(|l| self.offset >= l) {
+                return Ok(0);
+            }
+            if let Err(e) = self.next_range() {
+                let message = e.to_string();
+                self.failed = Some(e);
+                return Err(std::io::Error::other(message));
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// What fetching an item's attachments came to.
+pub(crate) enum Fetched {
+    /// All there: the item can be applied.
+    Complete(Staged),
+    /// The item is refused (an attachment is not at the server, or is not the file named).
+    Refused(Staged, ExchangeError),
+}
+
+/// HQ: fetches the attachments a staged feed item names that this vault does not hold, and
+/// adds them to it. A transport error stops the pass (the item is tried again next time).
+pub(crate) fn fetch_missing(
+    vault: &mut impl VaultAccess,
+    server: &Server,
+    mut staged: Staged,
+    report: &mut Report,
+) -> Result<Fetched, SyncError> {
+    let wanted = match vault.with(|v| staged.missing_attachments(v))? {
+        Ok(w) => w,
+        Err(e) => return Ok(Fetched::Refused(staged, e)),
+    };
+    if wanted.is_empty() {
+        return Ok(Fetched::Complete(staged));
+    }
+    let reading = vault.with(|v| Reading::of(v))??;
+    for a in wanted {
+        match fetch_one(vault, server, &reading, &a) {
+            Ok(Ok(s)) => {
+                staged.add_attachment(s);
+                report.attachments_fetched += 1;
+            }
+            Ok(Err(e)) => return Ok(Fetched::Refused(staged, e)),
+            Err(e) => {
+                staged.discard();
+                return Err(e);
+            }
+        }
+    }
+    Ok(Fetched::Complete(staged))
+}
+
+fn fetch_one(
+    vault: &mut impl VaultAccess,
+    server: &Server,
+    reading: &Reading,
+    a: &AttachmentRef,
+) -> Result<Result<StagedAttachment, ExchangeError>, SyncError> {
+    let mut download = Download {
+        vault,
+        server,
+        path: format!("/v1/blobs/{}", a.id),
+        length: None,
+        offset: 0,
+        buf: Vec::new(),
+        pos: 0,
+        failed: None,
+    };
+    let opened = vigil_exchange::blob::open_blob(reading, &mut download, a);
+    match (opened, download.failed) {
+        (Ok(s), _) => Ok(Ok(s)),
+        (Err(_), Some(SyncError::Refused { status: 404, .. })) => {
+            Ok(Err(vigil_store::StoreError::MissingAttachment {
+                revision: "(a feed item)".into(),
+                sha256: a.sha256.to_string(),
+            }
+            .into()))
+        }
+        (Err(_), Some(e)) => Err(e),
+        (Err(e), None) => Ok(Err(e)),
+    }
+}
