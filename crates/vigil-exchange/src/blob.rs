@@ -37,14 +37,16 @@ impl std::fmt::Debug for BlobSealing {
 pub fn seal_blob(vault: &Vault, id: AttachmentId) -> Result<BlobSealing> {
     Ok(BlobSealing {
         dir: vault.dir().to_path_buf(),
-        reader: vault.attachment_reader(id)?,
+        // Each chunk is authenticated as it is read; HQ checks the whole against the SHA-256
+        // the signed revision names, so it is not computed here a second time.
+        reader: vault.attachment_reader(id)?.authenticated_only(),
         recipients: crate::export::recipients(vault)?,
     })
 }
 
 impl BlobSealing {
-    /// The second phase, without the vault: the attachment's bytes (their SHA-256 checked
-    /// against the vault's record) encrypted to the recipients and staged into the vault's
+    /// The second phase, without the vault: the attachment's bytes (each chunk authenticated)
+    /// encrypted to the recipients and staged into the vault's
     /// chunk store; the staged plaintext is the age file. Nothing is left on an error.
     pub fn stage(self) -> Result<StagedAttachment> {
         let BlobSealing {

@@ -10,6 +10,7 @@
 //! this device, the attachment, the hash and the size, and kept in the custody log.
 
 use std::io::Read;
+use std::sync::mpsc::Receiver;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -119,20 +120,33 @@ fn upload_one(
     let path = format!("/v1/uploads/{id}");
     let mut offset = header_u64(&headers, "upload-offset")?;
     let mut restarted = false;
+    // Parts are read (and decrypted from the staged copy) on a thread of their own while the
+    // one before is on its way; after a jump of the server's offset they are read from there.
+    let mut parts: Option<(u64, Receiver<std::io::Result<Vec<u8>>>)> = None;
     while offset < blob.size {
         progress(offset);
-        let len = PART_BYTES.min(blob.size - offset);
-        let reader = vault.with(|v| v.sync_blob_reader(id))??;
-        let mut part = vec![0u8; len as usize];
-        reader
-            .from_offset(offset)
-            .and_then(|mut r| r.read_exact(&mut part))
+        let rx = match &parts {
+            Some((next, rx)) if *next == offset => rx,
+            _ => {
+                let reader = vault.with(|v| v.sync_blob_reader(id))??;
+                &parts
+                    .insert((offset, read_parts(reader, offset, blob.size)))
+                    .1
+            }
+        };
+        let part = rx
+            .recv()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the reading thread stopped")))
             .map_err(|source| vigil_store::StoreError::Io {
                 context: "reading an upload's staged copy".into(),
                 source,
             })?;
-        let checksum = STANDARD.encode(vigil_crypto::sign::sha256(&part));
+        let len = part.len() as u64;
+        if let Some((next, _)) = parts.as_mut() {
+            *next = offset + len;
+        }
         let req = signed(vault, ctx.device, Method::PATCH, &path, part)?;
+        let checksum = req.body_sha256_base64().to_owned();
         let sent = server.send_with(
             req,
             Some("application/offset+octet-stream"),
@@ -185,6 +199,36 @@ fn upload_one(
         serde_json::to_vec(&answer.receipt).map_err(|e| SyncError::Malformed(e.to_string()))?;
     vault.with(|v| v.sync_blob_record_receipt(id, &wire))??;
     Ok(())
+}
+
+/// Reads `reader` from `offset` to `size` in parts of [`PART_BYTES`] on a thread, one part
+/// ahead of the sender; dropping the receiver stops it.
+fn read_parts(
+    reader: vigil_store::AttachmentReader,
+    offset: u64,
+    size: u64,
+) -> Receiver<std::io::Result<Vec<u8>>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    std::thread::spawn(move || {
+        let mut reader = match reader.from_offset(offset) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        };
+        let mut at = offset;
+        while at < size {
+            let mut part = vec![0u8; PART_BYTES.min(size - at) as usize];
+            let read = reader.read_exact(&mut part).map(|()| part);
+            let failed = read.is_err();
+            if tx.send(read).is_err() || failed {
+                return;
+            }
+            at += PART_BYTES.min(size - at);
+        }
+    });
+    rx
 }
 
 /// Reads a blob from the server in ranges of [`PART_BYTES`], each a signed request of its

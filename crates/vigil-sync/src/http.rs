@@ -74,6 +74,18 @@ impl Request {
     }
 }
 
+impl Request {
+    /// The body's SHA-256 in base64, as its signed `Content-Digest` names it (an upload part's
+    /// `Upload-Checksum` is the same hash).
+    pub fn body_sha256_base64(&self) -> &str {
+        self.headers
+            .content_digest
+            .strip_prefix("sha-256=:")
+            .and_then(|d| d.strip_suffix(':'))
+            .unwrap_or_default()
+    }
+}
+
 impl Server {
     /// A client for `settings` (TLS pinned to its key; plain HTTP only to loopback, as the
     /// profile's rules allow), through `proxy` (`socks5h://host:port`) if given.

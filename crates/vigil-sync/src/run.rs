@@ -153,7 +153,21 @@ pub(crate) fn signed(
     path: &str,
     body: Vec<u8>,
 ) -> Result<Request, SyncError> {
-    vault.with(|v| Request::sign(device, method, path, body, |b| Signature(v.device_sign(b))))?
+    // The body's digest is computed here; the vault is held only to sign the few bytes of the
+    // signature base (an upload part is 8 MiB).
+    let mut failed = None;
+    let req = Request::sign(device, method, path, body, |b| {
+        vault
+            .with(|v| Signature(v.device_sign(b)))
+            .unwrap_or_else(|e| {
+                failed = Some(e);
+                Signature([0u8; 64])
+            })
+    })?;
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(req),
+    }
 }
 
 /// One pass (see the module documentation). Returns what it did; on an error, what the server
