@@ -1,7 +1,8 @@
 //! Sync through a fault-injecting TCP proxy between client and server (issue 13): connections
-//! cut at random byte offsets, stalls, a slow link. 1,000 sealed revisions go through it, and
-//! the server ends with exactly the monitor's items (nothing lost, nothing stored twice), HQ
-//! with exactly the 1,000 revisions.
+//! cut at random byte offsets, stalls, a slow link. 1,000 sealed revisions and a 256 MiB
+//! attachment go through it, and the server ends with exactly the monitor's items and upload
+//! (nothing lost, nothing stored twice, hashes equal), HQ with exactly the 1,000 revisions and
+//! the same file.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -138,6 +139,7 @@ fn a_thousand_revisions_through_a_faulty_link_arrive_exactly_once() {
     // 1,000 sealed revisions over ten rounds (a monitor's days), made in this process (a
     // thousand `vigil seal` would be slow); after each round both sides sync until done.
     let (mut monitor_runs, mut hq_runs) = (0, 0);
+    let mut filmed = None;
     for round in 0..10 {
         let mut v = open_vault(&monitor);
         let now = v.now();
@@ -145,6 +147,21 @@ fn a_thousand_revisions_through_a_faulty_link_arrive_exactly_once() {
             .map(|i| Incident::new(IncidentId::new(), format!("Hearing {round}-{i}"), now))
             .collect();
         v.create_incidents(&incidents).unwrap();
+        if round == 4 {
+            let file = monitor.root.path().join("meeting.mp4");
+            crate::sync_attachments::media(&file, 256 << 20);
+            let meta = v
+                .add_attachment(
+                    incidents[0].id,
+                    "meeting.mp4",
+                    "video/mp4",
+                    std::fs::File::open(&file).unwrap(),
+                    None,
+                )
+                .unwrap();
+            std::fs::remove_file(&file).unwrap();
+            filmed = Some(meta);
+        }
         for inc in &incidents {
             v.seal(inc.id).unwrap();
         }
@@ -171,6 +188,7 @@ fn a_thousand_revisions_through_a_faulty_link_arrive_exactly_once() {
     let outbox = v.sync_outbox().unwrap();
     assert!(outbox.all_sent() && outbox.items_unacked == 0, "{outbox:?}");
     let ours = v.sync_item_digests().unwrap();
+    let uploads = v.sync_blob_digests().unwrap();
     v.close().unwrap();
     assert_eq!(ours.len(), 100, "1,000 revisions in items of 10");
     let stored = server_items(&data);
@@ -179,11 +197,76 @@ fn a_thousand_revisions_through_a_faulty_link_arrive_exactly_once() {
         "nothing lost, nothing stored twice, every hash equal"
     );
 
-    // HQ holds exactly the 1,000 revisions.
+    // And exactly its one upload, each byte stored once.
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(
+        server_uploads(&data),
+        vec![(uploads[0].0.clone(), uploads[0].1.clone(), 1, true)],
+        "the upload complete, its hash equal, its parts covering it exactly once"
+    );
+
+    // HQ holds exactly the 1,000 revisions, and the same file.
+    let filmed = filmed.unwrap();
     let v = open_vault(&hq);
     assert_eq!(v.count_incidents().unwrap(), 1000);
     assert_eq!(v.all_revisions().unwrap().len(), 1000);
+    let mut hasher = Sha256Writer::default();
+    let held = v.read_attachment(filmed.id, &mut hasher).unwrap();
+    assert_eq!(held.sha256, filmed.sha256);
+    assert_eq!(hasher.finish(), filmed.sha256.0, "the same bytes");
     v.close().unwrap();
+}
+
+/// Hashes what is written.
+struct Sha256Writer(ring::digest::Context);
+
+impl Default for Sha256Writer {
+    fn default() -> Self {
+        Sha256Writer(ring::digest::Context::new(&ring::digest::SHA256))
+    }
+}
+
+impl Sha256Writer {
+    fn finish(self) -> [u8; 32] {
+        self.0.finish().as_ref().try_into().unwrap()
+    }
+}
+
+impl Write for Sha256Writer {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.update(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The uploads the server stored: id, SHA-256, whether its parts cover it exactly once (1:
+/// their sizes add up to its length, each at the offset the one before ends), complete.
+fn server_uploads(data: &std::path::Path) -> Vec<(String, String, i64, bool)> {
+    let out = std::process::Command::new("sqlite3")
+        .arg(data.join("server.sqlite3"))
+        .arg(
+            "SELECT u.id, u.sha256,
+                    (SELECT SUM(size) FROM upload_parts p WHERE p.upload = u.id) = u.length
+                    AND NOT EXISTS (SELECT 1 FROM upload_parts p WHERE p.upload = u.id
+                        AND p.part_offset > 0 AND NOT EXISTS (SELECT 1 FROM upload_parts q
+                            WHERE q.upload = u.id AND q.part_offset + q.size = p.part_offset)),
+                    u.complete
+             FROM uploads u ORDER BY u.id",
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            (f[0].to_owned(), f[1].to_owned(), f[2].parse().unwrap(), f[3] == "1")
+        })
+        .collect()
 }
 
 /// The items the server stored (id and SHA-256 of the ciphertext), read from its database.

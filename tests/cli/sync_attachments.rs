@@ -17,7 +17,7 @@ use crate::sync::{connected, sealed, status, sync, synced};
 const PART: u64 = 8 * 1024 * 1024;
 
 /// `size` bytes of a reproducible non-repeating pattern.
-fn media(path: &Path, size: usize) -> Vec<u8> {
+pub(crate) fn media(path: &Path, size: usize) -> Vec<u8> {
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ size as u64;
     let mut bytes = Vec::with_capacity(size);
     while bytes.len() < size {

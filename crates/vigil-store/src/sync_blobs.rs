@@ -203,6 +203,21 @@ impl Vault {
         ))
     }
 
+    /// Every attachment's upload prepared here, and the SHA-256 of its ciphertext (hex), in
+    /// the order they were queued.
+    pub fn sync_blob_digests(&self) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT attachment, sha256 FROM sync_blobs WHERE sha256 IS NOT NULL
+             ORDER BY item, queued_at, attachment",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(id, sha)| Ok((crate::uuid_from(&id)?.to_string(), hex::encode(sha))))
+            .collect()
+    }
+
     /// A reader over a queued attachment's staged ciphertext (each chunk authenticated as it
     /// is read; the size and SHA-256 checked at the end of a whole read).
     pub fn sync_blob_reader(&self, attachment: AttachmentId) -> Result<AttachmentReader> {

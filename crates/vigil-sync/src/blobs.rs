@@ -27,6 +27,8 @@ use crate::{SyncError, VaultAccess};
 
 /// The bytes of one upload part, and of one range of a download.
 pub const PART_BYTES: u64 = 8 * 1024 * 1024;
+/// The same through a proxy (Tor): a part must arrive within a request's time limit.
+pub const PROXIED_PART_BYTES: u64 = 1024 * 1024;
 const TUS: &str = "1.0.0";
 
 fn header_u64(headers: &HeaderMap, name: &str) -> Result<u64, SyncError> {
@@ -130,7 +132,7 @@ fn upload_one(
             _ => {
                 let reader = vault.with(|v| v.sync_blob_reader(id))??;
                 &parts
-                    .insert((offset, read_parts(reader, offset, blob.size)))
+                    .insert((offset, read_parts(reader, offset, blob.size, server.part_bytes)))
                     .1
             }
         };
@@ -201,12 +203,13 @@ fn upload_one(
     Ok(())
 }
 
-/// Reads `reader` from `offset` to `size` in parts of [`PART_BYTES`] on a thread, one part
+/// Reads `reader` from `offset` to `size` in parts of `part` bytes on a thread, one part
 /// ahead of the sender; dropping the receiver stops it.
 fn read_parts(
     reader: vigil_store::AttachmentReader,
     offset: u64,
     size: u64,
+    part: u64,
 ) -> Receiver<std::io::Result<Vec<u8>>> {
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     std::thread::spawn(move || {
@@ -219,19 +222,20 @@ fn read_parts(
         };
         let mut at = offset;
         while at < size {
-            let mut part = vec![0u8; PART_BYTES.min(size - at) as usize];
-            let read = reader.read_exact(&mut part).map(|()| part);
+            let len = part.min(size - at);
+            let mut bytes = vec![0u8; len as usize];
+            let read = reader.read_exact(&mut bytes).map(|()| bytes);
             let failed = read.is_err();
             if tx.send(read).is_err() || failed {
                 return;
             }
-            at += PART_BYTES.min(size - at);
+            at += len;
         }
     });
     rx
 }
 
-/// Reads a blob from the server in ranges of [`PART_BYTES`], each a signed request of its
+/// Reads a blob from the server in ranges of the server's part size, each a signed request of its
 /// own (the vault is held only to sign). A transport error is kept in `failed`.
 struct Download<'a, V: VaultAccess> {
     vault: &'a mut V,
@@ -246,7 +250,7 @@ struct Download<'a, V: VaultAccess> {
 
 impl<V: VaultAccess> Download<'_, V> {
     fn next_range(&mut self) -> Result<(), SyncError> {
-        let end = self.offset + PART_BYTES - 1;
+        let end = self.offset + self.server.part_bytes - 1;
         let req = signed(
             self.vault,
             self.server.device,

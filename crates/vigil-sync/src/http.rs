@@ -25,6 +25,10 @@ pub struct Server {
     base: String,
     /// The device that signs (its certificate's id).
     pub device: DeviceId,
+    /// The bytes of an upload part or a download range: [`crate::blobs::PART_BYTES`], or
+    /// [`crate::blobs::PROXIED_PART_BYTES`] through a proxy (Tor carries 8 MiB in well over a
+    /// request's time limit).
+    pub part_bytes: u64,
 }
 
 /// A request, signed, ready to send without the vault.
@@ -123,6 +127,11 @@ impl Server {
             client,
             base: settings.url.trim_end_matches('/').to_owned(),
             device,
+            part_bytes: if proxy.is_some() {
+                crate::blobs::PROXIED_PART_BYTES
+            } else {
+                crate::blobs::PART_BYTES
+            },
         })
     }
 
