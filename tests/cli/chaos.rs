@@ -264,7 +264,12 @@ fn server_uploads(data: &std::path::Path) -> Vec<(String, String, i64, bool)> {
         .lines()
         .map(|l| {
             let f: Vec<&str> = l.split('|').collect();
-            (f[0].to_owned(), f[1].to_owned(), f[2].parse().unwrap(), f[3] == "1")
+            (
+                f[0].to_owned(),
+                f[1].to_owned(),
+                f[2].parse().unwrap(),
+                f[3] == "1",
+            )
         })
         .collect()
 }

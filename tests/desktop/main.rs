@@ -24,6 +24,7 @@ mod scenario;
 mod settings;
 mod smoke;
 mod sync;
+mod sync_typing;
 mod traces;
 mod trust;
 mod unlock;

@@ -17,14 +17,14 @@ fn start_server_at(data: &Path, listen: &str) -> (VigilServer, String) {
     (server, url)
 }
 
-fn start_server(data: &Path) -> (VigilServer, String) {
+pub(crate) fn start_server(data: &Path) -> (VigilServer, String) {
     start_server_at(data, "127.0.0.1:0")
 }
 
 /// HQ (a vault in this process) makes the organisation, the monitor's vault (`env.vault`) joins
 /// with an invitation, and both take a new profile that names `url` for `server`, which
 /// registers it. Returns both vaults, open.
-fn organisation(
+pub(crate) fn organisation(
     env: &Env,
     server: &VigilServer,
     url: &str,
@@ -54,7 +54,7 @@ fn organisation(
 }
 
 /// Seals `n` small records in `monitor`.
-fn seal_records(monitor: &mut vigil_store::Vault, n: usize) {
+pub(crate) fn seal_records(monitor: &mut vigil_store::Vault, n: usize) {
     let now = monitor.now();
     let incidents: Vec<vigil_model::Incident> = (0..n)
         .map(|i| {

@@ -211,7 +211,9 @@ impl Vault {
              ORDER BY item, queued_at, attachment",
         )?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)))?
+            .query_map([], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.into_iter()
             .map(|(id, sha)| Ok((crate::uuid_from(&id)?.to_string(), hex::encode(sha))))

@@ -3,7 +3,7 @@
 //!
 //! A device prepares each queued attachment once (age ciphertext to HQ, staged in the vault's
 //! chunk store: see `vigil_store`'s `sync_blobs`), creates the upload under the attachment's
-//! id with the ciphertext's length and SHA-256, and sends it in parts of [`PART_BYTES`], each
+//! id with the ciphertext's length and SHA-256, and sends it in parts of [`crate::http::PART_BYTES`], each
 //! with its own SHA-256 and the offset the server holds. After a cut connection or a killed
 //! process the next pass asks the server where it stands and resumes there: at most the part
 //! in flight is sent again. The server's receipt is checked against the pinned receipt key,
@@ -22,13 +22,9 @@ use vigil_model::AttachmentId;
 use vigil_store::{AttachmentRef, PreparedBlob, StagedAttachment};
 
 use crate::http::Server;
-use crate::run::{Context, Progress, Report, signed};
+use crate::pass::{Context, Progress, Report, signed};
 use crate::{SyncError, VaultAccess};
 
-/// The bytes of one upload part, and of one range of a download.
-pub const PART_BYTES: u64 = 8 * 1024 * 1024;
-/// The same through a proxy (Tor): a part must arrive within a request's time limit.
-pub const PROXIED_PART_BYTES: u64 = 1024 * 1024;
 const TUS: &str = "1.0.0";
 
 fn header_u64(headers: &HeaderMap, name: &str) -> Result<u64, SyncError> {
@@ -132,7 +128,10 @@ fn upload_one(
             _ => {
                 let reader = vault.with(|v| v.sync_blob_reader(id))??;
                 &parts
-                    .insert((offset, read_parts(reader, offset, blob.size, server.part_bytes)))
+                    .insert((
+                        offset,
+                        read_parts(reader, offset, blob.size, server.part_bytes),
+                    ))
                     .1
             }
         };

@@ -15,6 +15,10 @@ use crate::{SyncError, tls};
 /// How long a request may take before the attempt counts as failed (a batch of items is at
 /// most a few MiB; a slow link gets this long).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// The bytes of one upload part, and of one range of a download.
+pub const PART_BYTES: u64 = 8 * 1024 * 1024;
+/// The same through a proxy (Tor): a part must arrive within a request's time limit.
+pub const PROXIED_PART_BYTES: u64 = 1024 * 1024;
 /// How long connecting may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -25,8 +29,8 @@ pub struct Server {
     base: String,
     /// The device that signs (its certificate's id).
     pub device: DeviceId,
-    /// The bytes of an upload part or a download range: [`crate::blobs::PART_BYTES`], or
-    /// [`crate::blobs::PROXIED_PART_BYTES`] through a proxy (Tor carries 8 MiB in well over a
+    /// The bytes of an upload part or a download range: [`PART_BYTES`], or
+    /// [`PROXIED_PART_BYTES`] through a proxy (Tor carries 8 MiB in well over a
     /// request's time limit).
     pub part_bytes: u64,
 }
@@ -128,9 +132,9 @@ impl Server {
             base: settings.url.trim_end_matches('/').to_owned(),
             device,
             part_bytes: if proxy.is_some() {
-                crate::blobs::PROXIED_PART_BYTES
+                PROXIED_PART_BYTES
             } else {
-                crate::blobs::PART_BYTES
+                PART_BYTES
             },
         })
     }

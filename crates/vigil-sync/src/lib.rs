@@ -25,11 +25,13 @@
 
 pub mod blobs;
 pub mod http;
+mod pass;
 pub mod run;
 pub mod tls;
 pub mod watch;
 
-pub use run::{Options, Progress, Report, sync};
+pub use pass::{Options, Progress, Report};
+pub use run::sync;
 pub use tls::{pin_of_der, pin_of_pem};
 pub use watch::{Event, Schedule, watch};
 

@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::http::Server;
-use crate::run::{Options, Progress, Report, sync};
+use crate::pass::{Options, Progress, Report};
+use crate::run::sync;
 use crate::{SyncError, VaultAccess};
 
 /// When to probe and when to sync.
