@@ -15,6 +15,7 @@
 
 #![allow(clippy::print_stderr, missing_docs)]
 
+mod typing;
 mod upload;
 #[allow(dead_code)]
 mod workload;
@@ -162,7 +163,7 @@ fn main() -> Result<()> {
             "--revisions" => revisions = args.next().context("--revisions N")?.parse()?,
             "--out" => out = args.next().context("--out FILE")?.into(),
             "--upload-mib" => upload_mib = args.next().context("--upload-mib N")?.parse()?,
-            // Only the upload row, printed (for working on it; writes nothing).
+            // Only the upload and typing rows, printed (for working on them; writes nothing).
             "--only-upload" => only_upload = true,
             other => bail!("unknown argument {other}"),
         }
@@ -177,8 +178,11 @@ fn main() -> Result<()> {
     let tmp = tempfile::tempdir()?;
     let mut rows = Vec::new();
     if only_upload {
-        let row = upload::upload(&bin, tmp.path(), upload_mib)?;
-        println!("{}\n{}", row.vigil, row.reference);
+        let mut rows = vec![upload::upload(&bin, tmp.path(), upload_mib)?];
+        rows.extend(upload::typing(&bin, tmp.path())?);
+        for row in rows {
+            println!("{}\n  {}\n  {}", row.measure, row.vigil, row.reference);
+        }
         return Ok(());
     }
 
@@ -244,7 +248,15 @@ fn main() -> Result<()> {
         // record the initial sync's receipts.)
     });
 
-    // 3: HQ pulls everything.
+    // 3: HQ pulls everything (and a copy of its vault, later, while typing).
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(big.join("hq"))
+        .arg(big.join("hq-typing"))
+        .status()?;
+    if !copied.success() {
+        bail!("copying HQ's vault failed");
+    }
     let mut hq = Vault::open(&big.join("hq"), &pass(), Arc::new(SystemClock))?;
     let t = Instant::now();
     let pulled = sync(&mut hq)?;
@@ -263,12 +275,17 @@ fn main() -> Result<()> {
         target: "–".into(),
     });
     drop((hq, mon));
+    rows.push(typing::during_sync(
+        &big.join("hq-typing"),
+        &format!("HQ's session pulls and imports the feed of {revisions} revisions"),
+    )?);
     drop(server);
 
     // 4: reconnect to verified by HQ.
     rows.push(reconnect(&bin, tmp.path())?);
-    // 5: a large attachment's upload.
+    // 5: a large attachment's upload, and typing while one is uploaded and pulled.
     rows.push(upload::upload(&bin, tmp.path(), upload_mib)?);
+    rows.extend(upload::typing(&bin, tmp.path())?);
 
     let mut md = String::new();
     writeln!(md, "# Vigil sync benchmarks\n")?;

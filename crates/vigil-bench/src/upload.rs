@@ -117,6 +117,42 @@ pub(crate) fn upload(bin: &Path, root: &Path, mib: u64) -> Result<Row> {
     })
 }
 
+/// The typing rows for a 256 MiB attachment: a fresh organisation on `server` whose monitor
+/// has one sealed record with it; typing while the monitor's session uploads it, then while
+/// HQ's session pulls it.
+pub(crate) fn typing(bin: &Path, root: &Path) -> Result<Vec<Row>> {
+    let dir = root.join("typing-upload");
+    std::fs::create_dir(&dir)?;
+    let server = Server::start(bin, &dir.join("server"), "127.0.0.1:0")?;
+    let (hq, mut mon) = organisation(&dir, &server)?;
+    let incident =
+        vigil_model::Incident::new(vigil_model::IncidentId::new(), "Meeting filmed", mon.now());
+    mon.create_incidents(std::slice::from_ref(&incident))?;
+    mon.add_attachment(
+        incident.id,
+        "meeting.mp4",
+        "video/mp4",
+        Media {
+            x: 0x5EED,
+            left: 256 << 20,
+        },
+        None,
+    )?;
+    mon.seal(incident.id)?;
+    mon.close()?;
+    hq.close()?;
+    Ok(vec![
+        crate::typing::during_sync(
+            &dir.join("monitor"),
+            "the monitor's session prepares and uploads a 256 MiB attachment",
+        )?,
+        crate::typing::during_sync(
+            &dir.join("hq"),
+            "HQ's session fetches, decrypts and imports that attachment",
+        )?,
+    ])
+}
+
 /// `curl` uploads `bytes` bytes (age's magic, then random) to the same server by the same
 /// protocol: the upload created by a third enrolled device, then one `curl` process sending
 /// every part over one connection with headers signed beforehand. Returns the seconds curl
