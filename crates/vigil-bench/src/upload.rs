@@ -45,26 +45,26 @@ impl Read for Media {
     }
 }
 
+/// Seals a record with one attachment of `size` pseudo-random bytes (from `seed`).
+fn filmed(mon: &mut Vault, size: u64, seed: u64) -> Result<()> {
+    let incident =
+        vigil_model::Incident::new(vigil_model::IncidentId::new(), "Meeting filmed", mon.now());
+    mon.create_incidents(std::slice::from_ref(&incident))?;
+    let media = Media {
+        x: seed,
+        left: size,
+    };
+    mon.add_attachment(incident.id, "meeting.mp4", "video/mp4", media, None)?;
+    mon.seal(incident.id)?;
+    Ok(())
+}
+
 pub(crate) fn upload(bin: &Path, root: &Path, mib: u64) -> Result<Row> {
     let dir = root.join("upload");
     std::fs::create_dir(&dir)?;
     let server = Server::start(bin, &dir.join("server"), "127.0.0.1:0")?;
     let (mut hq, mut mon) = organisation(&dir, &server)?;
-    let size = mib << 20;
-    let incident =
-        vigil_model::Incident::new(vigil_model::IncidentId::new(), "Meeting filmed", mon.now());
-    mon.create_incidents(std::slice::from_ref(&incident))?;
-    mon.add_attachment(
-        incident.id,
-        "meeting.mp4",
-        "video/mp4",
-        Media {
-            x: 0x9E37_79B9_7F4A_7C15,
-            left: size,
-        },
-        None,
-    )?;
-    mon.seal(incident.id)?;
+    filmed(&mut mon, mib << 20, 0x9E37_79B9_7F4A_7C15)?;
 
     let started = Instant::now();
     let mut prepared = None;
@@ -125,20 +125,7 @@ pub(crate) fn typing(bin: &Path, root: &Path) -> Result<Vec<Row>> {
     std::fs::create_dir(&dir)?;
     let server = Server::start(bin, &dir.join("server"), "127.0.0.1:0")?;
     let (hq, mut mon) = organisation(&dir, &server)?;
-    let incident =
-        vigil_model::Incident::new(vigil_model::IncidentId::new(), "Meeting filmed", mon.now());
-    mon.create_incidents(std::slice::from_ref(&incident))?;
-    mon.add_attachment(
-        incident.id,
-        "meeting.mp4",
-        "video/mp4",
-        Media {
-            x: 0x5EED,
-            left: 256 << 20,
-        },
-        None,
-    )?;
-    mon.seal(incident.id)?;
+    filmed(&mut mon, 256 << 20, 0x5EED)?;
     mon.close()?;
     hq.close()?;
     Ok(vec![
