@@ -17,6 +17,7 @@ mod org;
 mod streaming;
 mod sync;
 mod sync_attachments;
+mod sync_network;
 mod trust;
 #[path = "../support/vigil_server.rs"]
 mod vigil_server;

@@ -305,7 +305,7 @@ fn tls_is_pinned_to_the_profiles_key() {
 }
 
 /// Lines a child prints, as they come.
-fn lines_of(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+pub(crate) fn lines_of(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
     let out = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -319,7 +319,7 @@ fn lines_of(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
 }
 
 /// The next line `rx` gives that `pick` accepts, waiting at most `secs` in all.
-fn wait_for(
+pub(crate) fn wait_for(
     rx: &std::sync::mpsc::Receiver<String>,
     secs: u64,
     pick: impl Fn(&Value) -> bool,

@@ -129,6 +129,7 @@ impl Session {
             Event::Synced(_) => {
                 *live = Live::default();
             }
+            Event::NetworkChanged => {}
             Event::Failed { error, next } => {
                 live.running = false;
                 live.progress = None;

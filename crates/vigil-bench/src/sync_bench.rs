@@ -190,7 +190,7 @@ fn main() -> Result<()> {
     let server = Server::start(&bin, &tmp.path().join("server"), "127.0.0.1:0")?;
     let big = tmp.path().join("big");
     std::fs::create_dir(&big)?;
-    let (hq, mut mon) = organisation(&big, &server)?;
+    let (mut hq, mut mon) = organisation(&big, &server)?;
     seal_many(&mut mon, revisions, 7)?;
     let started = Instant::now();
     let first = sync(&mut mon)?;
@@ -198,6 +198,9 @@ fn main() -> Result<()> {
     if first.revisions_sent != revisions as u64 || !first.outbox.all_sent() {
         bail!("initial sync sent {} of {revisions}", first.revisions_sent);
     }
+    // HQ's certificate, issued now, so that the copy of its vault made below registers with
+    // the same one.
+    hq.hq_certificate()?;
     hq.close()?;
     let reference = reference_push(tmp.path(), first.items_sent, first.bytes_sent)?;
     rows.push(Row {

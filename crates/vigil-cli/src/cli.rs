@@ -195,6 +195,9 @@ pub(crate) enum Command {
         /// With --watch: seconds between passes while the server answers.
         #[arg(long, default_value_t = 30, requires = "watch")]
         interval: u64,
+        /// With --watch: the shortest wait between probes, in seconds (for tests).
+        #[arg(long, default_value_t = 1, requires = "watch", hide = true)]
+        probe_min: u64,
         /// With --watch: the longest wait between probes, in seconds.
         #[arg(long, default_value_t = 60, requires = "watch")]
         probe_max: u64,

@@ -7,6 +7,7 @@
 //! | [`run`] | one pass: build items, push them, check receipts, pull, acknowledge |
 //! | [`blobs`] | attachments by the resumable upload (tus), and HQ's ranged download |
 //! | [`mod@watch`] | passes that start by themselves: probes with backoff and jitter, then a pass |
+//! | [`netwatch`] | the system's word that the network changed (Linux: rtnetlink) |
 //!
 //! Every sealed revision of this device travels in an **item**: a bundle, exactly as on a
 //! stick (age-encrypted to HQ's readers, signed manifest, certificate) but for its attachments,
@@ -25,6 +26,7 @@
 
 pub mod blobs;
 pub mod http;
+pub mod netwatch;
 mod pass;
 pub mod run;
 pub mod tls;

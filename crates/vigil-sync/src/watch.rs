@@ -3,6 +3,9 @@
 //! answers, a pass at once; then a pass every `interval` to send what was sealed meanwhile and
 //! collect acknowledgements.
 //!
+//! A network change the system announces ([`crate::netwatch`]: Linux's rtnetlink) ends any
+//! wait at once, and the probes start again from the shortest wait.
+//!
 //! Stopping is safe at any moment, a kill included: an item is in the vault before it is sent,
 //! and a receipt is recorded in one transaction.
 
@@ -49,6 +52,8 @@ pub enum Event {
     },
     /// Progress within a pass.
     Progress(Progress),
+    /// The system announced a network change: a pass goes now.
+    NetworkChanged,
 }
 
 /// The wait after `failures` failures in a row: `probe_min · 2^(failures-1)`, at most
@@ -74,19 +79,25 @@ enum Waited {
     Elapsed,
     /// Someone asked for a pass now ("Sync now").
     Woken,
+    /// The system announced a network change ([`crate::netwatch`]).
+    NetworkChanged,
     /// Stop.
     Stop,
 }
 
-/// Sleeps up to `d`, ending early when `stop` or `wake` is set.
+/// Sleeps up to `d`, ending early when `stop` or `wake` is set or the network changes.
 fn pause(d: Duration, stop: &AtomicBool, wake: &AtomicBool) -> Waited {
     let until = Instant::now() + d;
+    let network = crate::netwatch::changes();
     loop {
         if stop.load(Ordering::Relaxed) {
             return Waited::Stop;
         }
         if wake.swap(false, Ordering::Relaxed) {
             return Waited::Woken;
+        }
+        if crate::netwatch::changes() != network {
+            return Waited::NetworkChanged;
         }
         let now = Instant::now();
         if now >= until {
@@ -105,6 +116,8 @@ pub fn watch(
     wake: &AtomicBool,
     on: &mut dyn FnMut(Event),
 ) {
+    // Listening from the start, so that no change after the first pass is missed.
+    let _ = crate::netwatch::changes();
     let mut failures: u32 = 0;
     while !stop.load(Ordering::Relaxed) {
         if failures > 0 {
@@ -113,6 +126,12 @@ pub fn watch(
             let probed = match pause(next, stop, wake) {
                 Waited::Stop => return,
                 Waited::Woken => Ok(()),
+                // A new network: try it now, and probe it from the shortest wait again.
+                Waited::NetworkChanged => {
+                    on(Event::NetworkChanged);
+                    failures = 0;
+                    Ok(())
+                }
                 Waited::Elapsed => probe(vault, options),
             };
             match probed {
@@ -128,8 +147,10 @@ pub fn watch(
             Ok(report) => {
                 failures = 0;
                 on(Event::Synced(report));
-                if pause(schedule.interval, stop, wake) == Waited::Stop {
-                    return;
+                match pause(schedule.interval, stop, wake) {
+                    Waited::Stop => return,
+                    Waited::NetworkChanged => on(Event::NetworkChanged),
+                    Waited::Woken | Waited::Elapsed => {}
                 }
             }
             Err(error) => {

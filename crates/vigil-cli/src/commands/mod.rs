@@ -126,6 +126,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             item_revisions,
             watch: true,
             interval,
+            probe_min,
             probe_max,
         } => sync::watch(
             &ctx,
@@ -134,6 +135,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
                 item_revisions,
             },
             interval,
+            probe_min,
             probe_max,
         ),
         Command::Status { id } => sync::status(&ctx, id.as_deref()),

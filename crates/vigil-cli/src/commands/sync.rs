@@ -90,13 +90,14 @@ pub(crate) fn watch(
     ctx: &Ctx,
     options: vigil_sync::Options,
     interval: u64,
+    probe_min: u64,
     probe_max: u64,
 ) -> Result<(), Failure> {
     let mut vault = ctx.open()?;
     let schedule = vigil_sync::Schedule {
         interval: std::time::Duration::from_secs(interval),
-        probe_max: std::time::Duration::from_secs(probe_max.max(1)),
-        ..vigil_sync::Schedule::default()
+        probe_min: std::time::Duration::from_secs(probe_min.max(1)),
+        probe_max: std::time::Duration::from_secs(probe_max.max(probe_min).max(1)),
     };
     let stop = std::sync::atomic::AtomicBool::new(false);
     let wake = std::sync::atomic::AtomicBool::new(false);
@@ -136,6 +137,13 @@ pub(crate) fn watch(
                     "{}: {error} (next try in {} s)",
                     chrono::Local::now().format("%H:%M:%S"),
                     next.as_secs()
+                ),
+                vigil_sync::Event::NetworkChanged if json => {
+                    println!("{}", serde_json::json!({ "event": "network_changed" }));
+                }
+                vigil_sync::Event::NetworkChanged => println!(
+                    "{}: the network changed; trying now",
+                    chrono::Local::now().format("%H:%M:%S")
                 ),
                 vigil_sync::Event::Progress(_) => {}
             }
