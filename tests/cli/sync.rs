@@ -305,7 +305,7 @@ fn tls_is_pinned_to_the_profiles_key() {
 }
 
 /// Lines a child prints, as they come.
-pub(crate) fn lines_of(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+fn lines_of(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
     let out = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -337,6 +337,26 @@ pub(crate) fn wait_for(
     }
 }
 
+/// `vigil --json sync --watch ARGS` on `monitor`, its lines as they come, and its first event,
+/// a failure to reach the (stopped) server.
+pub(crate) fn watching(
+    monitor: &Env,
+    args: &[&str],
+) -> (Child, std::sync::mpsc::Receiver<String>, Value) {
+    let mut child = monitor
+        .cmd()
+        .args(["--json", "sync", "--watch"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let rx = lines_of(&mut child);
+    let failed = wait_for(&rx, 30, |v| v["event"] == "failed");
+    assert_eq!(failed["code"], "server_unreachable");
+    (child, rx, failed)
+}
+
 #[test]
 fn a_watching_device_sends_by_itself_once_the_server_starts() {
     let (_hq, monitor, mut server, data) = connected();
@@ -345,24 +365,7 @@ fn a_watching_device_sends_by_itself_once_the_server_starts() {
     let a = sealed(&monitor, "Trial observed", &["10:00 hearing opens"]);
     let b = sealed(&monitor, "Press conference", &["12:00 police present"]);
 
-    let mut watching = monitor
-        .cmd()
-        .args([
-            "--json",
-            "sync",
-            "--watch",
-            "--interval",
-            "1",
-            "--probe-max",
-            "1",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let rx = lines_of(&mut watching);
-    let failed = wait_for(&rx, 30, |v| v["event"] == "failed");
-    assert_eq!(failed["code"], "server_unreachable");
+    let (mut watching, rx, _) = watching(&monitor, &["--interval", "1", "--probe-max", "1"]);
 
     // Nobody does anything but start the server: the probes find it, and the pass sends both.
     let _server = Server::start(&data, &addr, None);

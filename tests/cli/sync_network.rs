@@ -1,9 +1,9 @@
 //! The system's network-change signal (issue 13): a device waiting out a long wait between
 //! probes sends as soon as the system announces a change, as when a laptop joins a Wi-Fi.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use crate::sync::{Server, connected, lines_of, sealed, status, wait_for};
+use crate::sync::{Server, connected, sealed, status, wait_for, watching};
 
 /// `ip addr ARGS dev lo` (the test runs as root, as CI does; a machine where it cannot change
 /// the loopback interface's addresses fails here, saying so).
@@ -29,24 +29,8 @@ fn a_network_change_ends_the_wait_and_the_device_sends_at_once() {
     server.stop();
     let id = sealed(&monitor, "Trial observed", &["10:00 hearing opens"]);
 
-    let mut watching = monitor
-        .cmd()
-        .args([
-            "--json",
-            "sync",
-            "--watch",
-            "--probe-min",
-            "60",
-            "--probe-max",
-            "60",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let rx = lines_of(&mut watching);
-    let failed = wait_for(&rx, 30, |v| v["event"] == "failed");
-    assert_eq!(failed["code"], "server_unreachable");
+    let (mut watching, rx, failed) =
+        watching(&monitor, &["--probe-min", "60", "--probe-max", "60"]);
     assert!(
         failed["next_probe_secs"].as_f64().unwrap() >= 48.0,
         "the next probe is at least 48 s away: {failed}"
