@@ -382,6 +382,16 @@ pub fn stage_bytes(vault: &Vault, bytes: &[u8]) -> Result<Staged> {
     })
 }
 
+/// [`stage_bytes`] without the vault: what is needed of it was read into `reading`. An
+/// untrusted sender's attachments in the bundle are staged too, and removed again when
+/// [`settle_bytes`] holds the bundle in quarantine (a sync item carries none: they travel
+/// apart).
+pub fn stage_bytes_with(reading: &Reading, bytes: &[u8]) -> Result<Staged> {
+    receive(&reading.dir, None, |keep| {
+        read_stream(bytes, &reading.identities, reading.expect, keep)
+    })
+}
+
 impl Staged {
     /// The attachments its revisions name that neither came with it nor are in the vault (none
     /// for a sender that goes to quarantine: nothing of it is applied yet).

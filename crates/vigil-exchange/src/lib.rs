@@ -31,7 +31,7 @@ pub use export::{
 pub use import::{
     Held, ImportReport, Prejudge, Reading, Settled, Staged, accept, goes_to_quarantine, import,
     import_bytes, import_with_progress, quarantine, settle, settle_bytes, stage, stage_bytes,
-    stage_for_quarantine,
+    stage_bytes_with, stage_for_quarantine,
 };
 pub use proof::{
     Proof, ProvenAttachment, ProvenEnrolment, ProvenRevision, verify_extracted, verify_with_vault,

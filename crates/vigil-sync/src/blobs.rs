@@ -315,6 +315,7 @@ pub(crate) enum Fetched {
 pub(crate) fn fetch_missing(
     vault: &mut impl VaultAccess,
     server: &Server,
+    reading: &Reading,
     mut staged: Staged,
     report: &mut Report,
 ) -> Result<Fetched, SyncError> {
@@ -325,9 +326,8 @@ pub(crate) fn fetch_missing(
     if wanted.is_empty() {
         return Ok(Fetched::Complete(staged));
     }
-    let reading = vault.with(|v| Reading::of(v))??;
     for a in wanted {
-        match fetch_one(vault, server, &reading, &a) {
+        match fetch_one(vault, server, reading, &a) {
             Ok(Ok(s)) => {
                 staged.add_attachment(s);
                 report.attachments_fetched += 1;

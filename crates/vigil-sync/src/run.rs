@@ -459,11 +459,13 @@ fn import_item(
     bytes: &[u8],
     report: &mut Report,
 ) -> Result<Result<vigil_exchange::ImportReport, ExchangeError>, SyncError> {
-    let staged = match vault.with(|v| vigil_exchange::stage_bytes(v, bytes))? {
+    // Decrypting and checking every revision happens without the vault.
+    let reading = vault.with(|v| vigil_exchange::Reading::of(v))??;
+    let staged = match vigil_exchange::stage_bytes_with(&reading, bytes) {
         Ok(s) => s,
         Err(e) => return Ok(Err(e)),
     };
-    match crate::blobs::fetch_missing(vault, server, staged, report)? {
+    match crate::blobs::fetch_missing(vault, server, &reading, staged, report)? {
         crate::blobs::Fetched::Complete(staged) => {
             Ok(vault.with(|v| vigil_exchange::settle_bytes(v, staged, bytes))?)
         }
