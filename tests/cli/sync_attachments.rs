@@ -86,10 +86,74 @@ fn an_attachment_goes_by_resumable_upload_and_hq_gets_the_same_file() {
     for id in [&before, &filmed, &after] {
         assert_eq!(status(&monitor, id), "verified_by_hq");
     }
-    // A second pass sends nothing again.
+    // A second pass sends nothing again, and removes nothing unless asked.
     let again = synced(&monitor);
     assert_eq!(again["attachments_sent"], 0);
+    assert_eq!(again["attachments_freed"], 0);
     assert_eq!(server.counter("upload_part_bytes"), ciphertext);
+    assert_eq!(
+        extracted(&monitor, &attachment),
+        bytes,
+        "the monitor keeps it"
+    );
+}
+
+fn chunk_files(env: &Env) -> usize {
+    walk(&env.vault.join("blobs"))
+}
+
+fn walk(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| {
+                if e.path().is_dir() {
+                    walk(&e.path())
+                } else {
+                    1
+                }
+            })
+            .sum()
+    })
+}
+
+/// Asked to (`--free-delivered`), a monitor removes a file's content from the laptop, but only
+/// once HQ has acknowledged it: its chunks go, opening it says where it went, HQ holds it.
+#[test]
+fn a_delivered_file_leaves_the_laptop_only_when_asked_and_after_hqs_acknowledgement() {
+    let (hq, monitor, _server, _) = connected();
+    let (filmed, attachment, bytes) = sealed_with_file(&monitor, "Dispersal filmed", 3 << 20);
+
+    let free = |env: &Env| -> serde_json::Value {
+        serde_json::from_str(&env.ok(&["--json", "sync", "--free-delivered"])).unwrap()
+    };
+    let sent = free(&monitor);
+    assert_eq!(sent["attachments_sent"], 1);
+    assert_eq!(
+        sent["attachments_freed"], 0,
+        "held by the server, not yet by HQ"
+    );
+    assert_eq!(extracted(&monitor, &attachment), bytes);
+
+    synced(&hq);
+    let before = chunk_files(&monitor);
+    let freed = free(&monitor);
+    assert_eq!(freed["attachments_freed"], 1, "{freed}");
+    assert_eq!(status(&monitor, &filmed), "verified_by_hq");
+    assert!(before > 0);
+    assert_eq!(
+        chunk_files(&monitor),
+        0,
+        "its chunks (the vault's only ones) left the laptop"
+    );
+    let out_path = monitor.root.path().join("again.mp4");
+    let out = monitor.run(&["--json", "extract", &attachment, out_path.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert_eq!(crate::common::json_error_code(&out), "attachment_freed");
+    assert!(!out_path.exists());
+    assert_eq!(extracted(&hq, &attachment), bytes, "HQ holds it");
+    let again = free(&monitor);
+    assert_eq!(again["attachments_freed"], 0, "once");
 }
 
 /// `vigil sync` is killed (SIGKILL) once the server holds part of a 256 MiB attachment; the

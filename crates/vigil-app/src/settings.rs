@@ -38,6 +38,9 @@ pub struct Settings {
     pub sync_automatic: bool,
     /// A SOCKS5 proxy for all sync traffic (`socks5h://127.0.0.1:9050` for Tor).
     pub sync_proxy: Option<String>,
+    /// Remove an attachment's content from this laptop once HQ has acknowledged it (frees
+    /// space; what was removed can no longer be opened or exported here).
+    pub sync_free_delivered: bool,
 }
 
 impl Default for Settings {
@@ -48,6 +51,7 @@ impl Default for Settings {
             vault_dir: None,
             sync_automatic: true,
             sync_proxy: None,
+            sync_free_delivered: false,
         }
     }
 }

@@ -89,6 +89,7 @@ impl Session {
             let options = vigil_sync::Options {
                 proxy: settings.sync_proxy.clone(),
                 item_revisions: None,
+                free_delivered: settings.sync_free_delivered,
             };
             let mut on = |e: Event| self.on_sync_event(e);
             if settings.sync_automatic {

@@ -184,6 +184,10 @@ pub(crate) enum Command {
         /// Send everything through this SOCKS5 proxy (Tor: socks5h://127.0.0.1:9050).
         #[arg(long, value_name = "URL")]
         proxy: Option<String>,
+        /// Once HQ has acknowledged an attachment, remove its content from this laptop (frees
+        /// space; it can then no longer be opened or exported here; HQ holds it).
+        #[arg(long)]
+        free_delivered: bool,
         /// Revisions per item at most (1 to 500; for tests).
         #[arg(long, hide = true)]
         item_revisions: Option<usize>,

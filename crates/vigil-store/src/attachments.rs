@@ -206,6 +206,17 @@ impl Vault {
     /// SHA-256 are checked when the last byte has been read (a failure is an `io::Error` whose
     /// inner error is [`StoreError::TamperedAttachment`]). Holds no borrow of the vault.
     pub fn attachment_reader(&self, id: AttachmentId) -> Result<AttachmentReader> {
+        let freed: Option<Option<String>> = self
+            .conn
+            .query_row(
+                "SELECT freed_at FROM attachments WHERE id = ?1",
+                [id.as_uuid().as_bytes().as_slice()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(Some(_)) = freed {
+            return Err(StoreError::AttachmentFreed { id: id.to_string() });
+        }
         let (meta, key, chunk_count) = self.attachment(id)?;
         let mut stmt = self.conn.prepare_cached(
             "SELECT idx, blob FROM attachment_chunks WHERE attachment_id = ?1 ORDER BY idx",

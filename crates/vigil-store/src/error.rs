@@ -123,6 +123,14 @@ pub enum StoreError {
         /// The attachment's hash.
         sha256: String,
     },
+    /// The attachment's content was removed from this laptop after HQ acknowledged it.
+    #[error(
+        "attachment {id} was delivered to HQ and removed from this laptop to free space; HQ holds it"
+    )]
+    AttachmentFreed {
+        /// The attachment.
+        id: String,
+    },
     /// A device already known here presents different keys.
     #[error(
         "device {device} is already known here with different keys; refusing its records (possible impersonation)"
@@ -233,6 +241,7 @@ impl StoreError {
             StoreError::RevisionConflict { .. } => "revision_conflict",
             StoreError::DeviceKeyConflict { .. } => "device_key_conflict",
             StoreError::MissingAttachment { .. } => "missing_attachment",
+            StoreError::AttachmentFreed { .. } => "attachment_freed",
             StoreError::QuarantineFull { .. } => "quarantine_full",
             StoreError::Ledger(e) => e.code(),
             StoreError::AmbiguousDevice { .. } => "ambiguous_device",

@@ -355,6 +355,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (attachment, idx)
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 8: an attachment's content removed from this laptop after its delivery to HQ (asked for:
+    // `vigil sync --free-delivered`, or the setting): its record, name, size and hash stay,
+    // its chunks and key go.
+    r#"
+    ALTER TABLE attachments ADD COLUMN freed_at TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

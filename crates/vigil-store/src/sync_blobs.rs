@@ -318,6 +318,46 @@ impl Vault {
 }
 
 impl Vault {
+    /// Removes from this laptop the content of every attachment delivered to HQ: its upload's
+    /// receipt checked, and the item that first named it acknowledged by HQ (which imported it
+    /// only with the file fetched and checked). The record, name, size and SHA-256 stay, and
+    /// say where it went; the chunks and the key go, in one transaction, then the files.
+    /// Returns the attachments freed.
+    pub fn sync_free_delivered(&mut self) -> Result<Vec<AttachmentId>> {
+        let now = self.clock.now().to_rfc3339();
+        let tx = self.conn.transaction()?;
+        let ids = tx
+            .prepare_cached(
+                "SELECT a.id FROM attachments a
+                 JOIN sync_blobs b ON b.attachment = a.id
+                 JOIN sync_items i ON i.seq = b.item
+                 WHERE b.receipt IS NOT NULL AND i.acked_at IS NOT NULL AND a.freed_at IS NULL",
+            )?
+            .query_map([], |r| r.get::<_, Vec<u8>>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut names: Vec<String> = Vec::new();
+        let mut freed = Vec::with_capacity(ids.len());
+        for id in &ids {
+            names.extend(
+                tx.prepare_cached("SELECT blob FROM attachment_chunks WHERE attachment_id = ?1")?
+                    .query_map([id], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?,
+            );
+            tx.execute(
+                "DELETE FROM attachment_chunks WHERE attachment_id = ?1",
+                [id],
+            )?;
+            tx.execute(
+                "UPDATE attachments SET freed_at = ?2, file_key = zeroblob(32) WHERE id = ?1",
+                params![id, now],
+            )?;
+            freed.push(AttachmentId::from_uuid(crate::uuid_from(id)?));
+        }
+        tx.commit()?;
+        remove_chunks(&self.dir, &names);
+        Ok(freed)
+    }
+
     /// The attachments `incoming`'s revisions name that neither came with it nor are held
     /// here: one per content (an import copies the chunks for a second id with the same
     /// content). HQ fetches these from the server before it applies a feed item.

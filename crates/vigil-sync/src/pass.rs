@@ -21,6 +21,9 @@ pub struct Options {
     /// Revisions an item carries at most (default 500, `run::ITEM_REVISIONS`); smaller items make
     /// more, shorter requests (the chaos test uses them).
     pub item_revisions: Option<usize>,
+    /// Remove from this laptop the content of attachments HQ has acknowledged (off unless
+    /// asked: `vigil sync --free-delivered`, or the app's setting). Never anything not sealed.
+    pub free_delivered: bool,
 }
 
 /// What a pass is doing, for a progress display.
@@ -76,6 +79,8 @@ pub struct Report {
     pub attachment_bytes_sent: u64,
     /// HQ: attachments fetched from the server for the items imported.
     pub attachments_fetched: u64,
+    /// Attachments whose content was removed from this laptop after HQ's acknowledgement.
+    pub attachments_freed: u64,
     /// HQ's acknowledgements received.
     pub acks_received: u64,
     /// Whether a newer organisation profile was taken from the server.

@@ -80,6 +80,9 @@ fn pass(
     crate::blobs::upload_all(vault, &server, &ctx, &mut report, progress)?;
     push(vault, &server, &ctx, &mut report, progress)?;
     pull_acks(vault, &server, &ctx, &mut report)?;
+    if options.free_delivered && !ctx.is_hq {
+        report.attachments_freed = vault.with(|v| v.sync_free_delivered())??.len() as u64;
+    }
     pull_profile(vault, &server, &ctx, &mut report)?;
     if ctx.is_hq {
         pull_feed(vault, &server, &mut report, progress)?;

@@ -25,4 +25,9 @@ sync_automatic: boolean,
 /**
  * A SOCKS5 proxy for all sync traffic (`socks5h://127.0.0.1:9050` for Tor).
  */
-sync_proxy: string | null, };
+sync_proxy: string | null, 
+/**
+ * Remove an attachment's content from this laptop once HQ has acknowledged it (frees
+ * space; what was removed can no longer be opened or exported here).
+ */
+sync_free_delivered: boolean, };

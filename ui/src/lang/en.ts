@@ -292,6 +292,7 @@ export const en = {
   "sync.waiting": { one: "{n} revision waiting to be sent", other: "{n} revisions waiting to be sent" },
   "settings.sync_automatic": "Sync with the organisation's server by itself whenever it can be reached",
   "settings.sync_proxy": "SOCKS5 proxy for sync (for Tor: socks5h://127.0.0.1:9050); empty for none",
+  "settings.sync_free_delivered": "Remove a file from this laptop once HQ has confirmed it has it (frees space; it can no longer be opened here)",
 
   "error.wrong_passphrase": "Wrong passphrase.",
   "error.not_a_vault": "This folder holds something that is not a Vigil vault.",
@@ -424,6 +425,7 @@ export const en = {
   "error.already_enrolled": "This device is already enrolled in its organisation.",
   "error.incident_forked": "This record has two versions, amended on different devices. It cannot be amended until someone settles which one stands.",
   "error.missing_attachment": "The bundle refers to an attachment it does not contain. Nothing was imported.",
+  "error.attachment_freed": "This file was delivered to HQ and removed from this laptop to free space. HQ holds it.",
   "error.quarantine_full": "Quarantine is full. Accept or drop the bundles waiting there (Organisation) before importing more from devices HQ does not trust. Nothing was imported.",
   "quarantine.no_certificate": "The device was not enrolled by the organisation (it joined without an invitation, or before invitations existed).",
   "quarantine.certificate_invalid": "The device's enrolment certificate does not hold: it was altered, or belongs to another device or organisation.",

@@ -68,6 +68,12 @@ function showSettings(): void {
     checked: state.settings?.sync_automatic ?? true,
     on: { change: () => void save({ sync_automatic: automatic.checked }) },
   });
+  const free = h("input", {
+    id: "setting-sync-free-delivered",
+    type: "checkbox",
+    checked: state.settings?.sync_free_delivered ?? false,
+    on: { change: () => void save({ sync_free_delivered: free.checked }) },
+  });
   const proxy = h("input", {
     id: "setting-sync-proxy",
     type: "text",
@@ -86,6 +92,7 @@ function showSettings(): void {
     h("label", { class: "field" }, h("span", { class: "caption", t: "settings.language" }), languageSelect("setting-language", report, saved)),
     h("label", { class: "field" }, h("span", { class: "caption", t: "settings.autolock" }), autolock),
     h("label", { class: "field checkbox" }, automatic, h("span", { t: "settings.sync_automatic" })),
+    h("label", { class: "field checkbox" }, free, h("span", { t: "settings.sync_free_delivered" })),
     h("label", { class: "field" }, h("span", { class: "caption", t: "settings.sync_proxy" }), proxy),
     h("div", { class: "field" }, h("span", { class: "caption", t: "settings.vault_dir" }), dir, h("span", { class: "muted small", t: "settings.vault_dir_note" })),
     message,

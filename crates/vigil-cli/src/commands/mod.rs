@@ -112,6 +112,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
         Command::Sync {
             proxy,
             item_revisions,
+            free_delivered,
             watch: false,
             ..
         } => sync::sync(
@@ -119,11 +120,13 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             vigil_sync::Options {
                 proxy,
                 item_revisions,
+                free_delivered,
             },
         ),
         Command::Sync {
             proxy,
             item_revisions,
+            free_delivered,
             watch: true,
             interval,
             probe_min,
@@ -133,6 +136,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             vigil_sync::Options {
                 proxy,
                 item_revisions,
+                free_delivered,
             },
             interval,
             probe_min,
