@@ -250,18 +250,27 @@ struct Download<'a, V: VaultAccess> {
 impl<V: VaultAccess> Download<'_, V> {
     fn next_range(&mut self) -> Result<(), SyncError> {
         let end = self.offset + self.server.part_bytes - 1;
-        let req = signed(
-            self.vault,
-            self.server.device,
-            Method::GET,
-            &self.path,
-            Vec::new(),
-        )?;
-        let (headers, body) = self.server.send_with(
-            req,
-            None,
-            &[("Range", format!("bytes={}-{end}", self.offset))],
-        )?;
+        let range = [("Range", format!("bytes={}-{end}", self.offset))];
+        // A range cut on its way is asked for again (signed anew: a nonce is used once) a few
+        // times before the pass gives up, so a large file survives a flaky link in one pass.
+        let mut tries = 0u64;
+        let (headers, body) = loop {
+            let req = signed(
+                self.vault,
+                self.server.device,
+                Method::GET,
+                &self.path,
+                Vec::new(),
+            )?;
+            match self.server.send_with(req, None, &range) {
+                Ok(answer) => break answer,
+                Err(SyncError::Interrupted(_)) if tries < RANGE_RETRIES => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(200 * tries));
+                }
+                Err(e) => return Err(e),
+            }
+        };
         // `Content-Range: bytes A-B/LENGTH`.
         let total = headers
             .get("content-range")
@@ -301,6 +310,9 @@ impl<V: VaultAccess> Read for Download<'_, V> {
         Ok(n)
     }
 }
+
+/// How many times a download range cut on its way is asked for again within a pass.
+const RANGE_RETRIES: u64 = 3;
 
 /// What fetching an item's attachments came to.
 pub(crate) enum Fetched {
