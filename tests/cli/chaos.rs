@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use vigil_model::{Incident, IncidentId};
 
-use crate::common::{Env, open_vault, organisation};
+use crate::common::{Env, open_vault};
 
-use crate::sync::{Server, point_at};
+use crate::sync::connected_through;
 
 /// SplitMix64, seeded per connection: the faults are random but the run can be repeated.
 struct Rng(u64);
@@ -122,19 +122,13 @@ fn sync_until_done(env: &Env, tries: usize) -> usize {
 
 #[test]
 fn a_thousand_revisions_through_a_faulty_link_arrive_exactly_once() {
-    let (hq, monitor, _) = organisation("Bishkek Monitors");
-    let data = hq.root.path().join("server");
-    let server = Server::start(&data, "127.0.0.1:0", None);
-    let key = server.admin(&["key"]).trim().to_owned();
-    let (proxy, faults, stop) = chaos_proxy(server.addr.clone(), 0x5EED);
-    point_at(
-        &hq,
-        &monitor,
-        &server,
-        &format!("http://{proxy}"),
-        &[],
-        &key,
-    );
+    let mut proxied = None;
+    let (hq, monitor, _server, data) = connected_through(|addr| {
+        let (proxy, faults, stop) = chaos_proxy(addr, 0x5EED);
+        proxied = Some((faults, stop));
+        proxy
+    });
+    let (faults, stop) = proxied.unwrap();
 
     // 1,000 sealed revisions over ten rounds (a monitor's days), made in this process (a
     // thousand `vigil seal` would be slow); after each round both sides sync until done.

@@ -54,6 +54,20 @@ pub(crate) fn point_at(
     assert_eq!(joined["outcome"], "updated");
 }
 
+/// An organisation whose profile names, instead of its real server, the address `between`
+/// makes of the server's (a proxy in front of it); the server's data folder.
+pub(crate) fn connected_through(
+    between: impl FnOnce(String) -> String,
+) -> (Env, Env, VigilServer, PathBuf) {
+    let (hq, monitor, _) = organisation("Bishkek Monitors");
+    let data = hq.root.path().join("server");
+    let server = Server::start(&data, "127.0.0.1:0", None);
+    let key = server.admin(&["key"]).trim().to_owned();
+    let url = format!("http://{}", between(server.addr.clone()));
+    point_at(&hq, &monitor, &server, &url, &[], &key);
+    (hq, monitor, server, data)
+}
+
 /// An organisation (HQ and one enrolled monitor) whose profile names a real server on
 /// 127.0.0.1, registered there; the server's data folder.
 pub(crate) fn connected() -> (Env, Env, VigilServer, PathBuf) {

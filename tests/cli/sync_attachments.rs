@@ -303,3 +303,81 @@ fn an_uploaded_file_that_is_not_the_one_the_record_names_is_refused_at_hq() {
         "never verified"
     );
 }
+
+/// A proxy on 127.0.0.1:0 to `target` that cuts, once, the first connection whose answers pass
+/// `after` bytes (HQ's download of a large file: nothing else here answers that much); whether
+/// it has cut.
+fn cut_once_proxy(
+    target: String,
+    after: u64,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::io::Write as _;
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let cut = Arc::new(AtomicBool::new(false));
+    let done = Arc::clone(&cut);
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect(&target) else {
+                continue;
+            };
+            let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c_in, &mut s_out);
+                let _ = s_out.shutdown(Shutdown::Write);
+            });
+            let done = Arc::clone(&done);
+            std::thread::spawn(move || {
+                let (mut from, mut to) = (server, client);
+                let (mut buf, mut passed) = (vec![0u8; 64 * 1024], 0u64);
+                loop {
+                    let n = match from.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    passed += n as u64;
+                    if passed > after && !done.swap(true, Ordering::SeqCst) {
+                        let _ = from.shutdown(Shutdown::Both);
+                        let _ = to.shutdown(Shutdown::Both);
+                        return;
+                    }
+                    if to.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = to.shutdown(Shutdown::Write);
+            });
+        }
+    });
+    (addr, cut)
+}
+
+/// HQ's download of a large file is cut in the middle of a range: the range is asked for
+/// again, and the same pass imports the file.
+#[test]
+fn a_download_cut_mid_range_is_asked_for_again_within_the_pass() {
+    let mut cut = None;
+    let (hq, monitor, _server, _) = crate::sync::connected_through(|addr| {
+        let (proxy, flag) = cut_once_proxy(addr, 4 << 20);
+        cut = Some(flag);
+        proxy
+    });
+    let cut = cut.unwrap();
+    let (_, attachment, bytes) = sealed_with_file(&monitor, "Dispersal filmed", 12 << 20);
+    synced(&monitor);
+    assert!(
+        !cut.load(std::sync::atomic::Ordering::SeqCst),
+        "the monitor's pass is not cut"
+    );
+
+    let pulled = synced(&hq);
+    assert!(
+        cut.load(std::sync::atomic::Ordering::SeqCst),
+        "the download was cut"
+    );
+    assert_eq!(pulled["attachments_fetched"], 1, "{pulled}");
+    assert_eq!(extracted(&hq, &attachment), bytes);
+}
