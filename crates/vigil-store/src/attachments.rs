@@ -268,7 +268,11 @@ impl Vault {
              UNION ALL SELECT 1 FROM sync_blob_chunks WHERE blob = ?1",
         )?;
         for name in on_disk {
-            if !stmt.exists([&name])? && name.len() >= 2 {
+            // Only names of the form Vigil gives chunks (32 hex digits) are its own: anything
+            // else found there (a file someone put in the folder, whatever its name) is left
+            // alone, and never makes opening fail.
+            let ours = name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit());
+            if ours && !stmt.exists([&name])? {
                 let _ = fs::remove_file(self.blob_path(&name));
             }
         }

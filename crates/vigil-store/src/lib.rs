@@ -296,6 +296,13 @@ impl Vault {
         clock: Arc<dyn Clock>,
     ) -> Result<Vault> {
         create_private_dir(dir)?;
+        // An empty folder that existed keeps its mode through the above: made private here.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+                .map_err(StoreError::io(format!("making {} private", dir.display())))?;
+        }
         create_private_dir(&dir.join(BLOB_DIR))?;
         let params = match kdf_choice {
             KdfChoice::Calibrate => kdf::calibrate(kdf::DEFAULT_TARGET)?.0,

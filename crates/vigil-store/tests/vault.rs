@@ -384,6 +384,40 @@ fn orphaned_chunks_from_a_crash_are_swept_on_open() {
     assert_eq!(out, vec![1u8; 1000]);
 }
 
+/// A file with a name Vigil never gives a chunk (not ASCII, too short, not hex) in the chunk
+/// folder is left alone, and the vault opens.
+#[test]
+fn a_foreign_file_in_the_chunk_folder_is_left_alone_and_the_vault_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v");
+    new_vault(&path).close().unwrap();
+    let fanout = path.join("blobs").join("zz");
+    std::fs::create_dir_all(&fanout).unwrap();
+    for name in ["ёлка", "aё", "é", "x", "notes.txt"] {
+        std::fs::write(fanout.join(name), b"not a chunk").unwrap();
+        std::fs::write(path.join("blobs").join(name), b"not a chunk").unwrap();
+    }
+    let v = reopen(&path);
+    v.close().unwrap();
+    for name in ["ёлка", "aё", "é", "x", "notes.txt"] {
+        assert!(fanout.join(name).exists(), "{name} is left alone");
+    }
+}
+
+/// An existing empty folder given for a new vault is made private (0700), whatever its mode.
+#[cfg(unix)]
+#[test]
+fn an_existing_empty_folder_is_made_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v");
+    std::fs::create_dir(&path).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    new_vault(&path).close().unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+}
+
 #[test]
 fn attachment_sizes_at_chunk_boundaries() {
     use vigil_crypto::chunk::PAYLOAD_LEN;
