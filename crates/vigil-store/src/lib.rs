@@ -72,7 +72,7 @@ pub use schema::SCHEMA_VERSION;
 pub use search::SearchHit;
 pub use spill::{Slot, Spill};
 pub use sql::NewEntry;
-pub use staging::{AttachmentWriteProgress, StagedAttachment, stage_attachment};
+pub use staging::{AttachmentWriteProgress, CHUNK_MTIME_SECS, StagedAttachment, stage_attachment};
 pub use sync::{Delivery, Outbox, PendingItem};
 pub use sync_blobs::{PendingBlob, PreparedBlob};
 // The signed records a vault keeps are the ledger's; named here too for the vault's users.

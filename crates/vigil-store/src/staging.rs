@@ -100,6 +100,10 @@ impl StagedAttachment {
                 copy.names.push(new);
                 let mut f = vigil_durable::create_private(&path).map_err(io())?;
                 f.write_all(&bytes).map_err(io())?;
+                f.set_modified(
+                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(CHUNK_MTIME_SECS),
+                )
+                .map_err(io())?;
                 f.sync_all().map_err(io())?;
             }
             for d in &dirs {
@@ -195,6 +199,9 @@ fn stage_with<F: Write + vigil_durable::Syncable>(
         },
     )
     .and_then(|()| {
+        for name in &names {
+            fix_mtime(&blob_path(dir, name))?;
+        }
         for d in &dirs {
             fsync_dir(d)?;
         }
@@ -216,6 +223,21 @@ fn stage_with<F: Write + vigil_durable::Syncable>(
             Err(e)
         }
     }
+}
+
+/// The one modification time every chunk file gets (2000-01-01 00:00 UTC), so that the
+/// folder's listing tells neither when an attachment was added nor which chunks were written
+/// together.
+pub const CHUNK_MTIME_SECS: u64 = 946_684_800;
+
+/// Gives a chunk file the fixed modification time ([`CHUNK_MTIME_SECS`]).
+pub(crate) fn fix_mtime(path: &Path) -> Result<()> {
+    let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(CHUNK_MTIME_SECS);
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(when))
+        .map_err(StoreError::io("setting a chunk's time"))
 }
 
 fn random_name() -> Result<String> {

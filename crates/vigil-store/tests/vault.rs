@@ -404,6 +404,43 @@ fn a_foreign_file_in_the_chunk_folder_is_left_alone_and_the_vault_opens() {
     }
 }
 
+/// Every chunk file has the same modification time, whenever its attachment was added.
+#[cfg(unix)]
+#[test]
+fn chunk_files_all_have_one_modification_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v");
+    let mut v = new_vault(&path);
+    let inc = sample("Times");
+    v.create_incident(&inc).unwrap();
+    for n in 0..3u8 {
+        let bytes = vec![n; 300_000];
+        v.add_attachment(
+            inc.id,
+            "a.bin",
+            "application/octet-stream",
+            &bytes[..],
+            None,
+        )
+        .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    v.close().unwrap();
+    let mut seen = 0;
+    for fanout in std::fs::read_dir(path.join("blobs")).unwrap().flatten() {
+        for f in std::fs::read_dir(fanout.path()).unwrap().flatten() {
+            let mtime = f.metadata().unwrap().modified().unwrap();
+            let secs = mtime
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            assert_eq!(secs, vigil_store::CHUNK_MTIME_SECS, "{:?}", f.path());
+            seen += 1;
+        }
+    }
+    assert!(seen >= 6, "three attachments' chunks: {seen}");
+}
+
 /// An existing empty folder given for a new vault is made private (0700), whatever its mode.
 #[cfg(unix)]
 #[test]
