@@ -243,6 +243,56 @@ impl Vault {
         )
     }
 
+    /// A reader over a copy the vault keeps in its chunk store besides attachments (a
+    /// quarantined bundle, a staged upload): `row_sql` selects its key, SHA-256, size and chunk
+    /// count by id, `chunks_sql` its chunk names in order; `what` names it in errors.
+    pub(crate) fn stored_copy_reader(
+        &self,
+        id: uuid::Uuid,
+        what: &'static str,
+        row_sql: &str,
+        chunks_sql: &str,
+    ) -> Result<AttachmentReader> {
+        let key_of = id.as_bytes().as_slice();
+        let row: Option<(Vec<u8>, Vec<u8>, i64, i64)> = self
+            .conn
+            .query_row(row_sql, [key_of], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()?;
+        let (key, sha, size, count) = row.ok_or_else(|| StoreError::NotFound {
+            what,
+            id: id.to_string(),
+        })?;
+        let corrupted = |d: &str| StoreError::Corrupted {
+            detail: format!("{what}: {d}"),
+        };
+        let key = Key256::from_slice(&zeroize::Zeroizing::new(key))
+            .ok_or_else(|| corrupted("its key"))?;
+        let names = self
+            .conn
+            .prepare_cached(chunks_sql)?
+            .query_map([key_of], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        if names.len() as i64 != count {
+            return Err(StoreError::TamperedAttachment { id: id.to_string() });
+        }
+        let meta = AttachmentMeta {
+            id: AttachmentId::from_uuid(id),
+            incident: IncidentId::from_uuid(uuid::Uuid::nil()),
+            original_name: what.into(),
+            media_type: "application/octet-stream".into(),
+            size: size as u64,
+            sha256: Sha256(
+                sha.as_slice()
+                    .try_into()
+                    .map_err(|_| corrupted("its hash"))?,
+            ),
+            added_at: self.clock.now(),
+        };
+        AttachmentReader::over(&self.dir, &key, names, meta)
+    }
+
     /// Removes chunk files that no attachment refers to (left by a crash before commit).
     pub(crate) fn sweep_orphan_chunks(&mut self) -> Result<()> {
         let root = self.dir.join(BLOB_DIR);

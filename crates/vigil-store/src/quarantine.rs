@@ -10,15 +10,13 @@
 use std::io::Read;
 
 use chrono::{DateTime, FixedOffset};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, Transaction, params};
 use serde::Serialize;
 use uuid::Uuid;
-use vigil_crypto::Key256;
 use vigil_crypto::sign::SignPublicKey;
 use vigil_ledger::trust::QuarantineReason;
-use vigil_model::{AttachmentId, AttachmentMeta, DeviceId, IncidentId, Sha256};
+use vigil_model::DeviceId;
 
-use crate::attachments::AttachmentReader;
 use crate::error::{Result, StoreError};
 use crate::rows::{key_from, time_from};
 use crate::staging::{StagedAttachment, remove_chunks};
@@ -317,46 +315,12 @@ impl Vault {
     /// The stored bundle of a quarantine entry, decrypted as it is read (its length and SHA-256
     /// are checked at the end).
     pub fn quarantine_reader(&self, id: Uuid) -> Result<impl Read + use<>> {
-        let row: Option<(Vec<u8>, Vec<u8>, i64, i64)> = self
-            .conn
-            .query_row(
-                "SELECT file_key, sha256, size, chunk_count FROM quarantine WHERE id = ?1",
-                [id.as_bytes().as_slice()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()?;
-        let (key, sha, size, count) = row.ok_or_else(|| StoreError::NotFound {
-            what: "quarantine entry",
-            id: id.to_string(),
-        })?;
-        let corrupted = |d: &str| StoreError::Corrupted {
-            detail: d.to_owned(),
-        };
-        let key = Key256::from_slice(&zeroize::Zeroizing::new(key))
-            .ok_or_else(|| corrupted("a quarantine key"))?;
-        let mut stmt = self.conn.prepare_cached(
+        self.stored_copy_reader(
+            id,
+            "quarantine entry",
+            "SELECT file_key, sha256, size, chunk_count FROM quarantine WHERE id = ?1",
             "SELECT blob FROM quarantine_chunks WHERE quarantine = ?1 ORDER BY idx",
-        )?;
-        let names = stmt
-            .query_map([id.as_bytes().as_slice()], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        if names.len() as i64 != count {
-            return Err(StoreError::TamperedAttachment { id: id.to_string() });
-        }
-        let meta = AttachmentMeta {
-            id: AttachmentId::from_uuid(id),
-            incident: IncidentId::from_uuid(Uuid::nil()),
-            original_name: "quarantined bundle".into(),
-            media_type: "application/octet-stream".into(),
-            size: size as u64,
-            sha256: Sha256(
-                sha.as_slice()
-                    .try_into()
-                    .map_err(|_| corrupted("a quarantine hash"))?,
-            ),
-            added_at: self.clock.now(),
-        };
-        AttachmentReader::over(&self.dir, &key, names, meta)
+        )
     }
 
     /// Discards the quarantined bundles a person names (see [`Vault::quarantined_from`]).

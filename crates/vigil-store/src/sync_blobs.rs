@@ -12,10 +12,8 @@
 //! replaces the staged copy (its chunks are removed) and goes in the custody log.
 
 use rusqlite::{OptionalExtension, params};
-use uuid::Uuid;
-use vigil_crypto::Key256;
 use vigil_ledger::custody::CustodyKind;
-use vigil_model::{AttachmentId, AttachmentMeta, IncidentId, Sha256};
+use vigil_model::AttachmentId;
 
 use crate::Vault;
 use crate::attachments::AttachmentReader;
@@ -206,64 +204,23 @@ impl Vault {
     /// Every attachment's upload prepared here, and the SHA-256 of its ciphertext (hex), in
     /// the order they were queued.
     pub fn sync_blob_digests(&self) -> Result<Vec<(String, String)>> {
-        let mut stmt = self.conn.prepare_cached(
+        crate::sync::id_digests(
+            &self.conn,
             "SELECT attachment, sha256 FROM sync_blobs WHERE sha256 IS NOT NULL
              ORDER BY item, queued_at, attachment",
-        )?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        rows.into_iter()
-            .map(|(id, sha)| Ok((crate::uuid_from(&id)?.to_string(), hex::encode(sha))))
-            .collect()
+        )
     }
 
     /// A reader over a queued attachment's staged ciphertext (each chunk authenticated as it
     /// is read; the size and SHA-256 checked at the end of a whole read).
     pub fn sync_blob_reader(&self, attachment: AttachmentId) -> Result<AttachmentReader> {
-        let id = attachment.as_uuid().as_bytes().to_vec();
-        let row: Option<(i64, Vec<u8>, Vec<u8>, i64)> = self
-            .conn
-            .query_row(
-                "SELECT size, sha256, file_key, chunk_count FROM sync_blobs
-                 WHERE attachment = ?1 AND file_key IS NOT NULL",
-                [&id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()?;
-        let (size, sha, key, count) = row.ok_or_else(|| StoreError::NotFound {
-            what: "prepared upload",
-            id: attachment.to_string(),
-        })?;
-        let key = Key256::from_slice(&zeroize::Zeroizing::new(key))
-            .ok_or_else(|| corrupted("an upload's key"))?;
-        let mut stmt = self.conn.prepare_cached(
+        self.stored_copy_reader(
+            *attachment.as_uuid(),
+            "prepared upload",
+            "SELECT file_key, sha256, size, chunk_count FROM sync_blobs
+             WHERE attachment = ?1 AND file_key IS NOT NULL",
             "SELECT blob FROM sync_blob_chunks WHERE attachment = ?1 ORDER BY idx",
-        )?;
-        let names = stmt
-            .query_map([&id], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        if names.len() as i64 != count {
-            return Err(StoreError::TamperedAttachment {
-                id: attachment.to_string(),
-            });
-        }
-        let meta = AttachmentMeta {
-            id: attachment,
-            incident: IncidentId::from_uuid(Uuid::nil()),
-            original_name: "upload".into(),
-            media_type: "application/octet-stream".into(),
-            size: size as u64,
-            sha256: Sha256(
-                sha.as_slice()
-                    .try_into()
-                    .map_err(|_| corrupted("an upload's hash"))?,
-            ),
-            added_at: self.clock.now(),
-        };
-        AttachmentReader::over(&self.dir, &key, names, meta)
+        )
     }
 
     /// Records the server's receipt for an attachment (already checked against the
