@@ -12,6 +12,19 @@ use vigil_model::{DeviceId, EntryId, IncidentId, LogEntry, Sha256};
 use crate::error::{Result, StoreError};
 use crate::uuid_from;
 
+/// Rows of (uuid, SHA-256) that `sql` selects, as text.
+pub(crate) fn id_digests(conn: &Connection, sql: &str) -> Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|(id, sha)| Ok((uuid_from(&id)?.to_string(), hex::encode(sha))))
+        .collect()
+}
+
 pub(crate) fn sha_from(bytes: &[u8]) -> Result<Sha256> {
     let arr: [u8; 32] = bytes.try_into().map_err(|_| StoreError::Corrupted {
         detail: "a stored hash is malformed".into(),

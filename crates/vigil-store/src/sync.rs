@@ -304,7 +304,7 @@ impl Vault {
     /// Every item built here, in order: its id and the SHA-256 of its bytes (hex), to compare
     /// with what the server holds.
     pub fn sync_item_digests(&self) -> Result<Vec<(String, String)>> {
-        id_digests(&self.conn, "SELECT id, sha256 FROM sync_items ORDER BY seq")
+        crate::rows::id_digests(&self.conn, "SELECT id, sha256 FROM sync_items ORDER BY seq")
     }
 
     /// What is still to send.
@@ -470,19 +470,6 @@ impl Vault {
 }
 
 /// Sets `key`; with `only_up`, a numeric value never moves back.
-/// Rows of (uuid, SHA-256) that `sql` selects, as text.
-pub(crate) fn id_digests(conn: &rusqlite::Connection, sql: &str) -> Result<Vec<(String, String)>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    rows.into_iter()
-        .map(|(id, sha)| Ok((crate::uuid_from(&id)?.to_string(), hex::encode(sha))))
-        .collect()
-}
-
 fn set_state(conn: &rusqlite::Connection, key: &str, value: &str, only_up: bool) -> Result<()> {
     let sql = if only_up {
         "INSERT INTO sync_state (key, value) VALUES (?1, ?2)

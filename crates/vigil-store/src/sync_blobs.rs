@@ -204,7 +204,7 @@ impl Vault {
     /// Every attachment's upload prepared here, and the SHA-256 of its ciphertext (hex), in
     /// the order they were queued.
     pub fn sync_blob_digests(&self) -> Result<Vec<(String, String)>> {
-        crate::sync::id_digests(
+        crate::rows::id_digests(
             &self.conn,
             "SELECT attachment, sha256 FROM sync_blobs WHERE sha256 IS NOT NULL
              ORDER BY item, queued_at, attachment",
