@@ -14,6 +14,10 @@ use vigil_app::Session;
 use vigil_store::SystemClock;
 
 fn main() {
+    // Before any passphrase or key exists: a crash must not write them to disk.
+    if let Err(e) = vigil_crypto::process::forbid_core_dumps() {
+        eprintln!("vigil: core dumps could not be turned off: {e}");
+    }
     let dir = match vigil_app::process_vault_dir() {
         Ok(dir) => dir,
         Err(e) => fail(&e.to_string(), 2),

@@ -11,6 +11,7 @@ mod chaos;
 mod common;
 mod crash_safety;
 mod exchange;
+mod field_safety;
 mod limits;
 mod no_plaintext;
 mod org;

@@ -43,18 +43,21 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value = "calibrate")]
         kdf: KdfArg,
     },
-    /// Create an incident and print its id.
+    /// Create an incident and print its id. Without --title or --from, the title (then an
+    /// optional summary) is asked for, or read from standard input, one per line.
     New {
         #[command(flatten)]
         fields: ReportFields,
     },
-    /// Append an entry to an incident's running log. TEXT '-' reads one entry per line from
-    /// standard input, committing each and printing its id as soon as it is on disk.
+    /// Append to an incident's running log. Without TEXT (or with '-'), entries are typed or
+    /// piped in, one per line, each committed and its id printed as soon as it is on disk
+    /// (with --corrects or --happened-at, one entry).
     Log {
         /// The incident.
         id: String,
-        /// The entry text, or '-' for standard input.
-        text: String,
+        /// The entry text. Better left out: text on the command line stays in the shell's
+        /// history and is visible to other programs while vigil runs.
+        text: Option<String>,
         /// Flag the entry as a key moment.
         #[arg(long)]
         flag: bool,
@@ -115,11 +118,24 @@ pub(crate) enum Command {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
-    /// Change the vault passphrase.
+    /// Change the vault passphrase. The database key stays the same, so an old copy of the
+    /// key header still opens the vault with the old passphrase: if a passphrase was seen or
+    /// given up, also run `vigil rekey`.
     Passwd {
         /// Read the new passphrase from FILE instead of asking.
         #[arg(long, value_name = "FILE")]
         new_passphrase_file: Option<PathBuf>,
+    },
+    /// Give the vault a fresh database key and key header under the same passphrase, so that
+    /// an old copy of the key header (with a passphrase that was seen or given up) opens
+    /// nothing written from now on. Run it after `passwd`, or after a checkpoint.
+    Rekey,
+    /// Quick delete: destroy the vault's key at once (nothing in it can be opened again, by
+    /// anyone, whatever the passphrase), then remove its files. No passphrase needed.
+    Wipe {
+        /// Do not ask first (for scripts).
+        #[arg(long)]
+        yes: bool,
     },
     /// Seal an incident: a signed revision, chained to this device's previous ones; the
     /// incident can no longer be changed in place. Sealing it again records an amendment with
@@ -224,10 +240,11 @@ pub(crate) enum Command {
 /// The report fields `new` and `amend` take.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ReportFields {
-    /// Title.
+    /// Title (better left out or given with --from: text on the command line stays in the
+    /// shell's history).
     #[arg(long)]
     pub(crate) title: Option<String>,
-    /// Summary.
+    /// Summary (as for --title).
     #[arg(long)]
     pub(crate) summary: Option<String>,
     /// The whole report from a JSON file (see docs); --title and --summary override it.

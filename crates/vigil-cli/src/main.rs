@@ -10,6 +10,7 @@ mod demo;
 mod error;
 mod output;
 mod passphrase;
+mod typed;
 
 use std::process::ExitCode;
 
@@ -18,6 +19,10 @@ use clap::Parser;
 use crate::cli::Cli;
 
 fn main() -> ExitCode {
+    // Before any passphrase or key exists: a crash must not write them to disk.
+    if let Err(e) = vigil_crypto::process::forbid_core_dumps() {
+        eprintln!("vigil: warning: core dumps could not be turned off: {e}");
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -38,7 +43,9 @@ fn main() -> ExitCode {
         }
     };
     let json = cli.json;
-    match commands::run(cli) {
+    let result = commands::run(cli);
+    hold_if_asked();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             if json {
@@ -50,4 +57,17 @@ fn main() -> ExitCode {
             ExitCode::from(f.code)
         }
     }
+}
+
+/// With `VIGIL_HOLD_AT_EXIT` set, waits for standard input to close before exiting, once the
+/// command is done and its vault closed: for the memory test, which takes a core image of the
+/// process at exactly that moment (no passphrase or key may be left in it). Changes nothing
+/// else.
+fn hold_if_asked() {
+    if std::env::var_os("VIGIL_HOLD_AT_EXIT").is_none() {
+        return;
+    }
+    eprintln!("vigil: holding until standard input closes");
+    let mut sink = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut sink);
 }

@@ -58,6 +58,30 @@ impl Printer {
         }
     }
 
+    pub fn wiped(&self, dir: &Path, r: &vigil_store::WipeReport) {
+        let key_ms = r.key_destroyed_after.as_secs_f64() * 1000.0;
+        let all_ms = r.removed_after.as_secs_f64() * 1000.0;
+        if self.json {
+            println!(
+                "{}",
+                json!({ "id": null, "wiped": dir.display().to_string(), "key_destroyed_ms": key_ms,
+                        "removed_ms": all_ms, "was_open": r.was_open })
+            );
+        } else {
+            println!(
+                "The vault's key was destroyed after {key_ms:.0} ms: nothing in {} can be opened \
+                 any more. Its files were removed after {all_ms:.0} ms.",
+                dir.display()
+            );
+            if r.was_open {
+                println!(
+                    "The vault was open in another program: close it (what it still writes \
+                     cannot be opened either)."
+                );
+            }
+        }
+    }
+
     pub fn entry_to(&self, w: &mut impl Write, e: &LogEntry) -> std::io::Result<()> {
         if self.json {
             writeln!(w, "{}", serde_json::to_string(e).unwrap_or_default())

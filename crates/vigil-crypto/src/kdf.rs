@@ -56,13 +56,11 @@ pub fn derive(pass: &Passphrase, salt: &[u8], params: KdfParams) -> Result<Key25
     let p = Params::new(params.m_kib, params.t, params.p, Some(32))
         .map_err(|e| CryptoError::Kdf(e.to_string()))?;
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
-    let mut out = [0u8; 32];
-    argon
-        .hash_password_into(pass.expose_str().as_bytes(), salt, &mut out)
-        .map_err(|e| CryptoError::Kdf(e.to_string()))?;
-    let key = Key256::from_bytes(out);
-    zeroize::Zeroize::zeroize(&mut out);
-    Ok(key)
+    Key256::filled_by(|out| {
+        argon
+            .hash_password_into(pass.expose_str().as_bytes(), salt, out)
+            .map_err(|e| CryptoError::Kdf(e.to_string()))
+    })
 }
 
 /// Picks parameters for this machine: the floor's memory and lanes, with the time cost raised

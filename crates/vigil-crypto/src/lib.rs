@@ -29,6 +29,7 @@
 pub mod chunk;
 pub mod kdf;
 pub mod keyfile;
+pub mod process;
 pub mod secret;
 pub mod sign;
 

@@ -35,29 +35,42 @@ impl fmt::Debug for Passphrase {
     }
 }
 
-/// A 256-bit symmetric key. Wiped on drop.
+/// A 256-bit symmetric key. Wiped on drop. The bytes live in one heap allocation that never
+/// moves, so passing a key around copies a pointer, never the key.
 #[derive(Zeroize, ZeroizeOnDrop)]
-pub struct Key256([u8; 32]);
+pub struct Key256(Box<[u8; 32]>);
 
 impl Key256 {
     /// A fresh key from the operating system's random number generator.
     pub fn generate() -> Result<Self, CryptoError> {
-        let mut k = [0u8; 32];
+        let mut k = Self(Box::new([0u8; 32]));
         SystemRandom::new()
-            .fill(&mut k)
+            .fill(&mut k.0[..])
             .map_err(|_| CryptoError::Rng)?;
-        Ok(Self(k))
+        Ok(k)
     }
 
-    /// Wraps existing key bytes (for example read back from the encrypted database).
+    /// Wraps existing key bytes (for example read back from the encrypted database). The
+    /// caller's copy is its own to wipe; prefer [`Key256::from_slice`] on a wiped buffer.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
+        Self(Box::new(bytes))
     }
 
     /// Builds a key from a slice of exactly 32 bytes.
     pub fn from_slice(bytes: &[u8]) -> Option<Self> {
-        let arr: [u8; 32] = bytes.try_into().ok()?;
-        Some(Self(arr))
+        if bytes.len() != 32 {
+            return None;
+        }
+        let mut k = Self(Box::new([0u8; 32]));
+        k.0.copy_from_slice(bytes);
+        Some(k)
+    }
+
+    /// A key whose bytes the caller fills in place (a key derivation's output).
+    pub(crate) fn filled_by<E>(fill: impl FnOnce(&mut [u8]) -> Result<(), E>) -> Result<Self, E> {
+        let mut k = Self(Box::new([0u8; 32]));
+        fill(&mut k.0[..])?;
+        Ok(k)
     }
 
     /// The raw key bytes. Keep the borrow short.
@@ -67,7 +80,7 @@ impl Key256 {
 
     /// The key as lowercase hex, in a buffer that is wiped on drop.
     pub fn expose_hex(&self) -> Zeroizing<String> {
-        Zeroizing::new(hex::encode(self.0))
+        Zeroizing::new(hex::encode(&self.0[..]))
     }
 }
 

@@ -26,6 +26,7 @@ mod facts;
 mod import;
 mod incoming;
 mod integrity;
+mod keying;
 mod org;
 mod provenance;
 mod quarantine;
@@ -64,6 +65,7 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Result, StoreError};
 pub use import::ApplyReport;
 pub use incoming::{Incoming, IncomingRevision};
+pub use keying::WipeReport;
 pub use org::{Enrolment, JoinOutcome, OrgProfile, PROFILE_FORMAT, PROFILE_VERSION};
 pub use provenance::{CustodyRecord, Provenance, RevisionProof};
 pub use quarantine::{QuarantineEntry, QuarantineLimits, QuarantineNote};
@@ -216,16 +218,6 @@ fn read_header(dir: &Path) -> Result<KeyHeader> {
     })
 }
 
-fn key_connection(conn: &Connection, key: &Key256) -> Result<()> {
-    let hex = key.expose_hex();
-    let mut pragma = zeroize::Zeroizing::new(String::with_capacity(80));
-    pragma.push_str("PRAGMA key = \"x'");
-    pragma.push_str(&hex);
-    pragma.push_str("'\";");
-    conn.execute_batch(&pragma)?;
-    Ok(())
-}
-
 fn is_not_a_db(e: &rusqlite::Error) -> bool {
     matches!(
         e,
@@ -327,7 +319,7 @@ impl Vault {
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        key_connection(&conn, &key)?;
+        keying::key_connection(&conn, &key)?;
         conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
         sql::configure(&conn)?;
         schema::migrate(&mut conn)?;
@@ -355,6 +347,7 @@ impl Vault {
 
     /// Opens and unlocks an existing vault. On any failure nothing in the folder is changed.
     pub fn open(dir: &Path, pass: &Passphrase, clock: Arc<dyn Clock>) -> Result<Vault> {
+        keying::settle(dir)?;
         let header = read_header(dir)?;
         let key = header.unwrap_key(pass)?;
         Self::open_with_key(dir, &key, clock)
@@ -363,6 +356,7 @@ impl Vault {
     /// Reads the key header and unwraps the database key (the expensive, Argon2id part of
     /// [`Vault::open`]). Exposed so that benchmarks can time the two halves apart.
     pub fn unwrap_key(dir: &Path, pass: &Passphrase) -> Result<Key256> {
+        keying::settle(dir)?;
         Ok(read_header(dir)?.unwrap_key(pass)?)
     }
 
@@ -438,7 +432,7 @@ impl Vault {
         let corrupted = |detail: &str| StoreError::Corrupted {
             detail: detail.to_owned(),
         };
-        key_connection(conn, key)?;
+        keying::key_connection(conn, key)?;
         // Page 1 holds the size of the database in pages: a shorter file was cut.
         let page_count: u64 = match conn.query_row("PRAGMA page_count", [], |r| r.get(0)) {
             Ok(n) => n,
@@ -508,13 +502,16 @@ impl Vault {
         Ok(())
     }
 
-    /// Replaces the passphrase. Only the key header changes; the database is not re-encrypted.
+    /// Replaces the passphrase. Only the key header changes; the database is not re-encrypted,
+    /// so an old copy of `vault.key` still opens it with the old passphrase: after a passphrase
+    /// was seen or given up, [`Vault::rekey`] too.
     pub fn change_passphrase(dir: &Path, old: &Passphrase, new: &Passphrase) -> Result<()> {
         if new.is_empty() {
             return Err(StoreError::Invalid(vigil_model::ValidationErrors(vec![
                 vigil_model::FieldError::new("passphrase", vigil_model::Problem::Required),
             ])));
         }
+        keying::settle(dir)?;
         let header = read_header(dir)?;
         let _lock = lock_vault(dir)?;
         let rewrapped = header.rewrap(old, new, header.params())?;

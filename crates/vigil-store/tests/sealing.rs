@@ -2,44 +2,20 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{new_vault, pass, reopen, t0};
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Arc;
 
-use chrono::{DateTime, FixedOffset};
-use vigil_crypto::Passphrase;
-use vigil_crypto::kdf::KdfParams;
 use vigil_crypto::sign::AgeIdentity;
 use vigil_model::{Incident, IncidentId, IncidentStatus};
 use vigil_store::{
-    CustodyKind, FixedClock, Incoming, JoinOutcome, KdfChoice, Revision, RevisionDoc, Standing,
-    StoreError, SystemClock, Vault,
+    CustodyKind, Incoming, JoinOutcome, Revision, RevisionDoc, Standing, StoreError, Vault,
 };
 
 fn canonical_bytes(doc: &RevisionDoc) -> Vec<u8> {
     vigil_ledger::canonical::encode_serialize("a revision", doc).unwrap()
-}
-
-fn pass() -> Passphrase {
-    Passphrase::new("test passphrase".to_owned())
-}
-
-fn t0() -> DateTime<FixedOffset> {
-    DateTime::parse_from_rfc3339("2019-05-23T10:30:00+06:00").unwrap()
-}
-
-fn new_vault(dir: &Path) -> Vault {
-    Vault::create(
-        dir,
-        &pass(),
-        KdfChoice::Params(KdfParams::FLOOR),
-        Arc::new(FixedClock::new(t0())),
-    )
-    .unwrap()
-}
-
-fn reopen(dir: &Path) -> Vault {
-    Vault::open(dir, &pass(), Arc::new(SystemClock)).unwrap()
 }
 
 fn incident(v: &mut Vault, title: &str) -> IncidentId {

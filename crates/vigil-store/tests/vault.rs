@@ -2,36 +2,16 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{new_vault, pass, reopen, t0};
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, FixedOffset};
+use chrono::{Duration, FixedOffset};
 use proptest::prelude::*;
-use vigil_crypto::Passphrase;
 use vigil_crypto::kdf::KdfParams;
 use vigil_model::{Incident, IncidentId, PartyKind, Precision, TermCode, TimePoint};
 use vigil_store::{FixedClock, KdfChoice, ListQuery, NewEntry, StoreError, SystemClock, Vault};
-
-fn pass() -> Passphrase {
-    Passphrase::new("test passphrase".to_owned())
-}
-
-fn t0() -> DateTime<FixedOffset> {
-    DateTime::parse_from_rfc3339("2019-05-23T10:30:00+06:00").unwrap()
-}
-
-fn new_vault(dir: &std::path::Path) -> Vault {
-    Vault::create(
-        dir,
-        &pass(),
-        KdfChoice::Params(KdfParams::FLOOR),
-        Arc::new(FixedClock::new(t0())),
-    )
-    .unwrap()
-}
-
-fn reopen(dir: &std::path::Path) -> Vault {
-    Vault::open(dir, &pass(), Arc::new(SystemClock)).unwrap()
-}
 
 fn sample(title: &str) -> Incident {
     let mut i = Incident::new(IncidentId::new(), title, t0());

@@ -11,7 +11,7 @@ use vigil_store::{ListQuery, NewEntry};
 use super::{Ctx, parse_incident_id};
 use crate::cli::ReportFields;
 use crate::error::{Failure, usage};
-use crate::output;
+use crate::{output, typed};
 
 impl ReportFields {
     /// Whether no field was given.
@@ -22,6 +22,12 @@ impl ReportFields {
     /// `base` as these fields say: the file's report (keeping `base`'s id and creation
     /// time), then the title and summary given.
     pub(crate) fn apply(self, base: Incident) -> Result<Incident, Failure> {
+        if self.title.is_some() {
+            typed::warn_on_command_line("title");
+        }
+        if self.summary.is_some() {
+            typed::warn_on_command_line("summary");
+        }
         let mut incident = match self.from {
             Some(path) => {
                 let text = fs::read_to_string(&path)
@@ -43,34 +49,68 @@ impl ReportFields {
 }
 
 /// Creates an incident and prints its id.
-pub(crate) fn new(ctx: &Ctx, fields: ReportFields) -> Result<(), Failure> {
+pub(crate) fn new(ctx: &Ctx, mut fields: ReportFields) -> Result<(), Failure> {
     let mut vault = ctx.open()?;
     let now = vault.now();
-    let incident = fields.apply(Incident::new(IncidentId::new(), String::new(), now))?;
+    let asked = fields.is_empty();
+    if asked {
+        let title = typed::next_line("Title: ")?.unwrap_or_default();
+        if title.trim().is_empty() {
+            return Err(usage("an incident needs a title; nothing was created"));
+        }
+        let summary = typed::next_line("Summary (optional, Enter to skip): ")?;
+        fields.title = Some(title);
+        fields.summary = summary.filter(|s| !s.trim().is_empty());
+    }
+    let incident = if asked {
+        let mut i = Incident::new(IncidentId::new(), String::new(), now);
+        i.title = fields.title.unwrap_or_default();
+        i.summary = fields.summary.unwrap_or_default();
+        i
+    } else {
+        fields.apply(Incident::new(IncidentId::new(), String::new(), now))?
+    };
     vault.create_incident(&incident)?;
     vault.close()?;
     ctx.out.id("incident", &incident.id.to_string());
     Ok(())
 }
 
-/// Appends to a running log: one entry, or (`-`) one per line of standard input, each printed
-/// once it is on disk. A single entry may correct an earlier one, or say when it happened.
+/// Appends to a running log: entries typed or piped in, one per line, each printed once it is
+/// on disk; or one entry given on the command line (with a warning). A single entry may
+/// correct an earlier one, or say when it happened.
 pub(crate) fn log(
     ctx: &Ctx,
     id: &str,
-    text: &str,
+    text: Option<&str>,
     flag: bool,
     corrects: Option<&str>,
     happened_at: Option<&str>,
 ) -> Result<(), Failure> {
     let incident = parse_incident_id(id)?;
-    if text == "-" && (corrects.is_some() || happened_at.is_some()) {
-        return Err(usage(
-            "--corrects and --happened-at go with one entry, not with '-'",
-        ));
+    let single = corrects.is_some() || happened_at.is_some();
+    let given = text.filter(|t| *t != "-");
+    if given.is_some() {
+        typed::warn_on_command_line("entry text");
     }
     let mut vault = ctx.open()?;
-    if text == "-" {
+    // Before anyone types: an unknown incident is said at once.
+    vault.incident(incident)?;
+    let one: Option<String> = match given {
+        Some(t) => Some(t.to_owned()),
+        None if single => {
+            let line = typed::next_line("Entry (Enter saves it): ")?.unwrap_or_default();
+            if line.trim().is_empty() {
+                return Err(usage("the entry is empty; nothing was added"));
+            }
+            Some(line)
+        }
+        None => None,
+    };
+    if one.is_none() {
+        typed::hint(
+            "Type the log, one entry per line: each is saved when you press Enter. End with Ctrl+D.\n",
+        );
         let stdin = std::io::stdin();
         let mut line = String::new();
         let mut stdout = std::io::stdout().lock();
@@ -94,7 +134,7 @@ pub(crate) fn log(
                 .context("cannot write to standard output")?;
             stdout.flush().context("cannot write to standard output")?;
         }
-    } else {
+    } else if let Some(text) = one.as_deref() {
         let now = vault.now();
         let corrects = match corrects {
             Some(c) => Some(entry_named(&vault.log_entries(incident)?, c)?),

@@ -68,6 +68,8 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             new_passphrase_file,
         } => vault::passwd(&ctx, new_passphrase_file),
         Command::New { fields } => incident::new(&ctx, fields),
+        Command::Rekey => vault::rekey(&ctx),
+        Command::Wipe { yes } => vault::wipe(&ctx, yes),
         Command::Log {
             id,
             text,
@@ -77,7 +79,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
         } => incident::log(
             &ctx,
             &id,
-            &text,
+            text.as_deref(),
             flag,
             corrects.as_deref(),
             happened_at.as_deref(),

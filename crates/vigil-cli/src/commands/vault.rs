@@ -1,4 +1,4 @@
-//! `vigil init`, `vigil demo` and `vigil passwd`: the vault itself.
+//! `vigil init`, `demo`, `passwd`, `rekey` and `wipe`: the vault itself.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,8 +8,9 @@ use vigil_store::Vault;
 use super::Ctx;
 use crate::cli::KdfArg;
 use crate::demo;
-use crate::error::Failure;
+use crate::error::{Failure, usage};
 use crate::passphrase::Passphrases;
+use crate::typed;
 
 /// Creates a new, empty vault.
 pub(crate) fn init(ctx: &Ctx, kdf: KdfArg) -> Result<(), Failure> {
@@ -38,5 +39,44 @@ pub(crate) fn passwd(ctx: &Ctx, new_passphrase_file: Option<PathBuf>) -> Result<
     let new = Passphrases::new_one(new_passphrase_file.as_deref())?;
     Vault::change_passphrase(&ctx.dir, &old, &new)?;
     ctx.out.message("passphrase changed");
+    Ok(())
+}
+
+/// Gives the vault a fresh database key and key header, under the same passphrase.
+pub(crate) fn rekey(ctx: &Ctx) -> Result<(), Failure> {
+    let p = ctx.pass.existing()?;
+    Vault::rekey(&ctx.dir, &p)?;
+    ctx.out.message(
+        "the vault has a new key: an old copy of its key header opens nothing written from now on",
+    );
+    Ok(())
+}
+
+/// Quick delete: the key first, then the files; asks first unless `yes`.
+pub(crate) fn wipe(ctx: &Ctx, yes: bool) -> Result<(), Failure> {
+    if !Vault::exists(&ctx.dir) {
+        return Err(usage(format!(
+            "{} holds no Vigil vault (no key header vault.key); nothing was removed",
+            ctx.dir.display()
+        )));
+    }
+    if !yes {
+        if !typed::interactive() {
+            return Err(usage(
+                "wipe asks before it destroys the vault; give --yes when no one can answer",
+            ));
+        }
+        eprintln!(
+            "This destroys the vault at {} for good: nothing in it can be opened again, by \
+             anyone. Records not yet sent to HQ are lost.",
+            ctx.dir.display()
+        );
+        let answer = typed::next_line("Type WIPE to go on: ")?.unwrap_or_default();
+        if answer.trim() != "WIPE" {
+            return Err(usage("not wiped: the answer was not WIPE"));
+        }
+    }
+    let report = Vault::wipe(&ctx.dir)?;
+    ctx.out.wiped(&ctx.dir, &report);
     Ok(())
 }
