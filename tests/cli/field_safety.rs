@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use crate::common::*;
+use crate::memory::{found_in, secrets, vault_key};
 
 const MARKER: &str = "ZQXTYPEDMARKER detained at the checkpoint";
 
@@ -168,7 +169,7 @@ fn after_the_vault_is_closed_the_process_memory_holds_neither_passphrase_nor_key
     let env = Env::new();
     let id = vault_with_report(&env);
     env.ok(&["log", &id, "an entry to read back"]);
-    let key = vault_key(&env.vault);
+    let key = vault_key(&env.vault, PASSPHRASE);
     // The control: while the vault is open, its key is in memory, and the search finds it.
     let typing = Typing::start(env.cmd(), &id, "an entry while the vault is open");
     let core = core_image(typing.child.id(), &env.tmp);
@@ -205,36 +206,14 @@ fn after_the_vault_is_closed_the_process_memory_holds_neither_passphrase_nor_key
         let core = core_image(child.id(), &env.tmp);
         drop(stdin);
         assert!(child.wait().unwrap().success());
-        let hex = hex_of(&key);
-        for (what, needle) in [
-            ("the passphrase", PASSPHRASE.as_bytes().to_vec()),
-            ("the database key", key.to_vec()),
-            ("the database key in hex", hex.as_bytes().to_vec()),
-            (
-                "the database key in upper-case hex",
-                hex.to_uppercase().into_bytes(),
-            ),
-        ] {
-            assert!(
-                !contains(&core, &needle),
-                "{what} is in the memory of vigil {args:?}"
-            );
-        }
+        let left = found_in(&core, &secrets(PASSPHRASE, &key));
+        assert!(
+            left.is_empty(),
+            "the memory of vigil {args:?} holds {left:?}"
+        );
         // The image is real: it holds what the process plainly keeps (its vault's path).
         assert!(contains(&core, env.vault.display().to_string().as_bytes()));
     }
-}
-
-/// The vault's database key, unwrapped the way the vault does.
-fn vault_key(vault: &Path) -> [u8; 32] {
-    let text = fs::read_to_string(vault.join("vault.key")).unwrap();
-    let header = vigil_crypto::keyfile::KeyHeader::from_json(&text).unwrap();
-    let pass = vigil_crypto::Passphrase::new(PASSPHRASE.to_owned());
-    *header.unwrap_key(&pass).unwrap().expose_bytes()
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A core image of the running process `pid`, taken with gdb's gcore (as root may, even from a

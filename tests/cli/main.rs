@@ -13,6 +13,8 @@ mod crash_safety;
 mod exchange;
 mod field_safety;
 mod limits;
+#[path = "../support/memory.rs"]
+mod memory;
 mod no_plaintext;
 mod org;
 mod streaming;

@@ -16,9 +16,12 @@
 mod amend;
 mod corrections;
 mod exchange;
+mod field_safety;
 mod harness;
 mod layout;
 mod meeting;
+#[path = "../support/memory.rs"]
+mod memory;
 mod outdated;
 mod scenario;
 mod settings;
