@@ -44,6 +44,16 @@ pub async fn unlock(app: AppHandle, passphrase: String) -> Res<VaultOverview> {
 }
 
 #[tauri::command]
+pub async fn quick_delete(app: AppHandle) -> Res<()> {
+    blocking(app, |s| s.quick_delete()).await
+}
+
+#[tauri::command]
+pub async fn rekey_vault(app: AppHandle, passphrase: String, new_passphrase: String) -> Res<()> {
+    blocking(app, move |s| s.rekey(passphrase, new_passphrase)).await
+}
+
+#[tauri::command]
 pub async fn lock(s: State<'_, Session>) -> Res<()> {
     s.lock();
     Ok(())

@@ -60,6 +60,8 @@ fn main() {
             commands::create_vault,
             commands::unlock,
             commands::lock,
+            commands::quick_delete,
+            commands::rekey_vault,
             commands::touch,
             commands::list_incidents,
             commands::get_incident,

@@ -242,7 +242,7 @@ fn rekey_keeps_every_record_and_the_old_header_no_longer_opens_the_vault() {
     let env = Env::new();
     let id = vault_with_report(&env);
     let old_header = fs::read(env.vault.join("vault.key")).unwrap();
-    let out = env.ok(&["rekey"]);
+    let out = env.ok(&["rekey", "--keep-passphrase"]);
     assert!(out.contains("new key"), "{out}");
     let shown = env.ok(&["--json", "show", &id]);
     assert!(shown.contains("Hearing postponed"));

@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use crate::harness::{Env, PASSPHRASE, serial};
+use crate::harness::{Env, PASSPHRASE, TIMEOUT, serial};
 use crate::memory::{found_in_memory, secrets, vault_key};
 
 fn app_pid(app: &crate::harness::App) -> u32 {
@@ -52,5 +52,131 @@ async fn once_locked_the_app_holds_neither_passphrase_nor_key() {
         locked.is_empty(),
         "the locked app's memory holds {locked:?}"
     );
+    app.quit().await;
+}
+
+/// Ctrl, Shift and Delete held together (the keys are released by the NULL key).
+const QUICK_DELETE: &str = "\u{E009}\u{E008}\u{E017}\u{E000}";
+
+/// Quick delete from the open vault: the question, then the first screen, and no vault left.
+#[tokio::test]
+async fn quick_delete_asks_then_leaves_no_vault_and_the_first_screen() {
+    let _turn = serial().await;
+    let mut env = Env::new("quick-delete");
+    env.create_vault();
+    env.write_settings("en", 300);
+    let mut app = env.launch().await;
+    app.type_into("#passphrase", PASSPHRASE).await;
+    app.click("#unlock").await;
+    app.wait_for("#main-screen").await;
+    app.type_into("#search", QUICK_DELETE).await;
+    app.wait_for("#quick-delete-dialog").await;
+    app.screenshot("quick-delete").await;
+    // Cancel keeps everything.
+    app.click("#quick-delete-cancel").await;
+    assert!(env.vault.join("vault.key").exists());
+    app.type_into("#search", QUICK_DELETE).await;
+    app.click("#quick-delete-go").await;
+    app.wait_for("#create-screen").await;
+    assert!(!env.vault.exists(), "the vault folder is gone");
+    app.quit().await;
+}
+
+/// With the question turned off in the settings, the keys alone destroy the vault, even from
+/// the unlock screen (no passphrase needed).
+#[tokio::test]
+async fn quick_delete_without_the_question_works_from_the_unlock_screen() {
+    let _turn = serial().await;
+    let mut env = Env::new("quick-delete-locked");
+    env.create_vault();
+    env.write_settings_with(serde_json::json!({ "quick_delete_confirm": false }));
+    let mut app = env.launch().await;
+    app.type_into("#passphrase", QUICK_DELETE).await;
+    app.wait_for("#create-screen").await;
+    assert!(!env.vault.exists(), "the vault folder is gone");
+    app.quit().await;
+}
+
+/// A new key and passphrase from Settings: a mistyped current passphrase changes nothing; then
+/// the vault stays open, and the next unlock takes the new passphrase only.
+#[tokio::test]
+async fn a_new_key_from_settings_takes_the_new_passphrase() {
+    let _turn = serial().await;
+    let mut env = Env::new("rekey");
+    env.create_vault();
+    env.write_settings("en", 300);
+    let header = fs::read(env.vault.join("vault.key")).unwrap();
+    let mut app = env.launch().await;
+    app.type_into("#passphrase", PASSPHRASE).await;
+    app.click("#unlock").await;
+    app.wait_for("#main-screen").await;
+    app.click("#open-settings").await;
+    app.wait_for("#settings-safety").await;
+    app.type_into("#rekey-passphrase", "not the passphrase")
+        .await;
+    app.type_into("#rekey-new", "a new passphrase of words")
+        .await;
+    app.type_into("#rekey-confirm", "a new passphrase of words")
+        .await;
+    app.click("#rekey-go").await;
+    app.wait_text("#rekey-outcome", "Wrong passphrase").await;
+    assert_eq!(fs::read(env.vault.join("vault.key")).unwrap(), header);
+
+    app.type_into("#rekey-passphrase", PASSPHRASE).await;
+    app.type_into("#rekey-new", "a new passphrase of words")
+        .await;
+    app.type_into("#rekey-confirm", "a new passphrase of words")
+        .await;
+    app.click("#rekey-go").await;
+    app.wait_text("#rekey-outcome", "new key").await;
+    assert_ne!(fs::read(env.vault.join("vault.key")).unwrap(), header);
+    app.click("#settings-close").await;
+    app.click("#lock").await;
+    app.type_into("#passphrase", PASSPHRASE).await;
+    app.click("#unlock").await;
+    app.wait_text("#unlock-error", "Wrong passphrase").await;
+    app.replace_text("#passphrase", "a new passphrase of words")
+        .await;
+    app.click("#unlock").await;
+    app.wait_for("#main-screen").await;
+    app.quit().await;
+}
+
+/// With the limit set to 3, the third wrong passphrase in a row destroys the vault, and the
+/// window shows the first screen.
+#[tokio::test]
+async fn the_third_wrong_passphrase_destroys_the_vault_when_asked_to() {
+    let _turn = serial().await;
+    let mut env = Env::new("wipe-after-failures");
+    env.create_vault();
+    env.write_settings_with(serde_json::json!({ "wipe_after_failures": 3 }));
+    let mut app = env.launch().await;
+    for attempt in 1..=3 {
+        app.replace_text("#passphrase", &format!("guess number {attempt}"))
+            .await;
+        app.click("#unlock").await;
+        if attempt < 3 {
+            // Each answer is counted on disk (a restart does not reset it) before the next.
+            let counted = env.vault.join("vault.failures");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+            while fs::read_to_string(&counted).ok().as_deref() != Some(&attempt.to_string()) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "attempt {attempt} was not counted"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            assert!(env.vault.join("vault.key").exists());
+            // ... and the screen has its answer (a press while it waits would be dropped).
+            app.wait_until("the unlock button back", TIMEOUT, |c| async move {
+                c.execute("return !document.querySelector('#unlock').disabled", vec![])
+                    .await
+                    .is_ok_and(|v| v == serde_json::Value::Bool(true))
+            })
+            .await;
+        }
+    }
+    app.wait_for("#create-screen").await;
+    assert!(!env.vault.exists(), "the vault folder is gone");
     app.quit().await;
 }

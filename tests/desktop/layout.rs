@@ -125,6 +125,22 @@ async fn the_main_screens_fit_1100_by_720_in_every_language() {
         app.click("#export").await;
         app.wait_for("#export-go").await;
         check(&app, lang, "export", &mut problems).await;
+
+        app.type_into("#export-go", "\u{E00C}").await;
+        app.click("#open-settings").await;
+        app.wait_for("#settings-safety").await;
+        // The field-safety section, at the foot of the dialog, in view.
+        app.eval(
+            "const d = document.querySelector('#settings-screen'); d.scrollTop = d.scrollHeight; return null",
+            vec![],
+        )
+        .await;
+        check(&app, lang, "settings", &mut problems).await;
+        app.type_into("#settings-close", "\u{E009}\u{E008}\u{E017}\u{E000}")
+            .await;
+        app.wait_for("#quick-delete-dialog").await;
+        check(&app, lang, "quick-delete", &mut problems).await;
+        app.click("#quick-delete-cancel").await;
         app.quit().await;
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));

@@ -86,6 +86,8 @@ export const appStatus = () => call<AppStatus>("app_status");
 export const createVault = (passphrase: string) => call<VaultOverview>("create_vault", { passphrase });
 export const unlock = (passphrase: string) => call<VaultOverview>("unlock", { passphrase });
 export const lock = () => call<null>("lock");
+export const quickDelete = () => call<null>("quick_delete");
+export const rekeyVault = (passphrase: string, newPassphrase: string) => call<null>("rekey_vault", { passphrase, newPassphrase });
 export const touch = () => call<null>("touch");
 export const listIncidents = (request: ListRequest) => call<IncidentPage>("list_incidents", { request });
 export const getIncident = (id: string) => call<IncidentView>("get_incident", { id });

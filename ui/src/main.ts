@@ -11,6 +11,7 @@ import { isLang, setLanguage, t, translateTree } from "./i18n";
 import { activePanel } from "./parts/attachments";
 import { startSyncStatus, syncNowButton } from "./parts/sync";
 import { showCreate, showUnlock } from "./screens/auth";
+import { quickDelete } from "./parts/safety";
 // Every screen and dialog registers its route when loaded.
 import "./screens/editor";
 import "./screens/exchange";
@@ -89,6 +90,12 @@ function onGlobalKey(e: KeyboardEvent): void {
   if (e.key === "Escape" && overlayOpen()) {
     e.preventDefault();
     closeOverlays();
+    return;
+  }
+  // Quick delete: anywhere, locked or not.
+  if (e.ctrlKey && e.shiftKey && !e.altKey && !e.metaKey && e.key === "Delete") {
+    e.preventDefault();
+    quickDelete();
     return;
   }
   if (!e.ctrlKey || e.altKey || e.metaKey || !state.unlocked) return;

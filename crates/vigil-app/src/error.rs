@@ -31,6 +31,15 @@ impl AppError {
         }
     }
 
+    /// Too many wrong passphrases in a row, with the wipe turned on in the settings: the
+    /// vault was destroyed.
+    pub fn vault_wiped() -> Self {
+        Self::new(
+            "vault_wiped",
+            "too many wrong passphrases: the vault was destroyed, as the settings asked".into(),
+        )
+    }
+
     /// No vault is open.
     pub fn locked() -> Self {
         Self::new(

@@ -16,6 +16,7 @@ mod incidents;
 mod location;
 mod org;
 mod quarantine;
+mod safety;
 mod session;
 mod settings;
 mod sync;

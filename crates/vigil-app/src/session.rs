@@ -87,6 +87,8 @@ impl Session {
             .as_deref()
             .map(Settings::load)
             .unwrap_or_default();
+        // Counted across restarts: quitting does not reset the delay (or an optional wipe).
+        let failures = Vault::failed_unlocks(&dir);
         Self {
             dir,
             clock,
@@ -96,7 +98,7 @@ impl Session {
             vault: Mutex::new(None),
             activity: Mutex::new(Activity {
                 last: Instant::now(),
-                failures: 0,
+                failures,
             }),
             exchanges: AtomicUsize::new(0),
             sync: SyncShared::default(),
@@ -155,6 +157,9 @@ impl Session {
                 };
                 *slot = Some(vault);
                 let mut a = guard(&self.activity);
+                if a.failures > 0 {
+                    let _ = Vault::record_failed_unlocks(&self.dir, 0);
+                }
                 a.failures = 0;
                 a.last = Instant::now();
                 Ok(overview)
@@ -166,6 +171,11 @@ impl Session {
                     a.failures = a.failures.saturating_add(1);
                     a.failures
                 };
+                let _ = Vault::record_failed_unlocks(&self.dir, failures);
+                let limit = guard(&self.settings).wipe_after_failures;
+                if limit > 0 && failures >= limit {
+                    return Err(self.wipe_after_failures(failures));
+                }
                 std::thread::sleep(unlock_delay(failures));
                 let mut err = AppError::from(StoreError::WrongPassphrase);
                 err.retry_after_ms = Some(unlock_delay(failures + 1).as_millis() as u64);
@@ -259,7 +269,7 @@ impl Session {
 
 /// Closes `vault`, ignoring a failure: every write was committed when it returned, so a failed
 /// close can only leave the write-ahead log unmerged, which the next open merges.
-fn close_quietly(vault: Vault) {
+pub(crate) fn close_quietly(vault: Vault) {
     let _ = vault.close();
 }
 

@@ -41,6 +41,10 @@ pub struct Settings {
     /// Remove an attachment's content from this laptop once HQ has acknowledged it (frees
     /// space; what was removed can no longer be opened or exported here).
     pub sync_free_delivered: bool,
+    /// Quick delete (Ctrl+Shift+Delete) asks first; without, it destroys the vault at once.
+    pub quick_delete_confirm: bool,
+    /// Destroy the vault after this many wrong passphrases in a row (0: never; else 3 to 100).
+    pub wipe_after_failures: u32,
 }
 
 impl Default for Settings {
@@ -52,6 +56,8 @@ impl Default for Settings {
             sync_automatic: true,
             sync_proxy: None,
             sync_free_delivered: false,
+            quick_delete_confirm: true,
+            wipe_after_failures: 0,
         }
     }
 }
@@ -63,6 +69,12 @@ impl Settings {
             return Err(AppError::invalid_setting(
                 "auto_lock_seconds",
                 "the auto-lock time must be between 1 second and 24 hours".into(),
+            ));
+        }
+        if self.wipe_after_failures != 0 && !(3..=100).contains(&self.wipe_after_failures) {
+            return Err(AppError::invalid_setting(
+                "wipe_after_failures",
+                "the vault can be destroyed after 3 to 100 wrong passphrases (0: never)".into(),
             ));
         }
         if let Some(p) = &self.sync_proxy

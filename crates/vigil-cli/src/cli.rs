@@ -126,10 +126,18 @@ pub(crate) enum Command {
         #[arg(long, value_name = "FILE")]
         new_passphrase_file: Option<PathBuf>,
     },
-    /// Give the vault a fresh database key and key header under the same passphrase, so that
-    /// an old copy of the key header (with a passphrase that was seen or given up) opens
-    /// nothing written from now on. Run it after `passwd`, or after a checkpoint.
-    Rekey,
+    /// Give the vault a fresh database key and a key header under a new passphrase, so that an
+    /// old copy of the key header (with a passphrase that was seen or given up) opens nothing
+    /// written from now on: what to do after a checkpoint.
+    Rekey {
+        /// Read the new passphrase from FILE instead of asking.
+        #[arg(long, value_name = "FILE", conflicts_with = "keep_passphrase")]
+        new_passphrase_file: Option<PathBuf>,
+        /// Keep the current passphrase (only a copy of the key header taken with another
+        /// passphrase is then shut out).
+        #[arg(long)]
+        keep_passphrase: bool,
+    },
     /// Quick delete: destroy the vault's key at once (nothing in it can be opened again, by
     /// anyone, whatever the passphrase), then remove its files. No passphrase needed.
     Wipe {

@@ -105,12 +105,33 @@ fn remove_if_there(path: &Path) -> Result<()> {
 
 impl Vault {
     /// Re-keys the vault in `dir` (which must not be open): the database gets a fresh random
-    /// key, the key header a new salt, under the same passphrase. An old copy of `vault.key`
-    /// with an old passphrase then opens nothing written from now on. Attachments keep their
-    /// own keys, which live in the database; those added afterwards exist only under the new
-    /// key. Use it after a passphrase may have been seen or given up; `change_passphrase`
-    /// only rewraps the same key.
-    pub fn rekey(dir: &Path, pass: &Passphrase) -> Result<()> {
+    /// key, and the key header a new salt, under `new` (which may be the same passphrase as
+    /// `pass`). An old copy of `vault.key` with an old passphrase then opens nothing written
+    /// from now on. Attachments keep their own keys, which live in the database; those added
+    /// afterwards exist only under the new key. Use it, with a new passphrase, after a
+    /// passphrase may have been seen or given up; `change_passphrase` only rewraps the key.
+    pub fn rekey(dir: &Path, pass: &Passphrase, new: &Passphrase) -> Result<()> {
+        Self::rekey_inner(dir, pass, new).map(drop)
+    }
+
+    /// [`Vault::rekey`], then opens the vault under its new key (no third key derivation):
+    /// for the app, which keeps the vault open around it.
+    pub fn rekey_and_open(
+        dir: &Path,
+        pass: &Passphrase,
+        new: &Passphrase,
+        clock: std::sync::Arc<dyn crate::Clock>,
+    ) -> Result<Vault> {
+        let key = Self::rekey_inner(dir, pass, new)?;
+        Vault::open_with_key(dir, &key, clock)
+    }
+
+    fn rekey_inner(dir: &Path, pass: &Passphrase, new: &Passphrase) -> Result<Key256> {
+        if new.is_empty() {
+            return Err(StoreError::Invalid(vigil_model::ValidationErrors(vec![
+                vigil_model::FieldError::new("passphrase", vigil_model::Problem::Required),
+            ])));
+        }
         settle(dir)?;
         let header = read_header(dir)?;
         let old_key = header.unwrap_key(pass)?;
@@ -133,7 +154,7 @@ impl Vault {
             let _ = fs::remove_file(&next);
             return Err(e);
         }
-        let new_header = KeyHeader::seal(&new_key, pass, header.params())?;
+        let new_header = KeyHeader::seal(&new_key, new, header.params())?;
         crate::write_atomic(&dir.join(KEY_FILE_NEXT), new_header.to_json().as_bytes())?;
         // Hold the lock through the swap: close the connection, keep the lock file.
         let Vault { conn, _lock, .. } = vault;
@@ -145,7 +166,8 @@ impl Vault {
         fsync_dir(dir)?;
         fs::rename(dir.join(KEY_FILE_NEXT), dir.join(KEY_FILE))
             .map_err(StoreError::io("putting the new key header in place"))?;
-        fsync_dir(dir)
+        fsync_dir(dir)?;
+        Ok(new_key)
     }
 }
 
@@ -219,6 +241,7 @@ impl Vault {
             format!("{DB_FILE}-wal"),
             format!("{DB_FILE}-shm"),
             DB_FILE_NEXT.to_owned(),
+            crate::FAILURES_FILE.to_owned(),
             LOCK_FILE.to_owned(),
         ] {
             remove_if_there(&dir.join(name))?;

@@ -89,6 +89,9 @@ pub use vigil_ledger::trust::{QuarantineReason, Standing};
 const KEY_FILE: &str = "vault.key";
 const DB_FILE: &str = "vault.db";
 const LOCK_FILE: &str = "vault.lock";
+/// Wrong passphrases in a row, as a number: kept beside the vault so that a restart does not
+/// reset the growing delay (or an optional wipe's count). Reveals nothing recorded.
+const FAILURES_FILE: &str = "vault.failures";
 const BLOB_DIR: &str = "blobs";
 const PAGE_SIZE: u64 = 4096;
 
@@ -231,6 +234,32 @@ impl Vault {
     /// before offering to create one or to unlock. Says nothing about whether it opens.
     pub fn exists(dir: &Path) -> bool {
         dir.join(KEY_FILE).is_file()
+    }
+
+    /// Wrong passphrases in a row recorded for the vault in `dir` (0 when none or unreadable).
+    pub fn failed_unlocks(dir: &Path) -> u32 {
+        fs::read_to_string(dir.join(FAILURES_FILE))
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Records `n` wrong passphrases in a row for the vault in `dir` (0 removes the record).
+    pub fn record_failed_unlocks(dir: &Path, n: u32) -> Result<()> {
+        let path = dir.join(FAILURES_FILE);
+        if n == 0 {
+            return match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Io {
+                    context: "clearing the count of wrong passphrases".into(),
+                    source: e,
+                }),
+                _ => Ok(()),
+            };
+        }
+        if !Vault::exists(dir) {
+            return Ok(());
+        }
+        write_atomic(&path, n.to_string().as_bytes())
     }
 
     /// The vault's key header file in `dir` (for tools that measure or recalibrate it; the

@@ -69,7 +69,7 @@ fn after_a_rekey_the_old_header_and_passphrase_open_nothing_written_since() {
     let old_header = fs::read(dir.join("vault.key")).unwrap();
     let old_key: Key256 = header_of(&dir).unwrap_key(&pass()).unwrap();
 
-    Vault::rekey(&dir, &pass()).unwrap();
+    Vault::rekey(&dir, &pass(), &pass()).unwrap();
     let new_header = header_of(&dir);
     assert_ne!(fs::read(dir.join("vault.key")).unwrap(), old_header);
     assert!(!dir.join("vault.key.rekey").exists() && !dir.join("vault.db.rekey").exists());
@@ -135,7 +135,7 @@ fn a_rekey_cut_short_is_undone_or_finished_at_the_next_open() {
     // Cut between the two renames: the new database is in place, its header beside it.
     let done = tmp.path().join("done");
     copy_dir(&dir, &done);
-    Vault::rekey(&done, &pass()).unwrap();
+    Vault::rekey(&done, &pass(), &pass()).unwrap();
     let late = tmp.path().join("late");
     copy_dir(&dir, &late);
     fs::copy(done.join("vault.db"), late.join("vault.db")).unwrap();
@@ -159,7 +159,7 @@ fn rekey_with_a_wrong_passphrase_changes_nothing() {
     let files_before = all_bytes(&dir);
     let wrong = Passphrase::new("not it".to_owned());
     assert!(matches!(
-        Vault::rekey(&dir, &wrong),
+        Vault::rekey(&dir, &wrong, &pass()),
         Err(StoreError::WrongPassphrase)
     ));
     assert_eq!(all_bytes(&dir), files_before);

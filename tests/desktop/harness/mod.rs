@@ -118,6 +118,17 @@ impl Env {
         fs::write(dir.join("settings.json"), settings.to_string()).unwrap();
     }
 
+    /// `settings.json` with these fields over the defaults (language English, 300 s auto-lock).
+    pub fn write_settings_with(&self, fields: Value) {
+        let dir = self.dir("config").join("vigil");
+        fs::create_dir_all(&dir).unwrap();
+        let mut settings = json!({ "language": "en", "auto_lock_seconds": 300, "vault_dir": null });
+        for (k, v) in fields.as_object().unwrap() {
+            settings[k] = v.clone();
+        }
+        fs::write(dir.join("settings.json"), settings.to_string()).unwrap();
+    }
+
     /// Creates the vault directly through the store (the floor KDF parameters, so it is quick),
     /// for tests that start at the unlock screen.
     pub fn create_vault(&self) {

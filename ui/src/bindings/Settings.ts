@@ -30,4 +30,12 @@ sync_proxy: string | null,
  * Remove an attachment's content from this laptop once HQ has acknowledged it (frees
  * space; what was removed can no longer be opened or exported here).
  */
-sync_free_delivered: boolean, };
+sync_free_delivered: boolean, 
+/**
+ * Quick delete (Ctrl+Shift+Delete) asks first; without, it destroys the vault at once.
+ */
+quick_delete_confirm: boolean, 
+/**
+ * Destroy the vault after this many wrong passphrases in a row (0: never; else 3 to 100).
+ */
+wipe_after_failures: number, };

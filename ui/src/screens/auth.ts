@@ -9,6 +9,7 @@ import { errorText, num } from "../format";
 import { type Key, onLanguageChange, t } from "../i18n";
 import { fillOf, strengthOf } from "../strength";
 import { languagePicker } from "../parts/language";
+import { destroyedByUnlock } from "../parts/safety";
 
 function card(id: string, ...children: (HTMLElement | null)[]): HTMLElement {
   return h("main", { id, class: "auth-screen" }, h("div", { class: "auth-card" }, ...children));
@@ -165,6 +166,7 @@ export function showUnlock(onUnlocked: (overview: VaultOverview) => void, idleSe
       onUnlocked(overview);
       return;
     } catch (err) {
+      if (destroyedByUnlock(err as AppError)) return;
       lastError = err as AppError;
       const wait = lastError.code === "wrong_passphrase" ? num(lastError.retry_after_ms ?? 0) : 0;
       waitUntil = wait > 0 ? Date.now() + wait : 0;

@@ -1,5 +1,5 @@
-// Settings overlay: language, auto-lock, sync (by itself or not, a SOCKS5 proxy) and the vault
-// folder.
+// Settings overlay: language, auto-lock, sync (by itself or not, a SOCKS5 proxy), the vault
+// folder and field safety (quick delete, the wipe after wrong passphrases, a new key).
 
 import type { Settings } from "../bindings/Settings";
 import * as api from "../api";
@@ -8,6 +8,7 @@ import { h, setText } from "../dom";
 import { errorText, num } from "../format";
 import { t } from "../i18n";
 import { languageSelect } from "../parts/language";
+import { safetySection } from "../parts/safety";
 
 route("settings", () => showSettings());
 
@@ -95,6 +96,7 @@ function showSettings(): void {
     h("label", { class: "field checkbox" }, free, h("span", { t: "settings.sync_free_delivered" })),
     h("label", { class: "field" }, h("span", { class: "caption", t: "settings.sync_proxy" }), proxy),
     h("div", { class: "field" }, h("span", { class: "caption", t: "settings.vault_dir" }), dir, h("span", { class: "muted small", t: "settings.vault_dir_note" })),
+    safetySection(save),
     message,
     savedNote,
     h("div", { class: "actions" }, close),

@@ -68,7 +68,10 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             new_passphrase_file,
         } => vault::passwd(&ctx, new_passphrase_file),
         Command::New { fields } => incident::new(&ctx, fields),
-        Command::Rekey => vault::rekey(&ctx),
+        Command::Rekey {
+            new_passphrase_file,
+            keep_passphrase,
+        } => vault::rekey(&ctx, new_passphrase_file, keep_passphrase),
         Command::Wipe { yes } => vault::wipe(&ctx, yes),
         Command::Log {
             id,

@@ -42,10 +42,19 @@ pub(crate) fn passwd(ctx: &Ctx, new_passphrase_file: Option<PathBuf>) -> Result<
     Ok(())
 }
 
-/// Gives the vault a fresh database key and key header, under the same passphrase.
-pub(crate) fn rekey(ctx: &Ctx) -> Result<(), Failure> {
+/// Gives the vault a fresh database key and a key header under a new (or the same) passphrase.
+pub(crate) fn rekey(
+    ctx: &Ctx,
+    new_passphrase_file: Option<PathBuf>,
+    keep_passphrase: bool,
+) -> Result<(), Failure> {
     let p = ctx.pass.existing()?;
-    Vault::rekey(&ctx.dir, &p)?;
+    if keep_passphrase {
+        Vault::rekey(&ctx.dir, &p, &p)?;
+    } else {
+        let new = Passphrases::new_one(new_passphrase_file.as_deref())?;
+        Vault::rekey(&ctx.dir, &p, &new)?;
+    }
     ctx.out.message(
         "the vault has a new key: an old copy of its key header opens nothing written from now on",
     );

@@ -1,0 +1,148 @@
+// Field safety: quick delete (Ctrl+Shift+Delete anywhere, with a question unless Settings drop
+// it) and the Settings section for it, the wipe after wrong passphrases and a new key.
+
+import type { AppError } from "../bindings/AppError";
+import type { Settings } from "../bindings/Settings";
+import * as api from "../api";
+import { openOverlay, state } from "../app";
+import { h, setT, setText } from "../dom";
+import { errorText, num } from "../format";
+import { t } from "../i18n";
+
+let deleting = false;
+
+/** Quick delete: asks first when the settings say so, then destroys the vault. */
+export function quickDelete(): void {
+  if (deleting) return;
+  if (state.settings?.quick_delete_confirm === false) {
+    void destroy(null);
+    return;
+  }
+  const message = h("p", { class: "error", hidden: true, attrs: { role: "alert" } });
+  const go = h("button", { id: "quick-delete-go", type: "button", class: "danger", t: "safety.dialog_go" });
+  const cancel = h("button", { id: "quick-delete-cancel", type: "button", t: "safety.dialog_cancel" });
+  const dialog = h(
+    "section",
+    { id: "quick-delete-dialog", class: "dialog", attrs: { role: "alertdialog", "aria-modal": "true", "aria-labelledby": "quick-delete-heading" } },
+    h("h2", { id: "quick-delete-heading", t: "safety.dialog_title" }),
+    h("p", { t: "safety.dialog_text" }),
+    message,
+    h("div", { class: "actions" }, cancel, go),
+  );
+  const close = openOverlay(dialog);
+  cancel.addEventListener("click", close);
+  go.addEventListener("click", () => void destroy(message));
+  go.focus();
+}
+
+/** Destroys the vault; then the window starts over, at the first screen, with nothing kept. */
+async function destroy(message: HTMLElement | null): Promise<void> {
+  deleting = true;
+  try {
+    await api.quickDelete();
+    location.reload();
+  } catch (err) {
+    deleting = false;
+    if (message) {
+      setText(message, errorText(err));
+      message.hidden = false;
+    }
+  }
+}
+
+/** The unlock screen's answer when too many wrong passphrases destroyed the vault. */
+export function destroyedByUnlock(err: AppError): boolean {
+  if (err.code !== "vault_wiped") return false;
+  location.reload();
+  return true;
+}
+
+/** The Settings section: quick delete, the wipe after wrong passphrases, a new key. */
+export function safetySection(save: (change: Partial<Settings>) => Promise<void>): HTMLElement {
+  const confirm = h("input", {
+    id: "setting-quick-delete-confirm",
+    type: "checkbox",
+    checked: state.settings?.quick_delete_confirm ?? true,
+    on: { change: () => void save({ quick_delete_confirm: confirm.checked }) },
+  });
+  const limit = h("input", {
+    id: "setting-wipe-after",
+    type: "number",
+    min: "0",
+    max: "100",
+    step: "1",
+    value: String(num(state.settings?.wipe_after_failures ?? 0)),
+    on: {
+      change: () => {
+        const n = Math.round(Number(limit.value));
+        if (!Number.isFinite(n) || n < 0) return;
+        void save({ wipe_after_failures: n as unknown as Settings["wipe_after_failures"] });
+      },
+    },
+  });
+  return h(
+    "fieldset",
+    { id: "settings-safety", class: "field-group" },
+    h("legend", { t: "safety.title" }),
+    h(
+      "div",
+      { class: "field" },
+      h("button", { id: "quick-delete", type: "button", class: "danger", t: "safety.quick_delete", on: { click: () => quickDelete() } }),
+      h("span", { class: "muted small", t: "safety.quick_delete_hint" }),
+    ),
+    h("label", { class: "field checkbox" }, confirm, h("span", { t: "safety.quick_delete_confirm" })),
+    h("label", { class: "field" }, h("span", { class: "caption", t: "safety.wipe_after" }), limit),
+    h("p", { class: "muted small", t: "safety.wipe_after_note" }),
+    rekeyForm(),
+  );
+}
+
+function rekeyForm(): HTMLElement {
+  const current = h("input", { id: "rekey-passphrase", type: "password", autocomplete: "current-password", spellcheck: false });
+  const next = h("input", { id: "rekey-new", type: "password", autocomplete: "new-password", spellcheck: false });
+  const again = h("input", { id: "rekey-confirm", type: "password", autocomplete: "new-password", spellcheck: false });
+  const outcome = h("p", { id: "rekey-outcome", class: "small", hidden: true, attrs: { role: "status" } });
+  const go = h("button", { id: "rekey-go", type: "submit", t: "safety.rekey_go" });
+  const say = (text: string, ok: boolean) => {
+    setText(outcome, text);
+    outcome.className = ok ? "small muted" : "small error";
+    outcome.hidden = false;
+  };
+  const form = h(
+    "form",
+    {
+      class: "rekey",
+      autocomplete: "off",
+      noValidate: true,
+      on: {
+        submit: async (event) => {
+          event.preventDefault();
+          if (current.value === "" || next.value === "") return say(t("safety.rekey_missing"), false);
+          if (next.value !== again.value) return say(t("safety.rekey_mismatch"), false);
+          go.disabled = true;
+          setT(go, "safety.rekey_busy");
+          try {
+            await api.rekeyVault(current.value, next.value);
+            say(t("safety.rekey_done"), true);
+          } catch (err) {
+            say(errorText(err), false);
+          } finally {
+            current.value = "";
+            next.value = "";
+            again.value = "";
+            go.disabled = false;
+            setT(go, "safety.rekey_go");
+          }
+        },
+      },
+    },
+    h("h3", { t: "safety.rekey" }),
+    h("p", { class: "muted small", t: "safety.rekey_note" }),
+    h("label", { class: "field" }, h("span", { class: "caption", t: "safety.rekey_current" }), current),
+    h("label", { class: "field" }, h("span", { class: "caption", t: "safety.rekey_new" }), next),
+    h("label", { class: "field" }, h("span", { class: "caption", t: "safety.rekey_again" }), again),
+    outcome,
+    h("div", { class: "actions" }, go),
+  );
+  return form;
+}
