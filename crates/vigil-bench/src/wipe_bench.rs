@@ -41,7 +41,10 @@ fn build(dir: &Path, size: &Size) -> Result<()> {
         .open(dir.join("vault.db"))?
         .set_len(size.db)?;
     for i in 0..size.chunks {
-        let name = format!("{:032x}", u128::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C));
+        let name = format!(
+            "{:032x}",
+            u128::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C)
+        );
         let shard = dir.join("blobs").join(&name[..2]);
         fs::create_dir_all(&shard)?;
         File::create(shard.join(&name))?.set_len(CHUNK)?;
@@ -91,7 +94,11 @@ fn main() -> Result<()> {
         .tempdir_in(&parent)?;
     let (mut key_gone, mut all_gone, mut rm) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
-        eprintln!("round {}/{ROUNDS}: building two {} GiB vaults", round + 1, total >> 30);
+        eprintln!(
+            "round {}/{ROUNDS}: building two {} GiB vaults",
+            round + 1,
+            total >> 30
+        );
         let ours = work.path().join(format!("vigil-{round}"));
         let theirs = work.path().join(format!("rm-{round}"));
         build(&ours, &size)?;
@@ -110,7 +117,11 @@ fn main() -> Result<()> {
         rm.push(t.elapsed());
     }
     let (key_gone, all_gone, rm) = (median(key_gone), median(all_gone), median(rm));
-    let verdict = if key_gone < Duration::from_secs(1) { "met" } else { "**missed**" };
+    let verdict = if key_gone < Duration::from_secs(1) {
+        "met"
+    } else {
+        "**missed**"
+    };
     let text = format!(
         "# Quick delete\n\n\
          Measured {date} with `cargo run --release -p vigil-bench --bin wipe-bench{q}` \
@@ -130,7 +141,11 @@ fn main() -> Result<()> {
         date = chrono::Local::now().format("%Y-%m-%d %H:%M %:z"),
         q = if quick { " -- --quick" } else { "" },
         mode = if quick { "quick mode" } else { "full" },
-        dev = if cfg!(debug_assertions) { "debug build" } else { "release build" },
+        dev = if cfg!(debug_assertions) {
+            "debug build"
+        } else {
+            "release build"
+        },
         gib = total as f64 / f64::from(1u32 << 30),
         db = size.db >> 20,
         chunks = size.chunks,
