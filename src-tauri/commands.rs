@@ -53,6 +53,25 @@ pub async fn rekey_vault(app: AppHandle, passphrase: String, new_passphrase: Str
     blocking(app, move |s| s.rekey(passphrase, new_passphrase)).await
 }
 
+/// Sets the window's title and icon as the session's settings say (discreet mode or not).
+pub fn apply_look(window: &tauri::WebviewWindow, s: &Session) {
+    let look = s.window_look();
+    let _ = window.set_title(look.title);
+    let icon = match look.icon {
+        Some((rgba, side)) => Some(tauri::image::Image::new_owned(rgba, side, side)),
+        None => window.app_handle().default_window_icon().cloned(),
+    };
+    if let Some(icon) = icon {
+        let _ = window.set_icon(icon);
+    }
+}
+
+#[tauri::command]
+pub async fn apply_window_look(window: tauri::WebviewWindow, s: State<'_, Session>) -> Res<()> {
+    apply_look(&window, &s);
+    Ok(())
+}
+
 #[tauri::command]
 pub async fn lock(s: State<'_, Session>) -> Res<()> {
     s.lock();

@@ -62,6 +62,7 @@ fn main() {
             commands::lock,
             commands::quick_delete,
             commands::rekey_vault,
+            commands::apply_window_look,
             commands::touch,
             commands::list_incidents,
             commands::get_incident,
@@ -108,6 +109,8 @@ fn main() {
             let window = WebviewWindowBuilder::from_config(app, &config)?
                 .data_directory(webview_path)
                 .build()?;
+            // Discreet mode: a neutral title and icon from the first frame.
+            commands::apply_look(&window, &app.state::<Session>());
             // WebKitGTK tuned for a form-like app (docs/benchmarks-desktop.md measures it
             // against a bare Tauri window, process by process):
             // - no accelerated compositing: Vigil draws no 3D, video or animation, and the

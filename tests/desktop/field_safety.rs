@@ -180,3 +180,42 @@ async fn the_third_wrong_passphrase_destroys_the_vault_when_asked_to() {
     assert!(!env.vault.exists(), "the vault folder is gone");
     app.quit().await;
 }
+
+/// The names of the X windows on the display (what a task bar would show).
+fn window_names() -> String {
+    let out = std::process::Command::new("xwininfo")
+        .args(["-root", "-tree"])
+        .output()
+        .expect("xwininfo (x11-utils) lists the windows");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Discreet mode: from the first frame the window is "Notes" with a plain icon, not Vigil;
+/// turned off in Settings, it is Vigil again at once.
+#[tokio::test]
+async fn discreet_mode_names_the_window_notes() {
+    let _turn = serial().await;
+    let mut env = Env::new("discreet");
+    env.create_vault();
+    env.write_settings_with(serde_json::json!({ "discreet": true }));
+    let mut app = env.launch().await;
+    assert_eq!(app.title().await, "Notes");
+    let names = window_names();
+    assert!(names.contains("\"Notes\""), "{names}");
+    assert!(!names.contains("\"Vigil\""), "{names}");
+    app.type_into("#passphrase", PASSPHRASE).await;
+    app.click("#unlock").await;
+    app.wait_for("#main-screen").await;
+    app.click("#open-settings").await;
+    app.click("#setting-discreet").await;
+    app.wait_until("the window to be Vigil again", TIMEOUT, |c| async move {
+        c.title().await.is_ok_and(|t| t == "Vigil")
+    })
+    .await;
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !window_names().contains("\"Vigil\"") {
+        assert!(std::time::Instant::now() < deadline, "{}", window_names());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    app.quit().await;
+}

@@ -87,6 +87,7 @@ export const createVault = (passphrase: string) => call<VaultOverview>("create_v
 export const unlock = (passphrase: string) => call<VaultOverview>("unlock", { passphrase });
 export const lock = () => call<null>("lock");
 export const quickDelete = () => call<null>("quick_delete");
+export const applyWindowLook = () => call<null>("apply_window_look");
 export const rekeyVault = (passphrase: string, newPassphrase: string) => call<null>("rekey_vault", { passphrase, newPassphrase });
 export const touch = () => call<null>("touch");
 export const listIncidents = (request: ListRequest) => call<IncidentPage>("list_incidents", { request });

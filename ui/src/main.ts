@@ -5,13 +5,13 @@ import type { AppError } from "./bindings/AppError";
 import type { VaultOverview } from "./bindings/VaultOverview";
 import * as api from "./api";
 import { closeOverlays, handleLockedError, lockNow, navigate, onReset, overlayOpen, setLockState, setTotal, setUnlockScreen, state } from "./app";
-import { byId, h, setText } from "./dom";
+import { byId, h } from "./dom";
 import { errorText, num } from "./format";
-import { isLang, setLanguage, t, translateTree } from "./i18n";
+import { isLang, setLanguage, translateTree } from "./i18n";
 import { activePanel } from "./parts/attachments";
 import { startSyncStatus, syncNowButton } from "./parts/sync";
 import { showCreate, showUnlock } from "./screens/auth";
-import { quickDelete } from "./parts/safety";
+import { applyDocumentTitle, quickDelete } from "./parts/safety";
 // Every screen and dialog registers its route when loaded.
 import "./screens/editor";
 import "./screens/exchange";
@@ -180,7 +180,7 @@ async function start(): Promise<void> {
   } catch (err) {
     byId("screen").replaceChildren(h("p", { class: "error banner", text: errorText(err) }));
   }
-  setText(document.querySelector("title") ?? document.createElement("title"), t("app.name"));
+  applyDocumentTitle();
 }
 
 void start();

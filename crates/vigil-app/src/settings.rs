@@ -45,6 +45,9 @@ pub struct Settings {
     pub quick_delete_confirm: bool,
     /// Destroy the vault after this many wrong passphrases in a row (0: never; else 3 to 100).
     pub wipe_after_failures: u32,
+    /// Discreet mode: a neutral window title ("Notes") and a plain icon, so that a glance at
+    /// the screen or the task bar does not say Vigil.
+    pub discreet: bool,
 }
 
 impl Default for Settings {
@@ -58,6 +61,7 @@ impl Default for Settings {
             sync_free_delivered: false,
             quick_delete_confirm: true,
             wipe_after_failures: 0,
+            discreet: false,
         }
     }
 }

@@ -38,4 +38,9 @@ quick_delete_confirm: boolean,
 /**
  * Destroy the vault after this many wrong passphrases in a row (0: never; else 3 to 100).
  */
-wipe_after_failures: number, };
+wipe_after_failures: number, 
+/**
+ * Discreet mode: a neutral window title ("Notes") and a plain icon, so that a glance at
+ * the screen or the task bar does not say Vigil.
+ */
+discreet: boolean, };

@@ -294,6 +294,8 @@ export const en = {
   "settings.sync_proxy": "SOCKS5 proxy for sync (for Tor: socks5h://127.0.0.1:9050); empty for none",
   "settings.sync_free_delivered": "Remove a file from this laptop once HQ has confirmed it has it (frees space; it can no longer be opened here)",
 
+  "safety.discreet": "Discreet mode: the window is called “Notes” and has a plain icon",
+  "app.discreet_name": "Notes",
   "safety.title": "Field safety",
   "safety.quick_delete": "Quick delete…",
   "safety.quick_delete_hint": "Also Ctrl+Shift+Delete, anywhere in Vigil, locked or not: the vault's key is destroyed at once, so nothing in it can be opened again by anyone; then its files are removed. Records not yet sent to HQ are lost.",

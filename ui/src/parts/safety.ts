@@ -11,6 +11,11 @@ import { t } from "../i18n";
 
 let deleting = false;
 
+/** The page's title: the app's name, or the neutral one in discreet mode. */
+export function applyDocumentTitle(): void {
+  document.title = t(state.settings?.discreet ? "app.discreet_name" : "app.name");
+}
+
 /** Quick delete: asks first when the settings say so, then destroys the vault. */
 export function quickDelete(): void {
   if (deleting) return;
@@ -80,10 +85,23 @@ export function safetySection(save: (change: Partial<Settings>) => Promise<void>
       },
     },
   });
+  const discreet = h("input", {
+    id: "setting-discreet",
+    type: "checkbox",
+    checked: state.settings?.discreet ?? false,
+    on: {
+      change: async () => {
+        await save({ discreet: discreet.checked });
+        applyDocumentTitle();
+        await api.applyWindowLook().catch(() => undefined);
+      },
+    },
+  });
   return h(
     "fieldset",
     { id: "settings-safety", class: "field-group" },
     h("legend", { t: "safety.title" }),
+    h("label", { class: "field checkbox" }, discreet, h("span", { t: "safety.discreet" })),
     h(
       "div",
       { class: "field" },
