@@ -19,9 +19,7 @@ impl Session {
         // The key goes first, even while the vault is open here: the open connection keeps
         // only what it already holds in memory, and is dropped next.
         let report = Vault::wipe(&self.dir)?;
-        if let Some(vault) = guard(&self.vault).take() {
-            drop(vault);
-        }
+        drop(guard(&self.vault).take());
         tracing::info!(
             key_destroyed_ms = report.key_destroyed_after.as_millis() as u64,
             "quick delete done"

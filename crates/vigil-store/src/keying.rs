@@ -92,7 +92,7 @@ pub(crate) fn settle(dir: &Path) -> Result<()> {
     fsync_dir(dir)
 }
 
-fn remove_if_there(path: &Path) -> Result<()> {
+pub(crate) fn remove_if_there(path: &Path) -> Result<()> {
     match fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -127,11 +127,7 @@ impl Vault {
     }
 
     fn rekey_inner(dir: &Path, pass: &Passphrase, new: &Passphrase) -> Result<Key256> {
-        if new.is_empty() {
-            return Err(StoreError::Invalid(vigil_model::ValidationErrors(vec![
-                vigil_model::FieldError::new("passphrase", vigil_model::Problem::Required),
-            ])));
-        }
+        crate::require_passphrase(new)?;
         settle(dir)?;
         let header = read_header(dir)?;
         let old_key = header.unwrap_key(pass)?;

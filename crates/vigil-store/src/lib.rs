@@ -248,13 +248,7 @@ impl Vault {
     pub fn record_failed_unlocks(dir: &Path, n: u32) -> Result<()> {
         let path = dir.join(FAILURES_FILE);
         if n == 0 {
-            return match fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Io {
-                    context: "clearing the count of wrong passphrases".into(),
-                    source: e,
-                }),
-                _ => Ok(()),
-            };
+            return keying::remove_if_there(&path);
         }
         if !Vault::exists(dir) {
             return Ok(());
@@ -275,11 +269,7 @@ impl Vault {
         kdf_choice: KdfChoice,
         clock: Arc<dyn Clock>,
     ) -> Result<Vault> {
-        if pass.is_empty() {
-            return Err(StoreError::Invalid(vigil_model::ValidationErrors(vec![
-                vigil_model::FieldError::new("passphrase", vigil_model::Problem::Required),
-            ])));
-        }
+        require_passphrase(pass)?;
         let existed = dir.exists();
         if existed {
             let mut entries = fs::read_dir(dir).map_err(StoreError::io("reading the folder"))?;
@@ -535,11 +525,7 @@ impl Vault {
     /// so an old copy of `vault.key` still opens it with the old passphrase: after a passphrase
     /// was seen or given up, [`Vault::rekey`] too.
     pub fn change_passphrase(dir: &Path, old: &Passphrase, new: &Passphrase) -> Result<()> {
-        if new.is_empty() {
-            return Err(StoreError::Invalid(vigil_model::ValidationErrors(vec![
-                vigil_model::FieldError::new("passphrase", vigil_model::Problem::Required),
-            ])));
-        }
+        require_passphrase(new)?;
         keying::settle(dir)?;
         let header = read_header(dir)?;
         let _lock = lock_vault(dir)?;
@@ -573,6 +559,16 @@ impl Vault {
     pub fn now(&self) -> DateTime<FixedOffset> {
         self.clock.now()
     }
+}
+
+/// Refuses an empty passphrase (as a field error the UI shows beside the passphrase).
+pub(crate) fn require_passphrase(pass: &Passphrase) -> Result<()> {
+    if pass.is_empty() {
+        return Err(StoreError::Invalid(vigil_model::ValidationErrors(vec![
+            vigil_model::FieldError::new("passphrase", vigil_model::Problem::Required),
+        ])));
+    }
+    Ok(())
 }
 
 pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {

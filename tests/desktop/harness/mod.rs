@@ -108,14 +108,9 @@ impl Env {
 
     /// `$XDG_CONFIG_HOME/vigil/settings.json`, as the app reads it at start.
     pub fn write_settings(&self, language: &str, auto_lock_seconds: u64) {
-        let dir = self.dir("config").join("vigil");
-        fs::create_dir_all(&dir).unwrap();
-        let settings = json!({
-            "language": language,
-            "auto_lock_seconds": auto_lock_seconds,
-            "vault_dir": null,
-        });
-        fs::write(dir.join("settings.json"), settings.to_string()).unwrap();
+        self.write_settings_with(
+            json!({ "language": language, "auto_lock_seconds": auto_lock_seconds }),
+        );
     }
 
     /// `settings.json` with these fields over the defaults (language English, 300 s auto-lock).
