@@ -53,6 +53,26 @@ pub async fn rekey_vault(app: AppHandle, passphrase: String, new_passphrase: Str
     blocking(app, move |s| s.rekey(passphrase, new_passphrase)).await
 }
 
+#[tauri::command]
+pub async fn has_duress(s: State<'_, Session>) -> Res<bool> {
+    s.has_duress()
+}
+
+#[tauri::command]
+pub async fn set_duress(
+    app: AppHandle,
+    passphrase: String,
+    duress: String,
+    destroy_real: bool,
+) -> Res<()> {
+    blocking(app, move |s| s.set_duress(passphrase, duress, destroy_real)).await
+}
+
+#[tauri::command]
+pub async fn remove_duress(app: AppHandle) -> Res<()> {
+    blocking(app, |s| s.remove_duress()).await
+}
+
 /// Sets the window's title and icon as the session's settings say (discreet mode or not).
 pub fn apply_look(window: &tauri::WebviewWindow, s: &Session) {
     let look = s.window_look();

@@ -286,3 +286,70 @@ fn wipe_asks_first_refuses_what_is_not_a_vault_and_then_leaves_nothing() {
     assert!(report["key_destroyed_ms"].as_f64().unwrap() <= report["removed_ms"].as_f64().unwrap());
     assert!(!env.vault.exists());
 }
+
+#[test]
+fn the_duress_passphrase_opens_a_decoy_and_when_so_set_destroys_the_real_vault() {
+    let env = Env::new();
+    let id = vault_with_report(&env);
+    let duress_file = env.root.path().join("duress");
+    fs::write(&duress_file, "grocery list 42\n").unwrap();
+    let with_duress = |args: &[&str]| {
+        env.bare_cmd()
+            .arg("--vault")
+            .arg(&env.vault)
+            .arg("--passphrase-file")
+            .arg(&duress_file)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(env.ok(&["duress", "status"]).contains("no duress"));
+    // The vault's own passphrase cannot be the duress one.
+    let same = env.run(&[
+        "duress",
+        "set",
+        "--duress-passphrase-file",
+        env.pass_file.to_str().unwrap(),
+    ]);
+    assert_eq!(same.status.code(), Some(1), "{}", stderr(&same));
+    assert!(stderr(&same).contains("must differ"));
+    env.ok(&[
+        "duress",
+        "set",
+        "--duress-passphrase-file",
+        duress_file.to_str().unwrap(),
+    ]);
+    assert!(env.ok(&["duress", "status"]).contains("is set"));
+
+    // The decoy: empty at first, then filled as the monitor would, with ordinary notes.
+    let listed = with_duress(&["list"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert!(!String::from_utf8_lossy(&listed.stdout).contains("Hearing postponed"));
+    let mut fill = env.bare_cmd();
+    fill.arg("--vault")
+        .arg(&env.vault)
+        .arg("--passphrase-file")
+        .arg(&duress_file)
+        .args(["new", "--title", "Office supplies"]);
+    assert!(fill.output().unwrap().status.success());
+    // Seen from the decoy, there is no duress passphrase; the real vault is untouched.
+    assert!(
+        String::from_utf8_lossy(&with_duress(&["duress", "status"]).stdout).contains("no duress")
+    );
+    assert!(env.ok(&["show", &id]).contains("Hearing postponed"));
+
+    // With destruction on, the duress passphrase leaves only the decoy.
+    env.ok(&[
+        "duress",
+        "set",
+        "--destroy-real",
+        "--duress-passphrase-file",
+        duress_file.to_str().unwrap(),
+    ]);
+    let opened = with_duress(&["list"]);
+    assert!(opened.status.success(), "{}", stderr(&opened));
+    assert!(String::from_utf8_lossy(&opened.stdout).contains("Office supplies"));
+    let refused = env.run(&["list"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(!env.vault.join("alt").exists());
+}

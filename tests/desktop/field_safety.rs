@@ -219,3 +219,64 @@ async fn discreet_mode_names_the_window_notes() {
     }
     app.quit().await;
 }
+
+/// The duress passphrase, set in Settings with destruction on: at the next unlock it opens an
+/// empty decoy through the same screen, and the real vault's key is gone.
+#[tokio::test]
+async fn the_duress_passphrase_opens_the_decoy_and_destroys_the_real_vault() {
+    let _turn = serial().await;
+    let mut env = Env::new("duress");
+    env.create_vault();
+    {
+        let mut v = crate::harness::open_vault(&env.vault);
+        let inc = vigil_model::Incident::new(
+            vigil_model::IncidentId::new(),
+            "Names of the detained",
+            v.now(),
+        );
+        v.create_incident(&inc).unwrap();
+        v.close().unwrap();
+    }
+    env.write_settings("en", 300);
+    let mut app = env.launch().await;
+    app.type_into("#passphrase", PASSPHRASE).await;
+    app.click("#unlock").await;
+    app.wait_for("#main-screen").await;
+    app.wait_count(".incident-row", 1).await;
+    app.click("#open-settings").await;
+    app.wait_for("#settings-safety").await;
+    app.wait_text("#duress-state", "No duress passphrase").await;
+    app.type_into("#duress-passphrase", PASSPHRASE).await;
+    app.type_into("#duress-new", "grocery list 42").await;
+    app.type_into("#duress-confirm", "grocery list 42").await;
+    app.click("#duress-destroy").await;
+    app.click("#duress-go").await;
+    app.wait_text("#duress-outcome", "destroys this one").await;
+    app.wait_text("#duress-state", "is set").await;
+    assert!(env.vault.join("alt").join("vault.key").exists());
+    app.click("#settings-close").await;
+    app.click("#lock").await;
+
+    app.type_into("#passphrase", "grocery list 42").await;
+    app.click("#unlock").await;
+    app.wait_for("#main-screen").await;
+    app.wait_count(".incident-row", 0).await;
+    assert!(!app.is_visible("#unlock-error").await);
+    // From inside the decoy, no duress passphrase is set.
+    app.click("#open-settings").await;
+    app.wait_text("#duress-state", "No duress passphrase").await;
+    app.quit().await;
+    assert!(
+        !env.vault.join("alt").exists(),
+        "the decoy took the real vault's place"
+    );
+    let real = vigil_store::Vault::open(
+        &env.vault,
+        &vigil_crypto::Passphrase::new(PASSPHRASE.to_owned()),
+        std::sync::Arc::new(vigil_store::SystemClock),
+    );
+    assert!(matches!(
+        real,
+        Err(vigil_store::StoreError::WrongPassphrase)
+    ));
+}

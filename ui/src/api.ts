@@ -89,6 +89,10 @@ export const lock = () => call<null>("lock");
 export const quickDelete = () => call<null>("quick_delete");
 export const applyWindowLook = () => call<null>("apply_window_look");
 export const rekeyVault = (passphrase: string, newPassphrase: string) => call<null>("rekey_vault", { passphrase, newPassphrase });
+export const hasDuress = () => call<boolean>("has_duress");
+export const setDuress = (passphrase: string, duress: string, destroyReal: boolean) =>
+  call<null>("set_duress", { passphrase, duress, destroyReal });
+export const removeDuress = () => call<null>("remove_duress");
 export const touch = () => call<null>("touch");
 export const listIncidents = (request: ListRequest) => call<IncidentPage>("list_incidents", { request });
 export const getIncident = (id: string) => call<IncidentView>("get_incident", { id });

@@ -297,7 +297,8 @@ impl Session {
         progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<ImportSummary, AppError> {
         let _exchanging = self.exchanging();
-        let reading = self.with_vault(|v| Ok(vigil_exchange::Reading::of(v)?))?;
+        let (reading, dir) =
+            self.with_vault(|v| Ok((vigil_exchange::Reading::of(v)?, v.dir().to_path_buf())))?;
         let mut prejudge = |incoming: &vigil_store::Incoming| match guard(&self.vault).as_ref() {
             Some(v) => vigil_exchange::goes_to_quarantine(v, incoming),
             // Locked meanwhile: stage everything; applying it will say the vault is locked.
@@ -328,7 +329,7 @@ impl Session {
         match settled {
             vigil_exchange::Settled::Applied(report) => Ok((*report).into()),
             vigil_exchange::Settled::Held(held) => {
-                let file = vigil_exchange::stage_for_quarantine(&self.dir, path)?;
+                let file = vigil_exchange::stage_for_quarantine(&dir, path)?;
                 let mut slot = guard(&self.vault);
                 match slot.as_mut() {
                     Some(v) => Ok(vigil_exchange::quarantine(v, *held, file)?.into()),

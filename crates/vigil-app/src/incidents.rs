@@ -218,7 +218,10 @@ impl Session {
         let media = vigil_model::media_type_for_name(&name);
         // The vault is held only to check the incident and, at the end, to record the chunks:
         // while a large file is encrypted and copied, the running log keeps being saved.
-        self.with_vault(|v| Ok(v.incident(id).map(|_| ())?))?;
+        let dir = self.with_vault(|v| {
+            v.incident(id)?;
+            Ok(v.dir().to_path_buf())
+        })?;
         // Paced like an exchange's progress (the command's answer says when it is done).
         let mut pace = crate::exchange::Pace::default();
         let mut paced = |done| {
@@ -227,11 +230,7 @@ impl Session {
             }
         };
         let staged = crate::exchange::in_background(|| {
-            vigil_store::stage_attachment(
-                &self.dir,
-                std::io::BufReader::new(file),
-                Some(&mut paced),
-            )
+            vigil_store::stage_attachment(&dir, std::io::BufReader::new(file), Some(&mut paced))
         })?;
         let mut slot = guard(&self.vault);
         match slot.as_mut() {

@@ -34,11 +34,9 @@ impl Session {
     pub fn rekey(&self, passphrase: String, new_passphrase: String) -> Result<(), AppError> {
         let passphrase = Passphrase::new(passphrase);
         let new_passphrase = Passphrase::new(new_passphrase);
-        if !self.is_unlocked() {
-            return Err(AppError::locked());
-        }
+        let dir = self.open_dir()?;
         // Checked before the vault is closed, so that a mistyped passphrase locks nothing.
-        Vault::unwrap_key(&self.dir, &passphrase)?;
+        Vault::unwrap_key(&dir, &passphrase)?;
         self.sync.stop.store(true, Ordering::Relaxed);
         let mut slot = guard(&self.vault);
         if let Some(open) = slot.take() {
@@ -46,16 +44,46 @@ impl Session {
         }
         // On a failure the old key and header stand (the next open finishes or undoes the
         // step), and the session is locked: the unlock screen comes back.
-        let vault = Vault::rekey_and_open(
-            &self.dir,
-            &passphrase,
-            &new_passphrase,
-            Arc::clone(&self.clock),
-        )?;
+        let vault =
+            Vault::rekey_and_open(&dir, &passphrase, &new_passphrase, Arc::clone(&self.clock))?;
         *slot = Some(vault);
         drop(slot);
         self.touch();
         Ok(())
+    }
+
+    /// Whether the open vault has a duress passphrase.
+    pub fn has_duress(&self) -> Result<bool, AppError> {
+        match guard(&self.vault).as_ref() {
+            Some(v) => Ok(v.has_duress()),
+            None => Err(AppError::locked()),
+        }
+    }
+
+    /// Sets the duress passphrase (the vault's own passphrase is asked again): it will open a
+    /// separate decoy vault, and with `destroy_real` destroy this vault's key as it does.
+    pub fn set_duress(
+        &self,
+        passphrase: String,
+        duress: String,
+        destroy_real: bool,
+    ) -> Result<(), AppError> {
+        let passphrase = Passphrase::new(passphrase);
+        let duress = Passphrase::new(duress);
+        let dir = self.open_dir()?;
+        Vault::unwrap_key(&dir, &passphrase)?;
+        match guard(&self.vault).as_ref() {
+            Some(v) => Ok(v.set_duress(&duress, destroy_real)?),
+            None => Err(AppError::locked()),
+        }
+    }
+
+    /// Removes the duress passphrase and destroys the decoy vault.
+    pub fn remove_duress(&self) -> Result<(), AppError> {
+        match guard(&self.vault).as_ref() {
+            Some(v) => Ok(v.remove_duress()?),
+            None => Err(AppError::locked()),
+        }
     }
 
     /// The wrong passphrase number `failures` reached the limit set in the settings: the vault
@@ -182,5 +210,48 @@ mod tests {
         s.unlock(PASS.into()).unwrap();
         assert_eq!(Vault::failed_unlocks(&dir), 0);
         assert!(!dir.join("vault.failures").exists());
+    }
+
+    #[test]
+    fn the_duress_passphrase_needs_the_real_one_and_opens_the_decoy_which_may_destroy_the_real() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("vault");
+        let id = make_vault(&dir);
+        let s = session(&dir);
+        s.unlock(PASS.into()).unwrap();
+        assert!(!s.has_duress().unwrap());
+        assert_eq!(
+            s.set_duress("not it".into(), "decoy words".into(), false)
+                .unwrap_err()
+                .code,
+            "wrong_passphrase"
+        );
+        assert_eq!(
+            s.set_duress(PASS.into(), PASS.into(), false)
+                .unwrap_err()
+                .code,
+            "duress_same_as_real"
+        );
+        s.set_duress(PASS.into(), "decoy words".into(), false)
+            .unwrap();
+        assert!(s.has_duress().unwrap());
+        s.lock();
+
+        // The decoy: empty, and from inside it no duress passphrase is set.
+        s.unlock("decoy words".into()).unwrap();
+        assert!(s.list(&Default::default()).unwrap().total == 0);
+        assert!(!s.has_duress().unwrap());
+        s.lock();
+        s.unlock(PASS.into()).unwrap();
+        assert_eq!(s.list(&Default::default()).unwrap().total, 1);
+        s.set_duress(PASS.into(), "decoy words".into(), true)
+            .unwrap();
+        s.lock();
+
+        s.unlock("decoy words".into()).unwrap();
+        assert!(s.list(&Default::default()).unwrap().total == 0);
+        s.lock();
+        assert_eq!(s.unlock(PASS.into()).unwrap_err().code, "wrong_passphrase");
+        assert!(s.incident(&id.to_string()).is_err());
     }
 }

@@ -110,6 +110,15 @@ impl Session {
         &self.dir
     }
 
+    /// The folder of the vault that is open: the session's folder, or the decoy's inside it
+    /// after the duress passphrase.
+    pub(crate) fn open_dir(&self) -> Result<PathBuf, AppError> {
+        guard(&self.vault)
+            .as_ref()
+            .map(|v| v.dir().to_path_buf())
+            .ok_or_else(AppError::locked)
+    }
+
     /// Whether a vault is open.
     pub fn is_unlocked(&self) -> bool {
         guard(&self.vault).is_some()

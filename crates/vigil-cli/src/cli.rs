@@ -138,6 +138,13 @@ pub(crate) enum Command {
         #[arg(long)]
         keep_passphrase: bool,
     },
+    /// The duress passphrase: a second passphrase that opens a separate decoy vault (and, when
+    /// so set, destroys this vault's key as it does). Off until set; see docs/threat-model.md
+    /// for what it protects against and the legal risk of destroying records under coercion.
+    Duress {
+        #[command(subcommand)]
+        action: DuressAction,
+    },
     /// Quick delete: destroy the vault's key at once (nothing in it can be opened again, by
     /// anyone, whatever the passphrase), then remove its files. No passphrase needed.
     Wipe {
@@ -367,4 +374,25 @@ pub(crate) enum QuarantineCommand {
         /// The device: its id, or the start of its key (at least 8 hex digits).
         device: String,
     },
+}
+
+/// What `vigil duress` does.
+#[derive(Debug, Subcommand)]
+pub enum DuressAction {
+    /// Set the duress passphrase (asked twice, or read from --duress-passphrase-file). The
+    /// decoy it opens starts empty: open it once with the duress passphrase and add a few
+    /// ordinary notes. Setting the same duress passphrase again keeps the decoy and changes
+    /// only --destroy-real.
+    Set {
+        /// Read the duress passphrase from FILE instead of asking.
+        #[arg(long, value_name = "FILE")]
+        duress_passphrase_file: Option<PathBuf>,
+        /// Opening the decoy also destroys this vault's key, at once and for good.
+        #[arg(long)]
+        destroy_real: bool,
+    },
+    /// Remove the duress passphrase and destroy its decoy vault.
+    Remove,
+    /// Say whether a duress passphrase is set.
+    Status,
 }

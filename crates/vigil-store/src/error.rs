@@ -59,6 +59,9 @@ pub enum StoreError {
     /// Another Vigil process has the vault open.
     #[error("the vault is open in another Vigil window or command; close it and try again")]
     Locked,
+    /// The duress passphrase given is the vault's own passphrase.
+    #[error("the duress passphrase must differ from the vault's passphrase; choose another one")]
+    DuressSameAsReal,
     /// No such record.
     #[error("no {what} with id {id} in this vault")]
     NotFound {
@@ -229,6 +232,7 @@ impl StoreError {
             StoreError::NewerVersion { .. } => "newer_version",
             StoreError::KdfRefused(_) => "kdf_refused",
             StoreError::Locked => "vault_locked",
+            StoreError::DuressSameAsReal => "duress_same_as_real",
             StoreError::NotFound { .. } => "not_found",
             StoreError::Sealed(_) => "sealed",
             StoreError::Invalid(_) => "invalid",

@@ -28,9 +28,9 @@ use crate::error::{Result, StoreError};
 use crate::{BLOB_DIR, DB_FILE, KEY_FILE, LOCK_FILE, Vault, fsync_dir, lock_vault, read_header};
 
 /// The new key header while a re-keying is under way.
-const KEY_FILE_NEXT: &str = "vault.key.rekey";
+pub(crate) const KEY_FILE_NEXT: &str = "vault.key.rekey";
 /// The database copy under the new key while a re-keying is under way.
-const DB_FILE_NEXT: &str = "vault.db.rekey";
+pub(crate) const DB_FILE_NEXT: &str = "vault.db.rekey";
 
 /// Gives `conn` the database key.
 pub(crate) fn key_connection(conn: &Connection, key: &Key256) -> Result<()> {
@@ -227,24 +227,37 @@ impl Vault {
             });
         }
         let was_open = matches!(lock_vault(dir), Err(StoreError::Locked));
-        for name in [KEY_FILE, KEY_FILE_NEXT] {
-            destroy_file(&dir.join(name))?;
+        // A decoy's key goes with the real one (see `duress`).
+        let dirs = [dir.to_path_buf(), crate::decoy_dir(dir)];
+        for d in &dirs {
+            for name in [KEY_FILE, KEY_FILE_NEXT] {
+                destroy_file(&d.join(name))?;
+            }
         }
-        fsync_dir(dir)?;
+        for d in &dirs {
+            if d.exists() {
+                fsync_dir(d)?;
+            }
+        }
         let key_destroyed_after = start.elapsed();
-        for name in [
-            DB_FILE.to_owned(),
-            format!("{DB_FILE}-wal"),
-            format!("{DB_FILE}-shm"),
-            DB_FILE_NEXT.to_owned(),
-            crate::FAILURES_FILE.to_owned(),
-            LOCK_FILE.to_owned(),
-        ] {
-            remove_if_there(&dir.join(name))?;
+        for d in dirs.iter().rev() {
+            if !d.exists() {
+                continue;
+            }
+            for name in [
+                DB_FILE.to_owned(),
+                format!("{DB_FILE}-wal"),
+                format!("{DB_FILE}-shm"),
+                DB_FILE_NEXT.to_owned(),
+                crate::FAILURES_FILE.to_owned(),
+                LOCK_FILE.to_owned(),
+            ] {
+                remove_if_there(&d.join(name))?;
+            }
+            remove_blobs(&d.join(BLOB_DIR))?;
+            // Only if nothing else is left in it; a folder that also held other things stays.
+            let _ = fs::remove_dir(d);
         }
-        remove_blobs(&dir.join(BLOB_DIR))?;
-        // Only if nothing else is left in it; a folder that also held other things stays.
-        let _ = fs::remove_dir(dir);
         if let Some(parent) = dir.parent() {
             let _ = vigil_durable::sync_dir(parent);
         }
@@ -257,7 +270,7 @@ impl Vault {
 }
 
 /// Overwrites `path` in place with random bytes, flushes it, then removes it.
-fn destroy_file(path: &Path) -> Result<()> {
+pub(crate) fn destroy_file(path: &Path) -> Result<()> {
     let len = match fs::metadata(path) {
         Ok(m) => usize::try_from(m.len()).unwrap_or(usize::MAX).min(1 << 20),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -282,7 +295,7 @@ fn destroy_file(path: &Path) -> Result<()> {
 }
 
 /// Removes the chunk store: `blobs/xx/<name>` files and the `xx` folders, nothing else.
-fn remove_blobs(blobs: &Path) -> Result<()> {
+pub(crate) fn remove_blobs(blobs: &Path) -> Result<()> {
     let Ok(shards) = fs::read_dir(blobs) else {
         return Ok(());
     };

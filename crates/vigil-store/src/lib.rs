@@ -21,6 +21,7 @@
 mod attachments;
 mod clock;
 mod custody;
+mod duress;
 mod error;
 mod facts;
 mod import;
@@ -93,6 +94,8 @@ const LOCK_FILE: &str = "vault.lock";
 /// reset the growing delay (or an optional wipe's count). Reveals nothing recorded.
 const FAILURES_FILE: &str = "vault.failures";
 const BLOB_DIR: &str = "blobs";
+/// The decoy vault of a duress passphrase, inside the real vault's folder (see `duress`).
+const DECOY_DIR: &str = "alt";
 const PAGE_SIZE: u64 = 4096;
 
 /// How the key-derivation cost is chosen when a vault is created.
@@ -165,6 +168,10 @@ fn db_path(dir: &Path) -> PathBuf {
     dir.join(DB_FILE)
 }
 
+fn decoy_dir(dir: &Path) -> PathBuf {
+    dir.join(DECOY_DIR)
+}
+
 fn fsync_dir(dir: &Path) -> Result<()> {
     vigil_durable::sync_dir(dir)
         .map_err(StoreError::io(format!("syncing folder {}", dir.display())))
@@ -233,7 +240,8 @@ impl Vault {
     /// Whether `dir` holds a vault (its key header is there): what the first screen asks
     /// before offering to create one or to unlock. Says nothing about whether it opens.
     pub fn exists(dir: &Path) -> bool {
-        dir.join(KEY_FILE).is_file()
+        // A decoy whose destruction of the real vault was interrupted is finished on open.
+        dir.join(KEY_FILE).is_file() || decoy_dir(dir).join(KEY_FILE).is_file()
     }
 
     /// Wrong passphrases in a row recorded for the vault in `dir` (0 when none or unreadable).
@@ -365,11 +373,23 @@ impl Vault {
     }
 
     /// Opens and unlocks an existing vault. On any failure nothing in the folder is changed.
+    ///
+    /// With a duress passphrase set, the passphrase may instead open the decoy vault (see
+    /// [`Vault::set_duress`]); both keys are derived either way.
     pub fn open(dir: &Path, pass: &Passphrase, clock: Arc<dyn Clock>) -> Result<Vault> {
         keying::settle(dir)?;
+        duress::settle(dir)?;
         let header = read_header(dir)?;
-        let key = header.unwrap_key(pass)?;
-        Self::open_with_key(dir, &key, clock)
+        match duress::decoy_header(dir)? {
+            None => {
+                let key = header.unwrap_key(pass)?;
+                Self::open_with_key(dir, &key, clock)
+            }
+            Some(decoy) => match duress::unwrap_either(&header, &decoy, pass)? {
+                duress::Unlocked::Real(key) => Self::open_with_key(dir, &key, clock),
+                duress::Unlocked::Decoy(key) => duress::open_decoy(dir, &key, clock),
+            },
+        }
     }
 
     /// Reads the key header and unwraps the database key (the expensive, Argon2id part of

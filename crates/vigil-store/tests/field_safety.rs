@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{new_vault, pass, t0};
+use common::{copy_dir, new_vault, pass, t0};
 use std::fs;
 use std::path::Path;
 use std::sync::Arc;
@@ -22,19 +22,6 @@ fn add_incident(v: &mut Vault, title: &str) -> IncidentId {
     let inc = Incident::new(IncidentId::new(), title, t0());
     v.create_incident(&inc).unwrap();
     inc.id
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            fs::copy(e.path(), dest).unwrap();
-        }
-    }
 }
 
 fn header_of(dir: &Path) -> KeyHeader {

@@ -112,20 +112,46 @@ export function safetySection(save: (change: Partial<Settings>) => Promise<void>
     h("label", { class: "field" }, h("span", { class: "caption", t: "safety.wipe_after" }), limit),
     h("p", { class: "muted small", t: "safety.wipe_after_note" }),
     rekeyForm(),
+    duressForm(),
   );
 }
 
-function rekeyForm(): HTMLElement {
-  const current = h("input", { id: "rekey-passphrase", type: "password", autocomplete: "current-password", spellcheck: false });
-  const next = h("input", { id: "rekey-new", type: "password", autocomplete: "new-password", spellcheck: false });
-  const again = h("input", { id: "rekey-confirm", type: "password", autocomplete: "new-password", spellcheck: false });
-  const outcome = h("p", { id: "rekey-outcome", class: "small", hidden: true, attrs: { role: "status" } });
-  const go = h("button", { id: "rekey-go", type: "submit", t: "safety.rekey_go" });
-  const say = (text: string, ok: boolean) => {
-    setText(outcome, text);
-    outcome.className = ok ? "small muted" : "small error";
-    outcome.hidden = false;
+/** The three passphrase fields of a form (current, new, new again) and its outcome line. */
+function passphraseFields(prefix: string) {
+  const field = (suffix: string, autocomplete: string) =>
+    h("input", { id: `${prefix}-${suffix}`, type: "password", autocomplete, spellcheck: false });
+  const current = field("passphrase", "current-password");
+  const next = field("new", "new-password");
+  const again = field("confirm", "new-password");
+  const outcome = h("p", { id: `${prefix}-outcome`, class: "small", hidden: true, attrs: { role: "status" } });
+  return {
+    current,
+    next,
+    again,
+    outcome,
+    say(text: string, ok: boolean) {
+      setText(outcome, text);
+      outcome.className = ok ? "small muted" : "small error";
+      outcome.hidden = false;
+    },
+    /** What is wrong with what was typed, if anything: nothing, or two different new ones. */
+    problem(): "missing" | "mismatch" | null {
+      if (current.value === "" || next.value === "") return "missing";
+      return next.value === again.value ? null : "mismatch";
+    },
+    clear() {
+      current.value = "";
+      next.value = "";
+      again.value = "";
+    },
   };
+}
+
+function rekeyForm(): HTMLElement {
+  const f = passphraseFields("rekey");
+  const { current, next, again, outcome } = f;
+  const say = f.say;
+  const go = h("button", { id: "rekey-go", type: "submit", t: "safety.rekey_go" });
   const form = h(
     "form",
     {
@@ -135,8 +161,8 @@ function rekeyForm(): HTMLElement {
       on: {
         submit: async (event) => {
           event.preventDefault();
-          if (current.value === "" || next.value === "") return say(t("safety.rekey_missing"), false);
-          if (next.value !== again.value) return say(t("safety.rekey_mismatch"), false);
+          const problem = f.problem();
+          if (problem) return say(t(problem === "missing" ? "safety.rekey_missing" : "safety.rekey_mismatch"), false);
           go.disabled = true;
           setT(go, "safety.rekey_busy");
           try {
@@ -145,9 +171,7 @@ function rekeyForm(): HTMLElement {
           } catch (err) {
             say(errorText(err), false);
           } finally {
-            current.value = "";
-            next.value = "";
-            again.value = "";
+            f.clear();
             go.disabled = false;
             setT(go, "safety.rekey_go");
           }
@@ -163,4 +187,68 @@ function rekeyForm(): HTMLElement {
     h("div", { class: "actions" }, go),
   );
   return form;
+}
+
+/** The duress passphrase: set (with the vault's own passphrase asked again), or removed. */
+function duressForm(): HTMLElement {
+  const f = passphraseFields("duress");
+  const { current, next, again, outcome } = f;
+  const say = f.say;
+  const destroy = h("input", { id: "duress-destroy", type: "checkbox" });
+  const stateLine = h("p", { id: "duress-state", class: "small" });
+  const go = h("button", { id: "duress-go", type: "submit", t: "safety.duress_go" });
+  const remove = h("button", { id: "duress-remove", type: "button", class: "danger", hidden: true, t: "safety.duress_remove" });
+  const show = (set: boolean) => {
+    setT(stateLine, set ? "safety.duress_is_set" : "safety.duress_not_set");
+    remove.hidden = !set;
+  };
+  void api.hasDuress().then(show, () => show(false));
+  remove.addEventListener("click", async () => {
+    remove.disabled = true;
+    try {
+      await api.removeDuress();
+      show(false);
+      say(t("safety.duress_removed"), true);
+    } catch (err) {
+      say(errorText(err), false);
+    } finally {
+      remove.disabled = false;
+    }
+  });
+  return h(
+    "form",
+    {
+      class: "duress",
+      autocomplete: "off",
+      noValidate: true,
+      on: {
+        submit: async (event) => {
+          event.preventDefault();
+          const problem = f.problem();
+          if (problem) return say(t(problem === "missing" ? "safety.duress_missing" : "safety.duress_mismatch"), false);
+          go.disabled = true;
+          try {
+            await api.setDuress(current.value, next.value, destroy.checked);
+            show(true);
+            say(t(destroy.checked ? "safety.duress_done_destroy" : "safety.duress_done"), true);
+          } catch (err) {
+            say(errorText(err), false);
+          } finally {
+            f.clear();
+            go.disabled = false;
+          }
+        },
+      },
+    },
+    h("h3", { t: "safety.duress" }),
+    h("p", { class: "muted small", t: "safety.duress_note" }),
+    h("p", { class: "small warning", t: "safety.duress_risk" }),
+    stateLine,
+    h("label", { class: "field" }, h("span", { class: "caption", t: "safety.rekey_current" }), current),
+    h("label", { class: "field" }, h("span", { class: "caption", t: "safety.duress_new" }), next),
+    h("label", { class: "field" }, h("span", { class: "caption", t: "safety.duress_again" }), again),
+    h("label", { class: "field checkbox" }, destroy, h("span", { t: "safety.duress_destroy" })),
+    outcome,
+    h("div", { class: "actions" }, go, remove),
+  );
 }

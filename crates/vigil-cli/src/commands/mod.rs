@@ -73,6 +73,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             keep_passphrase,
         } => vault::rekey(&ctx, new_passphrase_file, keep_passphrase),
         Command::Wipe { yes } => vault::wipe(&ctx, yes),
+        Command::Duress { action } => vault::duress(&ctx, action),
         Command::Log {
             id,
             text,

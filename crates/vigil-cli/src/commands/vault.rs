@@ -1,4 +1,4 @@
-//! `vigil init`, `demo`, `passwd`, `rekey` and `wipe`: the vault itself.
+//! `vigil init`, `demo`, `passwd`, `rekey`, `duress` and `wipe`: the vault itself.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -6,7 +6,7 @@ use std::sync::Arc;
 use vigil_store::Vault;
 
 use super::Ctx;
-use crate::cli::KdfArg;
+use crate::cli::{DuressAction, KdfArg};
 use crate::demo;
 use crate::error::{Failure, usage};
 use crate::passphrase::Passphrases;
@@ -58,6 +58,40 @@ pub(crate) fn rekey(
     ctx.out.message(
         "the vault has a new key: an old copy of its key header opens nothing written from now on",
     );
+    Ok(())
+}
+
+/// Sets, removes or reports the duress passphrase of the vault that the passphrase opens.
+pub(crate) fn duress(ctx: &Ctx, action: DuressAction) -> Result<(), Failure> {
+    let vault = ctx.open()?;
+    match action {
+        DuressAction::Set {
+            duress_passphrase_file,
+            destroy_real,
+        } => {
+            if duress_passphrase_file.is_none() {
+                eprintln!("The duress passphrase, to give up under coercion:");
+            }
+            let duress = Passphrases::new_one(duress_passphrase_file.as_deref())?;
+            vault.set_duress(&duress, destroy_real)?;
+            ctx.out.message(if destroy_real {
+                "duress passphrase set: it opens the decoy vault and destroys this vault's key"
+            } else {
+                "duress passphrase set: it opens the decoy vault"
+            });
+        }
+        DuressAction::Remove => {
+            vault.remove_duress()?;
+            ctx.out
+                .message("duress passphrase removed; its decoy vault was destroyed");
+        }
+        DuressAction::Status => ctx.out.message(if vault.has_duress() {
+            "a duress passphrase is set"
+        } else {
+            "no duress passphrase is set"
+        }),
+    }
+    vault.close()?;
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -31,4 +32,18 @@ pub fn new_vault(dir: &Path) -> Vault {
 
 pub fn reopen(dir: &Path) -> Vault {
     Vault::open(dir, &pass(), Arc::new(SystemClock)).unwrap()
+}
+
+/// Copies the folder `from` to `to`, recursively (a copy of a vault taken by someone).
+pub fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            fs::copy(e.path(), dest).unwrap();
+        }
+    }
 }
