@@ -112,6 +112,14 @@ fn main() {
             let window = WebviewWindowBuilder::from_config(app, &config)?
                 .data_directory(webview_path)
                 .build()?;
+            // GTK's file picker adds what it opens to a recent-files list in the user's data
+            // folder (recently-used.xbel): the name and path of every attachment. Off for this
+            // process, before any picker opens.
+            #[cfg(target_os = "linux")]
+            if let Some(settings) = gtk::Settings::default() {
+                use gtk::prelude::GtkSettingsExt;
+                settings.set_gtk_recent_files_enabled(false);
+            }
             // Discreet mode: a neutral title and icon from the first frame.
             commands::apply_look(&window, &app.state::<Session>());
             // WebKitGTK tuned for a form-like app (docs/benchmarks-desktop.md measures it

@@ -2,7 +2,7 @@
 //! after a seal and is sealed again; an edit in the report is kept until "Seal amendment"; the
 //! History dialog shows each revision naming the one it amends, all signatures verified.
 
-use crate::harness::{Env, PASSPHRASE};
+use crate::harness::Env;
 
 #[tokio::test]
 async fn the_log_goes_on_after_a_seal_and_edits_become_signed_amendments() {
@@ -11,15 +11,7 @@ async fn the_log_goes_on_after_a_seal_and_edits_become_signed_amendments() {
     env.write_settings("en", 300);
     env.create_vault();
     let mut app = env.launch().await;
-    app.type_into("#passphrase", PASSPHRASE).await;
-    app.click("#unlock").await;
-    app.wait_for("#main-screen").await;
-    app.click("#new-log").await;
-    app.wait_for("#live-log-screen").await;
-    app.type_into("#log-input", "10:30 nine men enter the office")
-        .await;
-    app.press_enter("#log-input").await;
-    app.wait_count(".log-entry", 1).await;
+    app.unlock_and_log("10:30 nine men enter the office").await;
     app.seal_record().await;
     app.wait_for("#seal-state[data-state=sealed]").await;
     // From now on the button records amendments, and says so.

@@ -24,6 +24,7 @@ mod meeting;
 mod memory;
 mod outdated;
 mod scenario;
+mod session_traces;
 mod settings;
 mod smoke;
 mod sync;

@@ -152,18 +152,7 @@ async fn create_log_search_edit_relaunch_and_leave_no_traces() {
     assert_eq!(text_of("size"), "9", "{party}");
     assert_eq!(party["perpetrator"], json!(true), "{party}");
     // Nothing typed reaches a command line: every process of the app, read while it runs.
-    let pids = app.process_ids();
-    assert!(!pids.is_empty());
-    for pid in pids {
-        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline).to_lowercase();
-        for m in MARKERS {
-            assert!(
-                !cmdline.contains(m),
-                "{m:?} on the command line of process {pid}"
-            );
-        }
-    }
+    traces::assert_not_on_command_lines(&app.process_ids(), &MARKERS);
     let exited = app.quit().await;
     eprintln!("launch 3: app exited by itself: {exited}");
 

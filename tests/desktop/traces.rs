@@ -15,19 +15,7 @@ pub struct Hit {
 /// UTF-8, UTF-16LE and UTF-16BE, ignoring ASCII case. Symlinks are not followed. A file that
 /// cannot be read is reported as a hit with encoding "unreadable", so nothing is skipped silently.
 pub fn scan(root: &Path, skip: &Path, markers: &[&str]) -> Vec<Hit> {
-    let patterns: Vec<(String, &'static str, Vec<u8>)> = markers
-        .iter()
-        .flat_map(|m| {
-            let lower = m.to_lowercase();
-            let le: Vec<u8> = lower.encode_utf16().flat_map(u16::to_le_bytes).collect();
-            let be: Vec<u8> = lower.encode_utf16().flat_map(u16::to_be_bytes).collect();
-            [
-                (m.to_string(), "UTF-8", lower.clone().into_bytes()),
-                (m.to_string(), "UTF-16LE", le),
-                (m.to_string(), "UTF-16BE", be),
-            ]
-        })
-        .collect();
+    let patterns = patterns(markers);
     let mut hits = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -50,32 +38,72 @@ pub fn scan(root: &Path, skip: &Path, markers: &[&str]) -> Vec<Hit> {
             if meta.is_dir() {
                 stack.push(path);
             } else if meta.is_file() {
-                let Ok(mut bytes) = fs::read(&path) else {
-                    hits.push(Hit {
-                        file: path,
-                        marker: String::new(),
-                        encoding: "unreadable",
-                    });
-                    continue;
-                };
-                bytes.make_ascii_lowercase();
-                for (marker, encoding, pattern) in &patterns {
-                    if contains(&bytes, pattern) {
-                        hits.push(Hit {
-                            file: path.clone(),
-                            marker: marker.clone(),
-                            encoding,
-                        });
-                    }
-                }
+                hits.extend(scan_with(&path, &patterns));
             }
         }
     }
     hits
 }
 
+/// Each marker, lower-cased, as UTF-8, UTF-16LE and UTF-16BE bytes.
+fn patterns(markers: &[&str]) -> Vec<(String, &'static str, Vec<u8>)> {
+    markers
+        .iter()
+        .flat_map(|m| {
+            let lower = m.to_lowercase();
+            let le: Vec<u8> = lower.encode_utf16().flat_map(u16::to_le_bytes).collect();
+            let be: Vec<u8> = lower.encode_utf16().flat_map(u16::to_be_bytes).collect();
+            [
+                (m.to_string(), "UTF-8", lower.clone().into_bytes()),
+                (m.to_string(), "UTF-16LE", le),
+                (m.to_string(), "UTF-16BE", be),
+            ]
+        })
+        .collect()
+}
+
+/// The markers found in one file, as [`scan`] looks for them.
+pub fn scan_file(path: &Path, markers: &[&str]) -> Vec<Hit> {
+    scan_with(path, &patterns(markers))
+}
+
+fn scan_with(path: &Path, patterns: &[(String, &'static str, Vec<u8>)]) -> Vec<Hit> {
+    let Ok(mut bytes) = fs::read(path) else {
+        return vec![Hit {
+            file: path.to_path_buf(),
+            marker: String::new(),
+            encoding: "unreadable",
+        }];
+    };
+    bytes.make_ascii_lowercase();
+    patterns
+        .iter()
+        .filter(|(_, _, pattern)| contains(&bytes, pattern))
+        .map(|(marker, encoding, _)| Hit {
+            file: path.to_path_buf(),
+            marker: marker.clone(),
+            encoding,
+        })
+        .collect()
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// No marker on the command line of any of `pids` (read while they run; there must be some).
+pub fn assert_not_on_command_lines(pids: &[u32], markers: &[&str]) {
+    assert!(!pids.is_empty(), "no processes to read");
+    for pid in pids {
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).to_lowercase();
+        for m in markers {
+            assert!(
+                !cmdline.contains(&m.to_lowercase()),
+                "{m:?} on the command line of process {pid}"
+            );
+        }
+    }
 }
 
 /// Every file under `root` (not under `skip`), for a failure message.

@@ -35,11 +35,11 @@ impl VigilServer {
         if let Some((cert, key)) = tls {
             cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
         }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        // Its log beside its data (so that a test can read what the server logged).
+        let log = std::fs::File::create(data.with_extension("log"))
+            .map(Stdio::from)
+            .unwrap_or_else(|_| Stdio::null());
+        let mut child = cmd.stdout(Stdio::piped()).stderr(log).spawn().unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)

@@ -102,6 +102,11 @@ impl Env {
         }
     }
 
+    /// Where the logs of the app and its driver are written.
+    pub fn logs_dir(&self) -> &Path {
+        self.logs.path()
+    }
+
     fn dir(&self, name: &str) -> PathBuf {
         self.root.path().join(name)
     }
@@ -508,6 +513,19 @@ impl App {
     /// Presses Enter in `css`.
     pub async fn press_enter(&mut self, css: &str) {
         self.type_into(css, ENTER).await;
+    }
+
+    /// Unlocks with the tests' passphrase, starts a new record's running log and enters
+    /// `entry` in it.
+    pub async fn unlock_and_log(&mut self, entry: &str) {
+        self.type_into("#passphrase", PASSPHRASE).await;
+        self.click("#unlock").await;
+        self.wait_for("#main-screen").await;
+        self.click("#new-log").await;
+        self.wait_for("#live-log-screen").await;
+        self.type_into("#log-input", entry).await;
+        self.press_enter("#log-input").await;
+        self.wait_count(".log-entry", 1).await;
     }
 
     /// Seals the running log's record: Seal (or Seal amendment), then the confirmation.
