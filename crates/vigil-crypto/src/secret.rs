@@ -15,6 +15,7 @@ pub struct Passphrase(Zeroizing<String>);
 impl Passphrase {
     /// Takes ownership of the string, so no other copy is left behind by this call.
     pub fn new(s: String) -> Self {
+        crate::process::lock_in_memory(s.as_bytes());
         Self(Zeroizing::new(s))
     }
 
@@ -43,7 +44,7 @@ pub struct Key256(Box<[u8; 32]>);
 impl Key256 {
     /// A fresh key from the operating system's random number generator.
     pub fn generate() -> Result<Self, CryptoError> {
-        let mut k = Self(Box::new([0u8; 32]));
+        let mut k = Self(locked_box([0u8; 32]));
         SystemRandom::new()
             .fill(&mut k.0[..])
             .map_err(|_| CryptoError::Rng)?;
@@ -53,7 +54,7 @@ impl Key256 {
     /// Wraps existing key bytes (for example read back from the encrypted database). The
     /// caller's copy is its own to wipe; prefer [`Key256::from_slice`] on a wiped buffer.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(Box::new(bytes))
+        Self(locked_box(bytes))
     }
 
     /// Builds a key from a slice of exactly 32 bytes.
@@ -61,14 +62,14 @@ impl Key256 {
         if bytes.len() != 32 {
             return None;
         }
-        let mut k = Self(Box::new([0u8; 32]));
+        let mut k = Self(locked_box([0u8; 32]));
         k.0.copy_from_slice(bytes);
         Some(k)
     }
 
     /// A key whose bytes the caller fills in place (a key derivation's output).
     pub(crate) fn filled_by<E>(fill: impl FnOnce(&mut [u8]) -> Result<(), E>) -> Result<Self, E> {
-        let mut k = Self(Box::new([0u8; 32]));
+        let mut k = Self(locked_box([0u8; 32]));
         fill(&mut k.0[..])?;
         Ok(k)
     }
@@ -80,7 +81,9 @@ impl Key256 {
 
     /// The key as lowercase hex, in a buffer that is wiped on drop.
     pub fn expose_hex(&self) -> Zeroizing<String> {
-        Zeroizing::new(hex::encode(&self.0[..]))
+        let hex = Zeroizing::new(hex::encode(&self.0[..]));
+        crate::process::lock_in_memory(hex.as_bytes());
+        hex
     }
 }
 
@@ -88,6 +91,14 @@ impl fmt::Debug for Key256 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Key256(***)")
     }
+}
+
+/// A key's heap allocation, its pages locked in memory where the system permits (never
+/// written to swap).
+fn locked_box(bytes: [u8; 32]) -> Box<[u8; 32]> {
+    let b = Box::new(bytes);
+    crate::process::lock_in_memory(&b[..]);
+    b
 }
 
 /// Fills a buffer with random bytes from the operating system.
