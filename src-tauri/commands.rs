@@ -73,6 +73,34 @@ pub async fn remove_duress(app: AppHandle) -> Res<()> {
     blocking(app, |s| s.remove_duress()).await
 }
 
+/// Clears the clipboard if it still holds `text`, which was copied from the window a while ago
+/// (something copied since, from anywhere, is left alone). Says whether it cleared it.
+#[tauri::command]
+pub async fn clear_clipboard(app: AppHandle, text: String) -> Res<bool> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    app.run_on_main_thread(move || {
+        let _ = tx.send(clear_clipboard_if(&text));
+    })
+    .map_err(|e| AppError::io(&e))?;
+    rx.recv().map_err(|e| AppError::io(&e))
+}
+
+#[cfg(target_os = "linux")]
+fn clear_clipboard_if(text: &str) -> bool {
+    let clipboard = gtk::Clipboard::get(&gtk::gdk::SELECTION_CLIPBOARD);
+    if clipboard.wait_for_text().as_deref() != Some(text) {
+        return false;
+    }
+    clipboard.set_text("");
+    clipboard.clear();
+    true
+}
+
+#[cfg(not(target_os = "linux"))]
+fn clear_clipboard_if(_text: &str) -> bool {
+    false
+}
+
 /// Sets the window's title and icon as the session's settings say (discreet mode or not).
 pub fn apply_look(window: &tauri::WebviewWindow, s: &Session) {
     let look = s.window_look();

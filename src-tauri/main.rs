@@ -63,6 +63,7 @@ fn main() {
             commands::quick_delete,
             commands::rekey_vault,
             commands::has_duress,
+            commands::clear_clipboard,
             commands::set_duress,
             commands::remove_duress,
             commands::apply_window_look,

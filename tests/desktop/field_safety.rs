@@ -280,3 +280,93 @@ async fn the_duress_passphrase_opens_the_decoy_and_destroys_the_real_vault() {
         Err(vigil_store::StoreError::WrongPassphrase)
     ));
 }
+
+/// Selects the first running-log entry and presses Ctrl+C.
+async fn copy_first_entry(app: &crate::harness::App) {
+    app.eval(
+        "const r = document.createRange();
+         r.selectNodeContents(document.querySelector('.log-entry'));
+         const s = window.getSelection(); s.removeAllRanges(); s.addRange(r);
+         document.activeElement?.blur(); return null",
+        vec![],
+    )
+    .await;
+    app.press_ctrl('c').await;
+}
+
+/// The X clipboard's text, as another program reads it (xclip); empty when it holds none.
+fn clipboard() -> String {
+    let out = std::process::Command::new("xclip")
+        .args(["-o", "-selection", "clipboard"])
+        .output()
+        .expect("xclip (scripts/setup installs it)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn wait_clipboard(what: &str, holds: impl Fn(&str) -> bool, limit: std::time::Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let now = clipboard();
+        if holds(&now) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the clipboard never {what}: {now:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Text copied from a report (Ctrl+C) is on the clipboard for other programs, and is cleared
+/// 30 s later; text copied elsewhere meanwhile is left alone.
+#[tokio::test]
+async fn copied_report_text_leaves_the_clipboard_after_30_seconds() {
+    let _turn = serial().await;
+    let mut env = Env::new("clipboard");
+    env.create_vault();
+    env.write_settings("en", 300);
+    let mut app = env.launch().await;
+    app.unlock_and_log("10:31 the lawyer otterbrook is taken away")
+        .await;
+    copy_first_entry(&app).await;
+    let long = std::time::Duration::from_secs(45);
+    wait_clipboard(
+        "held the copied text",
+        |t| t.contains("otterbrook"),
+        TIMEOUT,
+    )
+    .await;
+    wait_clipboard("was cleared", |t| !t.contains("otterbrook"), long).await;
+
+    // Copied again, then something else is copied in another program: that stays.
+    copy_first_entry(&app).await;
+    wait_clipboard(
+        "held the copied text",
+        |t| t.contains("otterbrook"),
+        TIMEOUT,
+    )
+    .await;
+    let mut other = std::process::Command::new("xclip")
+        .args(["-i", "-quiet", "-selection", "clipboard"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = other.stdin.take().unwrap();
+        stdin.write_all(b"a shopping list").unwrap();
+    }
+    wait_clipboard(
+        "took the other program's text",
+        |t| t == "a shopping list",
+        TIMEOUT,
+    )
+    .await;
+    // Past the 30 s of the second copy (the first copy's clearing proved the timer runs).
+    tokio::time::sleep(std::time::Duration::from_secs(33)).await;
+    assert_eq!(clipboard(), "a shopping list");
+    let _ = other.kill();
+    let _ = other.wait();
+    app.quit().await;
+}

@@ -89,6 +89,8 @@ export const lock = () => call<null>("lock");
 export const quickDelete = () => call<null>("quick_delete");
 export const applyWindowLook = () => call<null>("apply_window_look");
 export const rekeyVault = (passphrase: string, newPassphrase: string) => call<null>("rekey_vault", { passphrase, newPassphrase });
+/** Clears the clipboard if it still holds `text` (copied from Vigil a while ago). */
+export const clearClipboard = (text: string) => call<boolean>("clear_clipboard", { text });
 export const hasDuress = () => call<boolean>("has_duress");
 export const setDuress = (passphrase: string, duress: string, destroyReal: boolean) =>
   call<null>("set_duress", { passphrase, duress, destroyReal });

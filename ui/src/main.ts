@@ -11,7 +11,7 @@ import { isLang, setLanguage, translateTree } from "./i18n";
 import { activePanel } from "./parts/attachments";
 import { startSyncStatus, syncNowButton } from "./parts/sync";
 import { showCreate, showUnlock } from "./screens/auth";
-import { applyDocumentTitle, quickDelete } from "./parts/safety";
+import { applyDocumentTitle, clearCopiesLater, quickDelete } from "./parts/safety";
 // Every screen and dialog registers its route when loaded.
 import "./screens/editor";
 import "./screens/exchange";
@@ -138,6 +138,7 @@ async function start(): Promise<void> {
   });
 
   document.addEventListener("keydown", onGlobalKey);
+  clearCopiesLater();
   // WebKit's own menu (Back, Reload, Inspect Element) has nothing for a monitor, and Reload
   // would drop the screen: it is kept only where it offers copy and paste.
   document.addEventListener("contextmenu", (e) => {

@@ -315,6 +315,20 @@ impl App {
         }
     }
 
+    /// Presses Ctrl with `key` (Ctrl+C, say) at the focus, as a person does.
+    pub async fn press_ctrl(&self, key: char) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        const CONTROL: char = '\u{E009}';
+        let keys = KeyActions::new("keyboard".to_owned())
+            .then(KeyAction::Down { value: CONTROL })
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key })
+            .then(KeyAction::Up { value: CONTROL });
+        if let Err(e) = self.client().perform_actions(keys).await {
+            panic!("pressing Ctrl+{key} failed: {e}");
+        }
+    }
+
     /// SIGKILLs the app, as a crash or a flat battery ends it, and waits until it is gone. The
     /// WebDriver session dies with it: drop this `App` and launch again.
     pub fn kill_app(&self) {

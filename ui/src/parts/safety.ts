@@ -11,6 +11,34 @@ import { t } from "../i18n";
 
 let deleting = false;
 
+/** How long text copied from Vigil stays on the clipboard. */
+export const CLIPBOARD_SECONDS = 30;
+
+/**
+ * Copying from Vigil: what is selected goes to the clipboard as plain text, and 30 s later it
+ * is cleared, unless something else was copied meanwhile (the backend compares).
+ */
+export function clearCopiesLater(): void {
+  document.addEventListener("copy", (event) => {
+    const text = selectedText();
+    if (!text || !event.clipboardData) return;
+    // Exactly this text, so that the backend can tell later whether it is still there.
+    event.clipboardData.setData("text/plain", text);
+    event.preventDefault();
+    window.setTimeout(() => void api.clearClipboard(text).catch(() => undefined), CLIPBOARD_SECONDS * 1000);
+  });
+}
+
+function selectedText(): string {
+  const field = document.activeElement;
+  if (field instanceof HTMLInputElement || field instanceof HTMLTextAreaElement) {
+    const start = field.selectionStart ?? 0;
+    const end = field.selectionEnd ?? 0;
+    if (end > start) return field.value.slice(start, end);
+  }
+  return window.getSelection()?.toString() ?? "";
+}
+
 /** The page's title: the app's name, or the neutral one in discreet mode. */
 export function applyDocumentTitle(): void {
   document.title = t(state.settings?.discreet ? "app.discreet_name" : "app.name");
