@@ -161,6 +161,9 @@ pub struct Vault {
     clock: Arc<dyn Clock>,
     thesaurus: Thesaurus,
     quarantine_limits: QuarantineLimits,
+    /// Chunk rows when the vault was opened: when the count differs at close, every chunk
+    /// file's times are set again (see [`Vault::close`]).
+    chunks_at_open: i64,
     _lock: File,
 }
 
@@ -368,6 +371,7 @@ impl Vault {
             clock,
             thesaurus: Thesaurus::default_terms(),
             quarantine_limits: QuarantineLimits::default(),
+            chunks_at_open: 0,
             _lock: lock,
         })
     }
@@ -460,10 +464,12 @@ impl Vault {
             clock,
             thesaurus: Thesaurus::default_terms(),
             quarantine_limits: QuarantineLimits::default(),
+            chunks_at_open: 0,
             _lock: lock,
         };
         vault.load_custom_terms()?;
         vault.sweep_orphan_chunks()?;
+        vault.chunks_at_open = vault.chunk_rows()?;
         Ok(vault)
     }
 
@@ -553,11 +559,23 @@ impl Vault {
         write_atomic(&dir.join(KEY_FILE), rewrapped.to_json().as_bytes())
     }
 
-    /// Closes the vault, folding the write-ahead log into the database.
+    /// Closes the vault, folding the write-ahead log into the database. When attachments were
+    /// added or removed since it was opened, every chunk file's modification time is set to
+    /// the fixed one again, which also gives them all the same change time (what `ls -lc`
+    /// shows): the chunks written in this session no longer stand out by it.
     pub fn close(self) -> Result<()> {
+        if self.chunk_rows()? != self.chunks_at_open {
+            staging::retouch_all(&self.dir)?;
+        }
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         self.conn.close().map_err(|(_, e)| StoreError::Sqlite(e))
+    }
+
+    fn chunk_rows(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM attachment_chunks", [], |r| r.get(0))?)
     }
 
     /// The folder this vault lives in.

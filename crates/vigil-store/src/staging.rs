@@ -240,6 +240,29 @@ pub(crate) fn fix_mtime(path: &Path) -> Result<()> {
         .map_err(StoreError::io("setting a chunk's time"))
 }
 
+/// Sets every chunk file's modification time again (and so its change time to now, the same
+/// for all of them).
+pub(crate) fn retouch_all(dir: &Path) -> Result<()> {
+    let Ok(shards) = fs::read_dir(dir.join(BLOB_DIR)) else {
+        return Ok(());
+    };
+    for shard in shards.flatten() {
+        let Ok(files) = fs::read_dir(shard.path()) else {
+            continue;
+        };
+        for f in files.flatten() {
+            // A chunk swept meanwhile is simply gone.
+            match fix_mtime(&f.path()) {
+                Ok(()) => {}
+                Err(StoreError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
 fn random_name() -> Result<String> {
     let mut b = [0u8; 16];
     random_bytes(&mut b)?;

@@ -387,38 +387,82 @@ fn a_foreign_file_in_the_chunk_folder_is_left_alone_and_the_vault_opens() {
 /// Every chunk file has the same modification time, whenever its attachment was added.
 #[cfg(unix)]
 #[test]
-fn chunk_files_all_have_one_modification_time() {
+fn chunk_files_do_not_group_attachments_by_name_size_or_time() {
+    use std::os::unix::fs::MetadataExt;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v");
-    let mut v = new_vault(&path);
     let inc = sample("Times");
-    v.create_incident(&inc).unwrap();
-    for n in 0..3u8 {
-        let bytes = vec![n; 300_000];
+    // Three attachments of different sizes, added at different times (each in its own
+    // session, as a monitor adds them on different days); the chunks each one wrote, in order.
+    let mut written: Vec<Vec<std::path::PathBuf>> = Vec::new();
+    let mut before = std::collections::BTreeSet::new();
+    for (n, size) in [(1u8, 900_000usize), (2, 2_000_000), (3, 3_000_000)] {
+        let mut v = if n == 1 {
+            let mut v = new_vault(&path);
+            v.create_incident(&inc).unwrap();
+            v
+        } else {
+            reopen(&path)
+        };
         v.add_attachment(
             inc.id,
             "a.bin",
             "application/octet-stream",
-            &bytes[..],
+            &vec![n; size][..],
             None,
         )
         .unwrap();
+        v.close().unwrap();
+        let now: std::collections::BTreeSet<_> = chunk_files(&path).into_iter().collect();
+        written.push(now.difference(&before).cloned().collect());
+        before = now;
         std::thread::sleep(std::time::Duration::from_millis(1100));
     }
-    v.close().unwrap();
-    let mut seen = 0;
+    let all = chunk_files(&path);
+    assert_eq!(
+        written.iter().map(Vec::len).collect::<Vec<_>>(),
+        [4, 8, 12],
+        "the chunks each attachment wrote"
+    );
+    let meta: Vec<_> = all.iter().map(|f| std::fs::metadata(f).unwrap()).collect();
+    // Sizes: every chunk is as large as every other.
+    assert!(meta.iter().all(|m| m.len() == meta[0].len()));
+    // Times: one modification time for all, and after the last close one change time.
+    assert!(
+        meta.iter()
+            .all(|m| m.mtime() as u64 == vigil_store::CHUNK_MTIME_SECS)
+    );
+    assert!(
+        meta.iter().all(|m| m.ctime() == meta[0].ctime()),
+        "the change times differ: {:?}",
+        meta.iter().map(MetadataExt::ctime).collect::<Vec<_>>()
+    );
+    // Names: random, so sorted by name the chunks of one attachment do not sit together (24
+    // random names fall into three runs one time in about 200 million).
+    let name = |p: &std::path::PathBuf| p.file_name().unwrap().to_string_lossy().into_owned();
+    let mut by_name: Vec<(String, usize)> = written
+        .iter()
+        .enumerate()
+        .flat_map(|(i, files)| files.iter().map(move |f| (name(f), i)))
+        .collect();
+    by_name.sort();
+    let runs = 1 + by_name.windows(2).filter(|w| w[0].1 != w[1].1).count();
+    assert!(
+        runs > 3,
+        "the names sort the attachments into {runs} groups: {by_name:?}"
+    );
+}
+
+/// Every chunk file of the vault at `path`.
+fn chunk_files(path: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
     for fanout in std::fs::read_dir(path.join("blobs")).unwrap().flatten() {
         for f in std::fs::read_dir(fanout.path()).unwrap().flatten() {
-            let mtime = f.metadata().unwrap().modified().unwrap();
-            let secs = mtime
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs();
-            assert_eq!(secs, vigil_store::CHUNK_MTIME_SECS, "{:?}", f.path());
-            seen += 1;
+            out.push(f.path());
         }
     }
-    assert!(seen >= 6, "three attachments' chunks: {seen}");
+    out.sort();
+    out
 }
 
 /// An existing empty folder given for a new vault is made private (0700), whatever its mode.
