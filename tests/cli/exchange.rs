@@ -302,3 +302,57 @@ fn a_correction_and_a_late_note_arrive_at_hq_as_written() {
     let log_part = |s: &str| s[s.find("Running log:").unwrap()..].to_owned();
     assert_eq!(log_part(&shown_at_hq), log_part(&shown));
 }
+
+/// `--pad`: two bundles of different content land on one size (their bucket), where unpadded
+/// they differ; HQ imports a padded bundle like any other. (The age header carries a random
+/// "grease" stanza of up to about 200 bytes, the same noise on every bundle whatever it holds.)
+#[test]
+fn padded_bundles_of_different_content_have_one_size_and_import_as_usual() {
+    let (hq, monitor, _) = organisation("Coalition HQ");
+    let usb = monitor.root.path().join("usb");
+    std::fs::create_dir(&usb).unwrap();
+    let mut padded = Vec::new();
+    let mut plain = Vec::new();
+    for (n, words) in [(1, 10), (2, 4000)] {
+        let id = monitor.new_incident(&format!("Hearing {n}"));
+        let mut log = monitor.cmd();
+        log.args(["log", &id]).stdin(std::process::Stdio::piped());
+        let mut child = log.spawn().unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            writeln!(stdin, "{}", "the court was closed ".repeat(words)).unwrap();
+        }
+        assert!(child.wait().unwrap().success());
+        monitor.ok(&["seal", &id]);
+        for (pad, sizes) in [(true, &mut padded), (false, &mut plain)] {
+            let bundle = usb.join(format!("{n}-{pad}.vigil"));
+            let mut args = vec!["export", "--to", bundle.to_str().unwrap()];
+            args.extend(["--all"]);
+            if pad {
+                args.push("--pad");
+            }
+            monitor.ok(&args);
+            sizes.push(std::fs::metadata(&bundle).unwrap().len());
+        }
+    }
+    assert!(
+        plain[1] > plain[0] + 50_000,
+        "unpadded, the sizes differ: {plain:?}"
+    );
+    assert!(
+        padded[0].abs_diff(padded[1]) < 300,
+        "padded, one size but for age's grease: {padded:?}"
+    );
+    assert!(padded[0] >= vigil_bundle::MIN_BUCKET);
+
+    let bundle = usb.join("2-true.vigil");
+    let imported = json(&hq.ok(&["--json", "import", bundle.to_str().unwrap()]));
+    assert_eq!(imported["applied"].as_u64(), Some(2));
+    let again = json(&hq.ok(&["--json", "import", bundle.to_str().unwrap()]));
+    assert_eq!(again["applied"].as_u64(), Some(0));
+    assert!(
+        hq.ok(&["verify", bundle.to_str().unwrap()])
+            .contains("Hearing 2")
+    );
+}

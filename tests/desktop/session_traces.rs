@@ -89,7 +89,8 @@ async fn typed_attached_exported_and_synced_leaves_no_trace_outside_the_vault() 
     let _turn = serial().await;
     let started = SystemTime::now() - Duration::from_secs(2);
     let mut env = Env::new("session-traces");
-    env.write_settings("en", 300);
+    // Bundles padded to their size bucket (Settings → Field safety).
+    env.write_settings_with(serde_json::json!({ "pad_bundles": true }));
     env.create_vault();
     let data = env.root.path().join("server");
     let (mut server, url) = crate::sync::start_server(&data);
@@ -128,6 +129,13 @@ async fn typed_attached_exported_and_synced_leaves_no_trace_outside_the_vault() 
     app.wait_text("#export-result", &usb.display().to_string())
         .await;
     app.click("#export-close").await;
+    let bundles: Vec<_> = fs::read_dir(&usb).unwrap().flatten().collect();
+    assert_eq!(bundles.len(), 1);
+    let size = bundles[0].metadata().unwrap().len();
+    assert!(
+        size >= vigil_bundle::MIN_BUCKET,
+        "a padded bundle fills at least its first bucket: {size} bytes"
+    );
     app.click("#sync-now").await;
     app.wait_for(".incident-row .delivery-held_by_server").await;
 

@@ -245,12 +245,17 @@ impl Session {
             )));
         }
         let _exchanging = self.exchanging();
+        let limits = vigil_exchange::Limits {
+            pad: self.settings().pad_bundles,
+            ..Default::default()
+        };
         let plan = self.with_vault(|v| {
             let name = format!("vigil-{}.vigil", v.now().format("%Y%m%d-%H%M%S"));
-            Ok(vigil_exchange::plan(
+            Ok(vigil_exchange::plan_with(
                 v,
                 &vigil_exchange::Selection::Unsent,
                 &folder.join(name),
+                limits,
             )?)
         })?;
         let mut pace = Pace::default();

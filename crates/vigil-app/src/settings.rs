@@ -48,6 +48,9 @@ pub struct Settings {
     /// Discreet mode: a neutral window title ("Notes") and a plain icon, so that a glance at
     /// the screen or the task bar does not say Vigil.
     pub discreet: bool,
+    /// Pad bundles written to a stick to their size bucket (at least 1 MiB, at most about
+    /// 12 % more), so that a bundle's size tells less about what it carries.
+    pub pad_bundles: bool,
 }
 
 impl Default for Settings {
@@ -62,6 +65,7 @@ impl Default for Settings {
             quick_delete_confirm: true,
             wipe_after_failures: 0,
             discreet: false,
+            pad_bundles: false,
         }
     }
 }

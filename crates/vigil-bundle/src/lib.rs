@@ -78,6 +78,7 @@ pub mod encryption;
 mod error;
 mod hashing;
 mod manifest;
+mod padding;
 mod read;
 mod write;
 
@@ -88,5 +89,6 @@ pub use manifest::{
     MAX_MANIFEST_BYTES, Manifest, ManifestEntry, ROOT, SIGNATURE_HEX_LEN, Totals, VERSION,
     check_entry_path,
 };
+pub use padding::{MIN_BUCKET, PADDED_VERSION, PADDING, bucket};
 pub use read::{BundleReader, Entry};
 pub use write::{BundleFile, BundleWriter, PendingBundle, export_file, write_pending};

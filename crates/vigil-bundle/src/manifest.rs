@@ -10,9 +10,14 @@ use crate::error::{BundleError, Result};
 
 /// The value of the manifest's `format` field.
 pub const FORMAT: &str = "vigil-bundle";
-/// The newest manifest `version` this build writes and reads. Version 2 added the device's
-/// certificate entry and the limits below; version 1 (no certificate) is still read.
-pub const VERSION: u64 = 2;
+/// The newest manifest `version` this build reads. Version 2 added the device's certificate
+/// entry and the limits below; version 3 the optional `padding` entry (see
+/// [`Manifest::pad_to_bucket`]), and only a padded bundle is written as version 3, so that
+/// an unpadded one still opens with a build that reads version 2. Version 1 (no certificate)
+/// is still read.
+pub const VERSION: u64 = 3;
+/// The version of a manifest without padding.
+const UNPADDED_VERSION: u64 = 2;
 /// The device certificate's path inside the bundle folder (version 2).
 pub const CERTIFICATE: &str = "device/certificate.json";
 /// The most entries a bundle may hold.
@@ -89,7 +94,7 @@ pub struct Totals {
 }
 
 impl Manifest {
-    /// A version-[`VERSION`] manifest over `entries`, with `totals` computed.
+    /// A version-2 manifest over `entries`, with `totals` computed (version 3 once padded).
     pub fn new(
         bundle_id: Uuid,
         created_at: DateTime<Utc>,
@@ -106,7 +111,7 @@ impl Manifest {
         };
         Self {
             format: FORMAT.into(),
-            version: VERSION,
+            version: UNPADDED_VERSION,
             bundle_id,
             created_at,
             org_id,
@@ -172,7 +177,17 @@ impl Manifest {
                     self.version
                 )));
             }
-            if !e.path.starts_with("attachments/") {
+            if e.path == crate::PADDING
+                && (self.version < crate::PADDED_VERSION
+                    || !std::ptr::eq(e, self.entries.last().unwrap_or(e)))
+            {
+                return Err(BundleError::Malformed(format!(
+                    "{:?} in a version-{} manifest, or not as its last entry",
+                    e.path, self.version
+                )));
+            }
+            // Attachments and the padding are streamed, never held in memory.
+            if !e.path.starts_with("attachments/") && e.path != crate::PADDING {
                 if e.size > MAX_JSON_ENTRY {
                     return Err(BundleError::TooLarge(format!(
                         "{} is {} bytes; a JSON entry holds at most {MAX_JSON_ENTRY}",
@@ -308,7 +323,7 @@ pub fn check_entry_path(path: &str) -> Result<()> {
     {
         return Err(BundleError::PathEscape(path.into()));
     }
-    let known = if path == CUSTODY_LOG || path == CERTIFICATE {
+    let known = if path == CUSTODY_LOG || path == CERTIFICATE || path == crate::PADDING {
         true
     } else if let Some(id) = path
         .strip_prefix("revisions/")

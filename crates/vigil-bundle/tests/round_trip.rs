@@ -484,3 +484,74 @@ impl CloneWithId for Manifest {
         self
     }
 }
+
+/// A padded bundle: its payload (what age decrypts) is exactly its bucket, its reader yields
+/// the padding like any entry (checked against its hash), and a manifest that puts the
+/// padding anywhere but last, or in a version-2 manifest, is refused.
+#[test]
+fn a_padded_payload_is_exactly_its_bucket_and_the_padding_goes_last_in_version_3() {
+    let fx = Fixture::new();
+    let files = sample_files();
+    let entries: Vec<ManifestEntry> = files
+        .iter()
+        .map(|(p, b)| ManifestEntry {
+            path: (*p).into(),
+            size: b.len() as u64,
+            sha256: sha256_hex(b),
+        })
+        .collect();
+    let mut manifest = Manifest::new(
+        uuid::Uuid::now_v7(),
+        "2019-05-23T06:30:00Z".parse().unwrap(),
+        fx.org,
+        fx.device_info(),
+        entries,
+    );
+    let unpadded = manifest.archive_len().unwrap();
+    manifest.pad_to_bucket().unwrap();
+    assert_eq!(manifest.version, vigil_bundle::PADDED_VERSION);
+    let padding = manifest.entries.last().unwrap().clone();
+    assert_eq!(padding.path, vigil_bundle::PADDING);
+    let bucket = vigil_bundle::bucket(unpadded);
+    assert_eq!(manifest.archive_len().unwrap(), bucket);
+
+    let mut w = BundleWriter::new(Vec::new(), &fx.recipients()).unwrap();
+    w.write_manifest(&manifest, &|b| fx.sign(b)).unwrap();
+    for (path, bytes) in &files {
+        w.add_entry(path, bytes.len() as u64, &mut &bytes[..])
+            .unwrap();
+    }
+    w.add_entry(
+        &padding.path,
+        padding.size,
+        &mut io::repeat(0).take(padding.size),
+    )
+    .unwrap();
+    let bundle = w.finish().unwrap();
+    let mut payload = Vec::new();
+    vigil_bundle::decrypt_payload(&bundle[..], std::slice::from_ref(&fx.hq))
+        .unwrap()
+        .read_to_end(&mut payload)
+        .unwrap();
+    assert_eq!(
+        payload.len() as u64,
+        bucket,
+        "the payload is the bucket, to the byte"
+    );
+    let mut reader = BundleReader::open(&bundle[..], std::slice::from_ref(&fx.hq)).unwrap();
+    let mut last = String::new();
+    while let Some(mut entry) = reader.next_entry().unwrap() {
+        last = entry.path().to_owned();
+        io::copy(&mut entry, &mut io::sink()).unwrap();
+    }
+    assert_eq!(last, vigil_bundle::PADDING);
+
+    // Forged placements: not last, or in a version-2 manifest.
+    let mut early = manifest.clone();
+    let p = early.entries.pop().unwrap();
+    early.entries.insert(0, p);
+    assert_eq!(early.validate().unwrap_err().code(), "bundle.malformed");
+    let mut old = manifest.clone();
+    old.version = 2;
+    assert_eq!(old.validate().unwrap_err().code(), "bundle.malformed");
+}

@@ -181,6 +181,11 @@ pub(crate) enum Command {
         /// Every revision.
         #[arg(long, conflicts_with = "ids")]
         all: bool,
+        /// Pad the bundle to its size bucket (at least 1 MiB, at most about 12 % more), so
+        /// that its size tells less about what it carries. HQ needs Vigil with bundle format
+        /// 3 to open it.
+        #[arg(long)]
+        pad: bool,
     },
     /// Import a bundle: verified completely, then applied all or nothing; importing it again
     /// changes nothing.

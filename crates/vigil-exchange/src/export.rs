@@ -76,6 +76,8 @@ enum Content {
     Revision(RevisionId, Slot),
     /// An attachment, read from the vault's chunk files by a reader that owns what it needs.
     Attachment(Option<Box<AttachmentReader>>),
+    /// The padding to the size bucket: zero bytes.
+    Zeros,
 }
 
 fn sha256_hex(b: &[u8]) -> String {
@@ -256,6 +258,9 @@ pub struct Limits {
     /// Leave attachments out of the bundle: they travel apart (a sync item's go by the
     /// server's resumable upload), and [`Item::blobs`] names them.
     pub attachments_apart: bool,
+    /// Pad the bundle to its size bucket ([`vigil_bundle::bucket`]), so that its size tells
+    /// less about what it carries.
+    pub pad: bool,
 }
 
 /// Whom a bundle of this vault is encrypted to: HQ's keys, and this device's own.
@@ -425,7 +430,7 @@ pub fn plan_with(
         ));
     }
 
-    let manifest = Manifest::new(
+    let mut manifest = Manifest::new(
         uuid::Uuid::now_v7(),
         chrono::Utc::now(),
         org,
@@ -436,6 +441,12 @@ pub fn plan_with(
         },
         entries.iter().map(|(e, _)| e.clone()).collect(),
     );
+    if limits.pad {
+        manifest.pad_to_bucket()?;
+        if let Some(padding) = manifest.entries.last() {
+            entries.push((padding.clone(), Content::Zeros));
+        }
+    }
     let signature = vault.device_sign(&manifest.to_canonical_json()?);
     Ok(ExportPlan {
         dest: dest.to_path_buf(),
@@ -574,6 +585,11 @@ fn fill<W: std::io::Write>(
             writing(done, total);
             match content {
                 Content::Bytes(b) => w.add_entry(&entry.path, entry.size, &mut &b[..])?,
+                Content::Zeros => w.add_entry(
+                    &entry.path,
+                    entry.size,
+                    &mut std::io::Read::take(std::io::repeat(0), entry.size),
+                )?,
                 Content::Revision(id, slot) => {
                     let b = spill
                         .get(*slot)

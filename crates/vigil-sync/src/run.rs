@@ -132,6 +132,7 @@ fn build(
                 custody_after: Some(v.sync_custody_through()?),
                 max_bytes: Some(ITEM_BYTES),
                 attachments_apart: true,
+                pad: false,
             };
             let dir = v.dir().to_path_buf();
             match vigil_exchange::plan_with(v, &Selection::Revisions(ids), &dir, limits) {

@@ -43,4 +43,9 @@ wipe_after_failures: number,
  * Discreet mode: a neutral window title ("Notes") and a plain icon, so that a glance at
  * the screen or the task bar does not say Vigil.
  */
-discreet: boolean, };
+discreet: boolean, 
+/**
+ * Pad bundles written to a stick to their size bucket (at least 1 MiB, at most about
+ * 12 % more), so that a bundle's size tells less about what it carries.
+ */
+pad_bundles: boolean, };

@@ -296,6 +296,7 @@ export const en = {
 
   "safety.discreet": "Discreet mode: the window is called “Notes” and has a plain icon",
   "app.discreet_name": "Notes",
+  "safety.pad_bundles": "Pad bundles to a standard size (at least 1 MiB, at most about 12 % larger), so that a stick's files tell less about how much they carry; HQ needs this version of Vigil to open them",
   "safety.title": "Field safety",
   "safety.quick_delete": "Quick delete…",
   "safety.quick_delete_hint": "Also Ctrl+Shift+Delete, anywhere in Vigil, locked or not: the vault's key is destroyed at once, so nothing in it can be opened again by anyone; then its files are removed. Records not yet sent to HQ are lost.",

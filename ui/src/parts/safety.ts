@@ -125,11 +125,18 @@ export function safetySection(save: (change: Partial<Settings>) => Promise<void>
       },
     },
   });
+  const pad = h("input", {
+    id: "setting-pad-bundles",
+    type: "checkbox",
+    checked: state.settings?.pad_bundles ?? false,
+    on: { change: () => void save({ pad_bundles: pad.checked }) },
+  });
   return h(
     "fieldset",
     { id: "settings-safety", class: "field-group" },
     h("legend", { t: "safety.title" }),
     h("label", { class: "field checkbox" }, discreet, h("span", { t: "safety.discreet" })),
+    h("label", { class: "field checkbox" }, pad, h("span", { t: "safety.pad_bundles" })),
     h(
       "div",
       { class: "field" },

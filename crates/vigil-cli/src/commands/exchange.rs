@@ -13,6 +13,7 @@ pub(crate) fn export(
     ids: &[String],
     unsent: bool,
     all: bool,
+    pad: bool,
 ) -> Result<(), Failure> {
     let selection = if all {
         vigil_exchange::Selection::All
@@ -28,16 +29,21 @@ pub(crate) fn export(
     let mut vault = ctx.open()?;
     let mut writing = TerminalProgress::new("Writing the bundle");
     let mut checking = TerminalProgress::new("Reading it back");
-    let report =
-        vigil_exchange::export_with_progress(&mut vault, &selection, to, &mut |phase, d, t| {
-            match phase {
+    let limits = vigil_exchange::Limits {
+        pad,
+        ..Default::default()
+    };
+    let report = vigil_exchange::plan_with(&vault, &selection, to, limits)
+        .and_then(|plan| {
+            plan.write(&mut |phase, d, t| match phase {
                 vigil_exchange::ExportPhase::Writing => writing.show(d, t),
                 vigil_exchange::ExportPhase::Checking => {
                     writing.finish("done.");
                     checking.show(d, t)
                 }
-            }
-        });
+            })
+        })
+        .and_then(|written| vigil_exchange::record(&mut vault, written));
     let outcome = if report.is_ok() { "done." } else { "failed." };
     // Still writing when it failed: the writing line says so (it said "done." if the
     // checking had begun).

@@ -112,7 +112,8 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             ids,
             unsent,
             all,
-        } => exchange::export(&ctx, &to, &ids, unsent, all),
+            pad,
+        } => exchange::export(&ctx, &to, &ids, unsent, all, pad),
         Command::Import { file } => exchange::import(&ctx, &file),
         Command::Verify { file } => exchange::verify(&ctx, &file),
         Command::Sync {
