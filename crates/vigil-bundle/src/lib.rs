@@ -86,9 +86,9 @@ pub use encryption::{Payload, decrypt_payload};
 pub use error::{BundleError, Result};
 pub use manifest::{
     CERTIFICATE, CUSTODY_LOG, DeviceInfo, FORMAT, MAX_ENTRIES, MAX_JSON_BYTES, MAX_JSON_ENTRY,
-    MAX_MANIFEST_BYTES, Manifest, ManifestEntry, ROOT, SIGNATURE_HEX_LEN, Totals, VERSION,
-    check_entry_path,
+    MAX_MANIFEST_BYTES, Manifest, ManifestEntry, PADDED_VERSION, PADDING, ROOT, SIGNATURE_HEX_LEN,
+    Totals, VERSION, check_entry_path,
 };
-pub use padding::{MIN_BUCKET, PADDED_VERSION, PADDING, bucket};
+pub use padding::{MIN_BUCKET, bucket};
 pub use read::{BundleReader, Entry};
 pub use write::{BundleFile, BundleWriter, PendingBundle, export_file, write_pending};

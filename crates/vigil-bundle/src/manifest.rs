@@ -18,6 +18,10 @@ pub const FORMAT: &str = "vigil-bundle";
 pub const VERSION: u64 = 3;
 /// The version of a manifest without padding.
 const UNPADDED_VERSION: u64 = 2;
+/// The manifest version of a padded bundle (an unpadded one stays version 2).
+pub const PADDED_VERSION: u64 = 3;
+/// The padding entry's path inside the bundle folder (version 3; see `padding`).
+pub const PADDING: &str = "padding";
 /// The device certificate's path inside the bundle folder (version 2).
 pub const CERTIFICATE: &str = "device/certificate.json";
 /// The most entries a bundle may hold.
@@ -177,8 +181,8 @@ impl Manifest {
                     self.version
                 )));
             }
-            if e.path == crate::PADDING
-                && (self.version < crate::PADDED_VERSION
+            if e.path == PADDING
+                && (self.version < PADDED_VERSION
                     || !std::ptr::eq(e, self.entries.last().unwrap_or(e)))
             {
                 return Err(BundleError::Malformed(format!(
@@ -187,7 +191,7 @@ impl Manifest {
                 )));
             }
             // Attachments and the padding are streamed, never held in memory.
-            if !e.path.starts_with("attachments/") && e.path != crate::PADDING {
+            if !e.path.starts_with("attachments/") && e.path != PADDING {
                 if e.size > MAX_JSON_ENTRY {
                     return Err(BundleError::TooLarge(format!(
                         "{} is {} bytes; a JSON entry holds at most {MAX_JSON_ENTRY}",
@@ -323,7 +327,7 @@ pub fn check_entry_path(path: &str) -> Result<()> {
     {
         return Err(BundleError::PathEscape(path.into()));
     }
-    let known = if path == CUSTODY_LOG || path == CERTIFICATE || path == crate::PADDING {
+    let known = if path == CUSTODY_LOG || path == CERTIFICATE || path == PADDING {
         true
     } else if let Some(id) = path
         .strip_prefix("revisions/")

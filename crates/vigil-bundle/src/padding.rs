@@ -14,12 +14,7 @@ use ring::digest;
 
 use crate::archive::{BLOCK, padding as block_padding};
 use crate::error::{BundleError, Result};
-use crate::manifest::{Manifest, ManifestEntry};
-
-/// The padding entry's path inside the bundle folder.
-pub const PADDING: &str = "padding";
-/// The manifest version of a padded bundle (an unpadded one stays version 2).
-pub const PADDED_VERSION: u64 = 3;
+use crate::manifest::{Manifest, ManifestEntry, PADDED_VERSION, PADDING};
 /// The smallest bucket: every padded bundle is at least this large.
 pub const MIN_BUCKET: u64 = 1 << 20;
 

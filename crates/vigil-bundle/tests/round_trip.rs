@@ -63,20 +63,25 @@ fn sample_files() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-#[test]
-fn round_trip_small_zero_and_multi_mib_entries() {
-    let fx = Fixture::new();
-    let big_len = 5 * MIB + 123;
-    let big_path = format!("attachments/{}", pattern_sha(big_len));
-    let files = sample_files();
-    let mut entries: Vec<ManifestEntry> = files
+/// The manifest entries of `files`.
+fn entries_of(files: &[(&'static str, Vec<u8>)]) -> Vec<ManifestEntry> {
+    files
         .iter()
         .map(|(p, b)| ManifestEntry {
             path: (*p).into(),
             size: b.len() as u64,
             sha256: sha256_hex(b),
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn round_trip_small_zero_and_multi_mib_entries() {
+    let fx = Fixture::new();
+    let big_len = 5 * MIB + 123;
+    let big_path = format!("attachments/{}", pattern_sha(big_len));
+    let files = sample_files();
+    let mut entries = entries_of(&files);
     entries.push(ManifestEntry {
         path: big_path.clone(),
         size: big_len,
@@ -492,14 +497,7 @@ impl CloneWithId for Manifest {
 fn a_padded_payload_is_exactly_its_bucket_and_the_padding_goes_last_in_version_3() {
     let fx = Fixture::new();
     let files = sample_files();
-    let entries: Vec<ManifestEntry> = files
-        .iter()
-        .map(|(p, b)| ManifestEntry {
-            path: (*p).into(),
-            size: b.len() as u64,
-            sha256: sha256_hex(b),
-        })
-        .collect();
+    let entries = entries_of(&files);
     let mut manifest = Manifest::new(
         uuid::Uuid::now_v7(),
         "2019-05-23T06:30:00Z".parse().unwrap(),

@@ -40,7 +40,7 @@ pub fn seal_blob(vault: &Vault, id: AttachmentId) -> Result<BlobSealing> {
         // Each chunk is authenticated as it is read; HQ checks the whole against the SHA-256
         // the signed revision names, so it is not computed here a second time.
         reader: vault.attachment_reader(id)?.authenticated_only(),
-        recipients: crate::export::recipients(vault)?,
+        recipients: crate::proof::recipients(vault)?,
     })
 }
 

@@ -21,7 +21,7 @@ use vigil_store::{AttachmentReader, RevisionId, Slot, Spill, StoreError, Vault};
 use crate::check::Nothing;
 use crate::error::{ExchangeError, Result};
 use crate::pipe::{ChannelReader, Counted, PIPE_DEPTH, pump};
-use crate::proof::identities;
+use crate::proof::{identities, recipients};
 use crate::read::{Expect, read_file};
 
 /// Which revisions to export (this device's own only: a bundle carries its device's records).
@@ -261,23 +261,6 @@ pub struct Limits {
     /// Pad the bundle to its size bucket ([`vigil_bundle::bucket`]), so that its size tells
     /// less about what it carries.
     pub pad: bool,
-}
-
-/// Whom a bundle of this vault is encrypted to: HQ's keys, and this device's own.
-pub(crate) fn recipients(vault: &Vault) -> Result<Vec<age::x25519::Recipient>> {
-    let device = vault.device_public();
-    let mut recipients: Vec<age::x25519::Recipient> = Vec::new();
-    for r in vault
-        .hq_recipients()?
-        .iter()
-        .chain(std::iter::once(&device.age_recipient))
-    {
-        recipients.push(
-            r.parse()
-                .map_err(|e| BundleError::Malformed(format!("recipient {r}: {e}")))?,
-        );
-    }
-    Ok(recipients)
 }
 
 /// [`plan`] under `limits`.

@@ -189,6 +189,23 @@ impl Proof {
     }
 }
 
+/// Whom a bundle of this vault is encrypted to: HQ's keys, and this device's own.
+pub(crate) fn recipients(vault: &Vault) -> Result<Vec<age::x25519::Recipient>> {
+    let device = vault.device_public();
+    let mut recipients: Vec<age::x25519::Recipient> = Vec::new();
+    for r in vault
+        .hq_recipients()?
+        .iter()
+        .chain(std::iter::once(&device.age_recipient))
+    {
+        recipients
+            .push(r.parse().map_err(|e| {
+                vigil_bundle::BundleError::Malformed(format!("recipient {r}: {e}"))
+            })?);
+    }
+    Ok(recipients)
+}
+
 /// The age identities a vault can open bundles with: its own device's, and HQ's readers'.
 pub(crate) fn identities(vault: &Vault) -> Vec<age::x25519::Identity> {
     let mut ids = vec![vault.device_age_identity().clone()];
