@@ -350,6 +350,8 @@ async fn copied_report_text_leaves_the_clipboard_after_30_seconds() {
     let mut other = std::process::Command::new("xclip")
         .args(["-i", "-quiet", "-selection", "clipboard"])
         .stdin(std::process::Stdio::piped())
+        // -quiet keeps it in the foreground (so that it can be stopped), and chatty.
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     {
