@@ -60,7 +60,7 @@ pub enum StoreError {
     #[error("the vault is open in another Vigil window or command; close it and try again")]
     Locked,
     /// The duress passphrase given is the vault's own passphrase.
-    #[error("the duress passphrase must differ from the vault's passphrase; choose another one")]
+    #[error("the duress passphrase and the vault's passphrase must differ; choose another one")]
     DuressSameAsReal,
     /// No such record.
     #[error("no {what} with id {id} in this vault")]

@@ -131,6 +131,7 @@ impl Vault {
         settle(dir)?;
         let header = read_header(dir)?;
         let old_key = header.unwrap_key(pass)?;
+        crate::refuse_duress_passphrase(dir, new)?;
         let vault = Vault::open_with_key(dir, &old_key, std::sync::Arc::new(crate::SystemClock))?;
         let next = dir.join(DB_FILE_NEXT);
         remove_if_there(&next)?;

@@ -554,6 +554,8 @@ impl Vault {
         require_passphrase(new)?;
         keying::settle(dir)?;
         let header = read_header(dir)?;
+        header.unwrap_key(old)?;
+        refuse_duress_passphrase(dir, new)?;
         let _lock = lock_vault(dir)?;
         let rewrapped = header.rewrap(old, new, header.params())?;
         write_atomic(&dir.join(KEY_FILE), rewrapped.to_json().as_bytes())
@@ -607,6 +609,15 @@ pub(crate) fn require_passphrase(pass: &Passphrase) -> Result<()> {
         ])));
     }
     Ok(())
+}
+
+/// Refuses `new` as the vault's passphrase when it is the duress passphrase (it would open the
+/// real vault, and the duress passphrase nothing else).
+pub(crate) fn refuse_duress_passphrase(dir: &Path, new: &Passphrase) -> Result<()> {
+    match duress::decoy_header(dir)? {
+        Some(decoy) if decoy.unwrap_key(new).is_ok() => Err(StoreError::DuressSameAsReal),
+        _ => Ok(()),
+    }
 }
 
 pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {

@@ -221,3 +221,35 @@ fn quick_delete_destroys_the_decoy_too() {
     Vault::wipe(&dir).unwrap();
     assert!(!dir.exists());
 }
+
+#[test]
+fn the_vaults_passphrase_cannot_become_the_duress_one_by_passwd_or_rekey() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("v");
+    vault_with_decoy(&dir, false);
+    let header = fs::read(dir.join("vault.key")).unwrap();
+    assert!(matches!(
+        Vault::change_passphrase(&dir, &pass(), &duress()),
+        Err(StoreError::DuressSameAsReal)
+    ));
+    assert!(matches!(
+        Vault::rekey(&dir, &pass(), &duress()),
+        Err(StoreError::DuressSameAsReal)
+    ));
+    assert_eq!(
+        fs::read(dir.join("vault.key")).unwrap(),
+        header,
+        "nothing changed"
+    );
+    // Another new passphrase is fine, and the duress one still opens the decoy.
+    let other = Passphrase::new("a new passphrase of words".into());
+    Vault::change_passphrase(&dir, &pass(), &other).unwrap();
+    assert_eq!(
+        titles(&open_with(&dir, &other).unwrap()),
+        ["Names of the detained"]
+    );
+    assert_eq!(
+        titles(&open_with(&dir, &duress()).unwrap()),
+        ["Shopping for the office"]
+    );
+}

@@ -332,7 +332,7 @@ export const en = {
   "safety.duress_removed": "The duress passphrase and its decoy vault are gone.",
   "safety.duress_missing": "Type the current passphrase and a duress passphrase.",
   "safety.duress_mismatch": "The two duress passphrases differ.",
-  "error.duress_same_as_real": "The duress passphrase must differ from the vault's passphrase.",
+  "error.duress_same_as_real": "The duress passphrase and the vault's passphrase must differ.",
   "error.vault_wiped": "Too many wrong passphrases: the vault was destroyed.",
   "error.wrong_passphrase": "Wrong passphrase.",
   "error.not_a_vault": "This folder holds something that is not a Vigil vault.",
