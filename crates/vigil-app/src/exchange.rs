@@ -250,11 +250,11 @@ impl Session {
             ..Default::default()
         };
         let plan = self.with_vault(|v| {
-            let name = format!("vigil-{}.vigil", v.now().format("%Y%m%d-%H%M%S"));
+            let stem = format!("vigil-{}", v.now().format("%Y%m%d-%H%M%S"));
             Ok(vigil_exchange::plan_with(
                 v,
                 &vigil_exchange::Selection::Unsent,
-                &folder.join(name),
+                &unused_name(folder, &stem),
                 limits,
             )?)
         })?;
@@ -378,6 +378,19 @@ impl Session {
     }
 }
 
+/// `<folder>/<stem>.vigil`, or `<stem>-2.vigil`, `-3` ... when taken: two exports in one second
+/// must not replace the first bundle, whose records are already counted as exported.
+fn unused_name(folder: &Path, stem: &str) -> PathBuf {
+    let first = folder.join(format!("{stem}.vigil"));
+    if !first.exists() {
+        return first;
+    }
+    (2u32..)
+        .map(|n| folder.join(format!("{stem}-{n}.vigil")))
+        .find(|p| !p.exists())
+        .unwrap_or(first)
+}
+
 /// `/media/<user>` is a folder of drives, not a drive.
 fn roots_contains(p: &Path, user: &str) -> bool {
     !user.is_empty() && p == Path::new("/media").join(user)
@@ -385,7 +398,25 @@ fn roots_contains(p: &Path, user: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{Pace, in_background};
+    #![allow(clippy::unwrap_used)]
+    use super::{Pace, in_background, unused_name};
+
+    /// A second export in the same second gets a name of its own: the first bundle stays.
+    #[test]
+    fn an_export_never_takes_the_name_of_a_bundle_already_there() {
+        let tmp = tempfile::tempdir().unwrap();
+        let stem = "vigil-20261204-120000";
+        let first = unused_name(tmp.path(), stem);
+        assert_eq!(first, tmp.path().join(format!("{stem}.vigil")));
+        std::fs::write(&first, b"bundle one").unwrap();
+        let second = unused_name(tmp.path(), stem);
+        assert_eq!(second, tmp.path().join(format!("{stem}-2.vigil")));
+        std::fs::write(&second, b"bundle two").unwrap();
+        assert_eq!(
+            unused_name(tmp.path(), stem),
+            tmp.path().join(format!("{stem}-3.vigil"))
+        );
+    }
 
     /// The work runs on a thread of lower priority (nice 19, never higher than
     /// the caller's), its value comes back, and a panic in it reaches the caller.
