@@ -193,7 +193,7 @@ impl Monitor {
 /// `quarantined:<reason>`, dropped again at once), and that nothing changed.
 fn run(hq: &mut Vault, cases: &[Case], scratch: &Path) -> Vec<String> {
     let digest = hq.content_digest().unwrap();
-    let blobs = walk(&hq.dir().join("blobs"));
+    let blobs = common::chunk_files(hq.dir());
     let mut wrong = Vec::new();
     let file = scratch.join("bad.vigil");
     for case in cases {
@@ -223,7 +223,7 @@ fn run(hq: &mut Vault, cases: &[Case], scratch: &Path) -> Vec<String> {
             wrong.push(format!("{}: HQ's vault changed", case.name));
             break;
         }
-        if walk(&hq.dir().join("blobs")) != blobs {
+        if common::chunk_files(hq.dir()) != blobs {
             wrong.push(format!("{}: HQ's attachment store changed", case.name));
             break;
         }

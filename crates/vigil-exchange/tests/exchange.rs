@@ -298,7 +298,7 @@ fn damaged_bundles_change_nothing() {
     export(&mut w.monitor, &Selection::Unsent, &bundle).unwrap();
     let good = std::fs::read(&bundle).unwrap();
     let digest = w.hq.content_digest().unwrap();
-    let blobs = |v: &Vault| walk(&v.dir().join("blobs"));
+    let blobs = |v: &Vault| common::chunk_files(v.dir());
     let before = blobs(&w.hq);
     let bad = w.root.join("bad.vigil");
     let mut cases = 0;
@@ -328,7 +328,7 @@ fn an_attachment_damaged_in_the_vault_is_not_exported() {
     // Several chunks, so the damage is met in the middle of the stream.
     let data: Vec<u8> = (0..1_500_000u32).map(|i| (i % 251) as u8).collect();
     sealed_incident(&mut w.monitor, "One", &data);
-    let mut chunks = walk(&w.monitor.dir().join("blobs"));
+    let mut chunks = common::chunk_files(w.monitor.dir());
     chunks.sort();
     for chunk in [&chunks[chunks.len() / 2], &chunks[0]] {
         let mut bytes = std::fs::read(chunk).unwrap();

@@ -210,6 +210,15 @@ pub fn outcome(bundle: &[u8], identities: &[Identity]) -> String {
     }
 }
 
+/// The chunk files of the vault in `dir`: every file under `blobs/` but the empty spare files
+/// that become chunks (`blobs/spare/`), sorted.
+pub fn chunk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    walk(&dir.join("blobs"))
+        .into_iter()
+        .filter(|p| !p.components().any(|c| c.as_os_str() == "spare"))
+        .collect()
+}
+
 /// Every file under `dir`, recursively, sorted.
 pub fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();

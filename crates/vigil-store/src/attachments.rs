@@ -301,6 +301,10 @@ impl Vault {
         };
         let mut on_disk = Vec::new();
         for d in fanout.flatten() {
+            // Spare chunk files are no chunks yet (see `staging`).
+            if d.file_name() == crate::staging::SPARE_DIR {
+                continue;
+            }
             if let Ok(files) = fs::read_dir(d.path()) {
                 for f in files.flatten() {
                     if let Some(n) = f.file_name().to_str() {

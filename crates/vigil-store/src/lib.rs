@@ -326,6 +326,7 @@ impl Vault {
                 .map_err(StoreError::io(format!("making {} private", dir.display())))?;
         }
         create_private_dir(&dir.join(BLOB_DIR))?;
+        staging::refill_spares(dir);
         let params = match kdf_choice {
             KdfChoice::Calibrate => kdf::calibrate(kdf::DEFAULT_TARGET)?.0,
             KdfChoice::Params(p) => p,
@@ -469,6 +470,7 @@ impl Vault {
         };
         vault.load_custom_terms()?;
         vault.sweep_orphan_chunks()?;
+        staging::refill_spares(dir);
         vault.chunks_at_open = vault.chunk_rows()?;
         Ok(vault)
     }

@@ -44,14 +44,18 @@ pub struct StagedAttachment {
     pub(crate) names: Vec<String>,
     pub(crate) size: u64,
     pub(crate) sha256: [u8; 32],
+    /// The spare files its chunks were made from (given back if it is discarded).
+    pub(crate) spares: Vec<String>,
 }
 
 impl StagedAttachment {
-    /// Removes the staged chunk files.
+    /// Removes the staged chunk files, and gives back the spares they were made from: a
+    /// refused import leaves the chunk store as it found it.
     pub fn discard(self) {
         for name in &self.names {
             let _ = fs::remove_file(blob_path(&self.dir, name));
         }
+        give_back(&self.dir, &self.spares);
     }
 
     /// Bytes staged.
@@ -84,8 +88,10 @@ impl StagedAttachment {
             names: Vec::with_capacity(self.names.len()),
             size: self.size,
             sha256: self.sha256,
+            spares: Vec::new(),
         };
         let mut dirs: HashSet<PathBuf> = HashSet::new();
+        let mut spares = Spares::load(&self.dir);
         let copied = (|| -> Result<()> {
             let io = || StoreError::io("copying an attachment chunk");
             for name in &self.names {
@@ -98,7 +104,7 @@ impl StagedAttachment {
                     dirs.insert(parent);
                 }
                 copy.names.push(new);
-                let mut f = vigil_durable::create_private(&path).map_err(io())?;
+                let mut f = spares.chunk_file(&path).map_err(io())?;
                 f.write_all(&bytes).map_err(io())?;
                 f.set_modified(
                     std::time::UNIX_EPOCH + std::time::Duration::from_secs(CHUNK_MTIME_SECS),
@@ -111,6 +117,7 @@ impl StagedAttachment {
             }
             Ok(())
         })();
+        copy.spares = spares.taken;
         match copied {
             Ok(()) => Ok(copy),
             Err(e) => {
@@ -135,7 +142,117 @@ pub fn stage_attachment(
     reader: impl Read,
     progress: Option<AttachmentWriteProgress<'_>>,
 ) -> Result<StagedAttachment> {
-    stage_with(dir, reader, progress, vigil_durable::create_private)
+    let spares = std::cell::RefCell::new(Spares::load(dir));
+    let staged = stage_with(dir, reader, progress, |path| {
+        spares.borrow_mut().chunk_file(path)
+    });
+    let taken = spares.into_inner().taken;
+    match staged {
+        Ok(mut staged) => {
+            staged.spares = taken;
+            Ok(staged)
+        }
+        Err(e) => {
+            // Its chunk files are gone already: the spares come back as they were.
+            give_back(dir, &taken);
+            Err(e)
+        }
+    }
+}
+
+/// Makes the spare files `names` again (empty, as spares are).
+fn give_back(dir: &Path, names: &[String]) {
+    let spare_dir = dir.join(BLOB_DIR).join(SPARE_DIR);
+    for name in names {
+        let path = spare_dir.join(name);
+        if vigil_durable::create_private(&path).is_ok() {
+            let _ = fix_mtime(&path);
+        }
+    }
+}
+
+/// The folder of spare chunk files, under `blobs/`.
+pub(crate) const SPARE_DIR: &str = "spare";
+/// Fewer spares than this at an open, and a batch of [`SPARE_BATCH`] more is made.
+const SPARE_LOW: usize = 32;
+const SPARE_BATCH: usize = 64;
+
+/// Spare chunk files: empty files made in batches (when the vault is created, and at an open
+/// when few are left), each of which becomes a chunk by being moved into place and written.
+/// A chunk then carries its batch's inode number and birth time (which no program can set)
+/// rather than the moment its attachment was added, and the chunks of one attachment are a
+/// random draw from the batches: neither inode order nor birth times group them. Only an
+/// attachment larger than the spares left gets fresh files for the rest.
+struct Spares {
+    dir: PathBuf,
+    names: Vec<String>,
+    /// The spares made into chunk files so far.
+    taken: Vec<String>,
+}
+
+impl Spares {
+    /// The spares of the vault in `dir`, in random order.
+    fn load(dir: &Path) -> Spares {
+        let spare_dir = dir.join(BLOB_DIR).join(SPARE_DIR);
+        let mut names: Vec<String> = fs::read_dir(&spare_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+            .collect();
+        // Fisher-Yates with the system's random numbers.
+        for i in (1..names.len()).rev() {
+            let mut b = [0u8; 8];
+            if random_bytes(&mut b).is_err() {
+                break;
+            }
+            let j = (u64::from_le_bytes(b) % (i as u64 + 1)) as usize;
+            names.swap(i, j);
+        }
+        Spares {
+            dir: spare_dir,
+            names,
+            taken: Vec::new(),
+        }
+    }
+
+    /// A new chunk file at `path`: a spare moved there, or a new file when none is left.
+    fn chunk_file(&mut self, path: &Path) -> std::io::Result<fs::File> {
+        while let Some(name) = self.names.pop() {
+            match fs::rename(self.dir.join(&name), path) {
+                Ok(()) => {
+                    self.taken.push(name);
+                    return fs::File::options().write(true).truncate(true).open(path);
+                }
+                // Taken meanwhile by another staging: the next one.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(_) => break,
+            }
+        }
+        vigil_durable::create_private(path)
+    }
+}
+
+/// Makes a batch of spare chunk files when fewer than [`SPARE_LOW`] are left. Best effort: a
+/// vault on a full or read-only disk still opens (its next chunks are then new files).
+pub(crate) fn refill_spares(dir: &Path) {
+    let spare_dir = dir.join(BLOB_DIR).join(SPARE_DIR);
+    let have = fs::read_dir(&spare_dir).map(|d| d.count()).unwrap_or(0);
+    if have >= SPARE_LOW {
+        return;
+    }
+    let made = (|| -> Result<()> {
+        crate::create_private_dir(&spare_dir)?;
+        for _ in 0..SPARE_BATCH {
+            let path = spare_dir.join(random_name()?);
+            vigil_durable::create_private(&path).map_err(StoreError::io("making a spare chunk"))?;
+            fix_mtime(&path)?;
+        }
+        fsync_dir(&spare_dir)
+    })();
+    if let Err(e) = made {
+        tracing::warn!("no spare chunk files made: {e}");
+    }
 }
 
 /// [`stage_attachment`], creating each chunk file with `create` (tests make files whose write
@@ -215,6 +332,7 @@ fn stage_with<F: Write + vigil_durable::Syncable>(
         names,
         size,
         sha256: sha,
+        spares: Vec::new(),
     };
     match written {
         Ok(()) => Ok(staged),
@@ -246,7 +364,11 @@ pub(crate) fn retouch_all(dir: &Path) -> Result<()> {
     let Ok(shards) = fs::read_dir(dir.join(BLOB_DIR)) else {
         return Ok(());
     };
+    let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(CHUNK_MTIME_SECS);
+    let _ = fs::File::open(dir.join(BLOB_DIR)).and_then(|d| d.set_modified(when));
     for shard in shards.flatten() {
+        // The folders' own times too: a shard's says when a chunk last arrived in it.
+        let _ = fs::File::open(shard.path()).and_then(|d| d.set_modified(when));
         let Ok(files) = fs::read_dir(shard.path()) else {
             continue;
         };

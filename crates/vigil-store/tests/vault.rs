@@ -437,6 +437,32 @@ fn chunk_files_do_not_group_attachments_by_name_size_or_time() {
         "the change times differ: {:?}",
         meta.iter().map(MetadataExt::ctime).collect::<Vec<_>>()
     );
+    // What no program can set, the inode number and the birth time: the chunks were spare
+    // files made together before any attachment, so neither separates the attachments.
+    let label: std::collections::HashMap<_, usize> = written
+        .iter()
+        .enumerate()
+        .flat_map(|(i, files)| files.iter().map(move |f| (f.clone(), i)))
+        .collect();
+    let mut by_inode: Vec<(u64, usize)> = all
+        .iter()
+        .map(|f| (std::fs::metadata(f).unwrap().ino(), label[f]))
+        .collect();
+    by_inode.sort();
+    let runs = 1 + by_inode.windows(2).filter(|w| w[0].1 != w[1].1).count();
+    assert!(runs > 3, "inode order groups the attachments: {by_inode:?}");
+    if let Ok(born) = all
+        .iter()
+        .map(|f| std::fs::metadata(f).and_then(|m| m.created()))
+        .collect::<std::io::Result<Vec<_>>>()
+    {
+        let first = born.iter().min().unwrap();
+        let last = born.iter().max().unwrap();
+        assert!(
+            last.duration_since(*first).unwrap() < std::time::Duration::from_secs(1),
+            "the birth times span the three sessions: {born:?}"
+        );
+    }
     // Names: random, so sorted by name the chunks of one attachment do not sit together (24
     // random names fall into three runs one time in about 200 million).
     let name = |p: &std::path::PathBuf| p.file_name().unwrap().to_string_lossy().into_owned();
@@ -457,6 +483,9 @@ fn chunk_files_do_not_group_attachments_by_name_size_or_time() {
 fn chunk_files(path: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for fanout in std::fs::read_dir(path.join("blobs")).unwrap().flatten() {
+        if fanout.file_name() == "spare" {
+            continue;
+        }
         for f in std::fs::read_dir(fanout.path()).unwrap().flatten() {
             out.push(f.path());
         }
@@ -596,12 +625,7 @@ fn attachment_reader_streams_and_detects_tampering() {
         assert_eq!(out, data, "{how}");
         assert_eq!(r.verified_sha256().unwrap(), sha.as_ref(), "{how}");
     }
-    let mut chunks: Vec<_> = std::fs::read_dir(path.join("blobs"))
-        .unwrap()
-        .flatten()
-        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
-        .map(|e| e.path())
-        .collect();
+    let mut chunks = chunk_files(&path);
     chunks.sort();
     assert_eq!(chunks.len(), 3);
     let originals: Vec<Vec<u8>> = chunks.iter().map(|c| std::fs::read(c).unwrap()).collect();
