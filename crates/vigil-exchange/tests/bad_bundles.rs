@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use common::corpus::{self, Case};
-use common::{Tar, encrypt_to, new_key, read_all, sign_with, walk};
+use common::{Tar, encrypt_to, new_key, read_all, sign_with};
 use serde_json::{Value, json};
 use vigil_bundle::{BundleReader, Manifest, ManifestEntry};
 use vigil_crypto::Passphrase;
