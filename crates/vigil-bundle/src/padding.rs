@@ -53,6 +53,15 @@ impl Manifest {
         Ok(file(json) + file(sig) + entries + 2 * block)
     }
 
+    /// An upper bound of the bundle file's size for `recipients` recipients: the archive,
+    /// age's header (a stanza per recipient, a random "grease" stanza of at most a few hundred
+    /// bytes, the MAC) and its stream (a 16-byte nonce, a 16-byte tag per 64 KiB).
+    pub fn file_size_bound(&self, recipients: usize) -> Result<u64> {
+        let archive = self.archive_len()?;
+        let header = 64 + 128 * recipients as u64 + 512;
+        Ok(archive + header + 16 + 16 * archive.div_ceil(64 * 1024).max(1))
+    }
+
     /// Appends the `padding` entry that brings the archive to exactly its [`bucket`], and
     /// makes this a version-3 manifest. Call it last, before signing.
     pub fn pad_to_bucket(&mut self) -> Result<()> {

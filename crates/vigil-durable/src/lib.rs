@@ -111,6 +111,23 @@ pub fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// The bytes an unprivileged writer may still put in `dir`'s file system, or `None` when the
+/// file system does not say (some FUSE file systems report no blocks at all).
+#[cfg(unix)]
+pub fn free_space(dir: &Path) -> io::Result<Option<u64>> {
+    let st = rustix::fs::statvfs(dir)?;
+    if st.f_blocks == 0 {
+        return Ok(None);
+    }
+    Ok(Some(st.f_bavail.saturating_mul(st.f_frsize)))
+}
+
+/// The bytes free in `dir`'s file system: not known on this platform.
+#[cfg(not(unix))]
+pub fn free_space(_dir: &Path) -> io::Result<Option<u64>> {
+    Ok(None)
+}
+
 /// The folder a file is in (`.` for a bare name).
 pub fn folder_of(path: &Path) -> &Path {
     match path.parent() {

@@ -25,6 +25,16 @@ pub enum ExchangeError {
     /// A file could not be read or written.
     #[error("{0}")]
     Io(std::io::Error),
+    /// The drive has too little free space for the bundle; nothing was written.
+    #[error(
+        "the drive has {free} bytes free, but the bundle needs about {needed}: free some space or use another stick; nothing was written"
+    )]
+    NoSpace {
+        /// Bytes the bundle needs (an upper bound).
+        needed: u64,
+        /// Bytes free on the drive.
+        free: u64,
+    },
 }
 
 /// A bundle entry is read through [`std::io::Read`], so what is wrong with the bundle (a
@@ -66,6 +76,7 @@ impl ExchangeError {
             ExchangeError::Store(s) => s.code(),
             ExchangeError::NothingToExport => "nothing_to_export",
             ExchangeError::Io(_) => "io",
+            ExchangeError::NoSpace { .. } => "no_space",
         }
     }
 
@@ -81,7 +92,9 @@ impl ExchangeError {
                     | StoreError::DeviceKeyConflict { .. }
                     | StoreError::MissingAttachment { .. }
             ),
-            ExchangeError::NothingToExport | ExchangeError::Io(_) => false,
+            ExchangeError::NothingToExport
+            | ExchangeError::Io(_)
+            | ExchangeError::NoSpace { .. } => false,
         }
     }
 }

@@ -464,10 +464,14 @@ impl ExportPlan {
             sent,
             left,
             attachments,
-            custody_through: _,
-            blobs: _,
+            ..
         } = self;
         let bundle_id = manifest.bundle_id;
+        let needed = manifest.file_size_bound(recipients.len())?; // refused before a byte is written
+        match vigil_durable::free_space(vigil_durable::folder_of(&dest)) {
+            Ok(Some(free)) if free < needed => return Err(ExchangeError::NoSpace { needed, free }),
+            _ => {}
+        }
         let pending = vigil_bundle::write_pending(&dest, &recipients, |w| {
             fill(
                 w,

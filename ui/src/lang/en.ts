@@ -333,6 +333,7 @@ export const en = {
   "safety.duress_missing": "Type the current passphrase and a duress passphrase.",
   "safety.duress_mismatch": "The two duress passphrases differ.",
   "error.duress_same_as_real": "The duress passphrase and the vault's passphrase must differ.",
+  "error.no_space": "Not enough free space on the drive for this bundle; nothing was written. Free some space, or use another stick.",
   "error.vault_wiped": "Too many wrong passphrases: the vault was destroyed.",
   "error.wrong_passphrase": "Wrong passphrase.",
   "error.not_a_vault": "This folder holds something that is not a Vigil vault.",
