@@ -111,7 +111,7 @@ fn with_the_option_on_the_duress_passphrase_destroys_the_real_key_and_leaves_one
     assert_eq!(names, ["blobs", "vault.db", "vault.key", "vault.lock"]);
     // The real key is in no file left, and the real database is gone: the copy taken before,
     // given the key header's place by the decoy's, does not open with the real passphrase.
-    for e in walk(&dir) {
+    for e in vigil_fixtures::bundle::walk(&dir) {
         let bytes = fs::read(&e).unwrap();
         assert!(
             !bytes
@@ -132,19 +132,6 @@ fn with_the_option_on_the_duress_passphrase_destroys_the_real_key_and_leaves_one
         titles(&open_with(&dir, &duress()).unwrap()),
         ["Shopping for the office"]
     );
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in fs::read_dir(dir).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            out.extend(walk(&e.path()));
-        } else {
-            out.push(e.path());
-        }
-    }
-    out
 }
 
 #[test]

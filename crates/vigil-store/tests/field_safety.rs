@@ -30,16 +30,10 @@ fn header_of(dir: &Path) -> KeyHeader {
 
 /// Every file under `dir`, read whole.
 fn all_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    for e in fs::read_dir(dir).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            out.extend(all_bytes(&e.path()));
-        } else {
-            out.push((e.path().display().to_string(), fs::read(e.path()).unwrap()));
-        }
-    }
-    out
+    vigil_fixtures::bundle::walk(dir)
+        .into_iter()
+        .map(|p| (p.display().to_string(), fs::read(&p).unwrap()))
+        .collect()
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

@@ -7,7 +7,7 @@ import * as api from "../api";
 import { openOverlay, state } from "../app";
 import { h, setT, setText } from "../dom";
 import { errorText, num } from "../format";
-import { t } from "../i18n";
+import { t, type Key } from "../i18n";
 
 let deleting = false;
 
@@ -179,40 +179,49 @@ function passphraseFields(prefix: string) {
       next.value = "";
       again.value = "";
     },
+    /**
+     * The form's submit handler: checks what was typed (saying `missing` or `mismatch`), then
+     * runs `run` with `go` disabled (and labelled `busy`, if given) and says its outcome; the
+     * fields are emptied either way.
+     */
+    submit(go: HTMLButtonElement, missing: Key, mismatch: Key, run: () => Promise<string>, busy?: [Key, Key]) {
+      return async (event: Event) => {
+        event.preventDefault();
+        const problem = this.problem();
+        if (problem) return this.say(t(problem === "missing" ? missing : mismatch), false);
+        go.disabled = true;
+        if (busy) setT(go, busy[0]);
+        try {
+          this.say(await run(), true);
+        } catch (err) {
+          this.say(errorText(err), false);
+        } finally {
+          this.clear();
+          go.disabled = false;
+          if (busy) setT(go, busy[1]);
+        }
+      };
+    },
   };
 }
 
 function rekeyForm(): HTMLElement {
   const f = passphraseFields("rekey");
   const { current, next, again, outcome } = f;
-  const say = f.say;
   const go = h("button", { id: "rekey-go", type: "submit", t: "safety.rekey_go" });
+  const submit = f.submit(
+    go,
+    "safety.rekey_missing",
+    "safety.rekey_mismatch",
+    async () => {
+      await api.rekeyVault(current.value, next.value);
+      return t("safety.rekey_done");
+    },
+    ["safety.rekey_busy", "safety.rekey_go"],
+  );
   const form = h(
     "form",
-    {
-      class: "rekey",
-      autocomplete: "off",
-      noValidate: true,
-      on: {
-        submit: async (event) => {
-          event.preventDefault();
-          const problem = f.problem();
-          if (problem) return say(t(problem === "missing" ? "safety.rekey_missing" : "safety.rekey_mismatch"), false);
-          go.disabled = true;
-          setT(go, "safety.rekey_busy");
-          try {
-            await api.rekeyVault(current.value, next.value);
-            say(t("safety.rekey_done"), true);
-          } catch (err) {
-            say(errorText(err), false);
-          } finally {
-            f.clear();
-            go.disabled = false;
-            setT(go, "safety.rekey_go");
-          }
-        },
-      },
-    },
+    { class: "rekey", autocomplete: "off", noValidate: true, on: { submit } },
     h("h3", { t: "safety.rekey" }),
     h("p", { class: "muted small", t: "safety.rekey_note" }),
     h("label", { class: "field" }, h("span", { class: "caption", t: "safety.rekey_current" }), current),
@@ -250,31 +259,14 @@ function duressForm(): HTMLElement {
       remove.disabled = false;
     }
   });
+  const submit = f.submit(go, "safety.duress_missing", "safety.duress_mismatch", async () => {
+    await api.setDuress(current.value, next.value, destroy.checked);
+    show(true);
+    return t(destroy.checked ? "safety.duress_done_destroy" : "safety.duress_done");
+  });
   return h(
     "form",
-    {
-      class: "duress",
-      autocomplete: "off",
-      noValidate: true,
-      on: {
-        submit: async (event) => {
-          event.preventDefault();
-          const problem = f.problem();
-          if (problem) return say(t(problem === "missing" ? "safety.duress_missing" : "safety.duress_mismatch"), false);
-          go.disabled = true;
-          try {
-            await api.setDuress(current.value, next.value, destroy.checked);
-            show(true);
-            say(t(destroy.checked ? "safety.duress_done_destroy" : "safety.duress_done"), true);
-          } catch (err) {
-            say(errorText(err), false);
-          } finally {
-            f.clear();
-            go.disabled = false;
-          }
-        },
-      },
-    },
+    { class: "duress", autocomplete: "off", noValidate: true, on: { submit } },
     h("h3", { t: "safety.duress" }),
     h("p", { class: "muted small", t: "safety.duress_note" }),
     h("p", { class: "small warning", t: "safety.duress_risk" }),
