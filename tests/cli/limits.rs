@@ -51,9 +51,15 @@ fn a_bundle_at_the_json_limit_imports_in_bounded_memory_and_one_over_is_refused(
     let report: serde_json::Value =
         serde_json::from_str(&monitor.ok(&["--json", "export", "--to", full.to_str().unwrap()]))
             .unwrap();
-    assert_eq!(report["left"], 1, "{report}");
-    assert_eq!(report["revisions"], 4, "{report}");
-    let bytes = report["bytes"].as_u64().unwrap();
+    // One export, two bundles: the first filled to its JSON limit, the rest beside it.
+    assert_eq!(report["left"], 0, "{report}");
+    assert_eq!(report["revisions"], 5, "{report}");
+    let bundles = report["bundles"].as_array().unwrap();
+    assert_eq!(bundles.len(), 2, "{report}");
+    assert_eq!(bundles[0]["revisions"], 4, "{report}");
+    assert_eq!(bundles[1]["revisions"], 1, "{report}");
+    assert_eq!(bundles[0]["path"].as_str(), full.to_str());
+    let bytes = bundles[0]["bytes"].as_u64().unwrap();
     assert!(
         bytes > vigil_bundle::MAX_JSON_BYTES * 9 / 10
             && bytes < vigil_bundle::MAX_JSON_BYTES + (1 << 20),
@@ -69,10 +75,10 @@ fn a_bundle_at_the_json_limit_imports_in_bounded_memory_and_one_over_is_refused(
     let shown: serde_json::Value = serde_json::from_str(&hq.ok(&["--json", "show", &x])).unwrap();
     assert_eq!(shown["log"].as_array().unwrap().len(), 164);
 
-    // The rest goes in the next bundle: one revision, a quarter of the JSON. Memory stays flat:
+    // The rest went in the next bundle: one revision, a quarter of the JSON. Memory stays flat:
     // importing four times as much costs less than one revision's worth more.
-    let rest = usb.join("rest.vigil");
-    monitor.ok(&["export", "--to", rest.to_str().unwrap()]);
+    let rest = usb.join("full-2.vigil");
+    assert_eq!(bundles[1]["path"].as_str(), rest.to_str());
     let mut import = hq.cmd();
     import.args(["import", rest.to_str().unwrap()]);
     let (ok, rest_rss) = peak_rss(&import, &hq);

@@ -17,6 +17,7 @@ mod limits;
 mod memory;
 mod no_plaintext;
 mod org;
+mod sticks;
 mod streaming;
 mod sync;
 mod sync_attachments;

@@ -258,6 +258,7 @@ fn an_uploaded_file_that_is_not_the_one_the_record_names_is_refused_at_hq() {
             max_bytes: Some(12 << 20),
             attachments_apart: true,
             pad: false,
+            max_file: None,
         };
         let plan =
             vigil_exchange::plan_with(&v, &vigil_exchange::Selection::Revisions(ids), &dir, limits)

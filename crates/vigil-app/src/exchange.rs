@@ -15,12 +15,15 @@ use crate::session::{Session, guard};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ExportSummary {
-    /// The bundle file.
+    /// The (first) bundle file.
     pub path: String,
-    /// Sealed revisions in it.
+    /// Sealed revisions in all of them.
     pub revisions: u32,
-    /// Attachments in it.
+    /// Attachments in all of them.
     pub attachments: u32,
+    /// How many bundle files were written: more than one when the drive's largest file (FAT32:
+    /// 4 GiB) could not hold everything.
+    pub files: u32,
 }
 
 /// What an export from the window would carry, shown before it is started.
@@ -249,33 +252,50 @@ impl Session {
             pad: self.settings().pad_bundles,
             ..Default::default()
         };
-        let plan = self.with_vault(|v| {
-            let stem = format!("vigil-{}", v.now().format("%Y%m%d-%H%M%S"));
-            Ok(vigil_exchange::plan_with(
-                v,
-                &vigil_exchange::Selection::Unsent,
-                &unused_name(folder, &stem),
-                limits,
-            )?)
-        })?;
+        let mut selection = vigil_exchange::Selection::Unsent;
+        let mut summary = ExportSummary {
+            path: String::new(),
+            revisions: 0,
+            attachments: 0,
+            files: 0,
+        };
         let mut pace = Pace::default();
-        let written = in_background(|| {
-            plan.write(&mut |phase, done, all| {
-                if pace.due(phase as u8, done, all) {
-                    progress(phase.into(), done, all);
-                }
-            })
-        })?;
-        let r = self.with_vault_mut(|v| {
-            let r = vigil_exchange::record(v, written)?;
-            v.release_memory()?;
-            Ok(r)
-        })?;
-        Ok(ExportSummary {
-            path: r.path.display().to_string(),
-            revisions: r.revisions as u32,
-            attachments: r.attachments as u32,
-        })
+        // As many bundles as the drive's largest file needs, each written, read back and
+        // recorded before the next is planned.
+        loop {
+            let plan = self.with_vault(|v| {
+                let stem = format!("vigil-{}", v.now().format("%Y%m%d-%H%M%S"));
+                Ok(vigil_exchange::plan_with(
+                    v,
+                    &selection,
+                    &vigil_exchange::stick::unused_name(&folder.join(format!("{stem}.vigil"))),
+                    limits,
+                )?)
+            })?;
+            let written = in_background(|| {
+                plan.write(&mut |phase, done, all| {
+                    if pace.due(phase as u8, done, all) {
+                        progress(phase.into(), done, all);
+                    }
+                })
+            })?;
+            let r = self.with_vault_mut(|v| {
+                let r = vigil_exchange::record(v, written)?;
+                v.release_memory()?;
+                Ok(r)
+            })?;
+            if summary.files == 0 {
+                summary.path = r.path.display().to_string();
+            }
+            summary.revisions += r.revisions as u32;
+            summary.attachments += r.attachments as u32;
+            summary.files += 1;
+            if r.rest.is_empty() {
+                break;
+            }
+            selection = vigil_exchange::Selection::Revisions(r.rest);
+        }
+        Ok(summary)
     }
 
     /// Imports a bundle (all checked first; nothing is added twice); `progress` gets the bytes
@@ -378,19 +398,6 @@ impl Session {
     }
 }
 
-/// `<folder>/<stem>.vigil`, or `<stem>-2.vigil`, `-3` ... when taken: two exports in one second
-/// must not replace the first bundle, whose records are already counted as exported.
-fn unused_name(folder: &Path, stem: &str) -> PathBuf {
-    let first = folder.join(format!("{stem}.vigil"));
-    if !first.exists() {
-        return first;
-    }
-    (2u32..)
-        .map(|n| folder.join(format!("{stem}-{n}.vigil")))
-        .find(|p| !p.exists())
-        .unwrap_or(first)
-}
-
 /// `/media/<user>` is a folder of drives, not a drive.
 fn roots_contains(p: &Path, user: &str) -> bool {
     !user.is_empty() && p == Path::new("/media").join(user)
@@ -399,24 +406,7 @@ fn roots_contains(p: &Path, user: &str) -> bool {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use super::{Pace, in_background, unused_name};
-
-    /// A second export in the same second gets a name of its own: the first bundle stays.
-    #[test]
-    fn an_export_never_takes_the_name_of_a_bundle_already_there() {
-        let tmp = tempfile::tempdir().unwrap();
-        let stem = "vigil-20261204-120000";
-        let first = unused_name(tmp.path(), stem);
-        assert_eq!(first, tmp.path().join(format!("{stem}.vigil")));
-        std::fs::write(&first, b"bundle one").unwrap();
-        let second = unused_name(tmp.path(), stem);
-        assert_eq!(second, tmp.path().join(format!("{stem}-2.vigil")));
-        std::fs::write(&second, b"bundle two").unwrap();
-        assert_eq!(
-            unused_name(tmp.path(), stem),
-            tmp.path().join(format!("{stem}-3.vigil"))
-        );
-    }
+    use super::{Pace, in_background};
 
     /// The work runs on a thread of lower priority (nice 19, never higher than
     /// the caller's), its value comes back, and a panic in it reaches the caller.

@@ -186,6 +186,12 @@ pub(crate) enum Command {
         /// 3 to open it.
         #[arg(long)]
         pad: bool,
+        /// The largest bundle file to write, such as `100M` or `3900MiB` (K, M, G count 1024;
+        /// KB, MB, GB count 1000). Records that do not fit go into further bundles beside it
+        /// (`NAME-2.vigil`...). The drive's own limit (FAT32: 4 GiB less one byte) is always
+        /// kept.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        max_file_size: Option<u64>,
     },
     /// Import a bundle: verified completely, then applied all or nothing; importing it again
     /// changes nothing.
@@ -400,4 +406,47 @@ pub enum DuressAction {
     Remove,
     /// Say whether a duress passphrase is set.
     Status,
+}
+
+/// A size such as `4096`, `100K`, `100M`, `3900MiB` or `4GB`: K, M, G (with or without `iB`)
+/// count 1024, KB, MB, GB count 1000.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size such as 100M or 3900MiB"))?;
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "K" | "KiB" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        other => return Err(format!("unknown unit {other:?}: use K, M, G, KB, MB or GB")),
+    };
+    match n.checked_mul(factor) {
+        Some(0) | None => Err(format!("{s:?} is not a usable file size")),
+        Some(v) => Ok(v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_are_read_with_binary_and_decimal_units() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("100K"), Ok(100 << 10));
+        assert_eq!(parse_size("3900MiB"), Ok(3900 << 20));
+        assert_eq!(parse_size("4G"), Ok(4 << 30));
+        assert_eq!(parse_size("2500KB"), Ok(2_500_000));
+        assert_eq!(parse_size("4GB"), Ok(4_000_000_000));
+        for bad in ["", "0", "M", "12X", "-5M", "99999999999999999999G"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+    }
 }

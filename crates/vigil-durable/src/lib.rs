@@ -5,6 +5,8 @@
 //!
 //! - [`create_private`], [`create_private_dir`]: new files (0600) and folders (0700) only the
 //!   owner can read.
+//! - [`drive`]: what a drive allows before a large file is written to it (free space,
+//!   read-only, its file system's largest file).
 //! - [`sync_dir`]: a folder's entries (a rename, a new file) on disk.
 //! - [`write_atomic`]: a small file replaced whole or not at all.
 //! - [`Pending`]: a large file written under a temporary name beside its destination, renamed
@@ -111,23 +113,6 @@ pub fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// The bytes an unprivileged writer may still put in `dir`'s file system, or `None` when the
-/// file system does not say (some FUSE file systems report no blocks at all).
-#[cfg(unix)]
-pub fn free_space(dir: &Path) -> io::Result<Option<u64>> {
-    let st = rustix::fs::statvfs(dir)?;
-    if st.f_blocks == 0 {
-        return Ok(None);
-    }
-    Ok(Some(st.f_bavail.saturating_mul(st.f_frsize)))
-}
-
-/// The bytes free in `dir`'s file system: not known on this platform.
-#[cfg(not(unix))]
-pub fn free_space(_dir: &Path) -> io::Result<Option<u64>> {
-    Ok(None)
-}
-
 /// The folder a file is in (`.` for a bare name).
 pub fn folder_of(path: &Path) -> &Path {
     match path.parent() {
@@ -200,6 +185,32 @@ impl Pending {
         ))
     }
 
+    /// Removes from `folder` the temporary files that processes no longer running left while
+    /// writing a file whose name ends in `suffix` (`.vigil`): a killed export leaves its
+    /// partial file under its temporary name, and the next export to that folder clears it.
+    /// A file of a process still running is left alone. Returns how many were removed.
+    pub fn remove_stale(folder: &Path, suffix: &str) -> io::Result<usize> {
+        let mut removed = 0;
+        for entry in fs::read_dir(folder)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(pid) = name.to_str().and_then(|n| stale_pid(n, suffix)) else {
+                continue;
+            };
+            if pid != std::process::id()
+                && !process_alive(pid)
+                && entry.file_type().is_ok_and(|t| t.is_file())
+            {
+                fs::remove_file(entry.path())?;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            sync_dir(folder)?;
+        }
+        Ok(removed)
+    }
+
     /// The file being written, under its temporary name.
     pub fn path(&self) -> &Path {
         &self.tmp
@@ -216,6 +227,26 @@ impl Pending {
         fs::rename(&self.tmp, &self.dest)?;
         self.committed = true;
         sync_dir(folder_of(&self.dest))
+    }
+}
+
+/// The process id in a temporary name `.<name><suffix>.<pid>.tmp`, if `name` is one.
+fn stale_pid(name: &str, suffix: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (stem, pid) = rest.rsplit_once('.')?;
+    if !stem.ends_with(suffix) || stem.len() == suffix.len() {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Whether a process with this id runs (on Linux, `/proc/<pid>`; elsewhere assumed, so that
+/// nothing is removed that might still be written).
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
     }
 }
 
@@ -475,6 +506,9 @@ impl<F: Syncable> SyncPool<F> {
         })
     }
 }
+
+mod drive;
+pub use drive::{Drive, FAT_MAX_FILE, Fault, drive, fault_of, free_space, fs_name, max_file_of};
 
 #[cfg(test)]
 mod tests;

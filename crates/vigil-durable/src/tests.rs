@@ -368,3 +368,23 @@ fn a_producer_failing_in_the_pool_is_the_error_returned() {
         "what was handed over is synced"
     );
 }
+
+/// A killed export's temporary file is removed by the next one; a running process's, this
+/// process's and any other file are left.
+#[test]
+fn stale_temporary_files_of_dead_processes_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    // No process has an id above the kernel's largest (4,194,304).
+    let dead = ".vigil-20260101-120000.vigil.4294967.tmp";
+    let own = format!(".b.vigil.{}.tmp", std::process::id());
+    let running = ".c.vigil.1.tmp";
+    let other = [".notes.txt.4294967.tmp", "a.vigil", ".vigil.4294967.tmp"];
+    for name in [dead, &own, running].into_iter().chain(other) {
+        fs::write(dir.path().join(name), b"partial").unwrap();
+    }
+    assert_eq!(Pending::remove_stale(dir.path(), ".vigil").unwrap(), 1);
+    assert!(!dir.path().join(dead).exists());
+    for kept in [&own, running].into_iter().chain(other) {
+        assert!(dir.path().join(kept).exists(), "{kept}");
+    }
+}

@@ -25,16 +25,50 @@ pub enum ExchangeError {
     /// A file could not be read or written.
     #[error("{0}")]
     Io(std::io::Error),
-    /// The drive has too little free space for the bundle; nothing was written.
-    #[error(
-        "the drive has {free} bytes free, but the bundle needs about {needed}: free some space or use another stick; nothing was written"
-    )]
+    /// The drive has too little free space for the bundle, known before writing or found
+    /// full while writing; nothing was written.
+    #[error("{}", no_space(*needed, *free))]
     NoSpace {
         /// Bytes the bundle needs (an upper bound).
         needed: u64,
-        /// Bytes free on the drive.
-        free: u64,
+        /// Bytes free on the drive, when it says.
+        free: Option<u64>,
     },
+    /// The drive is mounted read-only; nothing was written.
+    #[error(
+        "the drive is read-only (its write-protect switch is on, or it is mounted read-only): nothing was written; use another stick, or make this one writable"
+    )]
+    ReadOnly,
+    /// The bundle would be larger than the drive's file system can hold in one file.
+    #[error(
+        "the bundle needs about {needed} bytes, but files on this drive may be at most {limit} bytes ({fs}): nothing was written; use a stick formatted as exFAT"
+    )]
+    FileTooLarge {
+        /// Bytes the bundle needs (an upper bound).
+        needed: u64,
+        /// The largest file the drive holds.
+        limit: u64,
+        /// Its file system ("FAT32").
+        fs: String,
+    },
+    /// The drive stopped answering while the bundle was written or read back: it was pulled
+    /// out, or failed. Nothing was recorded as exported.
+    #[error(
+        "the drive stopped answering while the bundle was written ({0}); was it pulled out? Nothing was recorded as exported: plug it in again, or use another stick, and export again"
+    )]
+    DriveLost(#[source] std::io::Error),
+}
+
+/// The message of [`ExchangeError::NoSpace`].
+fn no_space(needed: u64, free: Option<u64>) -> String {
+    match free {
+        Some(free) => format!(
+            "the drive has {free} bytes free, but the bundle needs about {needed}: free some space or use another stick; nothing was written"
+        ),
+        None => format!(
+            "the drive is full (the bundle needs about {needed} bytes): free some space or use another stick; nothing was written"
+        ),
+    }
 }
 
 /// A bundle entry is read through [`std::io::Read`], so what is wrong with the bundle (a
@@ -77,6 +111,9 @@ impl ExchangeError {
             ExchangeError::NothingToExport => "nothing_to_export",
             ExchangeError::Io(_) => "io",
             ExchangeError::NoSpace { .. } => "no_space",
+            ExchangeError::ReadOnly => "read_only",
+            ExchangeError::FileTooLarge { .. } => "file_too_large",
+            ExchangeError::DriveLost(_) => "drive_lost",
         }
     }
 
@@ -94,8 +131,26 @@ impl ExchangeError {
             ),
             ExchangeError::NothingToExport
             | ExchangeError::Io(_)
-            | ExchangeError::NoSpace { .. } => false,
+            | ExchangeError::NoSpace { .. }
+            | ExchangeError::ReadOnly
+            | ExchangeError::FileTooLarge { .. }
+            | ExchangeError::DriveLost(_) => false,
         }
+    }
+}
+
+/// The vault's own error (a damaged attachment, say) when it reached the bundle writer through a
+/// read: the fault is in the vault, not in the bundle file.
+pub(crate) fn vault_error_inside(e: BundleError) -> ExchangeError {
+    match e {
+        BundleError::Io(io) if io.get_ref().is_some_and(|i| i.is::<StoreError>()) => {
+            match io.into_inner().map(|i| i.downcast::<StoreError>()) {
+                Some(Ok(store)) => ExchangeError::Store(*store),
+                Some(Err(other)) => ExchangeError::Io(std::io::Error::other(other)),
+                None => BundleError::Malformed("an empty I/O error".into()).into(),
+            }
+        }
+        other => ExchangeError::from(other),
     }
 }
 

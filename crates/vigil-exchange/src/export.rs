@@ -19,7 +19,7 @@ use vigil_model::{AttachmentId, IncidentId};
 use vigil_store::{AttachmentReader, RevisionId, Slot, Spill, StoreError, Vault};
 
 use crate::check::Nothing;
-use crate::error::{ExchangeError, Result};
+use crate::error::{ExchangeError, Result, vault_error_inside};
 use crate::pipe::{ChannelReader, Counted, PIPE_DEPTH, pump};
 use crate::proof::{identities, recipients};
 use crate::read::{Expect, read_file};
@@ -46,8 +46,12 @@ pub struct ExportReport {
     pub path: PathBuf,
     /// Revisions in it.
     pub revisions: usize,
-    /// Revisions of the selection that did not fit in one bundle: export again for them.
+    /// Revisions of the selection that did not fit in this bundle ([`ExportReport::rest`]).
     pub left: usize,
+    /// Those revisions, in order: the next bundle's selection
+    /// ([`Selection::Revisions`]).
+    #[serde(skip)]
+    pub rest: Vec<RevisionId>,
     /// Attachments in it.
     pub attachments: usize,
     /// Size of the file.
@@ -95,7 +99,7 @@ fn bytes_entry(path: String, bytes: Vec<u8>) -> (ManifestEntry, Content) {
     )
 }
 
-fn selected(vault: &Vault, selection: &Selection) -> Result<Vec<RevisionId>> {
+pub(crate) fn selected(vault: &Vault, selection: &Selection) -> Result<Vec<RevisionId>> {
     Ok(match selection {
         Selection::Unsent => vault.unsent_revision_ids()?,
         Selection::All => vault.own_revision_ids()?.into_iter().map(|r| r.0).collect(),
@@ -117,40 +121,6 @@ fn selected(vault: &Vault, selection: &Selection) -> Result<Vec<RevisionId>> {
             .filter(|r| ids.contains(&r.1))
             .map(|r| r.0)
             .collect(),
-    })
-}
-
-/// What an export of `selection` would carry, said before anything is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Preview {
-    /// Sealed revisions (first sealings and amendments).
-    pub revisions: u64,
-    /// The records (incidents) they are versions of.
-    pub records: u64,
-    /// Attachments, each file once.
-    pub attachments: u64,
-    /// The attachments' size, in bytes.
-    pub attachment_bytes: u64,
-}
-
-/// What an export of `selection` would carry (all of it; a bundle that would grow past its
-/// limits carries the first part and says so when written).
-pub fn preview(vault: &Vault, selection: &Selection) -> Result<Preview> {
-    let mut records = std::collections::BTreeSet::new();
-    let mut files = BTreeMap::new();
-    let chosen = selected(vault, selection)?;
-    for id in &chosen {
-        let doc = vault.revision(*id)?.document()?;
-        records.insert(doc.incident.id);
-        for a in doc.attachments {
-            files.insert(a.sha256.to_string(), a.size);
-        }
-    }
-    Ok(Preview {
-        revisions: chosen.len() as u64,
-        records: records.len() as u64,
-        attachments: files.len() as u64,
-        attachment_bytes: files.values().sum(),
     })
 }
 
@@ -201,10 +171,11 @@ pub struct ExportPlan {
     spill: Spill,
     identities: Vec<age::x25519::Identity>,
     sent: Vec<RevisionId>,
-    left: usize,
+    rest: Vec<RevisionId>,
     attachments: usize,
     custody_through: u64,
     blobs: Vec<AttachmentId>,
+    max_file: Option<u64>,
 }
 
 /// A bundle written into memory for the organisation's server ([`ExportPlan::write_item`]).
@@ -261,6 +232,9 @@ pub struct Limits {
     /// Pad the bundle to its size bucket ([`vigil_bundle::bucket`]), so that its size tells
     /// less about what it carries.
     pub pad: bool,
+    /// The largest bundle file to write (`vigil export --max-file-size`), besides the limit
+    /// of the drive's file system, which is always kept.
+    pub max_file: Option<u64>,
 }
 
 /// [`plan`] under `limits`.
@@ -323,6 +297,20 @@ pub fn plan_with(
     let log: Vec<u8> = lines.into_iter().rev().flatten().collect();
     let log_entry = bytes_entry(vigil_bundle::CUSTODY_LOG.into(), log);
 
+    // A bundle for a stick is cut to the largest file its drive (or the caller) allows.
+    let file_limit = match limits.max_bytes {
+        None => crate::stick::file_limit(&crate::stick::drive_of(dest), limits.max_file),
+        Some(_) => None,
+    };
+    let cap = limits.max_bytes.or_else(|| {
+        file_limit
+            .as_ref()
+            .map(|(l, _)| crate::stick::entries_budget(*l, recipients.len(), limits.pad))
+    });
+    let overhead = |entries: u64| match file_limit {
+        Some(_) => entries * crate::stick::ENTRY_OVERHEAD,
+        None => 0,
+    };
     let mut spill = Spill::new(vault.dir())?;
     let mut json: u64 = head.iter().map(|(e, _)| e.size).sum::<u64>() + log_entry.0.size;
     let mut count: u64 = head.len() as u64 + 1;
@@ -350,18 +338,23 @@ pub fn plan_with(
         let more_bytes = bytes.len() as u64 + new_files.iter().map(|a| a.size).sum::<u64>();
         if json + bytes.len() as u64 > vigil_bundle::MAX_JSON_BYTES
             || count + more > vigil_bundle::MAX_ENTRIES
-            || limits
-                .max_bytes
-                .is_some_and(|max| json + file_bytes + more_bytes > max)
+            || cap.is_some_and(|max| json + file_bytes + more_bytes + overhead(count + more) > max)
         {
             if sent.is_empty()
-                && let Some(max) = limits.max_bytes
+                && let Some(max) = cap
             {
-                return Err(BundleError::TooLarge(format!(
-                    "revision {} with its attachments is {more_bytes} bytes; one item holds at most {max}",
-                    rev.id
-                ))
-                .into());
+                return Err(match &file_limit {
+                    Some((limit, fs)) => ExchangeError::FileTooLarge {
+                        needed: more_bytes + overhead(count + more) + (limit - max),
+                        limit: *limit,
+                        fs: fs.clone(),
+                    },
+                    None => BundleError::TooLarge(format!(
+                        "revision {} with its attachments is {more_bytes} bytes; one item holds at most {max}",
+                        rev.id
+                    ))
+                    .into(),
+                });
             }
             break;
         }
@@ -439,11 +432,12 @@ pub fn plan_with(
         entries,
         spill,
         identities: identities(vault),
-        left: chosen.len() - sent.len(),
+        rest: chosen[sent.len()..].to_vec(),
         sent,
         attachments: attachments.len(),
         custody_through,
         blobs,
+        max_file: limits.max_file,
     })
 }
 
@@ -462,48 +456,53 @@ impl ExportPlan {
             mut spill,
             identities,
             sent,
-            left,
+            rest,
             attachments,
+            max_file,
             ..
         } = self;
         let bundle_id = manifest.bundle_id;
-        let needed = manifest.file_size_bound(recipients.len())?; // refused before a byte is written
-        match vigil_durable::free_space(vigil_durable::folder_of(&dest)) {
-            Ok(Some(free)) if free < needed => return Err(ExchangeError::NoSpace { needed, free }),
-            _ => {}
-        }
-        let pending = vigil_bundle::write_pending(&dest, &recipients, |w| {
-            fill(
-                w,
-                &manifest,
-                &signature,
-                &mut entries,
-                &mut spill,
-                &mut |d, t| progress(ExportPhase::Writing, d, t),
-            )
-        })
-        .map_err(vault_error_inside)?;
-        // Read the whole file back from the drive and check every byte before it takes its
-        // name (a bundle that fails is removed with its temporary name) and before saying it is
-        // done.
-        let (read_back, _) = read_file(
-            pending.path(),
-            &identities,
-            Expect::default(),
-            &mut Nothing,
-            &mut |d, t| progress(ExportPhase::Checking, d, t),
-        )?;
-        if read_back.bundle_id != bundle_id {
-            return Err(BundleError::Malformed("read-back found another bundle".into()).into());
-        }
-        pending.commit()?;
+        // Refused before a byte is written: a read-only drive, a file larger than it holds,
+        // too little space.
+        let needed = manifest.file_size_bound(recipients.len())?;
+        let drive = crate::stick::before_writing(&dest, needed, max_file)?;
+        let written = (|| {
+            let pending = vigil_bundle::write_pending(&dest, &recipients, |w| {
+                fill(
+                    w,
+                    &manifest,
+                    &signature,
+                    &mut entries,
+                    &mut spill,
+                    &mut |d, t| progress(ExportPhase::Writing, d, t),
+                )
+            })
+            .map_err(vault_error_inside)?;
+            // Read the whole file back from the drive and check every byte before it takes its
+            // name (a bundle that fails is removed with its temporary name) and before saying
+            // it is done.
+            let (read_back, _) = read_file(
+                pending.path(),
+                &identities,
+                Expect::default(),
+                &mut Nothing,
+                &mut |d, t| progress(ExportPhase::Checking, d, t),
+            )?;
+            if read_back.bundle_id != bundle_id {
+                return Err(BundleError::Malformed("read-back found another bundle".into()).into());
+            }
+            pending.commit()?;
+            Ok(std::fs::metadata(&dest)?.len())
+        })();
+        let bytes = written.map_err(|e| crate::stick::fault(e, needed, Some(&drive)))?;
         Ok(Written {
             report: ExportReport {
                 id: bundle_id.to_string(),
-                bytes: std::fs::metadata(&dest)?.len(),
+                bytes,
                 path: dest,
                 revisions: sent.len(),
-                left,
+                left: rest.len(),
+                rest,
                 attachments,
             },
             sent,
@@ -632,19 +631,4 @@ fn fill<W: std::io::Write>(
 pub fn record(vault: &mut Vault, written: Written) -> Result<ExportReport> {
     vault.mark_exported(&written.sent, &written.report.id)?;
     Ok(written.report)
-}
-
-/// The vault's own error (a damaged attachment, say) when it reached the bundle writer through a
-/// read: the fault is in the vault, not in the bundle file.
-fn vault_error_inside(e: BundleError) -> ExchangeError {
-    match e {
-        BundleError::Io(io) if io.get_ref().is_some_and(|i| i.is::<StoreError>()) => {
-            match io.into_inner().map(|i| i.downcast::<StoreError>()) {
-                Some(Ok(store)) => ExchangeError::Store(*store),
-                Some(Err(other)) => ExchangeError::Io(std::io::Error::other(other)),
-                None => BundleError::Malformed("an empty I/O error".into()).into(),
-            }
-        }
-        other => ExchangeError::from(other),
-    }
 }

@@ -7,6 +7,7 @@
 //! | `check` | what every entry of a bundle must be, checked one at a time as it streams |
 //! | `read` | reading a bundle from a file, a stream or an extracted folder |
 //! | [`proof`] | what a bundle proves, for people |
+//! | [`stick`] | the drive a bundle goes to: asked before writing, its faults named |
 //! | `pipe` | the thread pipe that moves an attachment from the vault into a bundle |
 //!
 //! The formats and trust rules are [`vigil_ledger`]'s; the vault's part is [`vigil_store`]'s;
@@ -20,19 +21,22 @@ mod error;
 pub mod export;
 pub mod import;
 mod pipe;
+mod preview;
 pub mod proof;
 mod read;
+pub mod stick;
 
 pub use error::{ExchangeError, Result};
 pub use export::{
-    ExportPhase, ExportPlan, ExportReport, Item, Limits, Preview, Selection, Written, export,
-    export_with_progress, plan, plan_with, preview, record,
+    ExportPhase, ExportPlan, ExportReport, Item, Limits, Selection, Written, export,
+    export_with_progress, plan, plan_with, record,
 };
 pub use import::{
     Held, ImportReport, Prejudge, Reading, Settled, Staged, accept, goes_to_quarantine, import,
     import_bytes, import_with_progress, quarantine, settle, settle_bytes, stage, stage_bytes,
     stage_bytes_with, stage_for_quarantine,
 };
+pub use preview::{Preview, preview};
 pub use proof::{
     Proof, ProvenAttachment, ProvenEnrolment, ProvenRevision, verify_extracted, verify_with_vault,
 };

@@ -133,6 +133,7 @@ fn build(
                 max_bytes: Some(ITEM_BYTES),
                 attachments_apart: true,
                 pad: false,
+                max_file: None,
             };
             let dir = v.dir().to_path_buf();
             match vigil_exchange::plan_with(v, &Selection::Revisions(ids), &dir, limits) {

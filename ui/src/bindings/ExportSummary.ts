@@ -5,14 +5,19 @@
  */
 export type ExportSummary = { 
 /**
- * The bundle file.
+ * The (first) bundle file.
  */
 path: string, 
 /**
- * Sealed revisions in it.
+ * Sealed revisions in all of them.
  */
 revisions: number, 
 /**
- * Attachments in it.
+ * Attachments in all of them.
  */
-attachments: number, };
+attachments: number, 
+/**
+ * How many bundle files were written: more than one when the drive's largest file (FAT32:
+ * 4 GiB) could not hold everything.
+ */
+files: number, };

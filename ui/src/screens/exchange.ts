@@ -78,6 +78,9 @@ function showExportDialog(): void {
         progress.value = 100;
         // An export carries every sealed version not yet sent.
         setUnsent(0);
+        if (summary.files > 1) {
+          return t("export.done_files", { n: summary.files, path: summary.path });
+        }
         return t("export.done", { revisions: summary.revisions, attachments: summary.attachments, path: summary.path });
       } catch (err) {
         // A refused export wrote nothing: the bar does not pretend otherwise.

@@ -6,16 +6,17 @@ use super::{Ctx, parse_incident_id};
 use crate::commands::quarantine;
 use crate::error::{Failure, QUARANTINED};
 
-/// Writes sealed revisions into a bundle, reads it back and verifies it.
+/// Writes sealed revisions into bundles (as many as the drive's largest file, or
+/// `max_file`, needs), reading each back and verifying it before the next.
 pub(crate) fn export(
     ctx: &Ctx,
     to: &Path,
     ids: &[String],
-    unsent: bool,
-    all: bool,
+    (unsent, all): (bool, bool),
     pad: bool,
+    max_file: Option<u64>,
 ) -> Result<(), Failure> {
-    let selection = if all {
+    let mut selection = if all {
         vigil_exchange::Selection::All
     } else if unsent || ids.is_empty() {
         vigil_exchange::Selection::Unsent
@@ -27,13 +28,64 @@ pub(crate) fn export(
         )
     };
     let mut vault = ctx.open()?;
-    let mut writing = TerminalProgress::new("Writing the bundle");
-    let mut checking = TerminalProgress::new("Reading it back");
     let limits = vigil_exchange::Limits {
         pad,
+        max_file,
         ..Default::default()
     };
-    let report = vigil_exchange::plan_with(&vault, &selection, to, limits)
+    let mut reports: Vec<vigil_exchange::ExportReport> = Vec::new();
+    let mut dest = to.to_path_buf();
+    loop {
+        let report = export_one(&mut vault, &selection, &dest, limits);
+        let report = match report {
+            Ok(r) => r,
+            Err(e) => {
+                for r in &reports {
+                    eprintln!(
+                        "vigil: {} was written and verified before this failed; it holds {} revisions",
+                        r.path.display(),
+                        r.revisions
+                    );
+                }
+                return Err(e.into());
+            }
+        };
+        if !ctx.json() {
+            println!(
+                "Wrote {} ({} revisions, {} attachments, {} bytes), read back and verified.",
+                report.path.display(),
+                report.revisions,
+                report.attachments,
+                report.bytes
+            );
+        }
+        let rest = report.rest.clone();
+        reports.push(report);
+        if rest.is_empty() {
+            break;
+        }
+        selection = vigil_exchange::Selection::Revisions(rest);
+        dest = vigil_exchange::stick::unused_name(to);
+    }
+    vault.close()?;
+    if ctx.json() {
+        println!("{}", export_json(&reports));
+    } else if reports.len() > 1 {
+        println!("{} bundles: bring them all to HQ.", reports.len());
+    }
+    Ok(())
+}
+
+/// One bundle of `selection`: planned, written, read back, recorded.
+fn export_one(
+    vault: &mut vigil_store::Vault,
+    selection: &vigil_exchange::Selection,
+    dest: &Path,
+    limits: vigil_exchange::Limits,
+) -> Result<vigil_exchange::ExportReport, vigil_exchange::ExchangeError> {
+    let mut writing = TerminalProgress::new("Writing the bundle");
+    let mut checking = TerminalProgress::new("Reading it back");
+    let report = vigil_exchange::plan_with(vault, selection, dest, limits)
         .and_then(|plan| {
             plan.write(&mut |phase, d, t| match phase {
                 vigil_exchange::ExportPhase::Writing => writing.show(d, t),
@@ -43,36 +95,30 @@ pub(crate) fn export(
                 }
             })
         })
-        .and_then(|written| vigil_exchange::record(&mut vault, written));
-    let outcome = if report.is_ok() { "done." } else { "failed." };
+        .and_then(|written| vigil_exchange::record(vault, written));
     // Still writing when it failed: the writing line says so (it said "done." if the
     // checking had begun).
-    writing.finish(outcome);
+    writing.finish(if report.is_ok() { "done." } else { "failed." });
     checking.finish(if report.is_ok() {
         "verified."
     } else {
         "failed."
     });
-    let report = report?;
-    vault.close()?;
-    if ctx.json() {
-        println!("{}", serde_json::to_string(&report).unwrap_or_default());
-    } else {
-        println!(
-            "Wrote {} ({} revisions, {} attachments, {} bytes), read back and verified.",
-            report.path.display(),
-            report.revisions,
-            report.attachments,
-            report.bytes
-        );
-        if report.left > 0 {
-            println!(
-                "{} more revisions did not fit in one bundle: export again to write them.",
-                report.left
-            );
-        }
-    }
-    Ok(())
+    report
+}
+
+/// The export's JSON: the first bundle's id and path, totals over all, and every bundle.
+fn export_json(reports: &[vigil_exchange::ExportReport]) -> serde_json::Value {
+    let first = reports.first();
+    serde_json::json!({
+        "id": first.map(|r| r.id.clone()),
+        "path": first.map(|r| r.path.clone()),
+        "revisions": reports.iter().map(|r| r.revisions).sum::<usize>(),
+        "attachments": reports.iter().map(|r| r.attachments).sum::<usize>(),
+        "bytes": reports.iter().map(|r| r.bytes).sum::<u64>(),
+        "left": reports.last().map_or(0, |r| r.left),
+        "bundles": reports,
+    })
 }
 
 /// Imports a bundle, all or nothing; exit code 4 when it is kept in quarantine.

@@ -113,7 +113,8 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             unsent,
             all,
             pad,
-        } => exchange::export(&ctx, &to, &ids, unsent, all, pad),
+            max_file_size,
+        } => exchange::export(&ctx, &to, &ids, (unsent, all), pad, max_file_size),
         Command::Import { file } => exchange::import(&ctx, &file),
         Command::Verify { file } => exchange::verify(&ctx, &file),
         Command::Sync {

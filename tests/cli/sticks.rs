@@ -1,0 +1,404 @@
+//! USB sticks as they really are: FAT32 and exFAT file systems (images made with Debian's
+//! `dosfstools` and `exfatprogs`, mounted through FUSE with `fusefat` and `exfat-fuse`, no
+//! kernel file system modules), a read-only stick, and a stick pulled out while a bundle is
+//! written. Mounting needs root, as CI runs; `scripts/setup --tests` installs the tools.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// A file system image mounted at `dir` through FUSE; unmounted (and its loop device freed)
+/// when dropped.
+struct Stick {
+    dir: PathBuf,
+    /// `fusefat`, run in the foreground so that the test can pull the stick out by killing it.
+    daemon: Option<Child>,
+    loop_device: Option<String>,
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The file system type `mountinfo` gives for `dir`, if something is mounted there.
+fn mounted_type(dir: &Path) -> Option<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    info.lines().find_map(|l| {
+        let (mount, rest) = l.split_once(" - ")?;
+        (mount.split(' ').nth(4)? == dir.to_str()?).then(|| rest.split(' ').next().unwrap().into())
+    })
+}
+
+fn wait_mounted(dir: &Path, fs_type: &str) {
+    let start = Instant::now();
+    while mounted_type(dir).as_deref() != Some(fs_type) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{} was not mounted as {fs_type}",
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Stick {
+    /// A FAT32 stick of `mib` MiB (sparse image).
+    fn fat32(root: &Path, mib: u64) -> Stick {
+        let (image, dir) = Self::image(root, "fat32", mib);
+        run(Command::new("mkfs.vfat").args(["-F", "32"]).arg(&image));
+        let daemon = Command::new("fusefat")
+            .args(["-f", "-o", "rw+"])
+            .arg(&image)
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("fusefat (scripts/setup --tests installs it)");
+        let stick = Stick {
+            dir,
+            daemon: Some(daemon),
+            loop_device: None,
+        };
+        wait_mounted(&stick.dir, "fuse.fusefat");
+        stick
+    }
+
+    /// An exFAT stick of `mib` MiB. exfat-fuse run by root insists on a block device, so the
+    /// image is attached to a loop device first.
+    fn exfat(root: &Path, mib: u64) -> Stick {
+        let (image, dir) = Self::image(root, "exfat", mib);
+        run(Command::new("mkfs.exfat").arg(&image));
+        let out = Command::new("losetup")
+            .args(["--find", "--show"])
+            .arg(&image)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "losetup: {}", stderr(&out));
+        let device = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let mut stick = Stick {
+            dir,
+            daemon: None,
+            loop_device: Some(device.clone()),
+        };
+        run(Command::new("mount.exfat-fuse")
+            .arg(&device)
+            .arg(&stick.dir));
+        wait_mounted(&stick.dir, "fuseblk");
+        stick.daemon = None;
+        stick
+    }
+
+    fn image(root: &Path, name: &str, mib: u64) -> (PathBuf, PathBuf) {
+        let image = root.join(format!("{name}.img"));
+        std::fs::File::create(&image)
+            .unwrap()
+            .set_len(mib << 20)
+            .unwrap();
+        let dir = root.join(name);
+        std::fs::create_dir(&dir).unwrap();
+        (image, dir)
+    }
+
+    /// The stick is pulled out: its driver stops, and every access fails.
+    fn pull_out(&mut self) {
+        let mut daemon = self.daemon.take().expect("a fusefat stick");
+        daemon.kill().unwrap();
+        daemon.wait().unwrap();
+    }
+
+    fn files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for Stick {
+    fn drop(&mut self) {
+        let _ = Command::new("fusermount")
+            .args(["-u", "-z"])
+            .arg(&self.dir)
+            .status();
+        if let Some(mut d) = self.daemon.take() {
+            let _ = d.kill();
+            let _ = d.wait();
+        }
+        if let Some(dev) = &self.loop_device {
+            let _ = Command::new("losetup").args(["-d", dev]).status();
+        }
+    }
+}
+
+/// A tmpfs mounted at `dir` with `options`, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, options: &str) -> Tmpfs {
+        std::fs::create_dir(dir).unwrap();
+        run(Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(dir));
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// The export's error code, and that its message says `words`.
+fn refused_with(out: &std::process::Output, code: &str, words: &str) {
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(out));
+    assert_eq!(json_error_code(out), code, "{}", stderr(out));
+    assert!(stderr(out).contains(words), "{}", stderr(out));
+}
+
+/// The next export, to a folder with room, still carries `revisions` revisions: nothing was
+/// recorded as exported.
+fn still_unsent(monitor: &Env, revisions: u64) -> PathBuf {
+    let again = monitor.root.path().join("again.vigil");
+    let report = json(&monitor.ok(&["--json", "export", "--to", again.to_str().unwrap()]));
+    assert_eq!(report["revisions"], revisions, "still unsent: {report}");
+    again
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+/// A sealed record with an attachment of `size` bytes (random, so nothing compresses it).
+fn record_with(monitor: &Env, title: &str, size: usize) -> String {
+    let id = monitor.new_incident(title);
+    let file = monitor.root.path().join(format!("{title}.bin"));
+    let mut bytes = vec![0u8; size];
+    // Seeded by the title: each record's file differs (equal files are stored and sent once).
+    let mut x: u64 = title
+        .bytes()
+        .fold(0x9e37_79b9_7f4a_7c15 ^ size as u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+    for chunk in bytes.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let n = chunk.len();
+        chunk.copy_from_slice(&x.to_le_bytes()[..n]);
+    }
+    std::fs::write(&file, &bytes).unwrap();
+    monitor.ok(&["attach", &id, file.to_str().unwrap()]);
+    monitor.ok(&["seal", &id]);
+    id
+}
+
+/// A FAT32 stick is known for what it is (and exFAT for having no file limit). Records that do
+/// not fit in one file of the limit go into further bundles beside the first, each under the
+/// limit, each verified on its own; HQ imports them all. A record that cannot fit at all is
+/// refused before a byte is written, with its own code, and stays unsent. A partial bundle a
+/// killed export left is removed by the next export to that folder.
+#[test]
+fn records_spread_over_bundles_under_the_file_limit_of_a_fat32_stick() {
+    if !is_root() {
+        eprintln!("SKIPPED: mounting a FUSE file system image needs root here");
+        return;
+    }
+    let (hq, monitor, _) = organisation("Coalition HQ");
+    let root = monitor.root.path();
+    let fat = Stick::fat32(root, 64);
+    let drive = vigil_exchange::stick::drive_of(&fat.dir.join("b.vigil"));
+    assert_eq!(drive.fs_type.as_deref(), Some("fuse.fusefat"), "{drive:?}");
+    assert_eq!(
+        drive.max_file,
+        Some(u64::from(u32::MAX)),
+        "FAT32: 4 GiB less one byte"
+    );
+    assert!(!drive.read_only);
+    let exfat = Stick::exfat(root, 64);
+    let drive = vigil_exchange::stick::drive_of(&exfat.dir.join("b.vigil"));
+    assert_eq!(drive.fs_type.as_deref(), Some("fuseblk"), "{drive:?}");
+    assert_eq!(drive.max_file, None, "exFAT has no limit a bundle meets");
+
+    let ids: Vec<String> = (0..3)
+        .map(|i| record_with(&monitor, &format!("Hearing {i}"), 1_500_000))
+        .collect();
+    // What a killed export left behind (no process has this id).
+    let stale = fat.dir.join(".b.vigil.4294967.tmp");
+    std::fs::write(&stale, vec![1u8; 100_000]).unwrap();
+
+    let limit: u64 = 2_500_000;
+    let to = fat.dir.join("b.vigil");
+    let report = json(&monitor.ok(&[
+        "--json",
+        "export",
+        "--to",
+        to.to_str().unwrap(),
+        "--max-file-size",
+        "2500KB",
+    ]));
+    let bundles = report["bundles"].as_array().unwrap();
+    assert_eq!(bundles.len(), 3, "one record per bundle: {report}");
+    assert_eq!(report["revisions"], 3);
+    assert_eq!(report["left"], 0);
+    assert_eq!(
+        fat.files(),
+        ["b-2.vigil", "b-3.vigil", "b.vigil"],
+        "the stale file is gone"
+    );
+    for b in bundles {
+        let path = PathBuf::from(b["path"].as_str().unwrap());
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(size <= limit, "{} is {size} bytes", path.display());
+        assert_eq!(b["bytes"].as_u64(), Some(size));
+        // Each one checks on its own.
+        assert!(
+            monitor
+                .ok(&["verify", path.to_str().unwrap()])
+                .contains("Hearing")
+        );
+    }
+    for name in ["b.vigil", "b-2.vigil", "b-3.vigil"] {
+        hq.ok(&["import", fat.dir.join(name).to_str().unwrap()]);
+    }
+    for id in &ids {
+        let shown = json(&hq.ok(&["--json", "show", id]));
+        assert_eq!(shown["attachments"].as_array().unwrap().len(), 1, "{shown}");
+    }
+
+    // A record larger than one file may be is refused before anything is written, and stays
+    // unsent; the exFAT stick takes it in one bundle.
+    let big = record_with(&monitor, "Recording", 3_000_000);
+    let before = fat.files();
+    let refused = monitor.run(&[
+        "--json",
+        "export",
+        "--to",
+        fat.dir.join("c.vigil").to_str().unwrap(),
+        "--max-file-size",
+        "2500KB",
+    ]);
+    refused_with(&refused, "file_too_large", "exFAT");
+    assert_eq!(fat.files(), before, "nothing was written");
+    let report = json(&monitor.ok(&[
+        "--json",
+        "export",
+        "--to",
+        exfat.dir.join("c.vigil").to_str().unwrap(),
+    ]));
+    assert_eq!(report["bundles"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(report["revisions"], 1);
+    hq.ok(&["import", exfat.dir.join("c.vigil").to_str().unwrap()]);
+    let shown = json(&hq.ok(&["--json", "show", &big]));
+    assert_eq!(shown["attachments"].as_array().unwrap().len(), 1, "{shown}");
+}
+
+/// A read-only stick is refused at once with its own code and message; nothing is recorded as
+/// exported.
+#[test]
+fn a_read_only_stick_is_refused_with_its_own_message() {
+    if !is_root() {
+        eprintln!("SKIPPED: mounting a read-only file system needs root here");
+        return;
+    }
+    let (_hq, monitor, _) = organisation("Coalition HQ");
+    record_with(&monitor, "Hearing", 10_000);
+    let stick = monitor.root.path().join("locked");
+    let _mounted = Tmpfs::mount(&stick, "ro,size=8m");
+    let refused = monitor.run(&[
+        "--json",
+        "export",
+        "--to",
+        stick.join("b.vigil").to_str().unwrap(),
+    ]);
+    refused_with(&refused, "read_only", "read-only");
+    still_unsent(&monitor, 1);
+}
+
+/// A stick with too little free space (a 1 MiB tmpfs here) is refused before anything is
+/// written, with its own code and the sizes; the records stay unsent.
+#[test]
+fn a_stick_too_small_is_refused_before_anything_is_written() {
+    if !is_root() {
+        eprintln!("SKIPPED: mounting a small tmpfs needs root here");
+        return;
+    }
+    let (_hq, monitor, _) = organisation("Coalition HQ");
+    record_with(&monitor, "Hearing with a recording", 3 << 20);
+    let stick = monitor.root.path().join("stick");
+    let _mounted = Tmpfs::mount(&stick, "size=1m");
+    let refused = monitor.run(&[
+        "--json",
+        "export",
+        "--to",
+        stick.join("b.vigil").to_str().unwrap(),
+    ]);
+    refused_with(&refused, "no_space", "another stick");
+    assert_eq!(
+        std::fs::read_dir(&stick).unwrap().count(),
+        0,
+        "nothing was written to the stick"
+    );
+    still_unsent(&monitor, 1);
+}
+
+/// A stick pulled out while the bundle is written (its FUSE driver killed mid-write): the
+/// export ends with its own code and message, nothing is recorded as exported, and the next
+/// export still carries the record.
+#[test]
+fn a_stick_pulled_out_mid_write_loses_nothing() {
+    if !is_root() {
+        eprintln!("SKIPPED: mounting a FUSE file system image needs root here");
+        return;
+    }
+    let (hq, monitor, _) = organisation("Coalition HQ");
+    let id = record_with(&monitor, "Meeting recording", 160 << 20);
+    let mut fat = Stick::fat32(monitor.root.path(), 512);
+    let export = monitor
+        .cmd()
+        .args(["--json", "export", "--to"])
+        .arg(fat.dir.join("b.vigil"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Pulled out once a few megabytes are on the stick, long before the end.
+    let start = Instant::now();
+    let tmp_name = format!(".b.vigil.{}.tmp", export.id());
+    loop {
+        let written = std::fs::metadata(fat.dir.join(&tmp_name)).map_or(0, |m| m.len());
+        if written > 4 << 20 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the export never began writing"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    fat.pull_out();
+    let out = export.wait_with_output().unwrap();
+    refused_with(&out, "drive_lost", "pulled out");
+    drop(fat);
+    let again = still_unsent(&monitor, 1);
+    hq.ok(&["import", again.to_str().unwrap()]);
+    let shown = json(&hq.ok(&["--json", "show", &id]));
+    assert_eq!(shown["attachments"][0]["size"], 160 << 20, "{shown}");
+}
