@@ -283,20 +283,9 @@ fn records_spread_over_bundles_under_the_file_limit_of_a_fat32_stick() {
         assert_eq!(shown["attachments"].as_array().unwrap().len(), 1, "{shown}");
     }
 
-    // A record larger than one file may be is refused before anything is written, and stays
-    // unsent; the exFAT stick takes it in one bundle.
+    // A record larger than one file may be goes out once more on the exFAT stick, in one
+    // bundle.
     let big = record_with(&monitor, "Recording", 3_000_000);
-    let before = fat.files();
-    let refused = monitor.run(&[
-        "--json",
-        "export",
-        "--to",
-        fat.dir.join("c.vigil").to_str().unwrap(),
-        "--max-file-size",
-        "2500KB",
-    ]);
-    refused_with(&refused, "file_too_large", "exFAT");
-    assert_eq!(fat.files(), before, "nothing was written");
     let report = json(&monitor.ok(&[
         "--json",
         "export",
@@ -305,9 +294,156 @@ fn records_spread_over_bundles_under_the_file_limit_of_a_fat32_stick() {
     ]));
     assert_eq!(report["bundles"].as_array().unwrap().len(), 1, "{report}");
     assert_eq!(report["revisions"], 1);
+    assert_eq!(report["parts"], 0);
     hq.ok(&["import", exfat.dir.join("c.vigil").to_str().unwrap()]);
     let shown = json(&hq.ok(&["--json", "show", &big]));
     assert_eq!(shown["attachments"].as_array().unwrap().len(), 1, "{shown}");
+}
+
+/// A record larger than one bundle file goes in parts: its attachment is cut, each part
+/// checked against hashes signed in the first bundle. HQ imports the bundles in reverse order:
+/// until the last arrives the record shows which parts are missing, then the attachment is
+/// joined and matches its SHA-256. Importing every bundle again changes nothing.
+#[test]
+fn a_record_larger_than_one_file_goes_in_parts_imported_in_any_order() {
+    if !is_root() {
+        eprintln!("SKIPPED: mounting a FUSE file system image needs root here");
+        return;
+    }
+    let (hq, monitor, _) = organisation("Coalition HQ");
+    let fat = Stick::fat32(monitor.root.path(), 64);
+    let id = record_with(&monitor, "Recording", 5_000_000);
+    let original = sha256_file(&monitor.root.path().join("Recording.bin"));
+    let report = json(&monitor.ok(&[
+        "--json",
+        "export",
+        "--to",
+        fat.dir.join("b.vigil").to_str().unwrap(),
+        "--max-file-size",
+        "2MB",
+    ]));
+    let bundles = report["bundles"].as_array().unwrap();
+    assert!(bundles.len() >= 3, "{report}");
+    assert_eq!(report["revisions"], 1);
+    assert_eq!(report["left"], 0);
+    let paths: Vec<PathBuf> = bundles
+        .iter()
+        .map(|b| PathBuf::from(b["path"].as_str().unwrap()))
+        .collect();
+    for p in &paths {
+        let size = std::fs::metadata(p).unwrap().len();
+        assert!(size <= 2_000_000, "{} is {size} bytes", p.display());
+    }
+    // Nothing is unsent any more.
+    let none = monitor.run(&[
+        "--json",
+        "export",
+        "--to",
+        fat.dir.join("x.vigil").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        json_error_code(&none),
+        "nothing_to_export",
+        "{}",
+        stderr(&none)
+    );
+
+    // Reverse order: the parts wait, unnamed, until the revision and its list arrive.
+    for (n, p) in paths.iter().enumerate().rev() {
+        let out = json(&hq.ok(&["--json", "import", p.to_str().unwrap()]));
+        if n > 0 {
+            assert_eq!(out["applied"], 0, "{out}");
+            assert!(out["parts"].as_u64().unwrap() >= 1, "{out}");
+        }
+        if n == 1 {
+            // One bundle short: HQ has the other parts, not yet the record.
+            let missing = hq.run(&["--json", "show", &id]);
+            assert!(!missing.status.success());
+        }
+    }
+    let shown = json(&hq.ok(&["--json", "show", &id]));
+    let att = &shown["attachments"][0];
+    assert!(att.get("parts").is_none(), "complete: {shown}");
+    let out = hq.root.path().join("recording.out");
+    hq.ok(&[
+        "extract",
+        att["id"].as_str().unwrap(),
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        sha256_file(&out),
+        original,
+        "the joined attachment is the original"
+    );
+
+    // Every bundle again: nothing changes.
+    let before = tables(&hq);
+    for p in &paths {
+        hq.ok(&["import", p.to_str().unwrap()]);
+    }
+    assert_eq!(tables(&hq), before);
+}
+
+/// HQ holding the first bundle and only some parts shows what is missing; the rest completes
+/// the record.
+#[test]
+fn missing_parts_are_shown_until_the_rest_arrive() {
+    let (hq, monitor, _) = organisation("Coalition HQ");
+    let id = record_with(&monitor, "Recording", 3_000_000);
+    let usb = monitor.root.path().join("usb");
+    std::fs::create_dir(&usb).unwrap();
+    let report = json(&monitor.ok(&[
+        "--json",
+        "export",
+        "--to",
+        usb.join("b.vigil").to_str().unwrap(),
+        "--max-file-size",
+        "1MB",
+    ]));
+    let paths: Vec<String> = report["bundles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["path"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(paths.len() >= 4, "{report}");
+    hq.ok(&["import", &paths[0]]);
+    hq.ok(&["import", &paths[2]]);
+    // A part imported twice changes nothing.
+    let before = tables(&hq);
+    hq.ok(&["import", &paths[2]]);
+    assert_eq!(tables(&hq), before);
+    let shown = json(&hq.ok(&["--json", "show", &id]));
+    let parts = &shown["attachments"][0]["parts"];
+    let of = parts["of"].as_u64().unwrap();
+    assert!(of >= 3, "{shown}");
+    let missing: Vec<u64> = parts["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_u64().unwrap())
+        .collect();
+    assert!(!missing.is_empty(), "{shown}");
+    assert_eq!(
+        missing.len() as u64 + parts["have"].as_u64().unwrap(),
+        of,
+        "{shown}"
+    );
+    let text = hq.ok(&["show", &id]);
+    assert!(text.contains("incomplete"), "{text}");
+    let att = shown["attachments"][0]["id"].as_str().unwrap().to_owned();
+    let early = hq.run(&[
+        "--json",
+        "extract",
+        &att,
+        hq.root.path().join("early").to_str().unwrap(),
+    ]);
+    assert_eq!(json_error_code(&early), "attachment_incomplete");
+    for p in &paths {
+        hq.ok(&["import", p]);
+    }
+    let shown = json(&hq.ok(&["--json", "show", &id]));
+    assert!(shown["attachments"][0].get("parts").is_none(), "{shown}");
 }
 
 /// A read-only stick is refused at once with its own code and message; nothing is recorded as

@@ -23,6 +23,7 @@ mod meeting;
 #[path = "../support/memory.rs"]
 mod memory;
 mod outdated;
+mod parts;
 mod scenario;
 mod session_traces;
 mod settings;

@@ -253,15 +253,11 @@ impl Session {
             ..Default::default()
         };
         let mut selection = vigil_exchange::Selection::Unsent;
-        let mut summary = ExportSummary {
-            path: String::new(),
-            revisions: 0,
-            attachments: 0,
-            files: 0,
-        };
         let mut pace = Pace::default();
-        // As many bundles as the drive's largest file needs, each written, read back and
-        // recorded before the next is planned.
+        // As many bundles as the drive's largest file needs, each written and read back; all
+        // are recorded as exported only once every one is, so that a failure part-way leaves
+        // every record unsent.
+        let mut written = Vec::new();
         loop {
             let plan = self.with_vault(|v| {
                 let stem = format!("vigil-{}", v.now().format("%Y%m%d-%H%M%S"));
@@ -272,30 +268,38 @@ impl Session {
                     limits,
                 )?)
             })?;
-            let written = in_background(|| {
+            let w = in_background(|| {
                 plan.write(&mut |phase, done, all| {
                     if pace.due(phase as u8, done, all) {
                         progress(phase.into(), done, all);
                     }
                 })
             })?;
-            let r = self.with_vault_mut(|v| {
-                let r = vigil_exchange::record(v, written)?;
-                v.release_memory()?;
-                Ok(r)
-            })?;
-            if summary.files == 0 {
-                summary.path = r.path.display().to_string();
+            let next = w.next();
+            written.push(w);
+            match next {
+                Some(s) => selection = s,
+                None => break,
             }
-            summary.revisions += r.revisions as u32;
-            summary.attachments += r.attachments as u32;
-            summary.files += 1;
-            if r.rest.is_empty() {
-                break;
-            }
-            selection = vigil_exchange::Selection::Revisions(r.rest);
         }
-        Ok(summary)
+        let files = written.len() as u32;
+        let reports = self.with_vault_mut(|v| {
+            let reports = written
+                .into_iter()
+                .map(|w| vigil_exchange::record(v, w))
+                .collect::<Result<Vec<_>, _>>()?;
+            v.release_memory()?;
+            Ok(reports)
+        })?;
+        Ok(ExportSummary {
+            path: reports
+                .first()
+                .map(|r| r.path.display().to_string())
+                .unwrap_or_default(),
+            revisions: reports.iter().map(|r| r.revisions as u32).sum(),
+            attachments: reports.iter().map(|r| r.attachments as u32).sum(),
+            files,
+        })
     }
 
     /// Imports a bundle (all checked first; nothing is added twice); `progress` gets the bytes

@@ -83,6 +83,21 @@ impl Session {
                 incident: v.incident(id)?,
                 draft: v.draft(id)?,
                 log: v.log_entries(id)?,
+                incomplete: {
+                    let mut m = std::collections::BTreeMap::new();
+                    for a in v.attachments(id)? {
+                        if let Some(p) = v.attachment_parts(a.id)? {
+                            let missing = p.missing.iter().map(|&i| i as u32).collect();
+                            let parts = crate::views::MissingParts {
+                                have: p.have as u32,
+                                of: p.of as u32,
+                                missing,
+                            };
+                            m.insert(a.id.to_string(), parts);
+                        }
+                    }
+                    m
+                },
                 attachments: v.attachments(id)?,
                 versions: {
                     let l = v.lineage(id)?;

@@ -35,8 +35,8 @@ pub use session::{Session, unlock_delay};
 pub use settings::{Language, Settings};
 pub use sync::SyncView;
 pub use views::{
-    AppStatus, EntryInput, FieldProblem, IncidentPage, IncidentView, ListRequest, SaveOutcome,
-    TermView, VaultOverview,
+    AppStatus, EntryInput, FieldProblem, IncidentPage, IncidentView, ListRequest, MissingParts,
+    SaveOutcome, TermView, VaultOverview,
 };
 pub use webview::WebviewDir;
 

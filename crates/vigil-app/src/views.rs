@@ -89,6 +89,8 @@ pub struct IncidentView {
     pub log: Vec<LogEntry>,
     /// The attachments.
     pub attachments: Vec<AttachmentMeta>,
+    /// Attachments (by id) that came in parts and wait for some still to be imported.
+    pub incomplete: std::collections::BTreeMap<String, MissingParts>,
     /// When two versions of the sealed record amend the same revision (two devices amended
     /// it), their revision ids: the record is shown as it was where they part, until a person
     /// settles it. Empty otherwise.
@@ -163,4 +165,17 @@ pub struct TermView {
     pub kind: TermKind,
     /// Labels by language.
     pub labels: std::collections::BTreeMap<String, String>,
+}
+
+/// An attachment that came in parts (a record larger than one file on a FAT32 stick) and waits
+/// for some: how many are here, of how many, and which are missing (numbered from 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct MissingParts {
+    /// Parts here.
+    pub have: u32,
+    /// Parts in all.
+    pub of: u32,
+    /// The missing parts' numbers.
+    pub missing: Vec<u32>,
 }

@@ -79,6 +79,7 @@ mod error;
 mod hashing;
 mod manifest;
 mod padding;
+pub mod parts;
 mod read;
 mod write;
 
@@ -90,5 +91,6 @@ pub use manifest::{
     Totals, VERSION, check_entry_path,
 };
 pub use padding::{MIN_BUCKET, bucket};
+pub use parts::{PARTS_VERSION, PartInfo, PartList, PartPath};
 pub use read::{BundleReader, Entry};
 pub use write::{BundleFile, BundleWriter, PendingBundle, export_file, write_pending};

@@ -14,8 +14,9 @@ pub const FORMAT: &str = "vigil-bundle";
 /// entry and the limits below; version 3 the optional `padding` entry (see
 /// [`Manifest::pad_to_bucket`]), and only a padded bundle is written as version 3, so that
 /// an unpadded one still opens with a build that reads version 2. Version 1 (no certificate)
-/// is still read.
-pub const VERSION: u64 = 3;
+/// is still read. Version 4 adds attachments carried in parts ([`crate::parts`]), and only a
+/// bundle that carries parts is written as version 4.
+pub const VERSION: u64 = 4;
 /// The version of a manifest without padding.
 const UNPADDED_VERSION: u64 = 2;
 /// The manifest version of a padded bundle (an unpadded one stays version 2).
@@ -113,9 +114,18 @@ impl Manifest {
                 .map(|e| e.size)
                 .fold(0u64, u64::saturating_add),
         };
+        // Parts need version 4; a bundle without parts keeps the version older readers know.
+        let version = if entries
+            .iter()
+            .any(|e| crate::parts::PartPath::parse(&e.path).is_some())
+        {
+            crate::parts::PARTS_VERSION
+        } else {
+            UNPADDED_VERSION
+        };
         Self {
             format: FORMAT.into(),
-            version: UNPADDED_VERSION,
+            version,
             bundle_id,
             created_at,
             org_id,
@@ -190,8 +200,18 @@ impl Manifest {
                     e.path, self.version
                 )));
             }
-            // Attachments and the padding are streamed, never held in memory.
-            if !e.path.starts_with("attachments/") && e.path != PADDING {
+            let part = crate::parts::PartPath::parse(&e.path);
+            if part.is_some() && self.version < crate::parts::PARTS_VERSION {
+                return Err(BundleError::Malformed(format!(
+                    "{:?} in a version-{} manifest",
+                    e.path, self.version
+                )));
+            }
+            // Attachments, their parts and the padding are streamed, never held in memory.
+            let streamed = e.path.starts_with("attachments/")
+                || e.path == PADDING
+                || matches!(part, Some(crate::parts::PartPath::Part(..)));
+            if !streamed {
                 if e.size > MAX_JSON_ENTRY {
                     return Err(BundleError::TooLarge(format!(
                         "{} is {} bytes; a JSON entry holds at most {MAX_JSON_ENTRY}",
@@ -339,6 +359,8 @@ pub fn check_entry_path(path: &str) -> Result<()> {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     } else if let Some(h) = path.strip_prefix("attachments/") {
         is_lower_hex(h, 64)
+    } else if path.starts_with(crate::parts::PARTS_DIR) {
+        crate::parts::PartPath::parse(path).is_some()
     } else {
         false
     };

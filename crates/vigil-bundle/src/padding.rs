@@ -70,7 +70,7 @@ impl Manifest {
                 "the bundle is padded already".into(),
             ));
         }
-        self.version = PADDED_VERSION;
+        self.version = self.version.max(PADDED_VERSION);
         self.entries.push(ManifestEntry {
             path: PADDING.into(),
             size: 0,

@@ -139,7 +139,7 @@ impl Printer {
         &self,
         i: &Incident,
         log: &[LogEntry],
-        atts: &[AttachmentMeta],
+        atts: &[ShownAttachment],
         lineage: &vigil_store::Lineage,
         th: &Thesaurus,
         lang: &str,
@@ -258,11 +258,31 @@ impl Printer {
         if !atts.is_empty() {
             println!("Attachments:");
             for a in atts {
+                let m = &a.meta;
                 println!(
                     "  {}  {}  {} bytes  sha256 {}",
-                    a.id, a.original_name, a.size, a.sha256
+                    m.id, m.original_name, m.size, m.sha256
                 );
+                if let Some(p) = &a.parts {
+                    let missing: Vec<String> = p.missing.iter().map(u64::to_string).collect();
+                    println!(
+                        "    incomplete: it came in {} parts; {} here, missing part {} (import the other bundles of that export)",
+                        p.of,
+                        p.have,
+                        missing.join(", ")
+                    );
+                }
             }
         }
     }
+}
+
+/// An attachment as `vigil show` gives it: its metadata and, while it waits for parts still to
+/// be imported, which.
+#[derive(Debug, serde::Serialize)]
+pub struct ShownAttachment {
+    #[serde(flatten)]
+    pub meta: AttachmentMeta,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parts: Option<vigil_store::PartsState>,
 }

@@ -10,14 +10,18 @@
 //!   the bundle (a bundle carries its own device's records only);
 //! - `custody/log.jsonl`: one canonical line per event, each the bundle device's, in the order
 //!   of its log, signed by its key;
-//! - `attachments/<sha256>`: named after its content.
+//! - `attachments/<sha256>`: named after its content;
+//! - `parts/<sha256>.json`: an attachment's part list, canonical, adding up, named for it;
+//! - `parts/<sha256>/<index>`: after its list, the part the list names, with its hash and size.
 //!
 //! JSON entries are read and parsed one at a time, and what passes is handed to a [`Keep`] (an
 //! import keeps it in the vault's spill), so memory stays flat whatever the bundle holds.
 
 use std::io::{BufRead, BufReader, Read};
 
-use vigil_bundle::{BundleError, Manifest};
+use std::collections::HashMap;
+
+use vigil_bundle::{BundleError, Manifest, PartList, PartPath};
 use vigil_crypto::sign::SignPublicKey;
 use vigil_ledger::LedgerError;
 use vigil_ledger::custody::CustodyEvent;
@@ -39,6 +43,14 @@ pub(crate) trait Keep {
     fn attachment(&mut self, sha256: &str, content: &mut dyn Read) -> Result<()>;
     /// The certificate's bytes.
     fn certificate(&mut self, bytes: Vec<u8>) -> Result<()>;
+    /// A part list (checked; `body` its canonical JSON), before any of its parts.
+    fn part_list(&mut self, _: &PartList, _body: &[u8]) -> Result<()> {
+        Ok(())
+    }
+    /// Part `index` of the attachment `list` cuts, to read or leave (its hash is the list's).
+    fn part(&mut self, _list: &PartList, _index: u64, _content: &mut dyn Read) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Keeps nothing: verification only.
@@ -79,6 +91,10 @@ pub(crate) struct Seen {
     pub revisions: Vec<SeenRevision>,
     pub attachments: Vec<(String, u64)>,
     pub custody_events: usize,
+    /// Part lists: the attachment's SHA-256, its size, and how many parts it is cut into.
+    pub part_lists: Vec<(String, u64, u64)>,
+    /// Parts: the attachment's SHA-256 and the part's number (from 0).
+    pub parts: Vec<(String, u64)>,
 }
 
 /// The exporting device's Ed25519 key, as the manifest names it.
@@ -100,6 +116,7 @@ pub(crate) struct Checker<'k> {
     keep: &'k mut dyn Keep,
     seen: Seen,
     last_event: u64,
+    lists: HashMap<String, PartList>,
 }
 
 impl<'k> Checker<'k> {
@@ -129,6 +146,7 @@ impl<'k> Checker<'k> {
             keep,
             seen: Seen::default(),
             last_event: 0,
+            lists: HashMap::new(),
         })
     }
 
@@ -142,6 +160,9 @@ impl<'k> Checker<'k> {
         sha256: &str,
         r: &mut dyn Read,
     ) -> Result<()> {
+        if let Some(part) = PartPath::parse(path) {
+            return self.part_entry(part, path, size, sha256, r);
+        }
         if let Some(sha) = path.strip_prefix("attachments/") {
             if sha256 != sha {
                 return Err(malformed(format!(
@@ -200,6 +221,49 @@ impl<'k> Checker<'k> {
         Err(malformed(format!(
             "{path} is not a kind of entry this version knows"
         )))
+    }
+
+    /// A part list (before its parts, in the same bundle), or a part: the one its list names,
+    /// with that hash and size.
+    fn part_entry(
+        &mut self,
+        part: PartPath,
+        path: &str,
+        size: u64,
+        sha256: &str,
+        r: &mut dyn Read,
+    ) -> Result<()> {
+        match part {
+            PartPath::List(sha) => {
+                if size > vigil_bundle::MAX_JSON_ENTRY {
+                    return Err(BundleError::TooLarge(format!("{path} is {size} bytes")).into());
+                }
+                let mut bytes = Vec::with_capacity(size as usize);
+                r.read_to_end(&mut bytes)?;
+                let list = PartList::from_entry(path, &bytes)?;
+                self.seen
+                    .part_lists
+                    .push((sha.clone(), list.size, list.parts.len() as u64));
+                self.keep.part_list(&list, &bytes)?;
+                self.lists.insert(sha, list);
+                Ok(())
+            }
+            PartPath::Part(sha, index) => {
+                let list = self
+                    .lists
+                    .get(&sha)
+                    .ok_or_else(|| malformed(format!("{path}: a part before its list")))?;
+                let named = usize::try_from(index).ok().and_then(|i| list.parts.get(i));
+                if named.is_none_or(|p| p.sha256 != sha256 || p.size != size) {
+                    return Err(malformed(format!("{path}: not the part its list names")));
+                }
+                let list = list.clone();
+                self.seen.parts.push((sha, index));
+                self.keep.part(&list, index, r)?;
+                std::io::copy(r, &mut std::io::sink())?;
+                Ok(())
+            }
+        }
     }
 
     /// The custody log, one line at a time.

@@ -16,11 +16,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use vigil_bundle::{BundleError, DeviceInfo, Manifest, ManifestEntry};
 use vigil_model::{AttachmentId, IncidentId};
-use vigil_store::{AttachmentReader, RevisionId, Slot, Spill, StoreError, Vault};
+use vigil_store::{RevisionId, Spill, StoreError, Vault};
 
 use crate::check::Nothing;
 use crate::error::{ExchangeError, Result, vault_error_inside};
-use crate::pipe::{ChannelReader, Counted, PIPE_DEPTH, pump};
+use crate::fill::{Content, bytes_entry, fill, sha256_hex};
 use crate::proof::{identities, recipients};
 use crate::read::{Expect, read_file};
 
@@ -35,6 +35,14 @@ pub enum Selection {
     All,
     /// These revisions (this device's own), in this order.
     Revisions(Vec<RevisionId>),
+    /// What an export's bundle could not hold, for its next bundle ([`Written::next`]): the
+    /// parts of attachments first, then these revisions.
+    Continue {
+        /// The revisions left.
+        revisions: Vec<RevisionId>,
+        /// The parts left.
+        parts: Vec<crate::parts::Carry>,
+    },
 }
 
 /// What an export wrote.
@@ -46,14 +54,12 @@ pub struct ExportReport {
     pub path: PathBuf,
     /// Revisions in it.
     pub revisions: usize,
-    /// Revisions of the selection that did not fit in this bundle ([`ExportReport::rest`]).
+    /// Revisions of the selection that did not fit in this bundle ([`Written::next`]).
     pub left: usize,
-    /// Those revisions, in order: the next bundle's selection
-    /// ([`Selection::Revisions`]).
-    #[serde(skip)]
-    pub rest: Vec<RevisionId>,
     /// Attachments in it.
     pub attachments: usize,
+    /// Parts of attachments in it (a record larger than one bundle file).
+    pub parts: usize,
     /// Size of the file.
     pub bytes: u64,
 }
@@ -71,39 +77,11 @@ pub enum ExportPhase {
     Checking,
 }
 
-/// What an entry of a planned bundle holds. Nothing here borrows the vault: the write phase
-/// runs while the vault serves other work.
-enum Content {
-    Bytes(Vec<u8>),
-    /// A revision entry, waiting in the plan's spill (encrypted, nameless), so that a plan
-    /// holds one revision in memory at a time.
-    Revision(RevisionId, Slot),
-    /// An attachment, read from the vault's chunk files by a reader that owns what it needs.
-    Attachment(Option<Box<AttachmentReader>>),
-    /// The padding to the size bucket: zero bytes.
-    Zeros,
-}
-
-fn sha256_hex(b: &[u8]) -> String {
-    hex::encode(vigil_crypto::sign::sha256(b))
-}
-
-fn bytes_entry(path: String, bytes: Vec<u8>) -> (ManifestEntry, Content) {
-    (
-        ManifestEntry {
-            path,
-            size: bytes.len() as u64,
-            sha256: sha256_hex(&bytes),
-        },
-        Content::Bytes(bytes),
-    )
-}
-
 pub(crate) fn selected(vault: &Vault, selection: &Selection) -> Result<Vec<RevisionId>> {
     Ok(match selection {
         Selection::Unsent => vault.unsent_revision_ids()?,
         Selection::All => vault.own_revision_ids()?.into_iter().map(|r| r.0).collect(),
-        Selection::Revisions(ids) => {
+        Selection::Revisions(ids) | Selection::Continue { revisions: ids, .. } => {
             for id in ids {
                 if !vault.is_own_revision(*id)? {
                     return Err(StoreError::NotFound {
@@ -171,8 +149,10 @@ pub struct ExportPlan {
     spill: Spill,
     identities: Vec<age::x25519::Identity>,
     sent: Vec<RevisionId>,
-    rest: Vec<RevisionId>,
+    left: usize,
+    next: Option<Selection>,
     attachments: usize,
+    parts: usize,
     custody_through: u64,
     blobs: Vec<AttachmentId>,
     max_file: Option<u64>,
@@ -209,6 +189,21 @@ impl std::fmt::Debug for ExportPlan {
 pub struct Written {
     report: ExportReport,
     sent: Vec<RevisionId>,
+    next: Option<Selection>,
+}
+
+impl Written {
+    /// What was written (recorded in the vault only by [`record`]).
+    pub fn report(&self) -> &ExportReport {
+        &self.report
+    }
+
+    /// What this bundle could not hold, for the export's next bundle: `None` when it holds
+    /// everything. The records of an export are recorded as exported once all its bundles are
+    /// written, so that a failure part-way leaves them all unsent.
+    pub fn next(&self) -> Option<Selection> {
+        self.next.clone()
+    }
 }
 
 /// The first phase of an export, a short read of the vault: which revisions go (as many as one
@@ -251,7 +246,8 @@ pub fn plan_with(
     let device = vault.device_public();
     let recipients = recipients(vault)?;
     let chosen = selected(vault, selection)?;
-    if chosen.is_empty() {
+    let parts_left = matches!(selection, Selection::Continue { parts, .. } if !parts.is_empty());
+    if chosen.is_empty() && !parts_left {
         return Err(ExchangeError::NothingToExport);
     }
 
@@ -307,19 +303,38 @@ pub fn plan_with(
             .as_ref()
             .map(|(l, _)| crate::stick::entries_budget(*l, recipients.len(), limits.pad))
     });
-    let overhead = |entries: u64| match file_limit {
-        Some(_) => entries * crate::stick::ENTRY_OVERHEAD,
-        None => 0,
+    let mut budget = crate::stick::Budget {
+        json: head.iter().map(|(e, _)| e.size).sum::<u64>() + log_entry.0.size,
+        files: 0,
+        count: head.len() as u64 + 1,
+        cap,
+        per_entry: if file_limit.is_some() {
+            crate::stick::ENTRY_OVERHEAD
+        } else {
+            0
+        },
+    };
+    // A record too large for one bundle file goes with its attachments in parts.
+    let part_size = match (&file_limit, cap) {
+        (Some(_), Some(cap)) => Some(crate::parts::part_size(cap, budget.json)),
+        _ => None,
     };
     let mut spill = Spill::new(vault.dir())?;
-    let mut json: u64 = head.iter().map(|(e, _)| e.size).sum::<u64>() + log_entry.0.size;
-    let mut count: u64 = head.len() as u64 + 1;
-    let mut file_bytes: u64 = 0;
     let mut revisions: Vec<(ManifestEntry, Content)> = Vec::new();
     let mut sent: Vec<RevisionId> = Vec::new();
     let mut attachments: BTreeMap<String, (AttachmentId, u64)> = BTreeMap::new();
     let mut blobs: Vec<AttachmentId> = Vec::new();
+    // Parts an earlier bundle of this export could not hold come first.
+    let mut placed = crate::parts::Placed::default();
+    if let Selection::Continue { parts, .. } = selection {
+        for c in parts {
+            placed.place(vault, c.clone(), &mut budget)?;
+        }
+    }
     for id in &chosen {
+        if placed.waiting() {
+            break;
+        }
         let rev = vault.revision(*id)?;
         let bytes = entry_bytes(&rev)?;
         let named = rev.document()?.attachments;
@@ -335,41 +350,61 @@ pub fn plan_with(
             })
             .collect();
         let more = 1 + new_files.len() as u64;
-        let more_bytes = bytes.len() as u64 + new_files.iter().map(|a| a.size).sum::<u64>();
-        if json + bytes.len() as u64 > vigil_bundle::MAX_JSON_BYTES
-            || count + more > vigil_bundle::MAX_ENTRIES
-            || cap.is_some_and(|max| json + file_bytes + more_bytes + overhead(count + more) > max)
-        {
-            if sent.is_empty()
-                && let Some(max) = cap
-            {
-                return Err(match &file_limit {
-                    Some((limit, fs)) => ExchangeError::FileTooLarge {
-                        needed: more_bytes + overhead(count + more) + (limit - max),
-                        limit: *limit,
-                        fs: fs.clone(),
-                    },
-                    None => BundleError::TooLarge(format!(
-                        "revision {} with its attachments is {more_bytes} bytes; one item holds at most {max}",
-                        rev.id
-                    ))
-                    .into(),
-                });
+        let file_sum = new_files.iter().map(|a| a.size).sum::<u64>();
+        let mut in_parts = false;
+        if !budget.fits(bytes.len() as u64, file_sum, more) {
+            if !sent.is_empty() || !placed.lists.is_empty() {
+                break; // the next bundle begins with it
             }
-            break;
+            match (cap, part_size) {
+                // The first record of a bundle that does not fit whole: its attachments go
+                // in parts, as many as fit here, the rest in the next bundles.
+                (Some(_), Some(p)) if p > 0 && budget.fits(bytes.len() as u64, 0, 1) => {
+                    in_parts = true;
+                }
+                (Some(max), _) => {
+                    let more_bytes = bytes.len() as u64 + file_sum;
+                    return Err(match &file_limit {
+                        Some((limit, fs)) => ExchangeError::FileTooLarge {
+                            needed: budget.bytes(bytes.len() as u64, file_sum, more)
+                                + (limit - max),
+                            limit: *limit,
+                            fs: fs.clone(),
+                        },
+                        None => BundleError::TooLarge(format!(
+                            "revision {} with its attachments is {more_bytes} bytes; one item holds at most {max}",
+                            rev.id
+                        ))
+                        .into(),
+                    });
+                }
+                (None, _) => break,
+            }
         }
         for a in apart {
             if !blobs.contains(&a) {
                 blobs.push(a);
             }
         }
-        file_bytes += more_bytes - bytes.len() as u64;
-        json += bytes.len() as u64;
-        count += more;
-        for a in new_files {
-            attachments
-                .entry(a.sha256.to_string())
-                .or_insert((a.id, a.size));
+        budget.take(bytes.len() as u64, 0, 1);
+        if in_parts {
+            for a in &new_files {
+                let c = crate::parts::cut(vault, a, part_size.unwrap_or(a.size))?;
+                if !placed.place(vault, c, &mut budget)? {
+                    return Err(BundleError::TooLarge(format!(
+                        "the part list of revision {} does not fit in a bundle",
+                        rev.id
+                    ))
+                    .into());
+                }
+            }
+        } else {
+            budget.take(0, file_sum, more - 1);
+            for a in new_files {
+                attachments
+                    .entry(a.sha256.to_string())
+                    .or_insert((a.id, a.size));
+            }
         }
         let entry = ManifestEntry {
             path: format!("revisions/{}.json", rev.id),
@@ -386,9 +421,15 @@ pub fn plan_with(
         revisions.push((entry, content));
         sent.push(rev.id);
     }
+    if sent.is_empty() && placed.parts.is_empty() {
+        return Err(BundleError::TooLarge("nothing fits in one bundle".into()).into());
+    }
     let mut entries = head;
     entries.extend(revisions);
     entries.push(log_entry);
+    for (e, bytes) in placed.lists {
+        entries.push((e, Content::Bytes(bytes)));
+    }
     for (sha, (id, size)) in &attachments {
         // No second SHA-256 when written: the chunks are authenticated as they are decrypted,
         // and the read-back hashes every entry of the bundle.
@@ -405,6 +446,15 @@ pub fn plan_with(
             Content::Attachment(Some(Box::new(reader))),
         ));
     }
+    let parts_count = placed.parts.len();
+    for (e, reader) in placed.parts {
+        entries.push((e, Content::Part(Some(reader))));
+    }
+    let rest = chosen[sent.len()..].to_vec();
+    let next = (!rest.is_empty() || !placed.carry.is_empty()).then(|| Selection::Continue {
+        revisions: rest.clone(),
+        parts: placed.carry,
+    });
 
     let mut manifest = Manifest::new(
         uuid::Uuid::now_v7(),
@@ -432,9 +482,11 @@ pub fn plan_with(
         entries,
         spill,
         identities: identities(vault),
-        rest: chosen[sent.len()..].to_vec(),
+        left: rest.len(),
+        next,
         sent,
         attachments: attachments.len(),
+        parts: parts_count,
         custody_through,
         blobs,
         max_file: limits.max_file,
@@ -456,8 +508,10 @@ impl ExportPlan {
             mut spill,
             identities,
             sent,
-            rest,
+            left,
+            next,
             attachments,
+            parts,
             max_file,
             ..
         } = self;
@@ -501,11 +555,12 @@ impl ExportPlan {
                 bytes,
                 path: dest,
                 revisions: sent.len(),
-                left: rest.len(),
-                rest,
+                left,
                 attachments,
+                parts,
             },
             sent,
+            next,
         })
     }
 }
@@ -549,80 +604,6 @@ impl ExportPlan {
             custody_through,
             blobs,
         })
-    }
-}
-
-/// Writes a planned bundle's manifest and entries into `w`, calling `progress(bytes of entries
-/// written, bytes in all)`.
-fn fill<W: std::io::Write>(
-    w: &mut vigil_bundle::BundleWriter<W>,
-    manifest: &Manifest,
-    signature: &[u8; 64],
-    entries: &mut [(ManifestEntry, Content)],
-    spill: &mut Spill,
-    progress: &mut dyn FnMut(u64, u64),
-) -> vigil_bundle::Result<()> {
-    let total = manifest.totals.bytes;
-    let mut done = 0u64;
-    let mut writing = |d: u64, t: u64| progress(d, t);
-    {
-        w.write_manifest(manifest, &|_| *signature)?;
-        for (entry, content) in entries.iter_mut() {
-            writing(done, total);
-            match content {
-                Content::Bytes(b) => w.add_entry(&entry.path, entry.size, &mut &b[..])?,
-                Content::Zeros => w.add_entry(
-                    &entry.path,
-                    entry.size,
-                    &mut std::io::Read::take(std::io::repeat(0), entry.size),
-                )?,
-                Content::Revision(id, slot) => {
-                    let b = spill
-                        .get(*slot)
-                        .map_err(|e| BundleError::Io(std::io::Error::other(e)))?;
-                    if sha256_hex(&b) != entry.sha256 {
-                        return Err(BundleError::Malformed(format!(
-                            "revision {id} changed while it was exported"
-                        )));
-                    }
-                    w.add_entry(&entry.path, entry.size, &mut &b[..])?
-                }
-                Content::Attachment(reader) => {
-                    let Some(r) = reader.take() else {
-                        return Err(BundleError::Malformed(format!(
-                            "{} is planned twice",
-                            entry.path
-                        )));
-                    };
-                    // Two stages on two cores: one thread decrypts the vault's chunks while
-                    // this one archives and encrypts (a third writes to disk); the writer
-                    // takes the hash the reader vouches for at the end.
-                    let hashed = std::cell::Cell::new(None);
-                    std::thread::scope(|scope| -> vigil_bundle::Result<()> {
-                        let (tx, rx) = std::sync::mpsc::sync_channel(PIPE_DEPTH);
-                        let (back, spare) = std::sync::mpsc::sync_channel(PIPE_DEPTH + 2);
-                        scope.spawn(move || pump(*r, tx, spare));
-                        let mut piped = ChannelReader {
-                            rx,
-                            back,
-                            buf: Vec::new(),
-                            pos: 0,
-                            hashed: &hashed,
-                        };
-                        let mut counted = Counted {
-                            inner: &mut piped,
-                            base: done,
-                            total,
-                            progress: &mut writing,
-                        };
-                        w.add_entry_hashed(&entry.path, entry.size, &mut counted, || hashed.get())
-                    })?;
-                }
-            }
-            done += entry.size;
-        }
-        writing(done, total);
-        Ok(())
     }
 }
 

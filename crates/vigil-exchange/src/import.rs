@@ -44,6 +44,12 @@ pub struct ImportReport {
     pub skipped: usize,
     /// Attachments stored now.
     pub attachments: usize,
+    /// Attachments of revisions stored now that wait for parts still to come.
+    pub awaiting: usize,
+    /// Parts of attachments stored now.
+    pub parts: usize,
+    /// Attachments whose last part arrived now: joined and checked against their SHA-256.
+    pub completed: usize,
     /// The sending device's custody events stored now (its history, kept at HQ).
     pub custody_events: usize,
     /// Custody events that contradict the history already kept here (which stays as it was):
@@ -68,6 +74,9 @@ impl ImportReport {
             applied: r.applied.len(),
             skipped: r.skipped.len(),
             attachments: r.attachments,
+            awaiting: r.awaiting,
+            parts: r.parts,
+            completed: 0,
             custody_events: r.custody_events,
             custody_conflicts: r.custody_conflicts,
             forks: r.forks.iter().map(ToString::to_string).collect(),
@@ -123,30 +132,63 @@ impl Keep for Receiver<'_, '_> {
         let sha: Sha256 = sha256
             .parse()
             .map_err(|_| vigil_bundle::BundleError::Malformed(format!("attachment {sha256}")))?;
-        let dir = self.dir;
+        if self.judged_quarantined()? || self.incoming()?.has_attachment(&sha) {
+            return Ok(());
+        }
+        let staged = vigil_store::stage_attachment(self.dir, content, None)?;
+        self.incoming()?.add_attachment(sha, staged);
+        Ok(())
+    }
+    fn certificate(&mut self, bytes: Vec<u8>) -> Result<()> {
+        self.incoming()?.certificate = Some(bytes);
+        Ok(())
+    }
+    fn part_list(&mut self, list: &vigil_bundle::PartList, body: &[u8]) -> Result<()> {
+        let sha256: Sha256 = list.sha256.parse().map_err(|_| {
+            vigil_bundle::BundleError::Malformed(format!("part list of {}", list.sha256))
+        })?;
+        let entry = vigil_store::IncomingPartList {
+            id: list.id()?,
+            sha256,
+            size: list.size,
+            parts: list.parts.len() as u64,
+            body: body.to_vec(),
+        };
+        self.incoming()?.add_part_list(entry);
+        Ok(())
+    }
+    fn part(
+        &mut self,
+        list: &vigil_bundle::PartList,
+        index: u64,
+        content: &mut dyn Read,
+    ) -> Result<()> {
+        if self.judged_quarantined()? {
+            return Ok(());
+        }
+        let staged = vigil_store::stage_attachment(self.dir, content, None)?;
+        self.incoming()?.add_part(list.id()?, index, staged);
+        Ok(())
+    }
+}
+
+impl Receiver<'_, '_> {
+    /// Whether the bundle goes to quarantine (judged once, when its first content arrives:
+    /// revisions and the certificate come before attachments and parts, so the judgement is
+    /// the one the whole bundle will get). Its contents are then not staged.
+    fn judged_quarantined(&mut self) -> Result<bool> {
         let incoming = self.incoming.as_mut().ok_or_else(|| {
             crate::ExchangeError::from(vigil_bundle::BundleError::Malformed(
                 "an entry before the manifest".into(),
             ))
         })?;
-        // Revisions and the certificate come before attachments, so the judgement is the one
-        // the whole bundle will get.
         let quarantined = match (self.quarantined, self.prejudge.as_mut()) {
             (Some(q), _) => q,
             (None, Some(judge)) => judge(incoming)?,
             (None, None) => false,
         };
         self.quarantined = Some(quarantined);
-        if quarantined || incoming.has_attachment(&sha) {
-            return Ok(());
-        }
-        let staged = vigil_store::stage_attachment(dir, content, None)?;
-        incoming.add_attachment(sha, staged);
-        Ok(())
-    }
-    fn certificate(&mut self, bytes: Vec<u8>) -> Result<()> {
-        self.incoming()?.certificate = Some(bytes);
-        Ok(())
+        Ok(quarantined)
     }
 }
 
@@ -306,9 +348,11 @@ pub fn settle(vault: &mut Vault, staged: Staged, size: u64) -> Result<Settled> {
         }
         standing => {
             let report = vault.apply_incoming(incoming, &standing, None)?;
-            Ok(Settled::Applied(Box::new(ImportReport::applied(
-                &manifest, report,
-            ))))
+            let mut report = ImportReport::applied(&manifest, report);
+            // The bundle is applied (committed) before parts are joined: a crash while joining
+            // leaves the parts kept, to be joined by the next import.
+            report.completed = vault.assemble_parts()?;
+            Ok(Settled::Applied(Box::new(report)))
         }
     }
 }
@@ -456,7 +500,9 @@ pub fn accept(vault: &mut Vault, who: &str) -> Result<Vec<ImportReport>> {
             }
         };
         let report = vault.apply_incoming(incoming, &standing, Some(entry.id))?;
-        reports.push(ImportReport::applied(&manifest, report));
+        let mut report = ImportReport::applied(&manifest, report);
+        report.completed = vault.assemble_parts()?;
+        reports.push(report);
     }
     Ok(reports)
 }

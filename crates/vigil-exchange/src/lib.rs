@@ -3,11 +3,13 @@
 //! | module | what |
 //! |---|---|
 //! | [`export`](mod@export) | a vault's own revisions, attachments and custody log into a bundle, read back before it takes its name |
+//! | `fill` | a planned bundle's entries written into it, each from where the plan left it |
 //! | [`import`](mod@import) | a bundle checked whole, its sender judged, then applied in one transaction or kept in quarantine |
 //! | `check` | what every entry of a bundle must be, checked one at a time as it streams |
 //! | `read` | reading a bundle from a file, a stream or an extracted folder |
 //! | [`proof`] | what a bundle proves, for people |
 //! | [`stick`] | the drive a bundle goes to: asked before writing, its faults named |
+//! | `parts` | a record larger than one bundle file: its attachments cut into parts, carried across bundles |
 //! | `pipe` | the thread pipe that moves an attachment from the vault into a bundle |
 //!
 //! The formats and trust rules are [`vigil_ledger`]'s; the vault's part is [`vigil_store`]'s;
@@ -19,7 +21,9 @@ pub mod blob;
 mod check;
 mod error;
 pub mod export;
+mod fill;
 pub mod import;
+mod parts;
 mod pipe;
 mod preview;
 pub mod proof;
@@ -36,6 +40,7 @@ pub use import::{
     import_bytes, import_with_progress, quarantine, settle, settle_bytes, stage, stage_bytes,
     stage_bytes_with, stage_for_quarantine,
 };
+pub use parts::Carry;
 pub use preview::{Preview, preview};
 pub use proof::{
     Proof, ProvenAttachment, ProvenEnrolment, ProvenRevision, verify_extracted, verify_with_vault,

@@ -43,6 +43,41 @@ pub(crate) fn entries_budget(limit: u64, recipients: usize, pad: bool) -> u64 {
 /// An upper bound of what one more entry adds to a bundle file besides its bytes.
 pub(crate) const ENTRY_OVERHEAD: u64 = 2048;
 
+/// What a bundle being planned has taken of its limits: the format's (JSON bytes, entries)
+/// and, when set, a cap on its entries' bytes, each entry counted with `per_entry` more (a
+/// file limit counts [`ENTRY_OVERHEAD`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Budget {
+    pub(crate) json: u64,
+    pub(crate) files: u64,
+    pub(crate) count: u64,
+    pub(crate) cap: Option<u64>,
+    pub(crate) per_entry: u64,
+}
+
+impl Budget {
+    /// Whether `json` more bytes of JSON, `files` more of attachments (or parts) in `entries`
+    /// more entries still fit.
+    pub(crate) fn fits(&self, json: u64, files: u64, entries: u64) -> bool {
+        self.json + json <= vigil_bundle::MAX_JSON_BYTES
+            && self.count + entries <= vigil_bundle::MAX_ENTRIES
+            && self
+                .cap
+                .is_none_or(|max| self.bytes(json, files, entries) <= max)
+    }
+
+    /// What the entries would take of the cap with these more.
+    pub(crate) fn bytes(&self, json: u64, files: u64, entries: u64) -> u64 {
+        self.json + json + self.files + files + (self.count + entries) * self.per_entry
+    }
+
+    pub(crate) fn take(&mut self, json: u64, files: u64, entries: u64) {
+        self.json += json;
+        self.files += files;
+        self.count += entries;
+    }
+}
+
 /// `dest` if no file has that name, or else the first of `<stem>-2.<ext>`, `-3` ... that is
 /// free: two exports in one second, or the bundles of one export, never replace a bundle
 /// already there, whose records are counted as exported.

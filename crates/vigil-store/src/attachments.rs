@@ -217,6 +217,9 @@ impl Vault {
         if let Some(Some(_)) = freed {
             return Err(StoreError::AttachmentFreed { id: id.to_string() });
         }
+        if let Some(e) = self.incomplete(id)? {
+            return Err(e);
+        }
         let (meta, key, chunk_count) = self.attachment(id)?;
         let mut stmt = self.conn.prepare_cached(
             "SELECT idx, blob FROM attachment_chunks WHERE attachment_id = ?1 ORDER BY idx",
@@ -253,10 +256,21 @@ impl Vault {
         row_sql: &str,
         chunks_sql: &str,
     ) -> Result<AttachmentReader> {
-        let key_of = id.as_bytes().as_slice();
+        self.stored_copy_reader_by(id, what, row_sql, chunks_sql, [id.as_bytes().as_slice()])
+    }
+
+    /// [`Self::stored_copy_reader`] of a copy its SQL finds by `key` (`id` names it).
+    pub(crate) fn stored_copy_reader_by<P: rusqlite::Params + Copy>(
+        &self,
+        id: uuid::Uuid,
+        what: &'static str,
+        row_sql: &str,
+        chunks_sql: &str,
+        key_of: P,
+    ) -> Result<AttachmentReader> {
         let row: Option<(Vec<u8>, Vec<u8>, i64, i64)> = self
             .conn
-            .query_row(row_sql, [key_of], |r| {
+            .query_row(row_sql, key_of, |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })
             .optional()?;
@@ -272,7 +286,7 @@ impl Vault {
         let names = self
             .conn
             .prepare_cached(chunks_sql)?
-            .query_map([key_of], |r| r.get::<_, String>(0))?
+            .query_map(key_of, |r| r.get::<_, String>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         if names.len() as i64 != count {
             return Err(StoreError::TamperedAttachment { id: id.to_string() });
@@ -319,7 +333,8 @@ impl Vault {
         let mut stmt = self.conn.prepare_cached(
             "SELECT 1 FROM attachment_chunks WHERE blob = ?1
              UNION ALL SELECT 1 FROM quarantine_chunks WHERE blob = ?1
-             UNION ALL SELECT 1 FROM sync_blob_chunks WHERE blob = ?1",
+             UNION ALL SELECT 1 FROM sync_blob_chunks WHERE blob = ?1
+             UNION ALL SELECT 1 FROM part_chunks WHERE blob = ?1",
         )?;
         for name in on_disk {
             // Only names of the form Vigil gives chunks (32 hex digits) are its own: anything

@@ -134,6 +134,18 @@ pub enum StoreError {
         /// The attachment.
         id: String,
     },
+    /// The attachment came in parts, and not all of them have been imported yet.
+    #[error(
+        "attachment {id} came in parts and is not complete: {missing} of its {of} parts are not yet imported; import the other bundles of the same export"
+    )]
+    AttachmentIncomplete {
+        /// The attachment.
+        id: String,
+        /// Parts still missing.
+        missing: u64,
+        /// Parts in all.
+        of: u64,
+    },
     /// A device already known here presents different keys.
     #[error(
         "device {device} is already known here with different keys; refusing its records (possible impersonation)"
@@ -246,6 +258,7 @@ impl StoreError {
             StoreError::DeviceKeyConflict { .. } => "device_key_conflict",
             StoreError::MissingAttachment { .. } => "missing_attachment",
             StoreError::AttachmentFreed { .. } => "attachment_freed",
+            StoreError::AttachmentIncomplete { .. } => "attachment_incomplete",
             StoreError::QuarantineFull { .. } => "quarantine_full",
             StoreError::Ledger(e) => e.code(),
             StoreError::AmbiguousDevice { .. } => "ambiguous_device",

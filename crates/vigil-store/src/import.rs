@@ -45,6 +45,10 @@ const IMPORT_CACHE_KIB: i64 = -4096;
 pub struct ApplyReport {
     /// Attachments stored now.
     pub attachments: usize,
+    /// Attachments whose revision came now, that wait for parts still to come.
+    pub awaiting: usize,
+    /// Parts of attachments stored now.
+    pub parts: usize,
     /// Revisions stored now.
     pub applied: Vec<RevisionId>,
     /// Revisions already here with the same hash.
@@ -381,6 +385,15 @@ impl Vault {
                     Some(s) => s,
                     None => match used.iter().find(|u| u.sha256() == a.sha256.0) {
                         Some(earlier) => earlier.duplicate()?,
+                        // Coming in parts (in this bundle's list, or an earlier one's): it
+                        // waits for them.
+                        None if incoming.has_part_list(&a.sha256)
+                            || crate::parts::list_held(&tx, &a.sha256)? =>
+                        {
+                            crate::parts::insert_awaiting(&tx, a, r.incident, &now)?;
+                            report.awaiting += 1;
+                            continue;
+                        }
                         None => {
                             return Err(StoreError::MissingAttachment {
                                 revision: r.id.to_string(),
@@ -474,8 +487,11 @@ impl Vault {
             }
         }
 
-        let changed =
-            !report.applied.is_empty() || report.attachments > 0 || report.custody_events > 0;
+        report.parts = crate::parts::store_incoming(&tx, incoming, used, &now)?;
+        let changed = !report.applied.is_empty()
+            || report.attachments > 0
+            || report.parts > 0
+            || report.custody_events > 0;
         if changed {
             append_custody(
                 &tx,

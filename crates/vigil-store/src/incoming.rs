@@ -53,7 +53,33 @@ pub struct Incoming {
     pub revisions: Vec<IncomingRevision>,
     pub(crate) custody: Vec<Slot>,
     pub(crate) attachments: HashMap<Sha256, StagedAttachment>,
+    pub(crate) part_lists: Vec<IncomingPartList>,
+    pub(crate) parts: Vec<IncomingPart>,
     pub(crate) spill: Spill,
+}
+
+/// The part list of an attachment carried in parts, as a bundle brought it (checked).
+#[derive(Debug, Clone)]
+pub struct IncomingPartList {
+    /// The SHA-256 of its canonical JSON.
+    pub id: [u8; 32],
+    /// The whole attachment's SHA-256.
+    pub sha256: Sha256,
+    /// Its size.
+    pub size: u64,
+    /// How many parts it is cut into.
+    pub parts: u64,
+    /// The list's canonical JSON, kept as it came.
+    pub body: Vec<u8>,
+}
+
+/// One part a bundle brought, checked against its list and staged into the chunk store (its
+/// SHA-256 and size are the staged copy's).
+#[derive(Debug)]
+pub(crate) struct IncomingPart {
+    pub(crate) list: [u8; 32],
+    pub(crate) index: u64,
+    pub(crate) staged: StagedAttachment,
 }
 
 impl Incoming {
@@ -74,6 +100,8 @@ impl Incoming {
             revisions: Vec::new(),
             custody: Vec::new(),
             attachments: HashMap::new(),
+            part_lists: Vec::new(),
+            parts: Vec::new(),
             spill: Spill::new(dir)?,
         })
     }
@@ -118,6 +146,27 @@ impl Incoming {
         }
     }
 
+    /// Adds an attachment's part list.
+    pub fn add_part_list(&mut self, list: IncomingPartList) {
+        if !self.part_lists.iter().any(|l| l.id == list.id) {
+            self.part_lists.push(list);
+        }
+    }
+
+    /// Adds part `index` of the attachment cut by list `list`, staged into the chunk store.
+    pub fn add_part(&mut self, list: [u8; 32], index: u64, staged: StagedAttachment) {
+        self.parts.push(IncomingPart {
+            list,
+            index,
+            staged,
+        });
+    }
+
+    /// Whether a part list for the content with this hash came.
+    pub fn has_part_list(&self, sha256: &Sha256) -> bool {
+        self.part_lists.iter().any(|l| l.sha256 == *sha256)
+    }
+
     /// Whether the content with this hash came.
     pub fn has_attachment(&self, sha256: &Sha256) -> bool {
         self.attachments.contains_key(sha256)
@@ -132,6 +181,9 @@ impl Incoming {
     pub fn discard(self) {
         for (_, s) in self.attachments {
             s.discard();
+        }
+        for p in self.parts {
+            p.staged.discard();
         }
     }
 

@@ -361,6 +361,39 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE attachments ADD COLUMN freed_at TEXT;
     "#,
+    // 9: attachments that came in parts (a record larger than one bundle file on a FAT32
+    // stick). A part list, named by the SHA-256 of its canonical JSON, is kept with the parts
+    // that arrived, each staged into the chunk store like an attachment; an attachment whose
+    // revision arrived before all its parts waits (`awaiting_parts`, no chunks, no key) until
+    // a list is complete, when the parts are joined, checked against its SHA-256, and go.
+    r#"
+    CREATE TABLE part_lists (
+        id BLOB PRIMARY KEY,
+        sha256 BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        parts INTEGER NOT NULL,
+        body BLOB NOT NULL,
+        received_at TEXT NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX part_lists_by_sha256 ON part_lists (sha256);
+    CREATE TABLE parts (
+        list BLOB NOT NULL REFERENCES part_lists (id),
+        idx INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 BLOB NOT NULL,
+        file_key BLOB NOT NULL,
+        chunk_count INTEGER NOT NULL,
+        PRIMARY KEY (list, idx)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE part_chunks (
+        list BLOB NOT NULL,
+        idx INTEGER NOT NULL,
+        chunk INTEGER NOT NULL,
+        blob TEXT NOT NULL UNIQUE,
+        PRIMARY KEY (list, idx, chunk)
+    ) STRICT, WITHOUT ROWID;
+    ALTER TABLE attachments ADD COLUMN awaiting_parts INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -4,6 +4,7 @@ import type { Delivery } from "./Delivery";
 import type { EntryId } from "./EntryId";
 import type { Incident } from "./Incident";
 import type { LogEntry } from "./LogEntry";
+import type { MissingParts } from "./MissingParts";
 
 /**
  * One incident with everything the live log and the editor show.
@@ -25,6 +26,10 @@ log: Array<LogEntry>,
  * The attachments.
  */
 attachments: Array<AttachmentMeta>, 
+/**
+ * Attachments (by id) that came in parts and wait for some still to be imported.
+ */
+incomplete: { [key in string]: MissingParts }, 
 /**
  * When two versions of the sealed record amend the same revision (two devices amended
  * it), their revision ids: the record is shown as it was where they part, until a person

@@ -131,6 +131,8 @@ export const en = {
 
   "attach.title": "Attachments",
   "attach.none": "No attachments.",
+  "attach.parts_missing": { one: "Incomplete: {n} part is not yet imported.", other: "Incomplete: {n} parts are not yet imported." },
+  "attach.parts_which": "Missing part numbers {list} of {of}. Import the other bundles of the same export.",
   "attach.drop": "Drop files to attach them to this incident",
   "attach.adding": "Adding {name}…",
   "attach.failed": "Could not attach {name}: {error}",
@@ -471,6 +473,7 @@ export const en = {
   "error.incident_forked": "This record has two versions, amended on different devices. It cannot be amended until someone settles which one stands.",
   "error.missing_attachment": "The bundle refers to an attachment it does not contain. Nothing was imported.",
   "error.attachment_freed": "This file was delivered to HQ and removed from this laptop to free space. HQ holds it.",
+  "error.attachment_incomplete": "This file came in parts, and not all of them have been imported yet. Import the other bundles of the same export.",
   "error.quarantine_full": "Quarantine is full. Accept or drop the bundles waiting there (Organisation) before importing more from devices HQ does not trust. Nothing was imported.",
   "quarantine.no_certificate": "The device was not enrolled by the organisation (it joined without an invitation, or before invitations existed).",
   "quarantine.certificate_invalid": "The device's enrolment certificate does not hold: it was altered, or belongs to another device or organisation.",

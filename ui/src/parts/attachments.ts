@@ -3,6 +3,7 @@
 
 import type { AppError } from "../bindings/AppError";
 import type { AttachmentMeta } from "../bindings/AttachmentMeta";
+import type { MissingParts } from "../bindings/MissingParts";
 import * as api from "../api";
 import { handleLockedError, openOverlay } from "../app";
 import { h, setT, setText } from "../dom";
@@ -28,6 +29,8 @@ export class AttachmentsPanel {
   constructor(
     private readonly incidentId: string,
     items: AttachmentMeta[],
+    /** Attachments (by id) that came in parts and wait for some still to be imported. */
+    private readonly incomplete: Record<string, MissingParts | undefined> = {},
   ) {
     this.items = [...items];
     this.list = h("ul", { class: "attachment-list" });
@@ -54,6 +57,7 @@ export class AttachmentsPanel {
             { type: "button", class: "attachment", data: { id: meta.id, name: meta.original_name }, on: { click: () => void preview(meta) } },
             h("span", { class: "name", text: meta.original_name }),
             h("span", { class: "muted small", text: `${formatSize(num(meta.size))} · ${meta.media_type} · ${formatDateTime(meta.added_at)}` }),
+            partsMissing(this.incomplete[meta.id]),
           ),
         ),
       ),
@@ -153,4 +157,16 @@ export async function pickAndAttach(): Promise<void> {
     if (handleLockedError(err as AppError)) return;
     panel.root.append(h("p", { class: "error small", text: errorText(err) }));
   }
+}
+
+/** For an attachment that came in parts and waits for some: which are missing. */
+function partsMissing(parts: MissingParts | undefined): HTMLElement | null {
+  if (!parts) return null;
+  return h(
+    "span",
+    { class: "parts-missing small", data: { missing: parts.missing.join(" "), of: String(parts.of) } },
+    h("span", { t: "attach.parts_missing", tParams: { n: parts.missing.length } }),
+    " ",
+    h("span", { t: "attach.parts_which", tParams: { list: parts.missing.join(", "), of: parts.of } }),
+  );
 }

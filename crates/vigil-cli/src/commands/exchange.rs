@@ -33,40 +33,46 @@ pub(crate) fn export(
         max_file,
         ..Default::default()
     };
-    let mut reports: Vec<vigil_exchange::ExportReport> = Vec::new();
+    // Every bundle is written and verified before any is recorded as exported: a failure
+    // part-way leaves every record of this export unsent, to go again.
+    let mut written: Vec<vigil_exchange::Written> = Vec::new();
     let mut dest = to.to_path_buf();
     loop {
-        let report = export_one(&mut vault, &selection, &dest, limits);
-        let report = match report {
-            Ok(r) => r,
+        let w = match write_one(&vault, &selection, &dest, limits) {
+            Ok(w) => w,
             Err(e) => {
-                for r in &reports {
+                for w in &written {
                     eprintln!(
-                        "vigil: {} was written and verified before this failed; it holds {} revisions",
-                        r.path.display(),
-                        r.revisions
+                        "vigil: {} was written before this failed; nothing was recorded as exported, so the next export carries its records again",
+                        w.report().path.display()
                     );
                 }
                 return Err(e.into());
             }
         };
+        let r = w.report();
         if !ctx.json() {
             println!(
-                "Wrote {} ({} revisions, {} attachments, {} bytes), read back and verified.",
-                report.path.display(),
-                report.revisions,
-                report.attachments,
-                report.bytes
+                "Wrote {} ({} revisions, {} attachments, {} parts, {} bytes), read back and verified.",
+                r.path.display(),
+                r.revisions,
+                r.attachments,
+                r.parts,
+                r.bytes
             );
         }
-        let rest = report.rest.clone();
-        reports.push(report);
-        if rest.is_empty() {
-            break;
+        let next = w.next();
+        written.push(w);
+        match next {
+            Some(s) => selection = s,
+            None => break,
         }
-        selection = vigil_exchange::Selection::Revisions(rest);
         dest = vigil_exchange::stick::unused_name(to);
     }
+    let reports = written
+        .into_iter()
+        .map(|w| vigil_exchange::record(&mut vault, w))
+        .collect::<Result<Vec<_>, _>>()?;
     vault.close()?;
     if ctx.json() {
         println!("{}", export_json(&reports));
@@ -76,35 +82,33 @@ pub(crate) fn export(
     Ok(())
 }
 
-/// One bundle of `selection`: planned, written, read back, recorded.
-fn export_one(
-    vault: &mut vigil_store::Vault,
+/// One bundle of `selection`: planned, written and read back (not yet recorded).
+fn write_one(
+    vault: &vigil_store::Vault,
     selection: &vigil_exchange::Selection,
     dest: &Path,
     limits: vigil_exchange::Limits,
-) -> Result<vigil_exchange::ExportReport, vigil_exchange::ExchangeError> {
+) -> Result<vigil_exchange::Written, vigil_exchange::ExchangeError> {
     let mut writing = TerminalProgress::new("Writing the bundle");
     let mut checking = TerminalProgress::new("Reading it back");
-    let report = vigil_exchange::plan_with(vault, selection, dest, limits)
-        .and_then(|plan| {
-            plan.write(&mut |phase, d, t| match phase {
-                vigil_exchange::ExportPhase::Writing => writing.show(d, t),
-                vigil_exchange::ExportPhase::Checking => {
-                    writing.finish("done.");
-                    checking.show(d, t)
-                }
-            })
+    let written = vigil_exchange::plan_with(vault, selection, dest, limits).and_then(|plan| {
+        plan.write(&mut |phase, d, t| match phase {
+            vigil_exchange::ExportPhase::Writing => writing.show(d, t),
+            vigil_exchange::ExportPhase::Checking => {
+                writing.finish("done.");
+                checking.show(d, t)
+            }
         })
-        .and_then(|written| vigil_exchange::record(vault, written));
+    });
     // Still writing when it failed: the writing line says so (it said "done." if the
     // checking had begun).
-    writing.finish(if report.is_ok() { "done." } else { "failed." });
-    checking.finish(if report.is_ok() {
+    writing.finish(if written.is_ok() { "done." } else { "failed." });
+    checking.finish(if written.is_ok() {
         "verified."
     } else {
         "failed."
     });
-    report
+    written
 }
 
 /// The export's JSON: the first bundle's id and path, totals over all, and every bundle.
@@ -115,6 +119,7 @@ fn export_json(reports: &[vigil_exchange::ExportReport]) -> serde_json::Value {
         "path": first.map(|r| r.path.clone()),
         "revisions": reports.iter().map(|r| r.revisions).sum::<usize>(),
         "attachments": reports.iter().map(|r| r.attachments).sum::<usize>(),
+        "parts": reports.iter().map(|r| r.parts).sum::<usize>(),
         "bytes": reports.iter().map(|r| r.bytes).sum::<u64>(),
         "left": reports.last().map_or(0, |r| r.left),
         "bundles": reports,

@@ -236,7 +236,16 @@ pub(crate) fn show(ctx: &Ctx, id: &str) -> Result<(), Failure> {
     let vault = ctx.open()?;
     let inc = vault.incident(incident)?;
     let log = vault.log_entries(incident)?;
-    let atts = vault.attachments(incident)?;
+    let atts = vault
+        .attachments(incident)?
+        .into_iter()
+        .map(|meta| {
+            Ok(output::ShownAttachment {
+                parts: vault.attachment_parts(meta.id)?,
+                meta,
+            })
+        })
+        .collect::<Result<Vec<_>, vigil_store::StoreError>>()?;
     let lineage = vault.lineage(incident)?;
     let lang = output::lang();
     ctx.out

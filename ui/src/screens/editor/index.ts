@@ -408,7 +408,7 @@ async function openEditor(id: string): Promise<void> {
       ? view.incident.updated_at
       : null;
   const timed = timesFromLog(incident, view.log);
-  const panel = new AttachmentsPanel(id, view.attachments);
+  const panel = new AttachmentsPanel(id, view.attachments, view.incomplete);
   const current = new Editor(incident, panel, outdated, view.delivery);
   editor = current;
   window.addEventListener("blur", saveOnBlur);

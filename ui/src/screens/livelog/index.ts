@@ -532,7 +532,7 @@ async function openLiveLog(id: string): Promise<void> {
     return;
   }
   const incident = view.draft ?? view.incident;
-  const panel = new AttachmentsPanel(id, view.attachments);
+  const panel = new AttachmentsPanel(id, view.attachments, view.incomplete);
   const log = new LiveLog(id, incident.title, view.log, panel, view.versions, view.log_draft, view.incident.status === "sealed", view.sealed_entries);
   const onKey = (e: KeyboardEvent) => {
     if (log.onKey(e)) e.preventDefault();
