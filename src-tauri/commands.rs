@@ -7,9 +7,10 @@
 use tauri::ipc::{Channel, Response};
 use tauri::{AppHandle, Manager, State};
 use vigil_app::{
-    AcceptOutcome, AppError, AppStatus, DevicesView, EntryInput, ExportPhase, ExportPreview,
-    ExportSummary, HistoryView, ImportSummary, IncidentPage, IncidentView, ListRequest, OrgView,
-    QuarantineRow, SaveOutcome, Session, Settings, SyncView, TermView, VaultOverview,
+    AcceptOutcome, AppError, AppStatus, DevicesView, EntryInput, ExportFiles, ExportPhase,
+    ExportPreview, ExportSummary, HistoryView, ImportSummary, IncidentPage, IncidentView,
+    ListRequest, OrgView, QuarantineRow, SaveOutcome, Session, Settings, SyncView, TermView,
+    VaultOverview,
 };
 use vigil_model::{AttachmentMeta, Incident, LogEntry};
 use vigil_store::SearchHit;
@@ -208,6 +209,11 @@ pub async fn seal_incident(s: State<'_, Session>, id: String) -> Res<IncidentVie
 #[tauri::command]
 pub async fn export_preview(s: State<'_, Session>) -> Res<ExportPreview> {
     s.export_preview()
+}
+
+#[tauri::command]
+pub async fn export_files(s: State<'_, Session>, folder: std::path::PathBuf) -> Res<ExportFiles> {
+    s.export_files(&folder)
 }
 
 #[tauri::command]

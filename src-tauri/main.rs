@@ -82,6 +82,7 @@ fn main() {
             commands::save_settings,
             commands::seal_incident,
             commands::export_preview,
+            commands::export_files,
             commands::export_bundle,
             commands::import_bundle,
             commands::removable_drives,

@@ -131,12 +131,20 @@ async fn hq_creates_monitor_joins_seals_exports_and_hq_imports_all_in_the_window
         "sealed versions: 1; records: 1; attachments: 0",
     )
     .await;
+    // The folder chosen, it says how many files it will write there and that they fit.
+    app.type_into("#export-folder", &usb_path).await;
+    let files = app.wait_text("#export-files", "Will write 1 file").await;
+    assert!(files.contains("at most"), "{files}");
+    assert_eq!(
+        app.eval(
+            "return document.querySelector('#export-files').dataset.fits",
+            vec![]
+        )
+        .await,
+        "true"
+    );
     // Enter in the folder field exports, as the dialog's main action.
-    app.type_into(
-        "#export-folder",
-        &format!("{usb_path}{}", crate::harness::ENTER),
-    )
-    .await;
+    app.type_into("#export-folder", crate::harness::ENTER).await;
     let done = app.wait_text("#export-result", &usb_path).await;
     // It counts what it counts: sealed versions, not records.
     assert!(

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use vigil_exchange::{Limits, Selection, import, plan_with, record};
+use vigil_exchange::{Limits, Selection, import};
 use vigil_model::{Incident, IncidentId};
 
 use crate::harness::{Env, PASSPHRASE, new_vault};
@@ -40,25 +40,16 @@ fn hq_with_some_parts(env: &Env) -> Vec<PathBuf> {
         max_file: Some(1_000_000),
         ..Limits::default()
     };
-    let mut selection = Selection::Unsent;
-    let mut written = Vec::new();
-    loop {
-        let dest = vigil_exchange::stick::unused_name(&root.join("b.vigil"));
-        let w = plan_with(&monitor, &selection, &dest, limits)
-            .unwrap()
-            .write(&mut |_, _, _| {})
-            .unwrap();
-        let next = w.next();
-        written.push(w);
-        match next {
-            Some(s) => selection = s,
-            None => break,
-        }
-    }
-    let bundles: Vec<PathBuf> = written
-        .into_iter()
-        .map(|w| record(&mut monitor, w).unwrap().path)
-        .collect();
+    let bundles: Vec<PathBuf> = vigil_exchange::export_all(
+        &mut monitor,
+        &Selection::Unsent,
+        &root.join("b.vigil"),
+        limits,
+    )
+    .unwrap()
+    .into_iter()
+    .map(|r| r.path)
+    .collect();
     assert!(bundles.len() >= 4, "{bundles:?}");
     import(&mut hq, &bundles[0]).unwrap();
     import(&mut hq, &bundles[2]).unwrap();

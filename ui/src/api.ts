@@ -10,6 +10,7 @@ import type { IncidentPage } from "./bindings/IncidentPage";
 import type { IncidentView } from "./bindings/IncidentView";
 import type { ListRequest } from "./bindings/ListRequest";
 import type { EntryInput } from "./bindings/EntryInput";
+import type { ExportFiles } from "./bindings/ExportFiles";
 import type { ExportPreview } from "./bindings/ExportPreview";
 import type { LogEntry } from "./bindings/LogEntry";
 import type { SaveOutcome } from "./bindings/SaveOutcome";
@@ -100,6 +101,7 @@ export const listIncidents = (request: ListRequest) => call<IncidentPage>("list_
 export const getIncident = (id: string) => call<IncidentView>("get_incident", { id });
 export const newIncident = (title: string) => call<Incident>("new_incident", { title });
 export const exportPreview = () => call<ExportPreview>("export_preview");
+export const exportFiles = (folder: string) => call<ExportFiles>("export_files", { folder });
 export const appendLog = (id: string, entry: EntryInput) => call<LogEntry>("append_log", { id, entry });
 export const saveLogDraft = (id: string, text: string) => call<null>("save_log_draft", { id, text });
 export const saveIncident = (incident: Incident) => call<SaveOutcome>("save_incident", { incident });

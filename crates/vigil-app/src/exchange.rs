@@ -44,6 +44,27 @@ pub struct ExportPreview {
     pub attachment_bytes: u64,
 }
 
+/// The files an export to a chosen folder would write, shown before it is started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ExportFiles {
+    /// How many bundle files (about, when more than one).
+    pub files: u32,
+    /// At most how many bytes in all.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub bytes: u64,
+    /// The largest file the drive takes, when it limits one (FAT32).
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub max_file: Option<u64>,
+    /// The drive's file system, in words ("FAT32", "exFAT"...), when known.
+    pub fs: Option<String>,
+    /// Bytes free on the drive, when it says.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub free: Option<u64>,
+    /// Whether everything fits in the free space (true when the drive does not say).
+    pub fits: bool,
+}
+
 /// What an export from the window is doing, sent with its progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -230,6 +251,30 @@ impl Session {
         })
     }
 
+    /// The files an export of what is unsent to `folder` would write, and whether they fit.
+    pub fn export_files(&self, folder: &Path) -> Result<ExportFiles, AppError> {
+        let limits = vigil_exchange::Limits {
+            pad: self.settings().pad_bundles,
+            ..Default::default()
+        };
+        self.with_vault(|v| {
+            let p = vigil_exchange::preview_files(
+                v,
+                &vigil_exchange::Selection::Unsent,
+                &folder.join("vigil.vigil"),
+                limits,
+            )?;
+            Ok(ExportFiles {
+                files: p.files as u32,
+                bytes: p.bytes,
+                max_file: p.max_file,
+                fs: p.fs.clone(),
+                free: p.free,
+                fits: p.check_room().is_ok(),
+            })
+        })
+    }
+
     /// Exports every revision not yet sent into a new bundle in `folder` (a USB stick, say),
     /// named by date; read back and verified before this returns. `progress(phase, done, all)`
     /// follows the writing, then the reading back.
@@ -253,6 +298,11 @@ impl Session {
             ..Default::default()
         };
         let mut selection = vigil_exchange::Selection::Unsent;
+        // Refused before anything is written when everything cannot fit on the drive.
+        self.with_vault(|v| {
+            let probe = folder.join("vigil.vigil");
+            Ok(vigil_exchange::preview_files(v, &selection, &probe, limits)?.check_room()?)
+        })?;
         let mut pace = Pace::default();
         // As many bundles as the drive's largest file needs, each written and read back; all
         // are recorded as exported only once every one is, so that a failure part-way leaves

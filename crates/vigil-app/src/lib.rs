@@ -25,7 +25,9 @@ mod views;
 mod webview;
 
 pub use error::AppError;
-pub use exchange::{ExportPhase, ExportPreview, ExportSummary, ImportSummary, QuarantineRow};
+pub use exchange::{
+    ExportFiles, ExportPhase, ExportPreview, ExportSummary, ImportSummary, QuarantineRow,
+};
 pub use history::{CustodyRow, HistoryView, RevisionRow};
 pub use location::{VaultDirError, instance_id, process_vault_dir, vault_dir};
 pub use look::{DISCREET_ICON_SIDE, WindowLook};

@@ -8,6 +8,9 @@ use std::path::Path;
 
 /// The largest file FAT12/16/32 can hold: its size field has 32 bits.
 pub const FAT_MAX_FILE: u64 = u32::MAX as u64;
+/// The largest file Debian's `fusefat` (0.1a) writes on FAT32: 2 GiB, measured (a write past
+/// that offset fails with `EPERM`), half of what the file system itself allows.
+pub const FUSEFAT_MAX_FILE: u64 = 1 << 31;
 
 /// What is known of the drive a folder is on. Each field is `None` where the system does not
 /// say.
@@ -48,10 +51,12 @@ pub fn fs_name(fs_type: &str) -> &'static str {
     }
 }
 
-/// The largest file a file system of this type can hold, where a bundle may meet it.
+/// The largest file a file system of this type (and its driver) can hold, where a bundle may
+/// meet it.
 pub fn max_file_of(fs_type: &str) -> Option<u64> {
-    match fs_name(fs_type) {
-        "FAT32" => Some(FAT_MAX_FILE),
+    match (fs_type, fs_name(fs_type)) {
+        ("fuse.fusefat" | "fusefat", _) => Some(FUSEFAT_MAX_FILE),
+        (_, "FAT32") => Some(FAT_MAX_FILE),
         _ => None,
     }
 }
@@ -240,7 +245,8 @@ mod tests {
     #[test]
     fn fat_is_the_only_file_system_whose_largest_file_a_bundle_meets() {
         assert_eq!(max_file_of("vfat"), Some(4 * 1024 * 1024 * 1024 - 1));
-        assert_eq!(max_file_of("fuse.fusefat"), Some(FAT_MAX_FILE));
+        assert_eq!(max_file_of("msdos"), Some(FAT_MAX_FILE));
+        assert_eq!(max_file_of("fuse.fusefat"), Some(FUSEFAT_MAX_FILE));
         for other in ["exfat", "ntfs3", "ext4", "tmpfs", "fuseblk", "something"] {
             assert_eq!(max_file_of(other), None, "{other}");
         }

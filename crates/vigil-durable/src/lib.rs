@@ -508,7 +508,9 @@ impl<F: Syncable> SyncPool<F> {
 }
 
 mod drive;
-pub use drive::{Drive, FAT_MAX_FILE, Fault, drive, fault_of, free_space, fs_name, max_file_of};
+pub use drive::{
+    Drive, FAT_MAX_FILE, FUSEFAT_MAX_FILE, Fault, drive, fault_of, free_space, fs_name, max_file_of,
+};
 
 #[cfg(test)]
 mod tests;

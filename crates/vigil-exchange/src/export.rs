@@ -607,6 +607,31 @@ impl ExportPlan {
     }
 }
 
+/// An export of `selection` to `dest` in as many bundles as the drive's largest file (or
+/// `limits`) needs: `dest`, then `<stem>-2`, `-3` … beside it, each planned, written and read
+/// back in turn; all are recorded as exported once every one is written. The reports, in order.
+pub fn export_all(
+    vault: &mut Vault,
+    selection: &Selection,
+    dest: &Path,
+    limits: Limits,
+) -> Result<Vec<ExportReport>> {
+    let mut selection = selection.clone();
+    let mut to = dest.to_path_buf();
+    let mut written = Vec::new();
+    loop {
+        let w = plan_with(vault, &selection, &to, limits)?.write(&mut |_, _, _| {})?;
+        let next = w.next();
+        written.push(w);
+        match next {
+            Some(s) => selection = s,
+            None => break,
+        }
+        to = crate::stick::unused_name(dest);
+    }
+    written.into_iter().map(|w| record(vault, w)).collect()
+}
+
 /// The last phase of an export, a short write: the vault records which revisions the bundle
 /// carries (they are no longer unsent) and the export in its custody log.
 pub fn record(vault: &mut Vault, written: Written) -> Result<ExportReport> {

@@ -32,7 +32,7 @@ pub mod stick;
 
 pub use error::{ExchangeError, Result};
 pub use export::{
-    ExportPhase, ExportPlan, ExportReport, Item, Limits, Selection, Written, export,
+    ExportPhase, ExportPlan, ExportReport, Item, Limits, Selection, Written, export, export_all,
     export_with_progress, plan, plan_with, record,
 };
 pub use import::{
@@ -41,9 +41,10 @@ pub use import::{
     stage_bytes_with, stage_for_quarantine,
 };
 pub use parts::Carry;
-pub use preview::{Preview, preview};
+pub use preview::{FilesPreview, Preview, preview, preview_files};
 pub use proof::{
-    Proof, ProvenAttachment, ProvenEnrolment, ProvenRevision, verify_extracted, verify_with_vault,
+    Proof, ProvenAttachment, ProvenEnrolment, ProvenParts, ProvenRevision, verify_extracted,
+    verify_with_vault,
 };
 
 /// Reads a whole bundle from memory with `identities` and checks everything in it, changing

@@ -30,8 +30,24 @@ pub struct Proof {
     pub revisions: Vec<ProvenRevision>,
     /// Every attachment, with its size; all matched their SHA-256.
     pub attachments: Vec<ProvenAttachment>,
+    /// Attachments carried in parts: their part lists and the parts in this bundle, each
+    /// matching the SHA-256 its list names.
+    pub parts: Vec<ProvenParts>,
     /// Custody events whose signatures were checked.
     pub custody_events: usize,
+}
+
+/// An attachment carried in parts: what the bundle's part list says, and which parts it holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProvenParts {
+    /// The whole attachment's SHA-256.
+    pub sha256: String,
+    /// Its size.
+    pub size: u64,
+    /// How many parts it is cut into.
+    pub of: u64,
+    /// The parts this bundle carries, numbered from 1.
+    pub here: Vec<u64>,
 }
 
 /// The enrolment a bundle's certificate claims.
@@ -120,6 +136,21 @@ impl Proof {
                 .into_iter()
                 .map(|(sha256, size)| ProvenAttachment { sha256, size })
                 .collect(),
+            parts: seen
+                .part_lists
+                .iter()
+                .map(|(sha256, size, of)| ProvenParts {
+                    sha256: sha256.clone(),
+                    size: *size,
+                    of: *of,
+                    here: seen
+                        .parts
+                        .iter()
+                        .filter(|(s, _)| s == sha256)
+                        .map(|(_, i)| i + 1)
+                        .collect(),
+                })
+                .collect(),
             custody_events: seen.custody_events,
         }
     }
@@ -180,6 +211,21 @@ impl Proof {
         ));
         for a in &self.attachments {
             s.push_str(&format!("  {}  {} bytes\n", a.sha256, a.size));
+        }
+        for p in &self.parts {
+            let here: Vec<String> = p.here.iter().map(u64::to_string).collect();
+            s.push_str(&format!(
+                "Attachment {} ({} bytes) in {} parts, by a part list the device signed; this bundle \
+                 carries part(s) {}, each matching the SHA-256 the list names.\n",
+                p.sha256,
+                p.size,
+                p.of,
+                if here.is_empty() {
+                    "none".to_owned()
+                } else {
+                    here.join(", ")
+                }
+            ));
         }
         s.push_str(&format!(
             "{} custody event(s), each signature verified.\n",

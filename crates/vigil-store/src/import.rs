@@ -487,6 +487,8 @@ impl Vault {
             }
         }
 
+        let (dropped_parts, filled) = crate::parts::fill_awaiting(&tx, incoming, used)?;
+        report.attachments += filled;
         report.parts = crate::parts::store_incoming(&tx, incoming, used, &now)?;
         let changed = !report.applied.is_empty()
             || report.attachments > 0
@@ -504,10 +506,11 @@ impl Vault {
             )?;
             register::seen(&tx, &key, now)?;
         }
-        let names = match accepted {
+        let mut names = match accepted {
             Some(id) => crate::quarantine::remove_entry(&tx, id)?,
             None => Vec::new(),
         };
+        names.extend(dropped_parts);
         tx.commit()?;
         Ok((report, names))
     }

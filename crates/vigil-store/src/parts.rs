@@ -136,6 +136,63 @@ pub(crate) fn store_incoming(
     Ok(stored)
 }
 
+/// Gives the whole attachments `incoming` brought to the attachments here that wait for parts
+/// of that content (a record exported first in parts, then whole, say, to another stick), and
+/// drops that content's part lists. The staged copies used move to `used`; returns the chunk
+/// files of the parts dropped (to remove once the transaction commits) and how many waited.
+pub(crate) fn fill_awaiting(
+    conn: &Connection,
+    incoming: &mut Incoming,
+    used: &mut Vec<StagedAttachment>,
+) -> Result<(Vec<String>, usize)> {
+    let mut names = Vec::new();
+    let mut filled = 0;
+    let shas: Vec<Sha256> = incoming.attachments.keys().copied().collect();
+    for sha in shas {
+        let Some(staged) = incoming.attachments.get(&sha) else {
+            continue;
+        };
+        let ids: Vec<Vec<u8>> = conn
+            .prepare_cached(
+                "SELECT id FROM attachments WHERE awaiting_parts = 1 AND sha256 = ?1 AND size = ?2",
+            )?
+            .query_map(params![sha.0.as_slice(), staged.size as i64], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if ids.is_empty() {
+            continue;
+        }
+        let Some(staged) = incoming.attachments.remove(&sha) else {
+            continue;
+        };
+        used.push(staged);
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                let copy = used.last().map(StagedAttachment::duplicate).transpose()?;
+                used.extend(copy);
+            }
+            let Some(s) = used.last() else { continue };
+            conn.execute(
+                "UPDATE attachments SET file_key = ?2, chunk_count = ?3, awaiting_parts = 0
+                 WHERE id = ?1",
+                params![id, s.key.expose_bytes().as_slice(), s.names.len() as i64],
+            )?;
+            let mut chunk = conn.prepare_cached(
+                "INSERT INTO attachment_chunks (attachment_id, idx, blob) VALUES (?1, ?2, ?3)",
+            )?;
+            for (n, name) in s.names.iter().enumerate() {
+                chunk.execute(params![id, n as i64, name])?;
+            }
+            filled += 1;
+        }
+        let lists: Vec<Vec<u8>> = conn
+            .prepare_cached("SELECT id FROM part_lists WHERE sha256 = ?1")?
+            .query_map([sha.0.as_slice()], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        names.extend(delete_lists(conn, &lists)?);
+    }
+    Ok((names, filled))
+}
+
 /// Reads the parts of a list one after the other, each checked against its SHA-256 at its end.
 struct Joined(VecDeque<AttachmentReader>);
 

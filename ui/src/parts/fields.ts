@@ -20,14 +20,17 @@ export function folderField(id: string, caption: Key): { field: HTMLElement; inp
     on: {
       click: async () => {
         const chosen = await api.pickFolder(t("export.browse"));
-        if (chosen) input.value = chosen;
+        if (chosen) {
+          input.value = chosen;
+          input.dispatchEvent(new Event("input"));
+        }
       },
     },
   });
   void api.removableDrives().then((found) => {
     if (found.length === 0) drives.append(h("span", { class: "muted", t: "export.no_drives" }));
     for (const d of found) {
-      drives.append(h("button", { type: "button", class: "drive", text: d, on: { click: () => { input.value = d; } } }));
+      drives.append(h("button", { type: "button", class: "drive", text: d, on: { click: () => { input.value = d; input.dispatchEvent(new Event("input")); } } }));
     }
   });
   const field = h(
@@ -50,7 +53,10 @@ export function fileField(id: string, caption: Key, pickTitle: Key): { field: HT
     on: {
       click: async () => {
         const [chosen] = await api.pickFiles(t(pickTitle));
-        if (chosen) input.value = chosen;
+        if (chosen) {
+          input.value = chosen;
+          input.dispatchEvent(new Event("input"));
+        }
       },
     },
   });

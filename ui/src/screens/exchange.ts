@@ -37,6 +37,39 @@ function showExportDialog(): void {
     },
     (err) => setText(preview, errorText(err)),
   );
+  // What will be written to the chosen folder's drive: how many files, how large, and whether
+  // they fit; said before anything is written.
+  const files = h("p", { id: "export-files", class: "small", attrs: { "aria-live": "polite" }, hidden: true });
+  let asked = 0;
+  const showFiles = () => {
+    const target = folder.value.trim();
+    const mine = ++asked;
+    if (!target) {
+      files.hidden = true;
+      return;
+    }
+    void api.exportFiles(target).then(
+      (f) => {
+        if (mine !== asked) return;
+        const parts = [t("export.files", { n: f.files }), t("export.files_size", { size: formatSize(f.bytes) })];
+        if (f.max_file !== null) parts.push(t("export.files_limit", { fs: f.fs ?? "FAT32", max: formatSize(f.max_file) }));
+        if (!f.fits) parts.push(t("export.files_no_room", { free: formatSize(f.free ?? 0) }));
+        setText(files, parts.join(" "));
+        files.classList.toggle("error", !f.fits);
+        files.dataset.files = String(f.files);
+        files.dataset.fits = String(f.fits);
+        files.hidden = false;
+      },
+      () => {
+        if (mine === asked) files.hidden = true;
+      },
+    );
+  };
+  let pending: number | undefined;
+  folder.addEventListener("input", () => {
+    window.clearTimeout(pending);
+    pending = window.setTimeout(showFiles, 250);
+  });
   const go = h("button", { id: "export-go", type: "button", class: "primary", t: "export.go" });
   const close = h("button", { id: "export-close", type: "button", t: "common.close" });
   const panel = h(
@@ -46,6 +79,7 @@ function showExportDialog(): void {
     h("p", { class: "muted small", t: "export.explain" }),
     preview,
     field,
+    files,
     phase,
     progress,
     result,

@@ -33,6 +33,12 @@ pub(crate) fn export(
         max_file,
         ..Default::default()
     };
+    // Said, and refused if it cannot fit, before anything is written.
+    let planned = vigil_exchange::preview_files(&vault, &selection, to, limits)?;
+    if !ctx.json() {
+        eprintln!("{}", describe_files(&planned));
+    }
+    planned.check_room()?;
     // Every bundle is written and verified before any is recorded as exported: a failure
     // part-way leaves every record of this export unsent, to go again.
     let mut written: Vec<vigil_exchange::Written> = Vec::new();
@@ -75,7 +81,9 @@ pub(crate) fn export(
         .collect::<Result<Vec<_>, _>>()?;
     vault.close()?;
     if ctx.json() {
-        println!("{}", export_json(&reports));
+        let mut out = export_json(&reports);
+        out["planned"] = serde_json::to_value(&planned).unwrap_or_default();
+        println!("{out}");
     } else if reports.len() > 1 {
         println!("{} bundles: bring them all to HQ.", reports.len());
     }
@@ -109,6 +117,27 @@ fn write_one(
         "failed."
     });
     written
+}
+
+/// What an export will write, in words.
+fn describe_files(p: &vigil_exchange::FilesPreview) -> String {
+    let files = if p.files == 1 {
+        "1 bundle file".to_owned()
+    } else {
+        format!("about {} bundle files", p.files)
+    };
+    let limit = match (&p.max_file, &p.limited_by) {
+        (Some(max), Some(by)) => format!("; files of at most {max} bytes ({by})"),
+        _ => String::new(),
+    };
+    let free = p
+        .free
+        .map(|f| format!("; {f} bytes free on the drive"))
+        .unwrap_or_default();
+    format!(
+        "Will write {files}, at most {} bytes in all{limit}{free}.",
+        p.bytes
+    )
 }
 
 /// The export's JSON: the first bundle's id and path, totals over all, and every bundle.
