@@ -252,6 +252,37 @@ fn missing_parts_are_shown_until_the_rest_arrive() {
     assert!(shown["attachments"][0].get("parts").is_none(), "{shown}");
 }
 
+/// A stick that fills up part-way through an export of several bundles (fusefat does not say
+/// how much space it has, so nothing can refuse it beforehand): the export ends with no_space,
+/// the bundles it had written are removed, and nothing is recorded as exported.
+#[test]
+fn a_stick_that_fills_up_part_way_keeps_nothing_and_records_nothing() {
+    if !is_root() {
+        eprintln!("SKIPPED: mounting a FUSE file system image needs root here");
+        return;
+    }
+    let (_hq, monitor, _) = organisation("Coalition HQ");
+    for i in 0..3 {
+        record_with(&monitor, &format!("Hearing {i}"), 3_000_000);
+    }
+    let fat = Stick::fat32(monitor.root.path(), 64);
+    // Most of the stick taken by other files: room for one bundle, not three.
+    std::fs::write(fat.dir.join("photos.zip"), vec![5u8; 58 << 20]).unwrap();
+    let before = fat.files();
+    let refused = monitor.run(&[
+        "--json",
+        "export",
+        "--to",
+        fat.dir.join("b.vigil").to_str().unwrap(),
+        "--max-file-size",
+        "4MB",
+    ]);
+    refused_with(&refused, "no_space", "another stick");
+    assert!(stderr(&refused).contains("removed"), "{}", stderr(&refused));
+    assert_eq!(fat.files(), before, "no bundle is left, under any name");
+    still_unsent(&monitor, 3);
+}
+
 /// A read-only stick is refused at once with its own code and message; nothing is recorded as
 /// exported.
 #[test]

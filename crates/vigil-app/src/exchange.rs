@@ -309,7 +309,7 @@ impl Session {
         // every record unsent.
         let mut written = Vec::new();
         loop {
-            let plan = self.with_vault(|v| {
+            let plan = match self.with_vault(|v| {
                 let stem = format!("vigil-{}", v.now().format("%Y%m%d-%H%M%S"));
                 Ok(vigil_exchange::plan_with(
                     v,
@@ -317,14 +317,31 @@ impl Session {
                     &vigil_exchange::stick::unused_name(&folder.join(format!("{stem}.vigil"))),
                     limits,
                 )?)
-            })?;
-            let w = in_background(|| {
+            }) {
+                Ok(plan) => plan,
+                Err(e) => {
+                    written
+                        .into_iter()
+                        .for_each(vigil_exchange::Written::discard);
+                    return Err(e);
+                }
+            };
+            let w = match in_background(|| {
                 plan.write(&mut |phase, done, all| {
                     if pace.due(phase as u8, done, all) {
                         progress(phase.into(), done, all);
                     }
                 })
-            })?;
+            }) {
+                Ok(w) => w,
+                Err(e) => {
+                    // None is recorded, so none is left.
+                    written
+                        .into_iter()
+                        .for_each(vigil_exchange::Written::discard);
+                    return Err(e.into());
+                }
+            };
             let next = w.next();
             written.push(w);
             match next {

@@ -228,11 +228,10 @@ fn main() -> Result<()> {
     let whole_cp = if whole.status.success() {
         "copied".to_owned()
     } else {
+        let said = String::from_utf8_lossy(&whole.stderr);
         format!(
-            "fails: {}",
-            String::from_utf8_lossy(&whole.stderr)
-                .trim()
-                .replace('\n', " ")
+            "fails: \"{}\"",
+            said.trim().rsplit(": ").next().unwrap_or_default()
         )
     };
     drop(stick);
@@ -270,9 +269,9 @@ fn main() -> Result<()> {
         rate(cp)
     ));
     r.push_str(
-        "The export reads the recording three times (once to hash its parts while planning, once to write them, once \
-         back from the stick to verify each bundle) where `cp` reads it once and writes it once. `fusefat` writes at \
-         a few tens of MiB/s here, so the stick sets the pace of both.\n",
+        "`cp` writes the bytes once and checks nothing. The export hashes the recording's parts while planning (from \
+         the vault's disk), writes every bundle to the stick, and reads each back through the stick's driver to \
+         verify every byte before it counts as exported: the stick carries its bytes twice.\n",
     );
     println!("{r}");
     if let Some(out) = out {

@@ -198,6 +198,14 @@ impl Written {
         &self.report
     }
 
+    /// Removes the bundle file (best effort: the drive may be gone), for an export that failed
+    /// at a later bundle: none of its bundles is recorded, so none is left either.
+    pub fn discard(self) {
+        if std::fs::remove_file(&self.report.path).is_ok() {
+            let _ = vigil_durable::sync_dir(vigil_durable::folder_of(&self.report.path));
+        }
+    }
+
     /// What this bundle could not hold, for the export's next bundle: `None` when it holds
     /// everything. The records of an export are recorded as exported once all its bundles are
     /// written, so that a failure part-way leaves them all unsent.
@@ -609,7 +617,8 @@ impl ExportPlan {
 
 /// An export of `selection` to `dest` in as many bundles as the drive's largest file (or
 /// `limits`) needs: `dest`, then `<stem>-2`, `-3` … beside it, each planned, written and read
-/// back in turn; all are recorded as exported once every one is written. The reports, in order.
+/// back in turn; all are recorded as exported once every one is written (if one fails, those
+/// written before it are removed, and nothing is recorded). The reports, in order.
 pub fn export_all(
     vault: &mut Vault,
     selection: &Selection,
@@ -620,7 +629,15 @@ pub fn export_all(
     let mut to = dest.to_path_buf();
     let mut written = Vec::new();
     loop {
-        let w = plan_with(vault, &selection, &to, limits)?.write(&mut |_, _, _| {})?;
+        let w = match plan_with(vault, &selection, &to, limits)
+            .and_then(|plan| plan.write(&mut |_, _, _| {}))
+        {
+            Ok(w) => w,
+            Err(e) => {
+                written.into_iter().for_each(Written::discard);
+                return Err(e);
+            }
+        };
         let next = w.next();
         written.push(w);
         match next {

@@ -136,17 +136,20 @@ pub(crate) fn fault(e: ExchangeError, needed: u64, drive: Option<&Drive>) -> Exc
         ExchangeError::Io(io) | ExchangeError::Bundle(BundleError::Io(io)) => io,
         _ => return e,
     };
-    // A FAT driver refuses a write past its largest file with EPERM (fusefat does).
-    let fat_refused = io.kind() == std::io::ErrorKind::PermissionDenied
-        && io.raw_os_error() == Some(1)
-        && drive.is_some_and(|d| d.max_file.is_some());
-    if fat_refused {
-        return ExchangeError::FileTooLarge {
-            needed,
-            limit: drive
-                .and_then(|d| d.max_file)
-                .unwrap_or(vigil_durable::FAT_MAX_FILE),
-            fs: drive.and_then(Drive::fs_name).unwrap_or("FAT32").into(),
+    // fusefat refuses a write with EPERM both past its largest file and when the stick is
+    // full: a bundle within the largest file met a full stick.
+    let fat_limit = drive.and_then(|d| d.max_file);
+    if io.raw_os_error() == Some(1)
+        && let Some(limit) = fat_limit
+    {
+        return if needed > limit {
+            ExchangeError::FileTooLarge {
+                needed,
+                limit,
+                fs: drive.and_then(Drive::fs_name).unwrap_or("FAT32").into(),
+            }
+        } else {
+            ExchangeError::NoSpace { needed, free: None }
         };
     }
     match vigil_durable::fault_of(io) {

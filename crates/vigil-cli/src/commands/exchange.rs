@@ -47,11 +47,12 @@ pub(crate) fn export(
         let w = match write_one(&vault, &selection, &dest, limits) {
             Ok(w) => w,
             Err(e) => {
-                for w in &written {
+                for w in written {
                     eprintln!(
-                        "vigil: {} was written before this failed; nothing was recorded as exported, so the next export carries its records again",
+                        "vigil: removed {}, written before this failed; nothing was recorded as exported, so the next export carries these records again",
                         w.report().path.display()
                     );
+                    w.discard();
                 }
                 return Err(e.into());
             }
