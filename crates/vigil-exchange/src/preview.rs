@@ -86,7 +86,14 @@ pub fn preview_files(
     dest: &Path,
     limits: Limits,
 ) -> Result<FilesPreview> {
+    // Refused as the export itself would be, before anything is said.
+    vault
+        .org_profile()?
+        .ok_or(vigil_store::StoreError::NoOrganisation)?;
     let chosen = selected(vault, selection)?;
+    if chosen.is_empty() {
+        return Err(ExchangeError::NothingToExport);
+    }
     let mut json = 0u64;
     let mut files = BTreeMap::new();
     for id in &chosen {
