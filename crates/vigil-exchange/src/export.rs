@@ -141,36 +141,21 @@ pub fn export_with_progress(
 
 /// A bundle planned from the vault, to be written without it (see [`plan`]).
 pub struct ExportPlan {
-    dest: PathBuf,
-    recipients: Vec<age::x25519::Recipient>,
-    manifest: Manifest,
-    signature: [u8; 64],
-    entries: Vec<(ManifestEntry, Content)>,
-    spill: Spill,
-    identities: Vec<age::x25519::Identity>,
-    sent: Vec<RevisionId>,
-    left: usize,
-    next: Option<Selection>,
-    attachments: usize,
-    parts: usize,
-    custody_through: u64,
-    blobs: Vec<AttachmentId>,
-    max_file: Option<u64>,
-}
-
-/// A bundle written into memory for the organisation's server ([`ExportPlan::write_item`]).
-#[derive(Debug)]
-pub struct Item {
-    /// The bundle's id, the item's id at the server.
-    pub id: uuid::Uuid,
-    /// The bundle: age ciphertext for HQ's readers and this device.
-    pub bytes: Vec<u8>,
-    /// The revisions it carries, in order.
-    pub sent: Vec<RevisionId>,
-    /// The last of this device's custody events it carries.
-    pub custody_through: u64,
-    /// The attachments its revisions name, which travel apart ([`Limits::attachments_apart`]).
-    pub blobs: Vec<AttachmentId>,
+    pub(crate) dest: PathBuf,
+    pub(crate) recipients: Vec<age::x25519::Recipient>,
+    pub(crate) manifest: Manifest,
+    pub(crate) signature: [u8; 64],
+    pub(crate) entries: Vec<(ManifestEntry, Content)>,
+    pub(crate) spill: Spill,
+    pub(crate) identities: Vec<age::x25519::Identity>,
+    pub(crate) sent: Vec<RevisionId>,
+    pub(crate) left: usize,
+    pub(crate) next: Option<Selection>,
+    pub(crate) attachments: usize,
+    pub(crate) parts: usize,
+    pub(crate) custody_through: u64,
+    pub(crate) blobs: Vec<AttachmentId>,
+    pub(crate) max_file: Option<u64>,
 }
 
 impl std::fmt::Debug for ExportPlan {
@@ -230,7 +215,7 @@ pub struct Limits {
     /// The most bytes of entries (revisions, custody log, attachments) the bundle may hold.
     pub max_bytes: Option<u64>,
     /// Leave attachments out of the bundle: they travel apart (a sync item's go by the
-    /// server's resumable upload), and [`Item::blobs`] names them.
+    /// server's resumable upload), and [`crate::Item::blobs`] names them.
     pub attachments_apart: bool,
     /// Pad the bundle to its size bucket ([`vigil_bundle::bucket`]), so that its size tells
     /// less about what it carries.
@@ -569,48 +554,6 @@ impl ExportPlan {
             },
             sent,
             next,
-        })
-    }
-}
-
-impl ExportPlan {
-    /// The second phase for a sync item: the bundle is written into memory, and read back and
-    /// checked whole before it is handed out. Nothing touches the disk.
-    pub fn write_item(self) -> Result<Item> {
-        let ExportPlan {
-            recipients,
-            manifest,
-            signature,
-            mut entries,
-            mut spill,
-            identities,
-            sent,
-            custody_through,
-            blobs,
-            ..
-        } = self;
-        let mut w = vigil_bundle::BundleWriter::new(Vec::new(), &recipients)?;
-        fill(
-            &mut w,
-            &manifest,
-            &signature,
-            &mut entries,
-            &mut spill,
-            &mut |_, _| {},
-        )
-        .map_err(vault_error_inside)?;
-        let bytes = w.finish()?;
-        let (read_back, _) =
-            crate::read::read_stream(&bytes[..], &identities, Expect::default(), &mut Nothing)?;
-        if read_back.bundle_id != manifest.bundle_id {
-            return Err(BundleError::Malformed("read-back found another bundle".into()).into());
-        }
-        Ok(Item {
-            id: manifest.bundle_id,
-            bytes,
-            sent,
-            custody_through,
-            blobs,
         })
     }
 }

@@ -3,6 +3,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`export`](mod@export) | a vault's own revisions, attachments and custody log into a bundle, read back before it takes its name |
+//! | `item` | a bundle written into memory for the organisation's server (a sync item) |
 //! | `fill` | a planned bundle's entries written into it, each from where the plan left it |
 //! | [`import`](mod@import) | a bundle checked whole, its sender judged, then applied in one transaction or kept in quarantine |
 //! | `check` | what every entry of a bundle must be, checked one at a time as it streams |
@@ -23,6 +24,7 @@ mod error;
 pub mod export;
 mod fill;
 pub mod import;
+mod item;
 mod parts;
 mod pipe;
 mod preview;
@@ -32,7 +34,7 @@ pub mod stick;
 
 pub use error::{ExchangeError, Result};
 pub use export::{
-    ExportPhase, ExportPlan, ExportReport, Item, Limits, Selection, Written, export, export_all,
+    ExportPhase, ExportPlan, ExportReport, Limits, Selection, Written, export, export_all,
     export_with_progress, plan, plan_with, record,
 };
 pub use import::{
@@ -40,6 +42,7 @@ pub use import::{
     import_bytes, import_with_progress, quarantine, settle, settle_bytes, stage, stage_bytes,
     stage_bytes_with, stage_for_quarantine,
 };
+pub use item::Item;
 pub use parts::Carry;
 pub use preview::{FilesPreview, Preview, preview, preview_files};
 pub use proof::{
