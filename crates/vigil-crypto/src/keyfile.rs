@@ -3,7 +3,7 @@
 //! It is a small JSON document, stored as `vault.key` beside the database:
 //!
 //! ```json
-//! {"format":"vigil-key","version":1,
+//! {"format":"vigil-key","version":2,
 //!  "kdf":{"alg":"argon2id","m_kib":65536,"t":3,"p":4,"salt":"<32 hex>"},
 //!  "wrap":{"alg":"aes-256-gcm","nonce":"<24 hex>","ciphertext":"<96 hex: key + tag>"}}
 //! ```
@@ -13,6 +13,11 @@
 //! AES-256-GCM box. The associated data binds the format, version, parameters and salt, so a
 //! header whose parameters were edited fails exactly like a wrong passphrase, and cannot be used
 //! to make guessing cheaper. Nothing in the header is secret; nothing in it reveals content.
+//!
+//! Version 2 derives the key from the passphrase's normalised form
+//! ([`Passphrase::normalized`]: RFC 8265 OpaqueString, NFC). Version 1 used the passphrase as
+//! typed: its header is opened with the normalised form and, if that fails, with the form as
+//! typed, and the vault then writes it again as version 2 ([`KeyHeader::is_current`]).
 
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use serde::{Deserialize, Serialize};
@@ -22,7 +27,7 @@ use crate::secret::random_bytes;
 use crate::{CryptoError, Key256, Passphrase};
 
 /// The newest header version this build reads and the one it writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 const FORMAT: &str = "vigil-key";
 const SALT_LEN: usize = 16;
 
@@ -81,7 +86,7 @@ impl KeyHeader {
                 ciphertext: Vec::new(),
             },
         };
-        let kek = kdf::derive(pass, &header.kdf.salt, params)?;
+        let kek = kdf::derive(&pass.normalized(), &header.kdf.salt, params)?;
         let sealing = aead_key(&kek)?;
         let mut buf = key.expose_bytes().to_vec();
         sealing
@@ -147,8 +152,27 @@ impl KeyHeader {
         }
     }
 
-    /// Derives the key-encryption key and unwraps the database key.
+    /// Whether the header is of the version this build writes; an older one should be written
+    /// again ([`KeyHeader::seal`]) once it has opened.
+    pub fn is_current(&self) -> bool {
+        self.version == VERSION
+    }
+
+    /// Derives the key-encryption key and unwraps the database key: from the passphrase's
+    /// normalised form, and for a version-1 header, failing that, from the form as typed.
     pub fn unwrap_key(&self, pass: &Passphrase) -> Result<Key256, CryptoError> {
+        let normal = pass.normalized();
+        match self.unwrap_with(&normal) {
+            Err(CryptoError::WrongPassphrase)
+                if self.version < 2 && normal.expose_str() != pass.expose_str() =>
+            {
+                self.unwrap_with(pass)
+            }
+            other => other,
+        }
+    }
+
+    fn unwrap_with(&self, pass: &Passphrase) -> Result<Key256, CryptoError> {
         let params = self.params();
         params.check()?;
         let kek = kdf::derive(pass, &self.kdf.salt, params)?;
@@ -206,6 +230,92 @@ mod tests {
 
     fn pass(s: &str) -> Passphrase {
         Passphrase::new(s.to_owned())
+    }
+
+    /// A version-1 header, as the previous release wrote it: from the passphrase as typed.
+    fn seal_v1(key: &Key256, pass: &Passphrase) -> KeyHeader {
+        let params = KdfParams::FLOOR;
+        let mut h = KeyHeader::seal(key, pass, params).unwrap();
+        h.version = 1;
+        let kek = kdf::derive(pass, &h.kdf.salt, params).unwrap();
+        let nonce: [u8; NONCE_LEN] = h.wrap.nonce.as_slice().try_into().unwrap();
+        let mut buf = key.expose_bytes().to_vec();
+        aead_key(&kek)
+            .unwrap()
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(h.aad()),
+                &mut buf,
+            )
+            .unwrap();
+        h.wrap.ciphertext = buf;
+        h
+    }
+
+    /// Every Unicode form of a passphrase (composed, decomposed, compatibility-composed) opens
+    /// a header made with any of them: Cyrillic with й and ё, Latin with accents.
+    #[test]
+    fn every_unicode_form_of_a_passphrase_opens_it() {
+        use unicode_normalization::UnicodeNormalization;
+        for p in ["Бишкек йод ёлка 2019", "Crème brûlée à l'école"] {
+            let forms: Vec<String> = vec![p.nfc().collect(), p.nfd().collect(), p.nfkc().collect()];
+            assert_ne!(forms[0], forms[1], "the forms differ as bytes");
+            let key = Key256::generate().unwrap();
+            for made in &forms {
+                let h = KeyHeader::seal(&key, &pass(made), KdfParams::FLOOR).unwrap();
+                assert!(h.is_current());
+                for typed in &forms {
+                    let k = h.unwrap_key(&pass(typed)).unwrap();
+                    assert_eq!(k.expose_bytes(), key.expose_bytes());
+                }
+                assert!(matches!(
+                    h.unwrap_key(&pass(&format!("{made}!"))),
+                    Err(CryptoError::WrongPassphrase)
+                ));
+            }
+        }
+    }
+
+    /// A no-break space (as some keyboards and pasted text give) is a space.
+    #[test]
+    fn a_non_ascii_space_is_a_space() {
+        let key = Key256::generate().unwrap();
+        let h = KeyHeader::seal(
+            &key,
+            &pass("nine\u{00A0}men\u{2009}entered"),
+            KdfParams::FLOOR,
+        )
+        .unwrap();
+        assert!(h.unwrap_key(&pass("nine men entered")).is_ok());
+    }
+
+    /// A version-1 header made from a decomposed passphrase opens with that form (as before)
+    /// and with the composed one; it is not current, so the vault writes it again.
+    #[test]
+    fn a_version_1_header_opens_with_the_form_it_was_made_with_and_the_normal_one() {
+        use unicode_normalization::UnicodeNormalization;
+        let p = "Бишкек йод ёлка 2019";
+        let (nfc, nfd): (String, String) = (p.nfc().collect(), p.nfd().collect());
+        let key = Key256::generate().unwrap();
+        let old = seal_v1(&key, &pass(&nfd));
+        assert!(!old.is_current());
+        let parsed = KeyHeader::from_json(&old.to_json()).unwrap();
+        assert!(parsed.unwrap_key(&pass(&nfd)).is_ok());
+        assert!(matches!(
+            parsed.unwrap_key(&pass("wrong")),
+            Err(CryptoError::WrongPassphrase)
+        ));
+        // Written again (as the vault does), it opens with every form.
+        let new = KeyHeader::seal(
+            &parsed.unwrap_key(&pass(&nfd)).unwrap(),
+            &pass(&nfd),
+            parsed.params(),
+        )
+        .unwrap();
+        assert!(new.unwrap_key(&pass(&nfc)).is_ok());
+        // A version-1 header made from the composed form (most vaults) opens as before.
+        let composed = seal_v1(&key, &pass(&nfc));
+        assert!(composed.unwrap_key(&pass(&nfd)).is_ok());
     }
 
     #[test]

@@ -28,6 +28,30 @@ impl Passphrase {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The form keys are derived from (key header version 2): RFC 8265's OpaqueString profile,
+    /// that is, every non-ASCII space mapped to U+0020, then Unicode Normalization Form C.
+    /// Keyboards, input methods and pasted text give one passphrase in different forms (an
+    /// `й` typed as one character or as `и` and a combining breve); all of them are one
+    /// passphrase here.
+    pub fn normalized(&self) -> Passphrase {
+        use unicode_normalization::UnicodeNormalization;
+        let mapped = self
+            .0
+            .chars()
+            .map(|c| if is_non_ascii_space(c) { ' ' } else { c })
+            .nfc()
+            .collect::<String>();
+        Passphrase::new(mapped)
+    }
+}
+
+/// The space separators (Unicode category Zs) other than U+0020.
+fn is_non_ascii_space(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00A0}' | '\u{1680}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}'
+    )
 }
 
 impl fmt::Debug for Passphrase {

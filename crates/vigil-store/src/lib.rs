@@ -390,13 +390,30 @@ impl Vault {
         match duress::decoy_header(dir)? {
             None => {
                 let key = header.unwrap_key(pass)?;
-                Self::open_with_key(dir, &key, clock)
+                let vault = Self::open_with_key(dir, &key, clock)?;
+                vault.upgrade_header(&header, &key, pass)?;
+                Ok(vault)
             }
             Some(decoy) => match duress::unwrap_either(&header, &decoy, pass)? {
-                duress::Unlocked::Real(key) => Self::open_with_key(dir, &key, clock),
+                duress::Unlocked::Real(key) => {
+                    let vault = Self::open_with_key(dir, &key, clock)?;
+                    vault.upgrade_header(&header, &key, pass)?;
+                    Ok(vault)
+                }
                 duress::Unlocked::Decoy(key) => duress::open_decoy(dir, &key, clock),
             },
         }
+    }
+
+    /// Writes the key header again in the current version when it opened as an older one (a
+    /// version-1 header, made from the passphrase as typed, becomes version 2, made from its
+    /// normalised form), so that every form of the passphrase opens the vault from now on.
+    fn upgrade_header(&self, header: &KeyHeader, key: &Key256, pass: &Passphrase) -> Result<()> {
+        if header.is_current() {
+            return Ok(());
+        }
+        let upgraded = KeyHeader::seal(key, pass, header.params())?;
+        write_atomic(&self.dir.join(KEY_FILE), upgraded.to_json().as_bytes())
     }
 
     /// Reads the key header and unwraps the database key (the expensive, Argon2id part of
