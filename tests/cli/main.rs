@@ -10,6 +10,7 @@ mod basics;
 mod chaos;
 mod common;
 mod crash_safety;
+mod disk_full;
 mod exchange;
 mod field_safety;
 mod limits;

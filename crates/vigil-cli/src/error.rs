@@ -12,6 +12,10 @@ pub(crate) const DAMAGED: u8 = 3;
 /// A bundle was kept in quarantine: nothing applied, a person must decide.
 pub(crate) const QUARANTINED: u8 = 4;
 
+/// The disk holding the vault is full: what was being written was not, everything before it
+/// is safe.
+pub(crate) const DISK_FULL: u8 = 6;
+
 /// `vigil sync` could not send everything (the server unreachable, or it refused): what it
 /// confirmed is recorded, the rest stays queued.
 pub(crate) const NOT_SENT: u8 = 5;
@@ -30,6 +34,7 @@ impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
         let code = match &e {
             StoreError::WrongPassphrase => WRONG_PASSPHRASE,
+            e if e.is_disk_full() => DISK_FULL,
             e if e.is_damage() => DAMAGED,
             _ => USAGE,
         };

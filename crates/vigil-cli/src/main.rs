@@ -1,7 +1,9 @@
 //! `vigil`: everything the Vigil app does, from a terminal or a script.
 //!
 //! Exit codes: 0 ok; 1 usage or validation error; 2 wrong passphrase; 3 damaged or unreadable
-//! vault; 4 a bundle was kept in quarantine (nothing applied: a person must decide). With
+//! vault; 4 a bundle was kept in quarantine (nothing applied: a person must decide); 5 `vigil
+//! sync` could not send everything; 6 the disk holding the vault is full (nothing saved before
+//! is lost). With
 //! `--json` every command that prints data prints JSON objects with an `id` field.
 
 mod cli;

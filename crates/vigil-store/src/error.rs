@@ -5,6 +5,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// The disk holding the vault is full: the write was refused whole, and everything
+    /// written before it is safe.
+    #[error(
+        "the disk is full: nothing was lost, everything saved until now is safe, but this could not be saved; free some space on this laptop and try again"
+    )]
+    DiskFull,
     /// The passphrase does not open this vault.
     #[error(
         "wrong passphrase: this passphrase does not open the vault (check the keyboard layout and Caps Lock)"
@@ -236,6 +242,7 @@ impl StoreError {
     pub fn code(&self) -> &'static str {
         match self {
             StoreError::WrongPassphrase => "wrong_passphrase",
+            StoreError::DiskFull => "disk_full",
             StoreError::NotAVault { .. } => "not_a_vault",
             StoreError::AlreadyExists { .. } => "already_exists",
             StoreError::Truncated => "vault_truncated",
@@ -299,7 +306,22 @@ impl StoreError {
 
     pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StoreError {
         let context = context.into();
-        move |source| StoreError::Io { context, source }
+        move |source| {
+            if source.kind() == std::io::ErrorKind::StorageFull {
+                StoreError::DiskFull
+            } else {
+                StoreError::Io { context, source }
+            }
+        }
+    }
+
+    /// True when the disk holding the vault is full.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::DiskFull => true,
+            StoreError::Io { source, .. } => source.kind() == std::io::ErrorKind::StorageFull,
+            _ => false,
+        }
     }
 }
 
@@ -317,6 +339,9 @@ impl From<rusqlite::Error> for StoreError {
                 StoreError::Corrupted {
                     detail: e.to_string(),
                 }
+            }
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull => {
+                StoreError::DiskFull
             }
             _ => StoreError::Sqlite(e),
         }

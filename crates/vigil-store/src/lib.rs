@@ -590,9 +590,18 @@ impl Vault {
         if self.chunk_rows()? != self.chunks_at_open {
             staging::retouch_all(&self.dir)?;
         }
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-        self.conn.close().map_err(|(_, e)| StoreError::Sqlite(e))
+        // On a full disk the write-ahead log cannot be folded in: it stays, as durable as the
+        // database (it is what SQLite reads and folds in at the next open), so closing after
+        // a read, or after writes that all committed, loses nothing.
+        match self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(StoreError::from)
+        {
+            Err(e) if e.is_disk_full() => {}
+            other => other?,
+        }
+        self.conn.close().map_err(|(_, e)| StoreError::from(e))
     }
 
     fn chunk_rows(&self) -> Result<i64> {

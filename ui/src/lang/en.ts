@@ -341,6 +341,7 @@ export const en = {
   "safety.duress_mismatch": "The two duress passphrases differ.",
   "error.duress_same_as_real": "The duress passphrase and the vault's passphrase must differ.",
   "error.no_space": "Not enough free space on the drive for this bundle; nothing was written. Free some space, or use another stick.",
+  "error.disk_full": "The disk is full. Nothing was lost: everything saved until now is safe. Free some space on this laptop, then try again.",
   "error.read_only": "The drive is read-only (its write-protect switch is on, or it is mounted read-only); nothing was written. Use another stick, or make this one writable.",
   "error.file_too_large": "The bundle is larger than one file on this drive may be (FAT32 holds at most 4 GiB per file); nothing was written. Use a stick formatted as exFAT.",
   "error.drive_lost": "The drive stopped answering while the bundle was written: was it pulled out? Nothing was recorded as sent. Plug it in again (or use another stick) and export again.",
