@@ -25,7 +25,10 @@ use vigil_crypto::{Key256, Passphrase};
 use zeroize::Zeroizing;
 
 use crate::error::{Result, StoreError};
-use crate::{BLOB_DIR, DB_FILE, KEY_FILE, LOCK_FILE, Vault, fsync_dir, lock_vault, read_header};
+use crate::{
+    BLOB_DIR, DB_FILE, KEY_FILE, LOCK_FILE, Vault, fsync_dir, lock_vault, read_header,
+    refuse_duress_passphrase, require_passphrase, write_atomic,
+};
 
 /// The new key header while a re-keying is under way.
 pub(crate) const KEY_FILE_NEXT: &str = "vault.key.rekey";
@@ -127,11 +130,11 @@ impl Vault {
     }
 
     fn rekey_inner(dir: &Path, pass: &Passphrase, new: &Passphrase) -> Result<Key256> {
-        crate::require_passphrase(new)?;
+        require_passphrase(new)?;
         settle(dir)?;
         let header = read_header(dir)?;
         let old_key = header.unwrap_key(pass)?;
-        crate::refuse_duress_passphrase(dir, new)?;
+        refuse_duress_passphrase(dir, new)?;
         let vault = Vault::open_with_key(dir, &old_key, std::sync::Arc::new(crate::SystemClock))?;
         let next = dir.join(DB_FILE_NEXT);
         remove_if_there(&next)?;
@@ -152,7 +155,7 @@ impl Vault {
             return Err(e);
         }
         let new_header = KeyHeader::seal(&new_key, new, header.params())?;
-        crate::write_atomic(&dir.join(KEY_FILE_NEXT), new_header.to_json().as_bytes())?;
+        write_atomic(&dir.join(KEY_FILE_NEXT), new_header.to_json().as_bytes())?;
         // Hold the lock through the swap: close the connection, keep the lock file.
         let Vault { conn, _lock, .. } = vault;
         conn.close().map_err(|(_, e)| StoreError::Sqlite(e))?;
@@ -214,6 +217,36 @@ pub struct WipeReport {
 }
 
 impl Vault {
+    /// Writes the key header again in the current version when it opened as an older one (a
+    /// version-1 header, made from the passphrase as typed, becomes version 2, made from its
+    /// normalised form), so that every form of the passphrase opens the vault from now on.
+    pub(crate) fn upgrade_header(
+        &self,
+        header: &KeyHeader,
+        key: &Key256,
+        pass: &Passphrase,
+    ) -> Result<()> {
+        if header.is_current() {
+            return Ok(());
+        }
+        let upgraded = KeyHeader::seal(key, pass, header.params())?;
+        write_atomic(&self.dir.join(KEY_FILE), upgraded.to_json().as_bytes())
+    }
+
+    /// Replaces the passphrase. Only the key header changes; the database is not re-encrypted,
+    /// so an old copy of `vault.key` still opens it with the old passphrase: after a passphrase
+    /// was seen or given up, [`Vault::rekey`] too.
+    pub fn change_passphrase(dir: &Path, old: &Passphrase, new: &Passphrase) -> Result<()> {
+        require_passphrase(new)?;
+        settle(dir)?;
+        let header = read_header(dir)?;
+        header.unwrap_key(old)?;
+        refuse_duress_passphrase(dir, new)?;
+        let _lock = lock_vault(dir)?;
+        let rewrapped = header.rewrap(old, new, header.params())?;
+        write_atomic(&dir.join(KEY_FILE), rewrapped.to_json().as_bytes())
+    }
+
     /// Quick delete: destroys the vault in `dir` without its passphrase. The key header (and
     /// a re-keying's new one) is overwritten with random bytes and flushed to disk first, so
     /// the database and attachments can no longer be decrypted, whatever the passphrase;

@@ -405,17 +405,6 @@ impl Vault {
         }
     }
 
-    /// Writes the key header again in the current version when it opened as an older one (a
-    /// version-1 header, made from the passphrase as typed, becomes version 2, made from its
-    /// normalised form), so that every form of the passphrase opens the vault from now on.
-    fn upgrade_header(&self, header: &KeyHeader, key: &Key256, pass: &Passphrase) -> Result<()> {
-        if header.is_current() {
-            return Ok(());
-        }
-        let upgraded = KeyHeader::seal(key, pass, header.params())?;
-        write_atomic(&self.dir.join(KEY_FILE), upgraded.to_json().as_bytes())
-    }
-
     /// Reads the key header and unwraps the database key (the expensive, Argon2id part of
     /// [`Vault::open`]). Exposed so that benchmarks can time the two halves apart.
     pub fn unwrap_key(dir: &Path, pass: &Passphrase) -> Result<Key256> {
@@ -566,20 +555,6 @@ impl Vault {
             return Err(StoreError::Corrupted { detail: p.clone() });
         }
         Ok(())
-    }
-
-    /// Replaces the passphrase. Only the key header changes; the database is not re-encrypted,
-    /// so an old copy of `vault.key` still opens it with the old passphrase: after a passphrase
-    /// was seen or given up, [`Vault::rekey`] too.
-    pub fn change_passphrase(dir: &Path, old: &Passphrase, new: &Passphrase) -> Result<()> {
-        require_passphrase(new)?;
-        keying::settle(dir)?;
-        let header = read_header(dir)?;
-        header.unwrap_key(old)?;
-        refuse_duress_passphrase(dir, new)?;
-        let _lock = lock_vault(dir)?;
-        let rewrapped = header.rewrap(old, new, header.params())?;
-        write_atomic(&dir.join(KEY_FILE), rewrapped.to_json().as_bytes())
     }
 
     /// Closes the vault, folding the write-ahead log into the database. When attachments were
