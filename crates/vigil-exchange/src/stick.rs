@@ -136,32 +136,23 @@ pub(crate) fn fault(e: ExchangeError, needed: u64, drive: Option<&Drive>) -> Exc
         ExchangeError::Io(io) | ExchangeError::Bundle(BundleError::Io(io)) => io,
         _ => return e,
     };
+    let limit = drive.and_then(|d| d.max_file);
+    let too_large = |limit: u64| ExchangeError::FileTooLarge {
+        needed,
+        limit,
+        fs: drive.and_then(Drive::fs_name).unwrap_or("FAT32").into(),
+    };
     // fusefat refuses a write with EPERM both past its largest file and when the stick is
     // full: a bundle within the largest file met a full stick.
-    let fat_limit = drive.and_then(|d| d.max_file);
-    if io.raw_os_error() == Some(1)
-        && let Some(limit) = fat_limit
-    {
-        return if needed > limit {
-            ExchangeError::FileTooLarge {
-                needed,
-                limit,
-                fs: drive.and_then(Drive::fs_name).unwrap_or("FAT32").into(),
-            }
-        } else {
-            ExchangeError::NoSpace { needed, free: None }
-        };
-    }
-    match vigil_durable::fault_of(io) {
+    let fault = match (io.raw_os_error(), limit) {
+        (Some(1), Some(l)) if needed > l => Some(Fault::FileTooLarge),
+        (Some(1), Some(_)) => Some(Fault::Full),
+        _ => vigil_durable::fault_of(io),
+    };
+    match fault {
         Some(Fault::Full) => ExchangeError::NoSpace { needed, free: None },
         Some(Fault::ReadOnly) => ExchangeError::ReadOnly,
-        Some(Fault::FileTooLarge) => ExchangeError::FileTooLarge {
-            needed,
-            limit: drive
-                .and_then(|d| d.max_file)
-                .unwrap_or(vigil_durable::FAT_MAX_FILE),
-            fs: drive.and_then(Drive::fs_name).unwrap_or("FAT32").into(),
-        },
+        Some(Fault::FileTooLarge) => too_large(limit.unwrap_or(vigil_durable::FAT_MAX_FILE)),
         Some(Fault::Gone) => match e {
             ExchangeError::Io(io) | ExchangeError::Bundle(BundleError::Io(io)) => {
                 ExchangeError::DriveLost(io)

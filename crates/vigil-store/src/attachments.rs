@@ -559,11 +559,20 @@ fn write_rows(
             staged.names.len() as i64,
         ],
     )?;
-    let mut stmt = tx.prepare_cached(
+    insert_chunk_rows(tx, id.as_uuid().as_bytes(), &staged.names)
+}
+
+/// The chunk list of attachment `id` (its bytes), in order.
+pub(crate) fn insert_chunk_rows(
+    conn: &rusqlite::Connection,
+    id: &[u8],
+    names: &[String],
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
         "INSERT INTO attachment_chunks (attachment_id, idx, blob) VALUES (?1, ?2, ?3)",
     )?;
-    for (i, name) in staged.names.iter().enumerate() {
-        stmt.execute(params![id.as_uuid().as_bytes().as_slice(), i as i64, name])?;
+    for (i, name) in names.iter().enumerate() {
+        stmt.execute(params![id, i as i64, name])?;
     }
     Ok(())
 }

@@ -149,48 +149,61 @@ pub(crate) fn fill_awaiting(
     let mut filled = 0;
     let shas: Vec<Sha256> = incoming.attachments.keys().copied().collect();
     for sha in shas {
-        let Some(staged) = incoming.attachments.get(&sha) else {
-            continue;
+        let waiting = match incoming.attachments.get(&sha) {
+            Some(staged) => awaiting(conn, &sha.0, staged.size as i64)?,
+            None => continue,
         };
-        let ids: Vec<Vec<u8>> = conn
-            .prepare_cached(
-                "SELECT id FROM attachments WHERE awaiting_parts = 1 AND sha256 = ?1 AND size = ?2",
-            )?
-            .query_map(params![sha.0.as_slice(), staged.size as i64], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        if ids.is_empty() {
+        if waiting.is_empty() {
             continue;
         }
-        let Some(staged) = incoming.attachments.remove(&sha) else {
-            continue;
-        };
-        used.push(staged);
-        for (i, id) in ids.iter().enumerate() {
-            if i > 0 {
-                let copy = used.last().map(StagedAttachment::duplicate).transpose()?;
-                used.extend(copy);
-            }
-            let Some(s) = used.last() else { continue };
-            conn.execute(
-                "UPDATE attachments SET file_key = ?2, chunk_count = ?3, awaiting_parts = 0
-                 WHERE id = ?1",
-                params![id, s.key.expose_bytes().as_slice(), s.names.len() as i64],
-            )?;
-            let mut chunk = conn.prepare_cached(
-                "INSERT INTO attachment_chunks (attachment_id, idx, blob) VALUES (?1, ?2, ?3)",
-            )?;
-            for (n, name) in s.names.iter().enumerate() {
-                chunk.execute(params![id, n as i64, name])?;
-            }
-            filled += 1;
+        if let Some(staged) = incoming.attachments.remove(&sha) {
+            names.extend(give_whole(conn, &sha.0, &waiting, staged, used)?);
+            filled += waiting.len();
         }
-        let lists: Vec<Vec<u8>> = conn
-            .prepare_cached("SELECT id FROM part_lists WHERE sha256 = ?1")?
-            .query_map([sha.0.as_slice()], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        names.extend(delete_lists(conn, &lists)?);
     }
     Ok((names, filled))
+}
+
+/// The attachments here that wait for parts of the content `sha` of `size` bytes.
+fn awaiting(conn: &Connection, sha: &[u8], size: i64) -> Result<Vec<Vec<u8>>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id FROM attachments WHERE awaiting_parts = 1 AND sha256 = ?1 AND size = ?2",
+        )?
+        .query_map(params![sha, size], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// Gives the whole content `staged` to the attachments `ids` waiting for it (a copy of the
+/// chunks for each after the first), and removes every part list of the content `sha` with
+/// its parts. Every staged copy goes to `used` (the caller discards them if the transaction
+/// does not commit); returns the removed parts' chunk files, to remove once it has.
+fn give_whole(
+    conn: &Connection,
+    sha: &[u8],
+    ids: &[Vec<u8>],
+    staged: StagedAttachment,
+    used: &mut Vec<StagedAttachment>,
+) -> Result<Vec<String>> {
+    let first = used.len();
+    used.push(staged);
+    for _ in 1..ids.len() {
+        let copy = used[first].duplicate()?;
+        used.push(copy);
+    }
+    for (id, s) in ids.iter().zip(&used[first..]) {
+        conn.execute(
+            "UPDATE attachments SET file_key = ?2, chunk_count = ?3, awaiting_parts = 0
+             WHERE id = ?1",
+            params![id, s.key.expose_bytes().as_slice(), s.names.len() as i64],
+        )?;
+        crate::attachments::insert_chunk_rows(conn, id, &s.names)?;
+    }
+    let lists: Vec<Vec<u8>> = conn
+        .prepare_cached("SELECT id FROM part_lists WHERE sha256 = ?1")?
+        .query_map([sha], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    delete_lists(conn, &lists)
 }
 
 /// Reads the parts of a list one after the other, each checked against its SHA-256 at its end.
@@ -313,44 +326,11 @@ impl Vault {
     /// Gives the staged whole content to every attachment waiting for it, and removes every
     /// list of that content with its parts, in one transaction.
     fn complete_with(&mut self, sha: &[u8], size: i64, staged: StagedAttachment) -> Result<()> {
-        let ids: Vec<Vec<u8>> = self
-            .conn
-            .prepare_cached(
-                "SELECT id FROM attachments WHERE awaiting_parts = 1 AND sha256 = ?1 AND size = ?2",
-            )?
-            .query_map(params![sha, size], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        let mut copies = vec![staged];
-        for _ in 1..ids.len() {
-            match copies[0].duplicate() {
-                Ok(c) => copies.push(c),
-                Err(e) => {
-                    copies.into_iter().for_each(StagedAttachment::discard);
-                    return Err(e);
-                }
-            }
-        }
-        let lists: Vec<Vec<u8>> = self
-            .conn
-            .prepare_cached("SELECT id FROM part_lists WHERE sha256 = ?1")?
-            .query_map([sha], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+        let mut used = Vec::new();
         let result = (|| {
             let tx = self.conn.transaction()?;
-            for (id, s) in ids.iter().zip(&copies) {
-                tx.execute(
-                    "UPDATE attachments SET file_key = ?2, chunk_count = ?3, awaiting_parts = 0
-                     WHERE id = ?1",
-                    params![id, s.key.expose_bytes().as_slice(), s.names.len() as i64],
-                )?;
-                let mut chunk = tx.prepare_cached(
-                    "INSERT INTO attachment_chunks (attachment_id, idx, blob) VALUES (?1, ?2, ?3)",
-                )?;
-                for (i, name) in s.names.iter().enumerate() {
-                    chunk.execute(params![id, i as i64, name])?;
-                }
-            }
-            let names = delete_lists(&tx, &lists)?;
+            let ids = awaiting(&tx, sha, size)?;
+            let names = give_whole(&tx, sha, &ids, staged, &mut used)?;
             tx.commit()?;
             Ok::<_, StoreError>(names)
         })();
@@ -360,7 +340,7 @@ impl Vault {
                 Ok(())
             }
             Err(e) => {
-                copies.into_iter().for_each(StagedAttachment::discard);
+                used.into_iter().for_each(StagedAttachment::discard);
                 Err(e)
             }
         }
